@@ -1,0 +1,1 @@
+//! The imagebake step engine, SSH communicator, provisioners and builders.

@@ -1,0 +1,220 @@
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::Backoff;
+
+/// What one look at a resource says.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Poll<T> {
+    /// The wanted state is reached.
+    Done(T),
+    /// Not yet; the string names the current state (for progress and errors).
+    Pending(String),
+    /// A state from which the wanted one can no longer be reached.
+    Failed(String),
+}
+
+/// How to wait.
+#[derive(Debug, Clone)]
+pub struct WaitOptions {
+    /// Give up after this long.
+    pub timeout: Duration,
+    /// Polling backoff; its `cap` is the longest pause between two looks.
+    pub backoff: Backoff,
+    /// Stops the wait at once when cancelled.
+    pub cancel: CancellationToken,
+}
+
+impl WaitOptions {
+    /// Waits up to `timeout`, polling from 100 ms up to `cap` apart.
+    pub fn new(timeout: Duration, cap: Duration) -> Self {
+        Self {
+            timeout,
+            backoff: Backoff::new(Duration::from_millis(100).min(cap), cap),
+            cancel: CancellationToken::new(),
+        }
+    }
+
+    /// Uses this cancellation token.
+    pub fn cancel_on(mut self, token: CancellationToken) -> Self {
+        self.cancel = token;
+        self
+    }
+}
+
+impl Default for WaitOptions {
+    /// Ten minutes, polling at most one second apart.
+    fn default() -> Self {
+        Self::new(Duration::from_secs(600), Duration::from_secs(1))
+    }
+}
+
+/// Why a wait ended without reaching its state.
+#[derive(Debug, thiserror::Error)]
+pub enum WaitError<E> {
+    /// The resource reached a failed state.
+    #[error("{what} reached failed state: {state}")]
+    Failed {
+        /// What was waited on.
+        what: String,
+        /// The state (and reason, when known) the resource ended in.
+        state: String,
+    },
+    /// The timeout passed; `last` is the last state seen.
+    #[error("timed out after {after:?} waiting for {what} (last state: {last})")]
+    Timeout {
+        /// What was waited on.
+        what: String,
+        /// The timeout that passed.
+        after: Duration,
+        /// The last state seen.
+        last: String,
+    },
+    /// The cancellation token fired.
+    #[error("cancelled while waiting for {what}")]
+    Cancelled {
+        /// What was waited on.
+        what: String,
+    },
+    /// Looking at the resource failed.
+    #[error("while waiting for {what}: {source}")]
+    Poll {
+        /// What was waited on.
+        what: String,
+        /// The error from the look.
+        #[source]
+        source: E,
+    },
+}
+
+/// Polls `look` until it answers [`Poll::Done`] or [`Poll::Failed`], the
+/// timeout passes, or the token is cancelled. `what` names the resource in
+/// errors ("machine 7f3e…"). `on_poll` sees every pending state (for progress
+/// events). A `Failed` answer ends the wait at once.
+pub async fn wait_for<T, E, F, Fut>(
+    what: impl Into<String>,
+    opts: &WaitOptions,
+    mut on_poll: impl FnMut(&str, u32),
+    mut look: F,
+) -> Result<T, WaitError<E>>
+where
+    E: fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Poll<T>, E>>,
+{
+    let what = what.into();
+    let deadline = Instant::now() + opts.timeout;
+    let mut last = String::from("unknown");
+    let mut attempt = 0u32;
+    loop {
+        let polled = tokio::select! {
+            biased;
+            _ = opts.cancel.cancelled() => return Err(WaitError::Cancelled { what }),
+            _ = tokio::time::sleep_until(deadline) => {
+                return Err(WaitError::Timeout { what, after: opts.timeout, last });
+            }
+            r = look() => r,
+        };
+        match polled {
+            Ok(Poll::Done(v)) => return Ok(v),
+            Ok(Poll::Failed(state)) => return Err(WaitError::Failed { what, state }),
+            Ok(Poll::Pending(state)) => {
+                on_poll(&state, attempt);
+                last = state;
+            }
+            Err(source) => return Err(WaitError::Poll { what, source }),
+        }
+        let pause = opts.backoff.delay(attempt);
+        attempt = attempt.saturating_add(1);
+        tokio::select! {
+            biased;
+            _ = opts.cancel.cancelled() => return Err(WaitError::Cancelled { what }),
+            _ = tokio::time::sleep_until(deadline) => {
+                return Err(WaitError::Timeout { what, after: opts.timeout, last });
+            }
+            _ = tokio::time::sleep(pause) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn opts(timeout_ms: u64) -> WaitOptions {
+        WaitOptions::new(Duration::from_millis(timeout_ms), Duration::from_millis(20))
+    }
+
+    #[tokio::test]
+    async fn done_after_pending_states() {
+        let n = AtomicU32::new(0);
+        let mut seen = Vec::new();
+        let r: Result<u32, WaitError<String>> = wait_for(
+            "thing",
+            &opts(5_000),
+            |s, _| seen.push(s.to_owned()),
+            || {
+                let i = n.fetch_add(1, Ordering::SeqCst);
+                async move { Ok(if i < 2 { Poll::Pending(format!("s{i}")) } else { Poll::Done(i) }) }
+            },
+        )
+        .await;
+        assert_eq!(r.unwrap(), 2);
+        assert_eq!(seen, vec!["s0", "s1"]);
+    }
+
+    #[tokio::test]
+    async fn failed_state_ends_at_once() {
+        let n = AtomicU32::new(0);
+        let r: Result<(), WaitError<String>> = wait_for("image x", &opts(60_000), |_, _| {}, || {
+            n.fetch_add(1, Ordering::SeqCst);
+            async { Ok(Poll::Failed("failed: PrepareImageDidNotRun".into())) }
+        })
+        .await;
+        assert!(matches!(r, Err(WaitError::Failed { ref state, .. }) if state.contains("Prepare")));
+        assert_eq!(n.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn times_out_with_last_state() {
+        let r: Result<(), WaitError<String>> = wait_for("vm", &opts(1_000), |_, _| {}, || async {
+            Ok(Poll::Pending("provisioning".into()))
+        })
+        .await;
+        match r {
+            Err(WaitError::Timeout { last, after, .. }) => {
+                assert_eq!(last, "provisioning");
+                assert_eq!(after, Duration::from_millis(1_000));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn cancellation_interrupts_a_slow_look() {
+        let o = opts(60_000);
+        let token = o.cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            token.cancel();
+        });
+        let r: Result<(), WaitError<String>> = wait_for("vm", &o, |_, _| {}, || async {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Ok(Poll::Pending("x".into()))
+        })
+        .await;
+        assert!(matches!(r, Err(WaitError::Cancelled { .. })));
+    }
+
+    #[tokio::test]
+    async fn poll_error_is_returned() {
+        let r: Result<(), WaitError<String>> =
+            wait_for("vm", &opts(1_000), |_, _| {}, || async { Err("503".to_string()) }).await;
+        assert!(matches!(r, Err(WaitError::Poll { ref source, .. }) if source == "503"));
+    }
+}

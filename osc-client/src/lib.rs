@@ -1,0 +1,1 @@
+//! Typed async client for the Outscale API (OSC4/AWS4 request signing).
