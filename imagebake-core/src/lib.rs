@@ -1,1 +1,60 @@
-//! The imagebake step engine, SSH communicator, provisioners and builders.
+//! The imagebake step engine, communicators and provisioners.
+//!
+//! A build is a sequence of typed [`Step`]s run by a [`Runner`]. A step that
+//! creates a resource registers its undo on the [`StepCx`] right away, before
+//! it awaits anything else; undos run in reverse order when the build fails or
+//! is cancelled, and those registered with [`StepCx::defer`] (temporary
+//! machine, temporary key) also run when it succeeds. Every build result, good
+//! or bad, carries a [`CleanupReport`].
+//!
+//! Steps talk to the machine being baked through a [`Communicator`] (SSH, or
+//! [`ChrootCommunicator`] for chroot builds), and the provisioners
+//! ([`provision::Shell`], [`provision::Upload`], [`provision::Flush`]) are
+//! ordinary steps. Everything that happens is reported as an [`Event`] to the
+//! [`Observer`]s of the runner.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use imagebake_core::{
+//!     CancellationToken, ChrootCommunicator, Comm, Runner, TracingObserver,
+//!     provision::{Flush, Shell},
+//! };
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let comm = Comm::new(ChrootCommunicator::new("/mnt/root")?);
+//! let runner = Runner::new().observer(Arc::new(TracingObserver));
+//! let built = runner
+//!     .run("demo", CancellationToken::new(), |cx| async move {
+//!         let comm = cx.step(&Shell::inline(["apk add curl"]), comm).await?;
+//!         cx.step(&Flush::sync_only(), comm).await
+//!     })
+//!     .await?;
+//! println!("{}", built.cleanup);
+//! # Ok(())
+//! # }
+//! ```
+
+mod build_id;
+pub mod comm;
+mod engine;
+mod error;
+mod events;
+pub mod provision;
+mod quote;
+mod template;
+
+pub use build_id::{BuildId, InvalidBuildId};
+pub use comm::{
+    ChrootCommunicator, Comm, Communicator, Ended, ExitOutput, OutputStream, RemoteCommand,
+};
+pub use engine::{
+    BuildError, Built, Cleanup, CleanupEntry, CleanupOutcome, CleanupReport, FnStep, OnError,
+    Resource, Runner, Step, StepCx, SweepFilter, SweepReport, Sweeper, UndoCx, UndoHandle,
+    UndoWhen, from_fn,
+};
+pub use error::{BoxError, Error, Result};
+pub use events::{
+    ChannelObserver, Event, Events, FnObserver, Observer, StepOutcome, TracingObserver, UndoOutcome,
+};
+pub use imagebake_http::{CancellationToken, Poll, WaitOptions, wait_for};
+pub use quote::shell_quote;

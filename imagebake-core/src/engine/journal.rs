@@ -1,0 +1,195 @@
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use super::Resource;
+use crate::{BuildId, Error};
+
+/// When an undo runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UndoWhen {
+    /// At the end of every build, successful or not (temporary machine,
+    /// temporary key, session).
+    Always,
+    /// Only when the build fails or is cancelled (a half-made image).
+    OnFailure,
+}
+
+/// What an undo gets: a fresh cancellation token (not the build's, which may
+/// already be cancelled), its time limit and the build id.
+#[derive(Debug, Clone)]
+pub struct UndoCx {
+    pub(crate) token: CancellationToken,
+    pub(crate) build_id: BuildId,
+    pub(crate) resource: Resource,
+    pub(crate) timeout: Duration,
+}
+
+impl UndoCx {
+    /// Cancelled when the undo's time limit passes; pass it to waits.
+    pub fn token(&self) -> &CancellationToken {
+        &self.token
+    }
+
+    /// The build's id.
+    pub fn build_id(&self) -> &BuildId {
+        &self.build_id
+    }
+
+    /// The resource being removed.
+    pub fn resource(&self) -> &Resource {
+        &self.resource
+    }
+
+    /// The undo's time limit.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+}
+
+type UndoFn = Box<dyn FnOnce(UndoCx) -> BoxFuture<'static, Result<(), Error>> + Send>;
+
+/// A compensating action for one resource: what to remove, when, how, and
+/// (optionally) its own time limit. Register it with
+/// [`crate::StepCx::register`], or use the [`crate::StepCx::defer`] and
+/// [`crate::StepCx::on_failure`] shorthands.
+pub struct Cleanup {
+    pub(crate) resource: Resource,
+    pub(crate) when: UndoWhen,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) action: UndoFn,
+}
+
+impl Cleanup {
+    fn new<F, Fut>(resource: Resource, when: UndoWhen, undo: F) -> Self
+    where
+        F: FnOnce(UndoCx) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        Self {
+            resource,
+            when,
+            timeout: None,
+            action: Box::new(move |cx| undo(cx).boxed()),
+        }
+    }
+
+    /// An undo that runs at the end of every build.
+    pub fn always<F, Fut>(resource: Resource, undo: F) -> Self
+    where
+        F: FnOnce(UndoCx) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        Self::new(resource, UndoWhen::Always, undo)
+    }
+
+    /// An undo that runs only when the build fails or is cancelled.
+    pub fn on_failure<F, Fut>(resource: Resource, undo: F) -> Self
+    where
+        F: FnOnce(UndoCx) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        Self::new(resource, UndoWhen::OnFailure, undo)
+    }
+
+    /// Gives this undo its own time limit instead of the runner's.
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = Some(limit);
+        self
+    }
+}
+
+impl fmt::Debug for Cleanup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cleanup")
+            .field("resource", &self.resource)
+            .field("when", &self.when)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Names a registered undo, to [`crate::StepCx::dismiss`] it when a later
+/// step removes the resource itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UndoHandle(u64);
+
+/// The undos registered so far, in registration order.
+#[derive(Default)]
+pub(crate) struct Journal {
+    next: u64,
+    entries: Vec<(UndoHandle, Cleanup)>,
+}
+
+impl Journal {
+    pub(crate) fn push(&mut self, cleanup: Cleanup) -> UndoHandle {
+        let h = UndoHandle(self.next);
+        self.next += 1;
+        self.entries.push((h, cleanup));
+        h
+    }
+
+    pub(crate) fn remove(&mut self, handle: UndoHandle) -> bool {
+        let before = self.entries.len();
+        self.entries.retain(|(h, _)| *h != handle);
+        self.entries.len() != before
+    }
+
+    /// Takes every entry, newest first.
+    pub(crate) fn drain_lifo(&mut self) -> Vec<Cleanup> {
+        let mut v: Vec<Cleanup> = self.entries.drain(..).map(|(_, c)| c).collect();
+        v.reverse();
+        v
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        // A tripwire, not the mechanism: the runner drains the journal. An
+        // entry here was registered after the build ended (by a task that
+        // outlived its step) and will never run.
+        for (_, c) in &self.entries {
+            tracing::error!(resource = %c.resource, "undo registered after the build ended; not run");
+        }
+    }
+}
+
+/// Runs one undo with its own token and time limit; a panic is contained.
+pub(crate) async fn run_undo(
+    cleanup: Cleanup,
+    build_id: &BuildId,
+    default_timeout: Duration,
+) -> Result<(), Error> {
+    let limit = cleanup.timeout.unwrap_or(default_timeout);
+    let token = CancellationToken::new();
+    let cx = UndoCx {
+        token: token.clone(),
+        build_id: build_id.clone(),
+        resource: cleanup.resource.clone(),
+        timeout: limit,
+    };
+    let what = format!("removing {}", cleanup.resource);
+    let action = cleanup.action;
+    let Ok(fut) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || action(cx))) else {
+        return Err(Error::Panicked { what });
+    };
+    let fut = std::panic::AssertUnwindSafe(fut).catch_unwind();
+    match tokio::time::timeout(limit, fut).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(_panic)) => Err(Error::Panicked { what }),
+        Err(_elapsed) => {
+            token.cancel();
+            Err(Error::Timeout {
+                what,
+                after: limit,
+                last: None,
+            })
+        }
+    }
+}

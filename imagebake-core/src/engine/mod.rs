@@ -1,0 +1,16 @@
+//! The step engine: typed steps, their undo journal, the runner and its
+//! cleanup report.
+
+mod context;
+mod journal;
+mod report;
+mod runner;
+mod step;
+mod sweep;
+
+pub use context::StepCx;
+pub use journal::{Cleanup, UndoCx, UndoHandle, UndoWhen};
+pub use report::{CleanupEntry, CleanupOutcome, CleanupReport, Resource};
+pub use runner::{BuildError, Built, OnError, Runner};
+pub use step::{FnStep, Step, from_fn};
+pub use sweep::{SweepFilter, SweepReport, Sweeper};

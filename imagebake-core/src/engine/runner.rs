@@ -1,0 +1,301 @@
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use tokio_util::sync::CancellationToken;
+
+use super::context::Shared;
+use super::journal::{Journal, run_undo};
+use super::{CleanupEntry, CleanupOutcome, CleanupReport, StepCx, UndoWhen};
+use crate::events::{Event, Events, Observer, StepOutcome, UndoOutcome};
+use crate::{BuildId, Error};
+
+/// What to do with the resources of a build that failed or was cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnError {
+    /// Run every undo (the default).
+    #[default]
+    Cleanup,
+    /// Leave everything in place for debugging and list it in the report
+    /// (Packer's `-on-error=abort`).
+    Keep,
+}
+
+/// A successful build: its value and its cleanup report.
+#[derive(Debug)]
+pub struct Built<T> {
+    /// What the build produced.
+    pub value: T,
+    /// The build's id.
+    pub build_id: BuildId,
+    /// What the cleanup (undos marked [`UndoWhen::Always`]) did.
+    pub cleanup: CleanupReport,
+}
+
+/// A failed or cancelled build: the cause, the step it happened in, and what
+/// the cleanup did.
+#[derive(Debug)]
+pub struct BuildError {
+    /// The build's id.
+    pub build_id: BuildId,
+    /// The step that failed, when the failure came from a step.
+    pub step: Option<String>,
+    /// Why the build failed.
+    pub cause: Error,
+    /// What the cleanup did, with the ids of anything left behind.
+    pub cleanup: CleanupReport,
+}
+
+impl BuildError {
+    /// Whether the build was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.cause.is_cancelled()
+    }
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "build {} failed", self.build_id)?;
+        if let Some(step) = &self.step {
+            write!(f, " in step `{step}`")?;
+        }
+        write!(f, ": {}", self.cause)?;
+        let left: Vec<String> = self
+            .cleanup
+            .left()
+            .map(|e| e.resource.to_string())
+            .collect();
+        if !left.is_empty() {
+            write!(f, "; left behind: {}", left.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.cause)
+    }
+}
+
+/// Runs a build: gives its steps a [`StepCx`], then runs the due undos in
+/// reverse order and reports them.
+#[derive(Clone)]
+pub struct Runner {
+    build_id: BuildId,
+    on_error: OnError,
+    undo_timeout: Duration,
+    abort_grace: Duration,
+    observers: Vec<Arc<dyn Observer>>,
+}
+
+impl Default for Runner {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Runner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runner")
+            .field("build_id", &self.build_id)
+            .field("on_error", &self.on_error)
+            .field("undo_timeout", &self.undo_timeout)
+            .field("abort_grace", &self.abort_grace)
+            .field("observers", &self.observers.len())
+            .finish()
+    }
+}
+
+impl Runner {
+    /// A runner with a fresh build id, [`OnError::Cleanup`], a 5 minute limit
+    /// per undo, a 30 second grace after cancellation, and no observers.
+    pub fn new() -> Self {
+        Self {
+            build_id: BuildId::generate(),
+            on_error: OnError::Cleanup,
+            undo_timeout: Duration::from_secs(300),
+            abort_grace: Duration::from_secs(30),
+            observers: Vec::new(),
+        }
+    }
+
+    /// Uses this build id instead of a fresh one.
+    pub fn build_id(mut self, id: BuildId) -> Self {
+        self.build_id = id;
+        self
+    }
+
+    /// Sets the policy for a failed build's resources.
+    pub fn on_error(mut self, policy: OnError) -> Self {
+        self.on_error = policy;
+        self
+    }
+
+    /// Sets the default time limit of each undo.
+    pub fn undo_timeout(mut self, limit: Duration) -> Self {
+        self.undo_timeout = limit;
+        self
+    }
+
+    /// Sets how long the build may go on after its token is cancelled before
+    /// the runner drops it (a step that ignores the token) and cleans up.
+    pub fn abort_grace(mut self, grace: Duration) -> Self {
+        self.abort_grace = grace;
+        self
+    }
+
+    /// Adds an observer of the build's events.
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observers.push(observer);
+        self
+    }
+
+    /// The id of the builds this runner runs.
+    pub fn id(&self) -> &BuildId {
+        &self.build_id
+    }
+
+    /// Runs `build` (which calls [`StepCx::step`] for each of its steps) and
+    /// then the cleanup: on success the undos marked [`UndoWhen::Always`]; on
+    /// failure or cancellation every undo (or none, under [`OnError::Keep`]).
+    /// Undos run newest first, each with its own fresh token and time limit;
+    /// one failing does not stop the others. A panic in `build` is contained
+    /// and counts as a failure.
+    pub async fn run<T, F, Fut>(
+        &self,
+        name: &str,
+        token: CancellationToken,
+        build: F,
+    ) -> Result<Built<T>, BuildError>
+    where
+        F: FnOnce(StepCx) -> Fut,
+        Fut: Future<Output = Result<T, Error>> + Send,
+    {
+        let started = Instant::now();
+        let events = Events::new(self.observers.clone());
+        events.emit(Event::BuildStarted {
+            build_id: self.build_id.clone(),
+            name: name.to_owned(),
+        });
+        let shared = Arc::new(Shared {
+            build_id: self.build_id.clone(),
+            token: token.clone(),
+            events: events.clone(),
+            journal: Mutex::new(Journal::default()),
+            failed_step: Mutex::new(None),
+        });
+
+        let result = self.drive(StepCx::new(shared.clone()), &token, build).await;
+        let failed_step = shared.take_failed_step();
+        let entries = shared.journal().drain_lifo();
+        let success = result.is_ok();
+
+        let mut report = CleanupReport::default();
+        for cleanup in entries {
+            let resource = cleanup.resource.clone();
+            let when = cleanup.when;
+            let outcome = if success && when == UndoWhen::OnFailure {
+                // The build's result (an image): committed, not undone.
+                continue;
+            } else if !success && self.on_error == OnError::Keep {
+                events.emit(Event::UndoFinished {
+                    resource: resource.clone(),
+                    outcome: UndoOutcome::Kept,
+                });
+                CleanupOutcome::Kept
+            } else {
+                events.emit(Event::UndoStarted {
+                    resource: resource.clone(),
+                });
+                match run_undo(cleanup, &self.build_id, self.undo_timeout).await {
+                    Ok(()) => {
+                        events.emit(Event::UndoFinished {
+                            resource: resource.clone(),
+                            outcome: UndoOutcome::Removed,
+                        });
+                        CleanupOutcome::Removed
+                    }
+                    Err(e) => {
+                        tracing::warn!(%resource, error = %e, "undo failed");
+                        events.emit(Event::UndoFinished {
+                            resource: resource.clone(),
+                            outcome: UndoOutcome::Failed {
+                                message: e.to_string(),
+                            },
+                        });
+                        CleanupOutcome::Failed(e)
+                    }
+                }
+            };
+            report.entries.push(CleanupEntry {
+                resource,
+                when,
+                outcome,
+            });
+        }
+
+        let outcome = match &result {
+            Ok(_) => StepOutcome::Ok,
+            Err(e) if e.is_cancelled() => StepOutcome::Cancelled,
+            Err(e) => StepOutcome::Failed {
+                message: e.to_string(),
+            },
+        };
+        events.emit(Event::BuildFinished {
+            build_id: self.build_id.clone(),
+            outcome,
+            duration: started.elapsed(),
+        });
+        match result {
+            Ok(value) => Ok(Built {
+                value,
+                build_id: self.build_id.clone(),
+                cleanup: report,
+            }),
+            Err(cause) => Err(BuildError {
+                build_id: self.build_id.clone(),
+                step: failed_step,
+                cause,
+                cleanup: report,
+            }),
+        }
+    }
+
+    /// Runs the build future until it ends, or until the grace after
+    /// cancellation passes; contains panics.
+    async fn drive<T, F, Fut>(
+        &self,
+        cx: StepCx,
+        token: &CancellationToken,
+        build: F,
+    ) -> Result<T, Error>
+    where
+        F: FnOnce(StepCx) -> Fut,
+        Fut: Future<Output = Result<T, Error>> + Send,
+    {
+        let Ok(fut) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || build(cx)))
+        else {
+            return Err(Error::Panicked {
+                what: "build".into(),
+            });
+        };
+        let fut = std::panic::AssertUnwindSafe(fut).catch_unwind();
+        let grace = self.abort_grace;
+        let abandon = async {
+            token.cancelled().await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            r = fut => match r {
+                Ok(r) => r,
+                Err(_panic) => Err(Error::Panicked { what: "build".into() }),
+            },
+            () = abandon => Err(Error::cancelled(format!(
+                "build did not stop within {grace:?} of cancellation; abandoned"
+            ))),
+        }
+    }
+}

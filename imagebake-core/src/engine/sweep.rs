@@ -1,0 +1,53 @@
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use super::CleanupReport;
+use crate::{BuildId, Error};
+
+/// Which leftovers a sweep removes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepFilter {
+    /// Resources whose build tag (or name) starts with this: `ib-` for every
+    /// build, or a full build id for one build.
+    pub prefix: String,
+    /// Only resources created longer ago than this (so running builds are
+    /// left alone).
+    pub older_than: Duration,
+}
+
+impl SweepFilter {
+    /// Every build's resources older than `older_than`.
+    pub fn all_builds(older_than: Duration) -> Self {
+        Self {
+            prefix: BuildId::PREFIX.to_owned(),
+            older_than,
+        }
+    }
+
+    /// One build's resources, whatever their age.
+    pub fn build(id: &BuildId) -> Self {
+        Self {
+            prefix: id.as_str().to_owned(),
+            older_than: Duration::ZERO,
+        }
+    }
+}
+
+/// What a sweep did.
+#[derive(Debug, Default)]
+pub struct SweepReport {
+    /// One entry per leftover found: removed, or not with the error.
+    pub cleanup: CleanupReport,
+    /// Listings that failed (so some leftovers may not have been seen).
+    pub list_errors: Vec<Error>,
+}
+
+/// Finds and removes what crashed builds left behind on one cloud, by the
+/// build tag every resource carries. Each cloud implements it.
+#[async_trait]
+pub trait Sweeper: Send + Sync {
+    /// Removes the leftovers `filter` matches; one failure never stops the rest.
+    async fn sweep(&self, filter: &SweepFilter, cancel: &CancellationToken) -> SweepReport;
+}

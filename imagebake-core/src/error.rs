@@ -1,0 +1,223 @@
+use std::time::Duration;
+
+use imagebake_http::WaitError;
+
+/// A boxed error from another crate (a cloud client, the SSH library).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in a step, an undo or a communicator.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The build's cancellation token fired.
+    #[error("cancelled: {what}")]
+    Cancelled {
+        /// What was interrupted.
+        what: String,
+    },
+    /// Something did not finish in time.
+    #[error("timed out after {after:?}: {what}{}", last_state(.last))]
+    Timeout {
+        /// What was waited on.
+        what: String,
+        /// The time limit that passed.
+        after: Duration,
+        /// The last state seen, when waiting on a state.
+        last: Option<String>,
+    },
+    /// A resource reached a state from which the wanted one cannot be reached.
+    #[error("{what} reached failed state: {state}")]
+    Failed {
+        /// The resource.
+        what: String,
+        /// The state (and reason, when known).
+        state: String,
+    },
+    /// A command exited with a status that is not accepted.
+    #[error("command `{command}` exited with status {status}{}", stderr_tail_text(.stderr_tail))]
+    CommandFailed {
+        /// The command, with environment values left out.
+        command: String,
+        /// Its exit status.
+        status: i32,
+        /// The last lines it wrote to stderr.
+        stderr_tail: Vec<String>,
+    },
+    /// A command was killed by a signal.
+    #[error("command `{command}` was killed by signal {signal}")]
+    Signal {
+        /// The command.
+        command: String,
+        /// The signal number (or name for SSH, mapped to its number when known).
+        signal: i32,
+    },
+    /// The connection to the machine was lost (expected after a reboot or
+    /// power-off, see [`crate::Communicator::exec_expect_disconnect`]).
+    #[error("connection lost: {what}")]
+    Disconnected {
+        /// What was going on.
+        what: String,
+        /// The transport error, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// A local or in-root file operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// The operation and path.
+        what: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The configuration of a step or provisioner is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// A cloud API call failed.
+    #[error("{what}: {source}")]
+    Provider {
+        /// The operation and resource ("deleting machine 7f3e…").
+        what: String,
+        /// The client's error.
+        #[source]
+        source: BoxError,
+    },
+    /// The communicator's transport failed (SSH protocol, authentication…).
+    #[error("{what}: {source}")]
+    Communicator {
+        /// The operation.
+        what: String,
+        /// The transport's error.
+        #[source]
+        source: BoxError,
+    },
+    /// Looking at a resource while waiting on it failed.
+    #[error("while waiting for {what}: {source}")]
+    Wait {
+        /// What was waited on.
+        what: String,
+        /// The error from the look.
+        #[source]
+        source: BoxError,
+    },
+    /// A step or an undo panicked; the panic was contained.
+    #[error("{what} panicked")]
+    Panicked {
+        /// The step or undo.
+        what: String,
+    },
+    /// Any other error.
+    #[error(transparent)]
+    Other(BoxError),
+}
+
+impl Error {
+    /// Builds [`Error::Io`].
+    pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io {
+            what: what.into(),
+            source,
+        }
+    }
+
+    /// Builds [`Error::Provider`] from a cloud client's error.
+    pub fn provider(
+        what: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Provider {
+            what: what.into(),
+            source: Box::new(source),
+        }
+    }
+
+    /// Builds [`Error::Communicator`] from a transport's error.
+    pub fn communicator(
+        what: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Communicator {
+            what: what.into(),
+            source: Box::new(source),
+        }
+    }
+
+    /// Builds [`Error::Cancelled`].
+    pub fn cancelled(what: impl Into<String>) -> Self {
+        Self::Cancelled { what: what.into() }
+    }
+
+    /// Whether this error means the build was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Self::Cancelled { .. })
+    }
+}
+
+impl<E> From<WaitError<E>> for Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    fn from(e: WaitError<E>) -> Self {
+        match e {
+            WaitError::Failed { what, state } => Self::Failed { what, state },
+            WaitError::Timeout { what, after, last } => Self::Timeout {
+                what,
+                after,
+                last: Some(last),
+            },
+            WaitError::Cancelled { what } => Self::Cancelled { what },
+            WaitError::Poll { what, source } => Self::Wait {
+                what,
+                source: Box::new(source),
+            },
+        }
+    }
+}
+
+fn last_state(last: &Option<String>) -> String {
+    match last {
+        Some(s) => format!(" (last state: {s})"),
+        None => String::new(),
+    }
+}
+
+fn stderr_tail_text(tail: &[String]) -> String {
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!("; last stderr lines:\n  {}", tail.join("\n  "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_failed_shows_status_and_stderr_tail() {
+        let e = Error::CommandFailed {
+            command: "sh /tmp/x.sh".into(),
+            status: 7,
+            stderr_tail: vec!["one".into(), "boom".into()],
+        };
+        let s = e.to_string();
+        assert!(s.contains("status 7"), "{s}");
+        assert!(s.ends_with("one\n  boom"), "{s}");
+    }
+
+    #[test]
+    fn wait_errors_map_to_variants() {
+        let e: Error = WaitError::<std::io::Error>::Timeout {
+            what: "vm".into(),
+            after: Duration::from_secs(1),
+            last: "provisioning".into(),
+        }
+        .into();
+        assert!(e.to_string().contains("last state: provisioning"), "{e}");
+        let e: Error = WaitError::<std::io::Error>::Cancelled { what: "vm".into() }.into();
+        assert!(e.is_cancelled());
+    }
+}

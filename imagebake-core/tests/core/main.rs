@@ -1,0 +1,8 @@
+//! Integration tests of imagebake-core: the step engine (with a mocked
+//! cloud), and the chroot communicator and provisioners run for real, as
+//! root, in a busybox root filesystem.
+
+mod chroot;
+mod engine;
+mod provision;
+mod support;

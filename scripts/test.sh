@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every check and test of the project: the one command CI runs (.ci/run calls it).
+# Installs what the tests need first (scripts/test-deps.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/test-deps.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy (all targets, -D warnings)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== cargo test"
+cargo test --workspace --no-fail-fast
