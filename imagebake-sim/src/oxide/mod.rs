@@ -1,0 +1,365 @@
+//! A simulated Oxide rack (the external API, version 2026072800.0.0).
+//!
+//! It serves the real paths with bearer-token auth (401 otherwise), rejects an
+//! `api-version` newer than its own with dropshot's 400, and follows Nexus's
+//! rules: instance create starts the instance inside the request (a start
+//! fault leaves it `stopped` and still answers 201); stop is a hard,
+//! idempotent power-off; delete only from `stopped`/`failed`, detaching the
+//! disks; disk delete only when `detached`/`faulted`; snapshot create answers
+//! `ready`; an image is a copy of its snapshot; names are unique per project
+//! (`ObjectAlreadyExists`); lists page with opaque tokens and `next_page`;
+//! errors are `{request_id, message, error_code}`. Every instance's ephemeral
+//! IP is `127.0.0.1`.
+//!
+//! Fault operation names are the API's operation ids (`instance_create`,
+//! `instance_stop`, `snapshot_create`, `image_create`, `disk_delete`, ...).
+
+mod http;
+mod images;
+mod instances;
+mod misc;
+mod model;
+mod storage;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use uuid::Uuid;
+
+use crate::faults::Faults;
+use crate::server::SimServer;
+
+pub use model::SEED_PROJECT;
+
+/// The newest API version the simulator supports by default.
+pub const API_VERSION: &str = "2026072800.0.0";
+
+/// How long simulated state transitions take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OxideDelays {
+    /// `starting` to `running` (after create or start).
+    pub instance_start: Duration,
+    /// `stopping` to `stopped`.
+    pub instance_stop: Duration,
+}
+
+/// How to start an [`OxideSim`].
+#[derive(Debug, Clone)]
+pub struct OxideSimOptions {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    pub port: u16,
+    /// The bearer token to accept; `None` makes a random one.
+    pub token: Option<String>,
+    /// State-transition delays.
+    pub delays: OxideDelays,
+    /// The newest `api-version` the simulated rack supports; newer ones get
+    /// dropshot's 400 "server does not support this API version".
+    pub api_version: String,
+}
+
+impl Default for OxideSimOptions {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            token: None,
+            delays: OxideDelays::default(),
+            api_version: API_VERSION.to_owned(),
+        }
+    }
+}
+
+/// One request as the simulator received it (before auth).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Path, without the query.
+    pub path: String,
+    /// Query parameters, in order.
+    pub query: Vec<(String, String)>,
+    /// The `api-version` header, if sent.
+    pub api_version: Option<String>,
+    /// Whether the bearer token was right.
+    pub authorized: bool,
+}
+
+impl RecordedRequest {
+    /// The value of query parameter `key`, if present.
+    pub fn query_param(&self, key: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A live instance, as the inventory shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceInfo {
+    /// ID.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Run state.
+    pub run_state: String,
+    /// Boot disk.
+    pub boot_disk_id: Option<Uuid>,
+    /// IDs of the SSH keys injected at create.
+    pub ssh_key_ids: Vec<Uuid>,
+    /// Decoded user data.
+    pub user_data: Vec<u8>,
+}
+
+/// A disk, snapshot, image or SSH key, as the inventory shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceInfo {
+    /// ID.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// State (`detached`, `attached`, `ready`, ...); empty for images and keys.
+    pub state: String,
+}
+
+/// Everything that exists in the simulated silo.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OxideInventory {
+    /// Instances.
+    pub instances: Vec<InstanceInfo>,
+    /// Disks.
+    pub disks: Vec<ResourceInfo>,
+    /// Snapshots.
+    pub snapshots: Vec<ResourceInfo>,
+    /// Images (the seeded ones included).
+    pub images: Vec<ResourceInfo>,
+    /// SSH keys of the current user.
+    pub ssh_keys: Vec<ResourceInfo>,
+}
+
+/// State shared by the handlers.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    world: Mutex<model::World>,
+    faults: Faults,
+    token: String,
+    api_version: (u64, u64, u64),
+    delays: Mutex<OxideDelays>,
+    log: Mutex<Vec<RecordedRequest>>,
+    request_count: AtomicU64,
+}
+
+impl Shared {
+    fn world(&self) -> MutexGuard<'_, model::World> {
+        self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn delays(&self) -> OxideDelays {
+        *self.delays.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn log_request(&self, r: RecordedRequest) {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).push(r);
+    }
+}
+
+/// A running Oxide simulator.
+#[derive(Debug)]
+pub struct OxideSim {
+    server: SimServer,
+    shared: Arc<Shared>,
+}
+
+impl OxideSim {
+    /// Seeds a silo (project `imagebake` with VPC and subnet `default`, IP
+    /// pool `default` (IPv4, the silo default), silo images `debian-12` and
+    /// `ubuntu-24-04`, project image `alpine-3-20`) and serves it.
+    pub async fn start(opts: OxideSimOptions) -> std::io::Result<Self> {
+        let api_version = http::parse_version(&opts.api_version).ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "api_version must be X.Y.Z",
+            )
+        })?;
+        let shared = Arc::new(Shared {
+            world: Mutex::new(model::World::seeded()),
+            faults: Faults::default(),
+            token: opts
+                .token
+                .unwrap_or_else(|| format!("oxide-sim-{}", Uuid::new_v4().simple())),
+            api_version,
+            delays: Mutex::new(opts.delays),
+            log: Mutex::new(Vec::new()),
+            request_count: AtomicU64::new(0),
+        });
+        let server = SimServer::serve(router(Arc::clone(&shared)), opts.port).await?;
+        Ok(Self { server, shared })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    /// The bearer token the simulator accepts.
+    pub fn token(&self) -> &str {
+        &self.shared.token
+    }
+
+    /// Fault queues, by operation id.
+    pub fn faults(&self) -> &Faults {
+        &self.shared.faults
+    }
+
+    /// Changes the state-transition delays for later requests.
+    pub fn set_delays(&self, delays: OxideDelays) {
+        *self.shared.delays.lock().unwrap_or_else(|e| e.into_inner()) = delays;
+    }
+
+    /// Requests received so far (all of them, rejected ones included).
+    pub fn request_count(&self) -> u64 {
+        self.shared.request_count.load(Ordering::SeqCst)
+    }
+
+    /// Every request received so far, in order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared
+            .log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// ID of the seeded project.
+    pub fn project_id(&self) -> Uuid {
+        self.shared.world().projects[0].id
+    }
+
+    /// What exists now (pending state transitions that are due applied).
+    pub fn inventory(&self) -> OxideInventory {
+        let mut w = self.shared.world();
+        w.settle(tokio::time::Instant::now());
+        let info = |id: Uuid, name: &str, state: &str| ResourceInfo {
+            id,
+            name: name.to_owned(),
+            state: state.to_owned(),
+        };
+        OxideInventory {
+            instances: w
+                .instances
+                .iter()
+                .map(|i| InstanceInfo {
+                    id: i.id,
+                    name: i.name.clone(),
+                    run_state: i.state.to_owned(),
+                    boot_disk_id: i.boot_disk_id,
+                    ssh_key_ids: i.ssh_key_ids.clone(),
+                    user_data: i.user_data.clone(),
+                })
+                .collect(),
+            disks: w
+                .disks
+                .iter()
+                .map(|d| info(d.id, &d.name, d.state.name()))
+                .collect(),
+            snapshots: w
+                .snapshots
+                .iter()
+                .map(|s| info(s.id, &s.name, s.state))
+                .collect(),
+            images: w.images.iter().map(|i| info(i.id, &i.name, "")).collect(),
+            ssh_keys: w.ssh_keys.iter().map(|k| info(k.id, &k.name, "")).collect(),
+        }
+    }
+
+    /// Stops serving.
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
+    }
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v1/images", get(images::list).post(images::create))
+        .route(
+            "/v1/images/{image}",
+            get(images::view).delete(images::delete),
+        )
+        .route("/v1/images/{image}/promote", post(images::promote))
+        .route("/v1/images/{image}/demote", post(images::demote))
+        .route(
+            "/v1/instances",
+            get(instances::list).post(instances::create),
+        )
+        .route(
+            "/v1/instances/{instance}",
+            get(instances::view).delete(instances::delete),
+        )
+        .route("/v1/instances/{instance}/start", post(instances::start))
+        .route("/v1/instances/{instance}/stop", post(instances::stop))
+        .route(
+            "/v1/instances/{instance}/external-ips",
+            get(instances::external_ips),
+        )
+        .route(
+            "/v1/instances/{instance}/serial-console",
+            get(instances::serial_console),
+        )
+        .route("/v1/disks", get(storage::disk_list))
+        .route(
+            "/v1/disks/{disk}",
+            get(storage::disk_view).delete(storage::disk_delete),
+        )
+        .route(
+            "/v1/snapshots",
+            get(storage::snapshot_list).post(storage::snapshot_create),
+        )
+        .route(
+            "/v1/snapshots/{snapshot}",
+            get(storage::snapshot_view).delete(storage::snapshot_delete),
+        )
+        .route(
+            "/v1/me/ssh-keys",
+            get(misc::ssh_key_list).post(misc::ssh_key_create),
+        )
+        .route(
+            "/v1/me/ssh-keys/{key}",
+            get(misc::ssh_key_view).delete(misc::ssh_key_delete),
+        )
+        .route("/v1/ip-pools", get(misc::ip_pool_list))
+        .route("/v1/ip-pools/{pool}", get(misc::ip_pool_view))
+        .route("/v1/projects/{project}", get(misc::project_view))
+        .fallback(misc::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            http::gate,
+        ))
+        .with_state(shared)
+}
+
+/// Serves this simulator on 127.0.0.1:`port` (with short, visible start and
+/// stop delays), prints one JSON line describing it on stdout, and runs until
+/// Ctrl-C.
+pub async fn serve_cli(port: u16) -> std::io::Result<()> {
+    let sim = OxideSim::start(OxideSimOptions {
+        port,
+        delays: OxideDelays {
+            instance_start: Duration::from_secs(2),
+            instance_stop: Duration::from_secs(1),
+        },
+        ..OxideSimOptions::default()
+    })
+    .await?;
+    let line = serde_json::json!({
+        "cloud": "oxide",
+        "host": sim.url(),
+        "token": sim.token(),
+        "project": SEED_PROJECT,
+    });
+    println!("{line}");
+    tokio::signal::ctrl_c().await?;
+    sim.shutdown().await;
+    Ok(())
+}

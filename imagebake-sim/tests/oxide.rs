@@ -1,0 +1,359 @@
+//! The Oxide simulator's own rules, checked with raw HTTP.
+#![cfg(feature = "oxide")]
+
+use std::time::Duration;
+
+use imagebake_sim::Fault;
+use imagebake_sim::oxide::{API_VERSION, OxideDelays, OxideSim, OxideSimOptions};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+struct Raw {
+    sim: OxideSim,
+    http: reqwest::Client,
+}
+
+impl Raw {
+    async fn new() -> Self {
+        let sim = OxideSim::start(OxideSimOptions {
+            delays: OxideDelays {
+                instance_start: Duration::from_millis(5),
+                instance_stop: Duration::from_millis(5),
+            },
+            ..OxideSimOptions::default()
+        })
+        .await
+        .unwrap();
+        Self {
+            sim,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.sim.url()))
+            .bearer_auth(self.sim.token())
+            .header("api-version", API_VERSION);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    async fn image_id(&self, name: &str) -> String {
+        let (_, img) = self.get(&format!("/v1/images/{name}")).await;
+        img["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn create_instance(&self, name: &str) -> (StatusCode, Value) {
+        let image = self.image_id("debian-12").await;
+        self.post(
+            "/v1/instances?project=imagebake",
+            json!({
+                "name": name, "description": "", "hostname": name, "ncpus": 1, "memory": 1u64 << 30,
+                "boot_disk": { "type": "create", "name": name, "description": "", "size": 2u64 << 30,
+                    "disk_backend": { "type": "distributed",
+                        "disk_source": { "type": "image", "image_id": image } } },
+                "external_ips": [{ "type": "ephemeral", "pool_selector": { "type": "auto", "ip_version": "v4" } }],
+                "network_interfaces": { "type": "create", "params": [{ "name": name, "description": "",
+                    "vpc_name": "default", "subnet_name": "default",
+                    "ip_config": { "type": "v4", "value": { "ip": { "type": "auto" } } } }] },
+                "ssh_public_keys": [],
+            }),
+        )
+        .await
+    }
+
+    async fn wait_state(&self, id: &str, want: &str) {
+        for _ in 0..200 {
+            let (_, i) = self.get(&format!("/v1/instances/{id}")).await;
+            if i["run_state"] == want {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("instance {id} never reached {want}");
+    }
+}
+
+fn assert_error(body: &Value, code: &str, message: &str) {
+    assert_eq!(body["error_code"], code, "{body}");
+    assert_eq!(body["message"], message, "{body}");
+    assert!(
+        body["request_id"].as_str().is_some_and(|r| !r.is_empty()),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn auth_and_version_gate() {
+    let r = Raw::new().await;
+    let resp = r
+        .http
+        .get(format!("{}/v1/projects/imagebake", r.sim.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = resp.json().await.unwrap();
+    assert_error(&body, "Unauthorized", "credentials missing or invalid");
+
+    let resp = r
+        .http
+        .get(format!("{}/v1/projects/imagebake", r.sim.url()))
+        .bearer_auth(r.sim.token())
+        .header("api-version", "2099010100.0.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        body["message"],
+        "server does not support this API version: 2099010100.0.0"
+    );
+
+    // No header: the newest version.
+    let resp = r
+        .http
+        .get(format!("{}/v1/projects/imagebake", r.sim.url()))
+        .bearer_auth(r.sim.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(r.sim.request_count(), 3);
+    assert!(!r.sim.requests()[0].authorized);
+}
+
+#[tokio::test]
+async fn create_starts_inside_the_request_and_a_start_fault_leaves_it_stopped() {
+    let r = Raw::new().await;
+    let (s, i) = r.create_instance("ok").await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(i["run_state"], "starting");
+    r.wait_state(i["id"].as_str().unwrap(), "running").await;
+
+    r.sim
+        .faults()
+        .inject("instance_create", Fault::FailResource, 1);
+    let (s, i) = r.create_instance("nostart").await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(i["run_state"], "stopped");
+
+    let (s, e) = r.create_instance("ok").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_error(&e, "ObjectAlreadyExists", "already exists: instance \"ok\"");
+    assert_eq!(r.sim.inventory().instances.len(), 2);
+}
+
+#[tokio::test]
+async fn stop_delete_and_disk_rules() {
+    let r = Raw::new().await;
+    let (_, i) = r.create_instance("vm").await;
+    let id = i["id"].as_str().unwrap().to_owned();
+    let disk = i["boot_disk_id"].as_str().unwrap().to_owned();
+    r.wait_state(&id, "running").await;
+
+    // SNAT plus the ephemeral 127.0.0.1 while running.
+    let (_, ips) = r.get(&format!("/v1/instances/{id}/external-ips")).await;
+    let kinds: Vec<&str> = ips["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["snat", "ephemeral"]);
+    assert_eq!(ips["items"][1]["ip"], "127.0.0.1");
+
+    let (s, e) = r
+        .call(Method::DELETE, &format!("/v1/instances/{id}"), None)
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_error(
+        &e,
+        "InvalidRequest",
+        "cannot delete instance: instance is running or has not yet fully stopped",
+    );
+    let (s, e) = r
+        .call(Method::DELETE, &format!("/v1/disks/{disk}"), None)
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_error(
+        &e,
+        "InvalidRequest",
+        "disk cannot be deleted in state \"attached\"",
+    );
+
+    let (s, i) = r
+        .post(&format!("/v1/instances/{id}/stop"), json!(null))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    assert_eq!(i["run_state"], "stopping");
+    r.wait_state(&id, "stopped").await;
+    let (s, i) = r
+        .post(&format!("/v1/instances/{id}/stop"), json!(null))
+        .await;
+    assert_eq!(
+        (s, i["run_state"].as_str()),
+        (StatusCode::ACCEPTED, Some("stopped"))
+    );
+
+    let (s, _) = r
+        .call(Method::DELETE, &format!("/v1/instances/{id}"), None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, e) = r
+        .call(Method::DELETE, &format!("/v1/instances/{id}"), None)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(e["error_code"], "ObjectNotFound");
+    let (_, d) = r.get(&format!("/v1/disks/{disk}")).await;
+    assert_eq!(d["state"], json!({ "state": "detached" }));
+    let (s, _) = r
+        .call(Method::DELETE, &format!("/v1/disks/{disk}"), None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert!(r.sim.inventory().disks.is_empty());
+}
+
+#[tokio::test]
+async fn snapshot_is_ready_and_the_image_survives_its_deletion() {
+    let r = Raw::new().await;
+    let (_, i) = r.create_instance("src").await;
+    let disk = i["boot_disk_id"].as_str().unwrap().to_owned();
+    let (s, snap) = r
+        .post(
+            "/v1/snapshots?project=imagebake",
+            json!({ "name": "s", "description": "", "disk": "src" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(snap["state"], "ready");
+    assert_eq!(snap["disk_id"], disk);
+    let (s, img) = r
+        .post(
+            "/v1/images?project=imagebake",
+            json!({ "name": "out", "description": "", "os": "debian", "version": "12",
+                    "source": { "type": "snapshot", "id": snap["id"] } }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert!(img.get("state").is_none(), "images have no state");
+    let (s, _) = r
+        .call(
+            Method::DELETE,
+            &format!("/v1/snapshots/{}", snap["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, still) = r
+        .get(&format!("/v1/images/{}", img["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(still["size"], snap["size"]);
+}
+
+#[tokio::test]
+async fn the_lookup_rule_is_enforced() {
+    let r = Raw::new().await;
+    let (_, i) = r.create_instance("vm").await;
+    let id = i["id"].as_str().unwrap();
+    let (s, e) = r
+        .get(&format!("/v1/instances/{id}?project=imagebake"))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        e["message"],
+        "when providing instance as an ID, project should not be specified"
+    );
+    let (s, _) = r.get("/v1/instances/vm").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = r.get("/v1/instances/vm?project=imagebake").await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, e) = r.get("/v1/instances/ghost?project=imagebake").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(e["message"], "not found: instance with name \"ghost\"");
+}
+
+#[tokio::test]
+async fn pages_use_opaque_tokens_that_carry_the_scan() {
+    let r = Raw::new().await;
+    for n in 0..3 {
+        let key =
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHb0mK2ZqG8v3R9s6yV8c2xJ2tJgkQ3p1w4q7aZ0bC1d";
+        let (s, _) = r
+            .post(
+                "/v1/me/ssh-keys",
+                json!({ "name": format!("k{n}"), "description": "", "public_key": key }),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+    }
+    let (_, p1) = r
+        .get("/v1/me/ssh-keys?limit=2&sort_by=name_descending")
+        .await;
+    let names = |p: &Value| -> Vec<String> {
+        p["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&p1), ["k2", "k1"]);
+    let token = p1["next_page"].as_str().unwrap();
+    assert!(!token.contains("k1"), "opaque token");
+    let (_, p2) = r
+        .get(&format!("/v1/me/ssh-keys?limit=2&page_token={token}"))
+        .await;
+    assert_eq!(names(&p2), ["k0"]);
+    let (_, p3) = r
+        .get(&format!(
+            "/v1/me/ssh-keys?limit=2&page_token={}",
+            p2["next_page"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(names(&p3), Vec::<String>::new());
+    assert_eq!(p3["next_page"], Value::Null);
+    let (s, _) = r.get("/v1/me/ssh-keys?page_token=garbage").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = r.get("/v1/me/ssh-keys?limit=0").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn faults_answer_with_oxide_errors_or_drop_the_connection() {
+    let r = Raw::new().await;
+    r.sim.faults().inject("project_view", Fault::Status(503), 1);
+    let (s, e) = r.get("/v1/projects/imagebake").await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(e["error_code"], "ServiceNotAvailable");
+    r.sim.faults().inject("project_view", Fault::Throttle, 1);
+    let (s, _) = r.get("/v1/projects/imagebake").await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    r.sim.faults().inject("project_view", Fault::DropBefore, 1);
+    let dropped = r
+        .http
+        .get(format!("{}/v1/projects/imagebake", r.sim.url()))
+        .bearer_auth(r.sim.token())
+        .send()
+        .await;
+    assert!(dropped.is_err(), "{dropped:?}");
+    let (s, _) = r.get("/v1/projects/imagebake").await;
+    assert_eq!(s, StatusCode::OK);
+}
