@@ -1,1 +1,41 @@
-//! Typed async client for Triton CloudAPI, with HTTP Signature auth (key files and ssh-agent).
+//! Typed async client for Triton CloudAPI, with HTTP Signature auth (key
+//! files and ssh-agent).
+//!
+//! - [`Config`]: explicit values ([`Config::builder`]) or what node-triton
+//!   users already have ([`Config::from_env`]: `TRITON_*`/`SDC_*` variables,
+//!   `~/.triton` profiles, ssh-agent, `~/.ssh`).
+//! - [`Client`]: one method per CloudAPI operation (`get_machine` is
+//!   `GetMachine`, ...), each request freshly dated and signed
+//!   (`Signature keyId="/LOGIN/keys/MD5",algorithm=…,headers="(request-target) date"`),
+//!   throttling and unavailability retried with jittered backoff, and a
+//!   `CreateMachine` with an unknown outcome looked up before it is re-sent.
+//! - Waits: [`Client::wait_machine_state`], [`Client::wait_machine_gone`],
+//!   [`Client::wait_image_active`].
+//! - [`auth`]: the [`Signer`](auth::Signer) trait, key-file and ssh-agent
+//!   signers, and the header itself.
+//!
+//! ```no_run
+//! # async fn demo() -> triton_client::Result<()> {
+//! use triton_client::{Client, Config, types::ListImages};
+//!
+//! let client = Client::new(Config::from_env()?)?;
+//! let image = client.most_recent_image(&ListImages::new().name("base-64-lts")).await?;
+//! println!("{:?}", image.map(|i| i.id));
+//! # Ok(())
+//! # }
+//! ```
+
+mod api;
+pub mod auth;
+mod client;
+mod config;
+mod error;
+mod key_source;
+pub mod types;
+mod wait;
+
+pub use client::Client;
+pub use config::{Config, ConfigBuilder};
+pub use error::{Error, Result};
+pub use imagebake_http::{Backoff, CancellationToken, RetryPolicy, Secret, WaitOptions};
+pub use key_source::KeySource;

@@ -1,0 +1,297 @@
+//! Images: ListImages, GetImage, CreateImageFromMachine, UpdateImage,
+//! ExportImage, DeleteImage.
+
+use std::time::SystemTime;
+
+use axum::http::{HeaderName, StatusCode, header};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::error::{ApiError, ApiResult, Reply};
+use super::params::Params;
+use super::routes::Context;
+use super::state::{Image, ImageState, MachineState, Store, Transition};
+
+/// Where ExportImage says it wrote the files.
+const MANTA_URL: &str = "https://manta.imagebake-sim.invalid";
+
+/// An image as CloudAPI renders it.
+pub(crate) fn image_json(i: &Image) -> Value {
+    let mut v = json!({
+        "id": i.id,
+        "name": i.name,
+        "version": i.version,
+        "os": i.os,
+        "type": i.kind,
+        "requirements": i.requirements,
+        "owner": i.owner,
+        "public": i.public,
+        "state": i.state.as_str(),
+        "tags": i.tags,
+    });
+    let optional = [
+        ("description", &i.description),
+        ("homepage", &i.homepage),
+        ("eula", &i.eula),
+        ("published_at", &i.published_at),
+    ];
+    for (k, value) in optional {
+        if let Some(s) = value {
+            v[k] = json!(s);
+        }
+    }
+    if !i.acl.is_empty() {
+        v["acl"] = json!(i.acl);
+    }
+    if let Some(origin) = i.origin {
+        v["origin"] = json!(origin);
+    }
+    if let Some(size) = i.image_size {
+        v["image_size"] = json!(size);
+    }
+    if i.state == ImageState::Active {
+        v["files"] = json!([{
+            "compression": "gzip",
+            "sha1": format!("{:040x}", i.id.as_u128() & ((1u128 << 120) - 1)),
+            "size": 104_857_600,
+        }]);
+    }
+    if let (ImageState::Failed, Some((code, message))) = (i.state, &i.error) {
+        v["error"] = json!({ "code": code, "message": message });
+    }
+    v
+}
+
+/// IMGAPI's `~` prefix means substring; anything else is exact.
+fn text_matches(filter: &str, value: &str) -> bool {
+    match filter.strip_prefix('~') {
+        Some(sub) => value.contains(sub),
+        None => value == filter,
+    }
+}
+
+/// ListImages: `GET /:login/images` with `name os version public state owner
+/// type`; default state `active`, `state=all` for every state; `docker`
+/// images only when a type is given. Oldest first.
+pub(crate) fn list(store: &mut Store, params: &Params) -> ApiResult {
+    store.settle();
+    let public = params.bool("public")?;
+    let state = params.str("state").unwrap_or_else(|| "active".to_owned());
+    let kind = params.str("type");
+    let mut listed: Vec<&Image> = store
+        .images
+        .iter()
+        .filter(|i| store.visible(i))
+        .filter(|i| params.str("name").is_none_or(|n| text_matches(&n, &i.name)))
+        .filter(|i| {
+            params
+                .str("version")
+                .is_none_or(|v| text_matches(&v, &i.version))
+        })
+        .filter(|i| params.str("os").is_none_or(|os| i.os == os))
+        .filter(|i| params.str("owner").is_none_or(|o| i.owner.to_string() == o))
+        .filter(|i| public.is_none_or(|p| i.public == p))
+        .filter(|i| state == "all" || i.state.as_str() == state)
+        .filter(|i| match &kind {
+            Some(k) => i.kind == *k,
+            None => i.kind != "docker",
+        })
+        .collect();
+    listed.sort_by(|a, b| {
+        let key = |i: &Image| i.published_at.clone().unwrap_or_else(|| "~".to_owned());
+        key(a).cmp(&key(b)).then(a.created.cmp(&b.created))
+    });
+    Ok(Reply::ok(Value::Array(
+        listed.into_iter().map(image_json).collect(),
+    )))
+}
+
+fn visible_image<'a>(store: &'a mut Store, id: &str) -> Result<&'a mut Image, ApiError> {
+    let account = store.account.id.to_string();
+    store
+        .image_mut(id)
+        .filter(|i| i.public || i.owner.to_string() == account || i.acl.contains(&account))
+        .ok_or_else(|| ApiError::not_found(format!("image {id} not found")))
+}
+
+fn owned_image<'a>(store: &'a mut Store, id: &str) -> Result<&'a mut Image, ApiError> {
+    let account = store.account.id;
+    let image = visible_image(store, id)?;
+    if image.owner != account {
+        return Err(ApiError::not_authorized(format!(
+            "You do not have permission to modify image {id}"
+        )));
+    }
+    Ok(image)
+}
+
+/// GetImage: `GET /:login/images/:id` (any state).
+pub(crate) fn get(store: &mut Store, id: &str) -> ApiResult {
+    visible_image(store, id).map(|i| Reply::ok(image_json(i)))
+}
+
+/// Name ≤ 512 and version ≤ 128 characters (IMGAPI manifest limits).
+fn check_name_version(name: &str, version: &str) -> Result<(), ApiError> {
+    if name.chars().count() > 512 {
+        return Err(ApiError::invalid_argument(
+            "name is longer than 512 characters",
+        ));
+    }
+    if version.chars().count() > 128 {
+        return Err(ApiError::invalid_argument(
+            "version is longer than 128 characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Applies the optional manifest fields UpdateImage and
+/// CreateImageFromMachine take.
+fn apply_fields(image: &mut Image, params: &Params) -> Result<(), ApiError> {
+    if let Some(d) = params.str("description") {
+        image.description = Some(d);
+    }
+    if let Some(h) = params.str("homepage") {
+        image.homepage = Some(h);
+    }
+    if let Some(e) = params.str("eula") {
+        image.eula = Some(e);
+    }
+    if let Some(acl) = params.list("acl")? {
+        image.acl = acl;
+    }
+    match params.0.get("tags") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(tags)) => image.tags = tags.clone(),
+        Some(Value::String(s)) => match serde_json::from_str(s) {
+            Ok(Value::Object(tags)) => image.tags = tags,
+            _ => return Err(ApiError::invalid_argument("tags must be an object")),
+        },
+        Some(_) => return Err(ApiError::invalid_argument("tags must be an object")),
+    }
+    Ok(())
+}
+
+/// CreateImageFromMachine: `POST /:login/images` with `machine`, `name`,
+/// `version` (required) and `description homepage eula acl tags`. The
+/// machine must be `stopped`. 201 with `state: creating`.
+pub(crate) fn create_from_machine(store: &mut Store, cx: &Context, params: &Params) -> ApiResult {
+    let machine_id = params.required("machine")?;
+    let name = params.required("name")?;
+    let version = params.required("version")?;
+    check_name_version(&name, &version)?;
+    let machine = store
+        .machine_mut(&machine_id)
+        .filter(|m| !m.is_deleted())
+        .ok_or_else(|| ApiError::not_found(format!("VM {machine_id} not found")))?
+        .clone();
+    if machine.state != MachineState::Stopped || machine.pending.is_some() {
+        return Err(ApiError::invalid_state(format!(
+            "VM {machine_id} must be stopped to create an image from it (state: {})",
+            machine.state.as_str()
+        )));
+    }
+    let origin = store.images.iter().find(|i| i.id == machine.image).cloned();
+    let outcome = if cx.fail_resource {
+        ImageState::Failed
+    } else {
+        ImageState::Active
+    };
+    let mut image = Image {
+        id: Uuid::new_v4(),
+        name,
+        version,
+        os: origin
+            .as_ref()
+            .map_or_else(|| "other".to_owned(), |o| o.os.clone()),
+        kind: origin
+            .as_ref()
+            .map_or_else(|| "zone-dataset".to_owned(), |o| o.kind.clone()),
+        description: None,
+        homepage: None,
+        eula: None,
+        acl: Vec::new(),
+        tags: serde_json::Map::new(),
+        owner: store.account.id,
+        public: false,
+        state: ImageState::Creating,
+        pending: Some(Transition::after(outcome, store.delays.image_create)),
+        error: cx.fail_resource.then(|| {
+            (
+                "PrepareImageDidNotRun".to_owned(),
+                "Image creation failed: the prepare-image script did not run (the guest \
+                 tools are too old, or the machine took longer than 5 minutes to boot)"
+                    .to_owned(),
+            )
+        }),
+        published_at: None,
+        origin: origin.as_ref().map(|o| o.id),
+        requirements: origin
+            .as_ref()
+            .map_or_else(|| json!({}), |o| o.requirements.clone()),
+        image_size: origin.as_ref().and_then(|o| o.image_size),
+        created: SystemTime::now(),
+    };
+    apply_fields(&mut image, params)?;
+    let body = image_json(&image);
+    let location = format!("/{}/images/{}", cx.login, image.id);
+    store.images.push(image);
+    Ok(Reply::json(StatusCode::CREATED, body)
+        .header(header::LOCATION, location)
+        .header(
+            HeaderName::from_static("x-joyent-jobid"),
+            Uuid::new_v4().to_string(),
+        ))
+}
+
+/// UpdateImage: `POST /:login/images/:id?action=update` with any of `name
+/// version description homepage eula acl tags`.
+pub(crate) fn update(store: &mut Store, id: &str, params: &Params) -> ApiResult {
+    let image = owned_image(store, id)?;
+    let name = params.str("name").unwrap_or_else(|| image.name.clone());
+    let version = params
+        .str("version")
+        .unwrap_or_else(|| image.version.clone());
+    check_name_version(&name, &version)?;
+    let mut updated = image.clone();
+    updated.name = name;
+    updated.version = version;
+    apply_fields(&mut updated, params)?;
+    *image = updated;
+    Ok(Reply::ok(image_json(image)))
+}
+
+/// ExportImage: `POST /:login/images/:id?action=export` with `manta_path`:
+/// a directory (trailing `/`) gets `NAME-VER.imgmanifest` and
+/// `NAME-VER.zfs.gz`, anything else `PATH.imgmanifest` and `PATH.zfs.gz`.
+pub(crate) fn export(store: &mut Store, cx: &Context, id: &str, params: &Params) -> ApiResult {
+    let manta_path = params.required("manta_path")?;
+    let image = owned_image(store, id)?;
+    if image.state != ImageState::Active {
+        return Err(ApiError::invalid_state(format!(
+            "image {id} is {} and cannot be exported",
+            image.state.as_str()
+        )));
+    }
+    let path = match manta_path.strip_prefix("~~") {
+        Some(rest) => format!("/{}{rest}", cx.login),
+        None => manta_path,
+    };
+    let base = if path.ends_with('/') {
+        format!("{path}{}-{}", image.name, image.version)
+    } else {
+        path
+    };
+    Ok(Reply::ok(json!({
+        "manta_url": MANTA_URL,
+        "image_path": format!("{base}.zfs.gz"),
+        "manifest_path": format!("{base}.imgmanifest"),
+    })))
+}
+
+/// DeleteImage: `DELETE /:login/images/:id` → 204 (any state).
+pub(crate) fn delete(store: &mut Store, id: &str) -> ApiResult {
+    let image_id = owned_image(store, id)?.id;
+    store.images.retain(|i| i.id != image_id);
+    Ok(Reply::empty(StatusCode::NO_CONTENT))
+}
