@@ -1,0 +1,154 @@
+//! Real backing storage: sparse files, copies, loop devices and the device
+//! links that make an API device name (`/dev/xvdf`) reachable under the
+//! simulator's own device directory (`<dev_dir>/xvdf -> /dev/loopN`).
+//!
+//! Nothing here ever touches the real `/dev/xvd*` or `/dev/sd*` names.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use tokio::process::Command;
+
+/// One GiB.
+pub(crate) const GIB: u64 = 1 << 30;
+
+/// Whether this process runs as root (`id -u`), asked once.
+pub(crate) fn is_root() -> bool {
+    static ROOT: OnceLock<bool> = OnceLock::new();
+    *ROOT.get_or_init(|| {
+        std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+            .unwrap_or(false)
+    })
+}
+
+/// The uid, for error messages.
+pub(crate) fn uid() -> String {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|_| "?".to_owned())
+}
+
+async fn run(cmd: &mut Command) -> io::Result<String> {
+    let out = cmd.output().await?;
+    if !out.status.success() {
+        return Err(io::Error::other(format!(
+            "{:?} failed ({}): {}",
+            cmd.as_std(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// A blank sparse file of `size` bytes.
+pub(crate) async fn make_blank(path: &Path, size: u64) -> io::Result<()> {
+    let f = tokio::fs::File::create(path).await?;
+    f.set_len(size).await
+}
+
+/// Copies `src` to `dst` keeping holes, then grows `dst` to `min_size` bytes.
+pub(crate) async fn copy_sparse(src: &Path, dst: &Path, min_size: u64) -> io::Result<()> {
+    run(Command::new("cp")
+        .arg("--sparse=always")
+        .arg("--reflink=auto")
+        .arg(src)
+        .arg(dst))
+    .await?;
+    let f = tokio::fs::OpenOptions::new().write(true).open(dst).await?;
+    if f.metadata().await?.len() < min_size {
+        f.set_len(min_size).await?;
+    }
+    Ok(())
+}
+
+/// Makes the seed disk: a sparse file of `size` bytes holding an ext4
+/// filesystem with `/etc/os-release` (mkfs.ext4 on the file itself; no loop
+/// device, no root needed). Falls back to a blank file if mkfs.ext4 fails.
+pub(crate) async fn make_seed_disk(path: &Path, size: u64, scratch: &Path) -> io::Result<()> {
+    make_blank(path, size).await?;
+    let root = scratch.join("seed-root");
+    tokio::fs::create_dir_all(root.join("etc")).await?;
+    tokio::fs::write(
+        root.join("etc/os-release"),
+        "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\n\
+         VERSION_ID=\"12\"\nID=debian\nIMAGEBAKE_SIM=osc\n",
+    )
+    .await?;
+    let made = run(Command::new("mkfs.ext4")
+        .args(["-F", "-q", "-L", "osc-sim-root", "-d"])
+        .arg(&root)
+        .arg(path))
+    .await;
+    let _ = tokio::fs::remove_dir_all(&root).await;
+    if let Err(e) = made {
+        tracing::warn!(error = %e, "mkfs.ext4 failed; the seed disk stays blank");
+    }
+    Ok(())
+}
+
+/// Attaches `file` to a free loop device (partitions scanned); returns `/dev/loopN`.
+pub(crate) async fn attach(file: &Path) -> io::Result<String> {
+    run(Command::new("losetup")
+        .args(["--find", "--show", "--partscan"])
+        .arg(file))
+    .await
+}
+
+/// Detaches a loop device.
+pub(crate) async fn detach(device: &str) -> io::Result<()> {
+    run(Command::new("losetup").arg("-d").arg(device))
+        .await
+        .map(drop)
+}
+
+/// Detaches a loop device without async (for `Drop`).
+pub(crate) fn detach_blocking(device: &str) {
+    let _ = std::process::Command::new("losetup")
+        .arg("-d")
+        .arg(device)
+        .status();
+}
+
+/// The links for API device `device_name` (`/dev/xvdf`): the whole disk and
+/// partitions 1 to 4 (dangling until the partitions exist).
+pub(crate) fn link_paths(
+    dev_dir: &Path,
+    device_name: &str,
+    loop_dev: &str,
+) -> Vec<(PathBuf, String)> {
+    let base = device_name.rsplit('/').next().unwrap_or(device_name);
+    let mut links = vec![(dev_dir.join(base), loop_dev.to_owned())];
+    for p in 1..=4 {
+        links.push((
+            dev_dir.join(format!("{base}{p}")),
+            format!("{loop_dev}p{p}"),
+        ));
+    }
+    links
+}
+
+/// Creates the links (replacing stale ones).
+pub(crate) fn make_links(links: &[(PathBuf, String)]) -> io::Result<()> {
+    for (link, target) in links {
+        if let Some(parent) = link.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let _ = std::fs::remove_file(link);
+        std::os::unix::fs::symlink(target, link)?;
+    }
+    Ok(())
+}
+
+/// Removes the links (missing ones are fine).
+pub(crate) fn remove_links(links: &[(PathBuf, String)]) {
+    for (link, _) in links {
+        let _ = std::fs::remove_file(link);
+    }
+}

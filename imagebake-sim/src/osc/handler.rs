@@ -1,0 +1,118 @@
+//! The one API handler: count, check the signature, parse, log, apply the
+//! queued fault, dispatch, answer with a `ResponseContext`.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::SystemTime;
+
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, State as AxState};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::error::OscError;
+use super::{Shared, actions, auth};
+use crate::faults::Fault;
+
+fn respond(status: StatusCode, mut body: Value, request_id: &str) -> Response {
+    if let Value::Object(map) = &mut body {
+        map.insert(
+            "ResponseContext".to_owned(),
+            json!({"RequestId": request_id}),
+        );
+    }
+    (
+        status,
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn error_response(e: &OscError, request_id: &str) -> Response {
+    (
+        e.status,
+        [("content-type", "application/json")],
+        e.body(request_id).to_string(),
+    )
+        .into_response()
+}
+
+pub(crate) async fn handle(
+    AxState(sh): AxState<Arc<Shared>>,
+    UrlPath(action): UrlPath<String>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    body: Bytes,
+) -> Response {
+    let n = sh.requests.fetch_add(1, Ordering::SeqCst) + 1;
+    let request_id = format!("0475ca1e-5151-4b1d-8e5a-{n:012x}");
+    let lookup = |ak: &str| (ak == sh.access_key).then(|| sh.secret_key.clone());
+    if let Err(refusal) = auth::verify(
+        &headers,
+        uri.path(),
+        &body,
+        &sh.region,
+        lookup,
+        SystemTime::now(),
+    ) {
+        return error_response(&OscError::access_denied(refusal.0), &request_id);
+    }
+    let parsed: Value = if body.is_empty() {
+        json!({})
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(v @ Value::Object(_)) => v,
+            Ok(_) => {
+                return error_response(
+                    &OscError::validation("the body must be a JSON object"),
+                    &request_id,
+                );
+            }
+            Err(e) => {
+                return error_response(
+                    &OscError::validation(format!("invalid JSON: {e}")),
+                    &request_id,
+                );
+            }
+        }
+    };
+    sh.log
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((action.clone(), parsed.clone()));
+    if !actions::ACTIONS.contains(&action.as_str()) {
+        return error_response(
+            &OscError::new(
+                404,
+                "5011",
+                "InvalidResource",
+                format!("no-such-call: {action}"),
+            ),
+            &request_id,
+        );
+    }
+    let mut fail = false;
+    let mut drop_after = false;
+    match sh.faults.take(&action) {
+        Some(Fault::Status(s)) => return error_response(&OscError::for_status(s), &request_id),
+        Some(Fault::Throttle) => return error_response(&OscError::throttled(), &request_id),
+        Some(Fault::DropBefore) => return crate::drop::dropped_connection(),
+        Some(Fault::DropAfter) => drop_after = true,
+        Some(Fault::Slow(d)) => tokio::time::sleep(d).await,
+        Some(Fault::FailResource) => fail = true,
+        None => {}
+    }
+    let result = actions::dispatch(&sh, &action, &parsed, fail).await;
+    if drop_after {
+        return crate::drop::dropped_connection();
+    }
+    match result {
+        Ok(v) => respond(StatusCode::OK, v, &request_id),
+        Err(e) => {
+            tracing::debug!(action = %action, code = e.code, details = %e.details, "osc error");
+            error_response(&e, &request_id)
+        }
+    }
+}

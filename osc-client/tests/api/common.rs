@@ -1,0 +1,56 @@
+use std::time::Duration;
+
+use imagebake_http::{Backoff, RetryPolicy, WaitOptions};
+use imagebake_sim::osc::{OscDelays, OscSim, OscSimOptions};
+use osc_client::{Client, Config, SignatureVersion};
+
+/// Retries quickly (a few milliseconds apart).
+pub fn fast_retry(attempts: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: attempts,
+        backoff: Backoff::new(Duration::from_millis(2), Duration::from_millis(10)),
+    }
+}
+
+pub fn waits() -> WaitOptions {
+    WaitOptions::new(Duration::from_secs(20), Duration::from_millis(20))
+}
+
+pub async fn sim() -> OscSim {
+    OscSim::start(OscSimOptions {
+        delays: OscDelays::uniform(Duration::from_millis(15)),
+        ..OscSimOptions::default()
+    })
+    .await
+    .expect("start the osc simulator")
+}
+
+pub fn config_for(sim: &OscSim, sig: SignatureVersion) -> Config {
+    Config::builder()
+        .access_key(sim.access_key())
+        .secret_key(sim.secret_key())
+        .region(sim.region())
+        .endpoint(sim.endpoint())
+        .signature(sig)
+        .retry(fast_retry(4))
+        .build_with(|_| None, None)
+        .expect("config")
+}
+
+pub fn client_for(sim: &OscSim) -> Client {
+    Client::new(config_for(sim, SignatureVersion::Osc4)).expect("client")
+}
+
+pub async fn setup() -> (OscSim, Client) {
+    let sim = sim().await;
+    let client = client_for(&sim);
+    (sim, client)
+}
+
+pub fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}

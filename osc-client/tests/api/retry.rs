@@ -1,0 +1,105 @@
+use imagebake_sim::Fault;
+use osc_client::Error;
+use osc_client::api::{CreateVolumeRequest, FiltersVolume};
+
+use crate::common::setup;
+
+#[tokio::test]
+async fn throttling_is_retried_until_success() {
+    let (sim, client) = setup().await;
+    sim.faults().inject("ReadVolumes", Fault::Throttle, 2);
+    sim.faults().inject("ReadAccounts", Fault::Status(429), 1);
+    let before = sim.request_count();
+    client
+        .volumes()
+        .read(FiltersVolume::default())
+        .await
+        .expect("ReadVolumes");
+    assert_eq!(
+        sim.request_count(),
+        before + 3,
+        "two 429 code 25, then success"
+    );
+    client
+        .accounts()
+        .read()
+        .await
+        .expect("ReadAccounts after a 429 code 24");
+    assert_eq!(sim.request_count(), before + 5);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_retried_create_keeps_its_client_token_and_makes_one_volume() {
+    let (sim, client) = setup().await;
+    sim.faults().inject("CreateVolume", Fault::Status(503), 1);
+    let v = client
+        .volumes()
+        .create(&CreateVolumeRequest::blank(sim.subregion(), 1))
+        .await
+        .expect("CreateVolume after a 503 code 6");
+    let tokens: Vec<String> = sim
+        .request_log()
+        .into_iter()
+        .filter(|(a, _)| a == "CreateVolume")
+        .map(|(_, b)| b["ClientToken"].as_str().expect("token").to_owned())
+        .collect();
+    assert_eq!(tokens.len(), 2);
+    assert_eq!(tokens[0], tokens[1]);
+    assert_eq!(sim.inventory().await.volumes, vec![v.volume_id.clone()]);
+    client
+        .volumes()
+        .delete(&v.volume_id)
+        .await
+        .expect("DeleteVolume");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_lost_answer_is_safe_to_repeat_with_the_same_token() {
+    let (sim, client) = setup().await;
+    sim.faults().inject("CreateVolume", Fault::DropAfter, 1);
+    let mut req = CreateVolumeRequest::blank(sim.subregion(), 1);
+    req.client_token = Some("imagebake-test-token-1".into());
+    let err = client
+        .volumes()
+        .create(&req)
+        .await
+        .expect_err("answer lost");
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    let v = client.volumes().create(&req).await.expect("repeat");
+    assert_eq!(sim.inventory().await.volumes, vec![v.volume_id.clone()]);
+    assert_eq!(v.client_token.as_deref(), Some("imagebake-test-token-1"));
+    client
+        .volumes()
+        .delete(&v.volume_id)
+        .await
+        .expect("DeleteVolume");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn retries_stop_after_the_policy_and_other_errors_are_not_retried() {
+    let (sim, client) = setup().await;
+    sim.faults().inject("ReadSnapshots", Fault::Throttle, 10);
+    let before = sim.request_count();
+    let err = client
+        .snapshots()
+        .read(Default::default())
+        .await
+        .expect_err("still throttled");
+    assert_eq!((err.status(), err.code()), (Some(429), Some("25")));
+    assert_eq!(sim.request_count(), before + 4, "max_attempts is 4");
+    sim.faults().clear();
+
+    sim.faults().inject("ReadImages", Fault::Status(500), 1);
+    let before = sim.request_count();
+    let err = client
+        .images()
+        .read(Default::default())
+        .await
+        .expect_err("500");
+    assert_eq!(err.status(), Some(500));
+    assert_eq!(sim.request_count(), before + 1);
+    sim.shutdown().await;
+}
