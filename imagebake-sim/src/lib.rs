@@ -1,1 +1,23 @@
-//! Local simulators of the Triton, Oxide and Outscale APIs for offline bakes and tests.
+//! Local simulators of the Triton, Oxide and Outscale APIs.
+//!
+//! Each simulator serves the cloud's real paths, status codes, error bodies and
+//! state names on 127.0.0.1, checks authentication, moves resources through
+//! their state machines with configurable delays, accepts injected faults per
+//! operation, and keeps an inventory so a test can prove nothing leaked.
+//!
+//! Each cloud is a cargo feature (`triton`, `oxide`, `osc`; all on by default).
+//! The `imagebake-sim` binary serves one of them: `imagebake-sim --cloud triton`.
+
+pub mod drop;
+pub mod faults;
+pub mod server;
+
+#[cfg(feature = "osc")]
+pub mod osc;
+#[cfg(feature = "oxide")]
+pub mod oxide;
+#[cfg(feature = "triton")]
+pub mod triton;
+
+pub use faults::{Fault, Faults};
+pub use server::SimServer;

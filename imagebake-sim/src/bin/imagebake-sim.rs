@@ -1,0 +1,38 @@
+//! Serves one simulated cloud on 127.0.0.1 and prints one JSON line describing it.
+
+use clap::{Parser, ValueEnum};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Cloud {
+    Triton,
+    Oxide,
+    Osc,
+}
+
+/// Run a simulated cloud API on 127.0.0.1.
+#[derive(Debug, Parser)]
+#[command(name = "imagebake-sim", version)]
+struct Args {
+    /// Which cloud to simulate.
+    #[arg(long, value_enum)]
+    cloud: Cloud,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    // Each serves until Ctrl-C, after printing one JSON line on stdout.
+    match args.cloud {
+        Cloud::Triton => imagebake_sim::triton::serve_cli(args.port).await?,
+        Cloud::Oxide => imagebake_sim::oxide::serve_cli(args.port).await?,
+        Cloud::Osc => imagebake_sim::osc::serve_cli(args.port).await?,
+    }
+    Ok(())
+}
