@@ -22,7 +22,6 @@ use crate::error::{Error, Result};
 enum Private {
     Rsa(Box<rsa::RsaPrivateKey>),
     P256(p256::ecdsa::SigningKey),
-    P384(p384::ecdsa::SigningKey),
     P521(p521::ecdsa::SigningKey),
     Ed25519(ed25519_dalek::SigningKey),
 }
@@ -32,8 +31,7 @@ impl Private {
         match self {
             Private::Rsa(_) => Algorithm::RsaSha256,
             Private::P256(_) => Algorithm::EcdsaSha256,
-            // Never SHA-384 (CloudAPI rejects it); SHA-512 as the notes advise.
-            Private::P384(_) | Private::P521(_) => Algorithm::EcdsaSha512,
+            Private::P521(_) => Algorithm::EcdsaSha512,
             Private::Ed25519(_) => Algorithm::Ed25519Sha512,
         }
     }
@@ -42,7 +40,6 @@ impl Private {
         match self {
             Private::Rsa(_) => "RSA",
             Private::P256(_) => "ECDSA P-256",
-            Private::P384(_) => "ECDSA P-384",
             Private::P521(_) => "ECDSA P-521",
             Private::Ed25519(_) => "Ed25519",
         }
@@ -53,10 +50,7 @@ impl Private {
         matches!(
             (self, algorithm),
             (Private::Rsa(_), RsaSha1 | RsaSha256 | RsaSha512)
-                | (
-                    Private::P256(_) | Private::P384(_),
-                    EcdsaSha256 | EcdsaSha512
-                )
+                | (Private::P256(_), EcdsaSha256 | EcdsaSha512)
                 | (Private::P521(_), EcdsaSha512)
                 | (Private::Ed25519(_), Ed25519Sha512)
         )
@@ -104,8 +98,8 @@ impl KeySigner {
     }
 
     /// Signs with `algorithm` instead of the key type's default
-    /// (RSA → rsa-sha256, P-256 → ecdsa-sha256, P-384 and P-521 →
-    /// ecdsa-sha512, Ed25519 → ed25519-sha512). Refuses combinations CloudAPI
+    /// (RSA → rsa-sha256, P-256 → ecdsa-sha256, P-521 → ecdsa-sha512,
+    /// Ed25519 → ed25519-sha512). Refuses combinations CloudAPI
     /// cannot verify (every `*-sha384`, and P-521 with SHA-256).
     pub fn with_algorithm(mut self, algorithm: Algorithm) -> Result<Self> {
         if !self.private.allows(algorithm) {
@@ -153,12 +147,6 @@ impl KeySigner {
             }
             Private::P256(k) => {
                 let sig: p256::ecdsa::Signature = k
-                    .sign_prehash(&ecdsa_digest(alg, data))
-                    .map_err(ecdsa_err)?;
-                sig.to_der().as_bytes().to_vec()
-            }
-            Private::P384(k) => {
-                let sig: p384::ecdsa::Signature = k
                     .sign_prehash(&ecdsa_digest(alg, data))
                     .map_err(ecdsa_err)?;
                 sig.to_der().as_bytes().to_vec()
@@ -254,14 +242,14 @@ fn parse_key(
     } else if t.starts_with("-----BEGIN EC PRIVATE KEY-----") {
         if let Ok(k) = p256::SecretKey::from_sec1_pem(t) {
             Private::P256(k.into())
-        } else if let Ok(k) = p384::SecretKey::from_sec1_pem(t) {
-            Private::P384(k.into())
+        } else if p384::SecretKey::from_sec1_pem(t).is_ok() {
+            return Err(p384_refused(origin));
         } else if let Ok(k) = p521::SecretKey::from_sec1_pem(t) {
             Private::P521(p521::ecdsa::SigningKey::from(&k))
         } else {
             return Err(Error::Key {
                 key: origin.to_owned(),
-                reason: "invalid SEC1 EC key, or a curve other than P-256/P-384/P-521".into(),
+                reason: "invalid SEC1 EC key, or a curve other than P-256/P-521".into(),
                 source: None,
             });
         }
@@ -288,8 +276,8 @@ fn parse_pkcs8(t: &str, origin: &str) -> Result<Private> {
     if let Ok(k) = p521::SecretKey::from_pkcs8_pem(t) {
         return Ok(Private::P521(p521::ecdsa::SigningKey::from(&k)));
     }
-    if let Ok(k) = p384::ecdsa::SigningKey::from_pkcs8_pem(t) {
-        return Ok(Private::P384(k));
+    if p384::ecdsa::SigningKey::from_pkcs8_pem(t).is_ok() {
+        return Err(p384_refused(origin));
     }
     if let Ok(k) = ed25519_dalek::SigningKey::from_pkcs8_pem(t) {
         return Ok(Private::Ed25519(k));
@@ -309,7 +297,6 @@ fn public_of(private: &Private, origin: &str) -> Result<PublicKey> {
             KeyData::Rsa(public)
         }
         Private::P256(k) => KeyData::Ecdsa(EcdsaPublicKey::from(k.verifying_key())),
-        Private::P384(k) => KeyData::Ecdsa(EcdsaPublicKey::from(k.verifying_key())),
         Private::P521(k) => KeyData::Ecdsa(EcdsaPublicKey::from(k.verifying_key())),
         Private::Ed25519(k) => KeyData::Ed25519(Ed25519PublicKey::from(&k.verifying_key())),
     };
@@ -346,10 +333,7 @@ fn parse_openssh(
             p521::ecdsa::SigningKey::from_slice(private.as_slice())
                 .map_err(|e| key_err(origin, "invalid P-521 key", e))?,
         ),
-        KeypairData::Ecdsa(EcdsaKeypair::NistP384 { private, .. }) => Private::P384(
-            p384::ecdsa::SigningKey::from_slice(private.as_slice())
-                .map_err(|e| key_err(origin, "invalid P-384 key", e))?,
-        ),
+        KeypairData::Ecdsa(EcdsaKeypair::NistP384 { .. }) => return Err(p384_refused(origin)),
         KeypairData::Ed25519(kp) => Private::Ed25519(ed25519_dalek::SigningKey::from_bytes(
             &kp.private.to_bytes(),
         )),
@@ -364,4 +348,17 @@ fn parse_openssh(
         }
     };
     Ok((private, public))
+}
+
+/// P-384 keys are refused: the curve's natural hash is SHA-384, which
+/// CloudAPI's signature library rejects, and an ssh-agent can sign them no
+/// other way.
+fn p384_refused(origin: &str) -> Error {
+    Error::UnsupportedAlgorithm {
+        algorithm: "ECDSA P-384".into(),
+        reason: format!(
+            "key {origin}: CloudAPI rejects SHA-384 signatures, the only kind a P-384 key \
+             makes everywhere; use an Ed25519, ECDSA P-256/P-521 or RSA key"
+        ),
+    }
 }

@@ -36,7 +36,7 @@ pub enum Algorithm {
     RsaSha512,
     /// ECDSA with SHA-256, DER-encoded (the P-256 default).
     EcdsaSha256,
-    /// ECDSA with SHA-512, DER-encoded (the P-384 and P-521 default; allowed
+    /// ECDSA with SHA-512, DER-encoded (the P-521 default; allowed
     /// on P-256).
     EcdsaSha512,
     /// Ed25519 (CloudAPI 9.18.0 and later).

@@ -104,17 +104,16 @@ async fn every_algorithm_and_key_format_is_accepted() {
     register(&sim, &p256_p8);
     accepted(&sim, &p256_p8, None, Algorithm::EcdsaSha256).await;
 
-    // P-384 from a file: never SHA-384; SHA-512 by default, SHA-256 on request.
-    let p384 = keygen(d, "p384", "", &["-t", "ecdsa", "-b", "384", "-m", "PKCS8"]);
-    register(&sim, &p384);
-    accepted(&sim, &p384, None, Algorithm::EcdsaSha512).await;
-    accepted(
-        &sim,
-        &p384,
-        Some(Algorithm::EcdsaSha256),
-        Algorithm::EcdsaSha256,
-    )
-    .await;
+    // P-384 is refused at load, in every format, with a clear message.
+    for (name, args) in [
+        ("p384", &["-t", "ecdsa", "-b", "384"][..]),
+        ("p384_p8", &["-t", "ecdsa", "-b", "384", "-m", "PKCS8"][..]),
+        ("p384_pem", &["-t", "ecdsa", "-b", "384", "-m", "PEM"][..]),
+    ] {
+        let p384 = keygen(d, name, "", args);
+        let e = KeySigner::from_file(&p384, None).unwrap_err();
+        assert!(e.to_string().contains("P-384"), "{e}");
+    }
 
     let p521 = keygen(d, "p521", "", &["-t", "ecdsa", "-b", "521"]);
     register(&sim, &p521);
