@@ -5,6 +5,8 @@ set -euo pipefail
 need=()
 command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh-agent >/dev/null 2>&1 || need+=(openssh-client)
+# The simulators' machines serve SFTP with OpenSSH's sftp-server (only recommended by openssh-server).
+[ -x /usr/lib/openssh/sftp-server ] || need+=(openssh-sftp-server)
 [ -x /bin/busybox ] || need+=(busybox-static)
 command -v sfdisk >/dev/null 2>&1 || need+=(fdisk)
 command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs)

@@ -63,7 +63,8 @@ mod tests {
 
     #[test]
     fn grows_then_caps() {
-        let b = Backoff::new(Duration::from_millis(100), Duration::from_millis(350)).without_jitter();
+        let b =
+            Backoff::new(Duration::from_millis(100), Duration::from_millis(350)).without_jitter();
         let got: Vec<_> = (0..4).map(|n| b.delay(n).as_millis()).collect();
         assert_eq!(got, vec![100, 200, 350, 350]);
     }

@@ -76,7 +76,10 @@ mod tests {
     async fn stops_at_first_error() {
         let r: Result<Vec<i32>, &str> = paginate(|cursor: Option<u8>| async move {
             match cursor {
-                None => Ok(Page { items: vec![1], next: Some(1) }),
+                None => Ok(Page {
+                    items: vec![1],
+                    next: Some(1),
+                }),
                 Some(_) => Err("boom"),
             }
         })

@@ -60,7 +60,9 @@ where
         match op(attempt).await {
             Ok(v) => return Ok(v),
             Err(e) if e.is_retryable() && attempt + 1 < policy.max_attempts => {
-                let delay = e.retry_after().unwrap_or_else(|| policy.backoff.delay(attempt));
+                let delay = e
+                    .retry_after()
+                    .unwrap_or_else(|| policy.backoff.delay(attempt));
                 tracing::debug!(attempt, ?delay, error = %e, "retrying");
                 tokio::time::sleep(delay).await;
                 attempt += 1;

@@ -160,7 +160,13 @@ mod tests {
             |s, _| seen.push(s.to_owned()),
             || {
                 let i = n.fetch_add(1, Ordering::SeqCst);
-                async move { Ok(if i < 2 { Poll::Pending(format!("s{i}")) } else { Poll::Done(i) }) }
+                async move {
+                    Ok(if i < 2 {
+                        Poll::Pending(format!("s{i}"))
+                    } else {
+                        Poll::Done(i)
+                    })
+                }
             },
         )
         .await;
@@ -171,10 +177,15 @@ mod tests {
     #[tokio::test]
     async fn failed_state_ends_at_once() {
         let n = AtomicU32::new(0);
-        let r: Result<(), WaitError<String>> = wait_for("image x", &opts(60_000), |_, _| {}, || {
-            n.fetch_add(1, Ordering::SeqCst);
-            async { Ok(Poll::Failed("failed: PrepareImageDidNotRun".into())) }
-        })
+        let r: Result<(), WaitError<String>> = wait_for(
+            "image x",
+            &opts(60_000),
+            |_, _| {},
+            || {
+                n.fetch_add(1, Ordering::SeqCst);
+                async { Ok(Poll::Failed("failed: PrepareImageDidNotRun".into())) }
+            },
+        )
         .await;
         assert!(matches!(r, Err(WaitError::Failed { ref state, .. }) if state.contains("Prepare")));
         assert_eq!(n.load(Ordering::SeqCst), 1);
@@ -182,9 +193,12 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn times_out_with_last_state() {
-        let r: Result<(), WaitError<String>> = wait_for("vm", &opts(1_000), |_, _| {}, || async {
-            Ok(Poll::Pending("provisioning".into()))
-        })
+        let r: Result<(), WaitError<String>> = wait_for(
+            "vm",
+            &opts(1_000),
+            |_, _| {},
+            || async { Ok(Poll::Pending("provisioning".into())) },
+        )
         .await;
         match r {
             Err(WaitError::Timeout { last, after, .. }) => {
@@ -203,18 +217,28 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
             token.cancel();
         });
-        let r: Result<(), WaitError<String>> = wait_for("vm", &o, |_, _| {}, || async {
-            tokio::time::sleep(Duration::from_secs(3600)).await;
-            Ok(Poll::Pending("x".into()))
-        })
+        let r: Result<(), WaitError<String>> = wait_for(
+            "vm",
+            &o,
+            |_, _| {},
+            || async {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                Ok(Poll::Pending("x".into()))
+            },
+        )
         .await;
         assert!(matches!(r, Err(WaitError::Cancelled { .. })));
     }
 
     #[tokio::test]
     async fn poll_error_is_returned() {
-        let r: Result<(), WaitError<String>> =
-            wait_for("vm", &opts(1_000), |_, _| {}, || async { Err("503".to_string()) }).await;
+        let r: Result<(), WaitError<String>> = wait_for(
+            "vm",
+            &opts(1_000),
+            |_, _| {},
+            || async { Err("503".to_string()) },
+        )
+        .await;
         assert!(matches!(r, Err(WaitError::Poll { ref source, .. }) if source == "503"));
     }
 }

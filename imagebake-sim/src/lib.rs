@@ -10,6 +10,8 @@
 
 pub mod drop;
 pub mod faults;
+#[cfg(any(feature = "triton", feature = "oxide"))]
+pub mod machine;
 pub mod server;
 
 #[cfg(feature = "osc")]

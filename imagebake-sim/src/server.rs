@@ -21,10 +21,11 @@ impl SimServer {
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, router.into_make_service())
-                .with_graceful_shutdown(async move {
+            let serve = axum::serve(listener, router.into_make_service()).with_graceful_shutdown(
+                async move {
                     let _ = stopped.await;
-                });
+                },
+            );
             if let Err(e) = serve.await {
                 tracing::error!(error = %e, "simulator server stopped");
             }

@@ -85,6 +85,9 @@ pub(crate) async fn create(
             project_id: scope,
             times: Times::now(),
         };
+        if let Some(vms) = &w.vms {
+            vms.alias(image.id, snap.id);
+        }
         let view = image.view();
         w.images.push(image);
         Ok(json_response(StatusCode::CREATED, view))

@@ -282,6 +282,10 @@ fn create_instance(
         ssh_key_ids,
         user_data,
         times: Times::now(),
+        ip: w
+            .vms
+            .as_ref()
+            .map_or_else(|| EPHEMERAL_IP.to_owned(), |v| v.allocate_ip().to_string()),
     };
     // The start saga runs inside the request; its failure is only logged and
     // the instance stays stopped.
@@ -529,6 +533,12 @@ pub(crate) async fn delete(
             ));
         }
         let gone = w.instances.remove(i);
+        if let Some(vms) = &w.vms {
+            vms.destroy_vm(gone.id);
+            if gone.boot_disk_id.is_none() {
+                vms.destroy_disk(gone.id);
+            }
+        }
         // Disks are detached in the same transaction, not deleted.
         for d in &mut w.disks {
             if d.state == DiskState::Attached(gone.id) {
@@ -558,7 +568,7 @@ pub(crate) async fn external_ips(
             }));
         }
         if let Some(pool) = inst.ephemeral_pool {
-            items.push(json!({ "kind": "ephemeral", "ip": EPHEMERAL_IP, "ip_pool_id": pool }));
+            items.push(json!({ "kind": "ephemeral", "ip": inst.ip, "ip_pool_id": pool }));
         }
         Ok(json_response(
             StatusCode::OK,

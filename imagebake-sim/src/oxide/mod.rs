@@ -20,6 +20,7 @@ mod instances;
 mod misc;
 mod model;
 mod storage;
+mod vm;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -30,6 +31,7 @@ use axum::routing::{get, post};
 use uuid::Uuid;
 
 use crate::faults::Faults;
+use crate::machine::{Machines, ShutdownOnDrop, SshInfo, SshMode};
 use crate::server::SimServer;
 
 pub use model::SEED_PROJECT;
@@ -58,6 +60,11 @@ pub struct OxideSimOptions {
     /// The newest `api-version` the simulated rack supports; newer ones get
     /// dropshot's 400 "server does not support this API version".
     pub api_version: String,
+    /// Whether instances are reachable over real SSH (default off; see
+    /// [`crate::machine`]). On, a running instance runs sshd on its own
+    /// `127.0.0.N` (its ephemeral IP) and [`OxideSim::ssh_port`], accepting
+    /// its `ssh_public_keys` as `root`; its boot disk is what it writes to.
+    pub ssh: SshMode,
 }
 
 impl Default for OxideSimOptions {
@@ -67,6 +74,7 @@ impl Default for OxideSimOptions {
             token: None,
             delays: OxideDelays::default(),
             api_version: API_VERSION.to_owned(),
+            ssh: SshMode::Off,
         }
     }
 }
@@ -111,6 +119,8 @@ pub struct InstanceInfo {
     pub ssh_key_ids: Vec<Uuid>,
     /// Decoded user data.
     pub user_data: Vec<u8>,
+    /// How to reach its guest over SSH (SSH on, and booted at least once).
+    pub ssh: Option<SshInfo>,
 }
 
 /// A disk, snapshot, image or SSH key, as the inventory shows it.
@@ -170,12 +180,18 @@ impl Shared {
 pub struct OxideSim {
     server: SimServer,
     shared: Arc<Shared>,
+    vms: Option<ShutdownOnDrop>,
 }
 
 impl OxideSim {
     /// Seeds a silo (project `imagebake` with VPC and subnet `default`, IP
     /// pool `default` (IPv4, the silo default), silo images `debian-12` and
     /// `ubuntu-24-04`, project image `alpine-3-20`) and serves it.
+    ///
+    /// With [`SshMode::On`] it first builds the guests' base root filesystem
+    /// (a blocking second or so); it fails with a
+    /// [`crate::machine::MachineError`] (as the I/O error's source) naming
+    /// what is missing when guests cannot run here.
     pub async fn start(opts: OxideSimOptions) -> std::io::Result<Self> {
         let api_version = http::parse_version(&opts.api_version).ok_or_else(|| {
             std::io::Error::new(
@@ -183,8 +199,18 @@ impl OxideSim {
                 "api_version must be X.Y.Z",
             )
         })?;
+        let vms = match opts.ssh {
+            SshMode::Off => None,
+            _ => Some(
+                tokio::task::spawn_blocking(Machines::start)
+                    .await
+                    .map_err(std::io::Error::other)??,
+            ),
+        };
+        let mut world = model::World::seeded();
+        world.vms.clone_from(&vms);
         let shared = Arc::new(Shared {
-            world: Mutex::new(model::World::seeded()),
+            world: Mutex::new(world),
             faults: Faults::default(),
             token: opts
                 .token
@@ -195,7 +221,33 @@ impl OxideSim {
             request_count: AtomicU64::new(0),
         });
         let server = SimServer::serve(router(Arc::clone(&shared)), opts.port).await?;
-        Ok(Self { server, shared })
+        Ok(Self {
+            server,
+            shared,
+            vms: vms.map(ShutdownOnDrop),
+        })
+    }
+
+    /// The port every guest's sshd listens on (on the instance's own
+    /// ephemeral IP), when instances have SSH.
+    pub fn ssh_port(&self) -> Option<u16> {
+        self.vms.as_ref().map(|v| v.0.ssh_port())
+    }
+
+    /// File `path` (absolute, as the image's instances see it) of image
+    /// `image` as the image presents it: the layers captured by the
+    /// snapshots in its ancestry read top down, deletions respected. `None`
+    /// when the file is absent, the image unknown, or guests have no SSH.
+    pub fn image_file(&self, image: Uuid, path: &str) -> Option<Vec<u8>> {
+        self.shared.world().images.iter().find(|i| i.id == image)?;
+        let vms = &self.vms.as_ref()?.0;
+        match vms.read_file(image, std::path::Path::new(path)) {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(%image, path, error = %e, "reading an image file");
+                None
+            }
+        }
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -257,6 +309,7 @@ impl OxideSim {
                     boot_disk_id: i.boot_disk_id,
                     ssh_key_ids: i.ssh_key_ids.clone(),
                     user_data: i.user_data.clone(),
+                    ssh: w.vms.as_ref().and_then(|v| v.info(i.id)),
                 })
                 .collect(),
             disks: w
@@ -274,9 +327,13 @@ impl OxideSim {
         }
     }
 
-    /// Stops serving.
+    /// Stops serving, stops every guest (sshd and everything inside),
+    /// unmounts their roots and removes their data.
     pub async fn shutdown(self) {
         self.server.shutdown().await;
+        if let Some(vms) = self.vms {
+            let _ = tokio::task::spawn_blocking(move || drop(vms)).await;
+        }
     }
 }
 
@@ -340,11 +397,13 @@ fn router(shared: Arc<Shared>) -> Router {
 }
 
 /// Serves this simulator on 127.0.0.1:`port` (with short, visible start and
-/// stop delays), prints one JSON line describing it on stdout, and runs until
-/// Ctrl-C.
+/// stop delays), prints one JSON line describing it on stdout (with
+/// `ssh_port` when instances have SSH; stderr says why not otherwise), and
+/// runs until Ctrl-C.
 pub async fn serve_cli(port: u16) -> std::io::Result<()> {
     let sim = OxideSim::start(OxideSimOptions {
         port,
+        ssh: crate::machine::cli_mode("oxide"),
         delays: OxideDelays {
             instance_start: Duration::from_secs(2),
             instance_stop: Duration::from_secs(1),
@@ -352,12 +411,15 @@ pub async fn serve_cli(port: u16) -> std::io::Result<()> {
         ..OxideSimOptions::default()
     })
     .await?;
-    let line = serde_json::json!({
+    let mut line = serde_json::json!({
         "cloud": "oxide",
         "host": sim.url(),
         "token": sim.token(),
         "project": SEED_PROJECT,
     });
+    if let Some(port) = sim.ssh_port() {
+        line["ssh_port"] = port.into();
+    }
     println!("{line}");
     tokio::signal::ctrl_c().await?;
     sim.shutdown().await;

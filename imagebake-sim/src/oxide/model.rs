@@ -93,6 +93,8 @@ pub(crate) struct Instance {
     pub(crate) ssh_key_ids: Vec<Uuid>,
     pub(crate) user_data: Vec<u8>,
     pub(crate) times: Times,
+    /// Its ephemeral IP (its own `127.0.0.N` when guests have SSH).
+    pub(crate) ip: String,
 }
 
 impl Instance {
@@ -190,6 +192,8 @@ pub(crate) struct World {
     pub(crate) disks: Vec<Disk>,
     pub(crate) snapshots: Vec<Snapshot>,
     pub(crate) ssh_keys: Vec<SshKey>,
+    /// The instances' simulated guests, when SSH is on.
+    pub(crate) vms: Option<crate::machine::Machines>,
 }
 
 /// The project every simulator starts with.
@@ -241,6 +245,7 @@ impl World {
             disks: Vec::new(),
             snapshots: Vec::new(),
             ssh_keys: Vec::new(),
+            vms: None,
         }
     }
 
@@ -249,6 +254,7 @@ impl World {
         for i in &mut self.instances {
             i.settle(now);
         }
+        super::vm::sync_all(self);
     }
 
     /// Finds a project by name or ID.

@@ -78,7 +78,10 @@ pub(crate) async fn disk_delete(
             w.disks[i].state = DiskState::Faulted;
             return Err(ApiError::internal("disk delete saga failed"));
         }
-        w.disks.remove(i);
+        let gone = w.disks.remove(i);
+        if let Some(vms) = &w.vms {
+            vms.destroy_disk(gone.id);
+        }
         Ok(StatusCode::NO_CONTENT.into_response())
     })
     .await
@@ -134,9 +137,15 @@ pub(crate) async fn snapshot_create(
             ));
         }
         ensure_free(&w.snapshots, "snapshot", &body.name, Some(pid))?;
+        let snapshot_id = Uuid::new_v4();
+        if let (Some(vms), false) = (&w.vms, ctx.fail) {
+            // The snapshot holds a copy of what the guest wrote to the disk.
+            vms.capture(disk.id, disk.image_id.or(disk.snapshot_id), snapshot_id)
+                .map_err(|e| ApiError::internal(format!("snapshot of disk {}: {e}", disk.id)))?;
+        }
         // The saga runs inside the request: the answer is the finished snapshot.
         let snap = Snapshot {
-            id: Uuid::new_v4(),
+            id: snapshot_id,
             name: body.name,
             description: body.description,
             project_id: pid,

@@ -233,6 +233,17 @@ pub(crate) fn create_from_machine(store: &mut Store, cx: &Context, params: &Para
         created: SystemTime::now(),
     };
     apply_fields(&mut image, params)?;
+    if let Some(vms) = &store.vms {
+        // The image holds a copy of the machine's disk as it is now.
+        vms.capture(machine.id, Some(machine.image), image.id)
+            .map_err(|e| {
+                ApiError::new(
+                    500,
+                    "InternalError",
+                    format!("capturing machine {machine_id}: {e}"),
+                )
+            })?;
+    }
     let body = image_json(&image);
     let location = format!("/{}/images/{}", cx.login, image.id);
     store.images.push(image);

@@ -16,8 +16,6 @@ use super::seed;
 use super::state::{ImageState, Machine, MachineState, Store, Transition};
 use super::time::rfc3339;
 
-/// The address every machine gets once it has run (so SSH can reach it).
-const MACHINE_IP: &str = "127.0.0.1";
 /// ListMachines' default and largest `limit`.
 const MAX_LIMIT: u64 = 1000;
 
@@ -31,7 +29,7 @@ pub(crate) fn machine_json(m: &Machine) -> Value {
         "brand": m.brand,
         "state": m.state.as_str(),
         "image": m.image,
-        "ips": if m.has_ip { vec![MACHINE_IP] } else { Vec::new() },
+        "ips": if m.has_ip { vec![m.ip.as_str()] } else { Vec::new() },
         "memory": m.memory,
         "disk": m.disk,
         "metadata": m.metadata,
@@ -47,7 +45,7 @@ pub(crate) fn machine_json(m: &Machine) -> Value {
         "dns_names": [],
     });
     if m.has_ip {
-        v["primaryIp"] = json!(MACHINE_IP);
+        v["primaryIp"] = json!(m.ip);
     }
     v
 }
@@ -251,6 +249,10 @@ pub(crate) fn create(store: &mut Store, cx: &Context, params: &Params) -> ApiRes
         state: MachineState::Provisioning,
         pending: Some(Transition::after(outcome, store.delays.provision)),
         has_ip: false,
+        ip: store.vms.as_ref().map_or_else(
+            || super::vm::API_ONLY_IP.to_owned(),
+            |v| v.allocate_ip().to_string(),
+        ),
         tags,
         metadata,
         firewall_enabled: params.bool("firewall_enabled")?.unwrap_or(false),
@@ -316,6 +318,10 @@ pub(crate) fn reboot(store: &mut Store, id: &str) -> ApiResult {
         )));
     }
     m.updated = SystemTime::now();
+    let machine = m.id;
+    if let Some(Err(e)) = store.vms.as_ref().map(|vms| vms.reboot(machine)) {
+        tracing::warn!(%machine, error = %e, "simulated machine failed to reboot");
+    }
     Ok(Reply::empty(StatusCode::ACCEPTED))
 }
 

@@ -38,6 +38,11 @@ pub struct SimMachine {
     pub tags: BTreeMap<String, serde_json::Value>,
     /// Machine metadata (customer_metadata), including `root_authorized_keys`.
     pub metadata: BTreeMap<String, String>,
+    /// The address GetMachine reports once the machine has run (its own
+    /// `127.0.0.N` when SSH is on, else `127.0.0.1`).
+    pub ip: String,
+    /// How to reach it over SSH (SSH on, and booted at least once).
+    pub ssh: Option<crate::machine::SshInfo>,
 }
 
 /// An image as the inventory shows it.

@@ -40,12 +40,14 @@ mod seed;
 mod state;
 mod time;
 mod verify;
+mod vm;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use crate::machine::{Machines, ShutdownOnDrop, SshMode};
 use crate::{Faults, SimServer};
 
 pub use inventory::{SEED_IMAGE_OWNER, SimImage, SimMachine, TritonInventory};
@@ -62,6 +64,11 @@ pub struct TritonSimOptions {
     /// Largest accepted difference between a request's `Date` and now
     /// (default 300 s, as CloudAPI).
     pub clock_skew_limit: Duration,
+    /// Whether machines are reachable over real SSH (default off; see
+    /// [`crate::machine`]). On, a running machine runs sshd on its own
+    /// `127.0.0.N` (its `primaryIp`) and [`TritonSim::ssh_port`], accepting
+    /// the account's keys as `root`.
+    pub ssh: SshMode,
 }
 
 impl Default for TritonSimOptions {
@@ -71,6 +78,7 @@ impl Default for TritonSimOptions {
             account: "imagebake".to_owned(),
             delays: TritonDelays::default(),
             clock_skew_limit: Duration::from_secs(300),
+            ssh: SshMode::Off,
         }
     }
 }
@@ -137,16 +145,31 @@ pub struct TritonSim {
     private_key_path: PathBuf,
     public_key_path: PathBuf,
     _key_dir: tempfile::TempDir,
+    vms: Option<ShutdownOnDrop>,
 }
 
 impl TritonSim {
     /// Starts a simulator with the seed data (images, packages, networks)
     /// and a freshly generated Ed25519 account key named `imagebake-sim`.
+    ///
+    /// With [`SshMode::On`] it first builds the machines' base root
+    /// filesystem (a blocking second or so); it fails with a
+    /// [`crate::machine::MachineError`] (as the I/O error's source) naming
+    /// what is missing when machines cannot run here.
     pub async fn start(opts: TritonSimOptions) -> std::io::Result<TritonSim> {
         let generated = keys::generate_account_key()?;
         let key_id = generated.key.fingerprint.clone();
         let mut store = state::Store::new(&opts.account, opts.delays);
         store.account.keys.push(generated.key);
+        let vms = match opts.ssh {
+            SshMode::Off => None,
+            _ => Some(
+                tokio::task::spawn_blocking(Machines::start)
+                    .await
+                    .map_err(std::io::Error::other)??,
+            ),
+        };
+        store.vms.clone_from(&vms);
         let shared = Arc::new(Shared {
             store: Mutex::new(store),
             faults: Faults::default(),
@@ -162,7 +185,31 @@ impl TritonSim {
             private_key_path: generated.private_path,
             public_key_path: generated.public_path,
             _key_dir: generated.dir,
+            vms: vms.map(ShutdownOnDrop),
         })
+    }
+
+    /// The port every machine's sshd listens on (on the machine's own
+    /// address), when machines have SSH.
+    pub fn ssh_port(&self) -> Option<u16> {
+        self.vms.as_ref().map(|v| v.0.ssh_port())
+    }
+
+    /// File `path` (absolute, as the image's machines see it) of image
+    /// `image_id` as the image presents it: its captured layers read top
+    /// down, deletions respected. `None` when the file is absent, the image
+    /// unknown, or machines have no SSH.
+    pub fn image_file(&self, image_id: &str, path: &str) -> Option<Vec<u8>> {
+        let id = uuid::Uuid::parse_str(image_id).ok()?;
+        self.shared.store().images.iter().find(|i| i.id == id)?;
+        let vms = &self.vms.as_ref()?.0;
+        match vms.read_file(id, Path::new(path)) {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(image = %id, path, error = %e, "reading an image file");
+                None
+            }
+        }
     }
 
     /// `http://127.0.0.1:PORT` (no trailing slash).
@@ -261,12 +308,16 @@ impl TritonSim {
     }
 
     /// The JSON line `serve_cli` prints: cloud, url, account, key_id,
-    /// private_key_path, public_key_path.
+    /// private_key_path, public_key_path, and ssh_port when machines have
+    /// SSH.
     pub fn cli_line(&self) -> String {
         // Fields in the documented order (serde_json's map would sort them).
         let field = |v: serde_json::Value| v.to_string();
+        let ssh = self
+            .ssh_port()
+            .map_or_else(String::new, |p| format!(",\"ssh_port\":{p}"));
         format!(
-            "{{\"cloud\":\"triton\",\"url\":{},\"account\":{},\"key_id\":{},\"private_key_path\":{},\"public_key_path\":{}}}",
+            "{{\"cloud\":\"triton\",\"url\":{},\"account\":{},\"key_id\":{},\"private_key_path\":{},\"public_key_path\":{}{ssh}}}",
             field(self.url().into()),
             field(self.account.as_str().into()),
             field(self.key_id.as_str().into()),
@@ -275,19 +326,25 @@ impl TritonSim {
         )
     }
 
-    /// Stops serving and removes the key files.
+    /// Stops serving, stops every machine (sshd and everything inside),
+    /// unmounts their roots and removes the key files and the machines' data.
     pub async fn shutdown(self) {
         self.server.shutdown().await;
+        if let Some(vms) = self.vms {
+            let _ = tokio::task::spawn_blocking(move || drop(vms)).await;
+        }
     }
 }
 
 /// Serves this simulator on 127.0.0.1:`port` (0 picks a free port), prints one
 /// JSON line describing it on stdout (see [`TritonSim::cli_line`]), and runs
 /// until Ctrl-C. The key files live in a temporary directory removed on exit.
+/// Machines get SSH when this host allows it; otherwise stderr says why not.
 pub async fn serve_cli(port: u16) -> std::io::Result<()> {
     use std::io::Write as _;
     let sim = TritonSim::start(TritonSimOptions {
         port,
+        ssh: crate::machine::cli_mode("triton"),
         ..TritonSimOptions::default()
     })
     .await?;

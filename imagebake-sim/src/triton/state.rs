@@ -14,7 +14,8 @@ use uuid::Uuid;
 use super::TritonDelays;
 use super::inventory::{SimImage, SimMachine, TritonInventory};
 use super::keys::RegisteredKey;
-use super::seed;
+use super::{seed, vm};
+use crate::machine::Machines;
 
 /// The one account, its keys and its sub-users' keys.
 #[derive(Debug)]
@@ -124,6 +125,8 @@ pub(crate) struct Machine {
     pub pending: Option<Transition<MachineState>>,
     /// Whether it has been `running` once (it then has its IP).
     pub has_ip: bool,
+    /// Its address once running (`127.0.0.1` without simulated SSH).
+    pub ip: String,
     pub tags: BTreeMap<String, Value>,
     pub metadata: BTreeMap<String, String>,
     pub firewall_enabled: bool,
@@ -223,6 +226,8 @@ pub(crate) struct Store {
     pub networks: Vec<Network>,
     pub images: Vec<Image>,
     pub machines: Vec<Machine>,
+    /// The machines' simulated guests, when SSH is on.
+    pub vms: Option<Machines>,
 }
 
 impl Store {
@@ -241,6 +246,7 @@ impl Store {
             networks: seed::networks(),
             images: seed::images(),
             machines: Vec::new(),
+            vms: None,
         }
     }
 
@@ -249,6 +255,9 @@ impl Store {
         let now = Instant::now();
         self.machines.iter_mut().for_each(|m| m.settle(now));
         self.images.iter_mut().for_each(|i| i.settle(now));
+        if let Some(vms) = &self.vms {
+            self.machines.iter_mut().for_each(|m| vm::sync(vms, m));
+        }
     }
 
     /// The machine with this id (in any state), settled.
@@ -257,6 +266,9 @@ impl Store {
         let now = Instant::now();
         let m = self.machines.iter_mut().find(|m| m.id == id)?;
         m.settle(now);
+        if let Some(vms) = &self.vms {
+            vm::sync(vms, m);
+        }
         Some(m)
     }
 
@@ -290,6 +302,8 @@ impl Store {
                     state: m.state.as_str().to_owned(),
                     tags: m.tags.clone(),
                     metadata: m.metadata.clone(),
+                    ip: m.ip.clone(),
+                    ssh: self.vms.as_ref().and_then(|v| v.info(m.id)),
                 })
                 .collect(),
             images: self
