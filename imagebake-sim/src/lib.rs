@@ -8,6 +8,7 @@
 //! Each cloud is a cargo feature (`triton`, `oxide`, `osc`; all on by default).
 //! The `imagebake-sim` binary serves one of them: `imagebake-sim --cloud triton`.
 
+mod clock;
 pub mod drop;
 pub mod faults;
 #[cfg(any(feature = "triton", feature = "oxide"))]

@@ -7,6 +7,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::clock::{civil_from_days, days_from_civil};
 use axum::http::HeaderMap;
 use ring::{digest, hmac};
 
@@ -265,46 +266,8 @@ pub fn format_timestamp(secs: i64) -> String {
 
 /// Formats Unix milliseconds as an OAPI date-time (`2026-01-02T03:04:05.678Z`).
 pub fn iso_millis(millis: i64) -> String {
-    let secs = millis.div_euclid(1000);
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let r = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        r / 3600,
-        (r % 3600) / 60,
-        r % 60,
-        millis.rem_euclid(1000)
-    )
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
+    let frac = u32::try_from(millis.rem_euclid(1000)).unwrap_or(0);
+    crate::clock::format_utc(millis.div_euclid(1000), frac, 3)
 }
 
 #[cfg(test)]

@@ -2,21 +2,10 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::clock::days_from_civil;
+
 /// `t` in UTC with milliseconds and a `Z` suffix.
-pub(crate) fn rfc3339(t: SystemTime) -> String {
-    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60,
-        since.subsec_millis()
-    )
-}
+pub(crate) use crate::clock::rfc3339_millis as rfc3339;
 
 /// Parses an HTTP `Date` as JavaScript's `new Date()` would for the forms
 /// clients send: IMF-fixdate (`Sun, 05 Jan 2014 21:31:40 GMT`, the weekday
@@ -47,38 +36,13 @@ pub(crate) fn parse_http_date(value: &str) -> Option<SystemTime> {
     if h > 23 || m > 59 || s > 60 {
         return None;
     }
-    let days = u64::try_from(days_from_civil(year, u32::try_from(month).ok()?, day)).ok()?;
+    let days = u64::try_from(days_from_civil(
+        year,
+        i64::try_from(month).ok()?,
+        i64::from(day),
+    ))
+    .ok()?;
     Some(UNIX_EPOCH + std::time::Duration::from_secs(days * 86_400 + h * 3600 + m * 60 + s))
-}
-
-/// (year, month, day) to days since 1970-01-01 (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(m);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Days since 1970-01-01 to (year, month, day) (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (
-        y,
-        u32::try_from(m).unwrap_or(1),
-        u32::try_from(d).unwrap_or(1),
-    )
 }
 
 #[cfg(test)]
