@@ -64,6 +64,17 @@ pub enum Error {
         #[source]
         source: Option<BoxError>,
     },
+    /// The server's host key is not the one trusted for it (a possible
+    /// man in the middle); never retried.
+    #[error("host key of {host} is not trusted: expected {expected}, got {got}")]
+    HostKey {
+        /// The host (`host:port`).
+        host: String,
+        /// What the host key policy trusts (fingerprints, or a missing entry).
+        expected: String,
+        /// The key the server presented (`ssh-ed25519 SHA256:…`).
+        got: String,
+    },
     /// A local or in-root file operation failed.
     #[error("{what}: {source}")]
     Io {

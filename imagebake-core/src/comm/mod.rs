@@ -5,6 +5,7 @@
 mod chroot;
 mod lines;
 mod root_fs;
+pub mod ssh;
 
 use std::fmt;
 use std::ops::Deref;

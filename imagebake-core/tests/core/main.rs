@@ -5,4 +5,6 @@
 mod chroot;
 mod engine;
 mod provision;
+mod ssh;
+mod sshd;
 mod support;
