@@ -338,13 +338,17 @@ async fn triton_machine_runs_commands_isolated_and_its_image_keeps_the_files() {
     let refused = Ssh::new(&stranger, &info).run("true").await;
     assert_eq!(refused.status.code(), Some(255), "unknown key refused");
 
-    // A guest reboot restarts sshd; the machine stays running.
-    let before = ssh.ok("cat /run/sshd.pid").await;
+    // sshd is PID 1 of the machine's own PID namespace: the guest cannot see
+    // or signal host processes.
+    assert_eq!(ssh.ok("cat /run/sshd.pid").await.trim(), "1");
+    // A guest reboot restarts sshd (which rewrites its pid file); the machine
+    // stays running.
+    let before = ssh.ok("stat -c %y /run/sshd.pid").await;
     ssh.ok("reboot").await;
     let deadline = Instant::now() + WAIT;
     loop {
         t.wait_machine(&m1, "running").await;
-        let out = ssh.run("cat /run/sshd.pid").await;
+        let out = ssh.run("stat -c %y /run/sshd.pid").await;
         if out.status.success() && String::from_utf8_lossy(&out.stdout) != before {
             break;
         }

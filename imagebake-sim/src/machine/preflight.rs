@@ -21,6 +21,7 @@ pub(crate) const BUSYBOX: &str = "/bin/busybox";
 #[derive(Debug, Clone)]
 pub(crate) struct Tools {
     pub chroot: PathBuf,
+    pub unshare: PathBuf,
     pub mount: PathBuf,
     pub umount: PathBuf,
     pub cp: PathBuf,
@@ -44,7 +45,7 @@ fn euid() -> Option<u32> {
 
 /// Checks that simulated machines with SSH can run here: root, overlayfs,
 /// OpenSSH's `sshd` and `sftp-server`, a static busybox, and the `chroot`,
-/// `mount`, `umount`, `cp`, `mknod` and `ldd` programs. The error lists every
+/// `unshare`, `mount`, `umount`, `cp`, `mknod` and `ldd` programs. The error lists every
 /// missing piece (`scripts/test-deps.sh` installs the packages).
 pub fn check_support() -> Result<(), MachineError> {
     tools().map(|_| ())
@@ -89,6 +90,7 @@ pub(crate) fn tools() -> Result<Tools, MachineError> {
     };
     let tools = Tools {
         chroot: tool("chroot", "coreutils"),
+        unshare: tool("unshare", "util-linux"),
         mount: tool("mount", "mount"),
         umount: tool("umount", "mount"),
         cp: tool("cp", "coreutils"),

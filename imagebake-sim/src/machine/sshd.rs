@@ -98,14 +98,27 @@ pub(crate) fn write_config(root: &Path, ip: Ipv4Addr, port: u16) -> Result<(), M
     )
 }
 
-/// Starts `chroot ROOT /usr/sbin/sshd -D -e` with its output in `log`.
+/// Starts `chroot ROOT /usr/sbin/sshd -D -e` with its output in `log`, in
+/// its own PID, UTS and IPC namespaces: a guest's `kill -9 -1` or `hostname`
+/// stays inside the machine, and when sshd (the namespace's PID 1) exits,
+/// everything the guest left running dies with it. The network is shared so
+/// sshd listens on the host's loopback.
 pub(crate) fn spawn(tools: &Tools, root: &Path, log: &Path) -> Result<Child, MachineError> {
     let out =
         fs::File::create(log).map_err(MachineError::io(format!("creating {}", log.display())))?;
     let err = out
         .try_clone()
         .map_err(MachineError::io(format!("opening {}", log.display())))?;
-    Command::new(&tools.chroot)
+    Command::new(&tools.unshare)
+        .args([
+            "--pid",
+            "--fork",
+            "--uts",
+            "--ipc",
+            "--kill-child=SIGKILL",
+            "--",
+        ])
+        .arg(&tools.chroot)
         .arg(root)
         .args([SSHD, "-D", "-e", "-f", "/etc/ssh/sshd_config"])
         .env_clear()
