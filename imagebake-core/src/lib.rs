@@ -35,12 +35,15 @@
 //! ```
 
 mod build_id;
+pub mod builders;
 pub mod comm;
 mod engine;
 mod error;
 mod events;
+pub mod packer_template;
 pub mod provision;
 mod quote;
+pub mod steps;
 mod template;
 
 pub use build_id::{BuildId, InvalidBuildId};
@@ -57,4 +60,13 @@ pub use events::{
     ChannelObserver, Event, Events, FnObserver, Observer, StepOutcome, TracingObserver, UndoOutcome,
 };
 pub use imagebake_http::{CancellationToken, Poll, WaitOptions, wait_for};
+/// The Outscale API client the `osc-chroot` builder uses (feature `osc`).
+#[cfg(feature = "osc")]
+pub use osc_client;
+/// The Oxide API client the `oxide-instance` builder uses (feature `oxide`).
+#[cfg(feature = "oxide")]
+pub use oxide_client;
 pub use quote::shell_quote;
+/// The Triton CloudAPI client the `triton` builder uses (feature `triton`).
+#[cfg(feature = "triton")]
+pub use triton_client;

@@ -1,0 +1,254 @@
+//! What every builder shares with Packer: decoding a builder's JSON block with
+//! errors that name the key and the builder, Go-style durations (`5m`,
+//! `1h30m`), and the `{{timestamp}}` and `{{uuid}}` template functions.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::Error;
+
+/// Decodes a builder's JSON object (a Packer template's `builders[i]`)
+/// into `T`.
+///
+/// The Packer keys `type` (which must be `builder`, when present) and `name`
+/// are accepted and left out. Any key not in `known` is an error naming it
+/// and the builder ("builder triton: unknown key `x`"); so is a key of
+/// `required` that is missing, null or an empty string; a value of the
+/// wrong type names its key path.
+pub fn decode<T: DeserializeOwned>(
+    builder: &str,
+    value: &Value,
+    known: &[&str],
+    required: &[&str],
+) -> Result<T, Error> {
+    let Value::Object(obj) = value else {
+        return Err(config_error(
+            builder,
+            "the configuration must be a JSON object",
+        ));
+    };
+    let mut fields = Map::new();
+    for (k, v) in obj {
+        match k.as_str() {
+            "type" => {
+                if v.as_str() != Some(builder) {
+                    return Err(config_error(
+                        builder,
+                        &format!("key `type` is {v}, not \"{builder}\""),
+                    ));
+                }
+            }
+            "name" => {}
+            _ if known.contains(&k.as_str()) => {
+                fields.insert(k.clone(), v.clone());
+            }
+            _ => return Err(config_error(builder, &format!("unknown key `{k}`"))),
+        }
+    }
+    for r in required {
+        let missing = match fields.get(*r) {
+            None | Some(Value::Null) => true,
+            Some(Value::String(s)) => s.trim().is_empty(),
+            Some(_) => false,
+        };
+        if missing {
+            return Err(config_error(
+                builder,
+                &format!("missing required key `{r}`"),
+            ));
+        }
+    }
+    serde_path_to_error::deserialize(Value::Object(fields)).map_err(|e| {
+        let path = e.path().to_string();
+        config_error(builder, &format!("key `{path}`: {}", e.into_inner()))
+    })
+}
+
+/// `Error::Config` with the message prefixed by "builder NAME: ".
+pub fn config_error(builder: &str, message: &str) -> Error {
+    Error::Config(format!("builder {builder}: {message}"))
+}
+
+/// Parses a Go duration (`300ms`, `30s`, `5m`, `1h30m`, `1.5h`, `0`), as
+/// Packer's `ssh_timeout` and friends take them.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let s = text.trim();
+    if s == "0" {
+        return Some(Duration::ZERO);
+    }
+    if s.is_empty() {
+        return None;
+    }
+    let mut total = 0f64;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if num_len == 0 {
+            return None;
+        }
+        let n: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let unit = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += n * unit;
+    }
+    total.is_finite().then(|| Duration::from_secs_f64(total))
+}
+
+/// A duration option: `default` when absent, else its Go duration, else an
+/// error naming the key.
+pub fn duration_key(
+    builder: &str,
+    key: &str,
+    value: Option<&str>,
+    default: Duration,
+) -> Result<Duration, Error> {
+    match value {
+        None => Ok(default),
+        Some(v) => parse_duration(v).ok_or_else(|| {
+            config_error(
+                builder,
+                &format!("key `{key}`: {v:?} is not a duration (like 30s, 5m, 1h30m)"),
+            )
+        }),
+    }
+}
+
+/// The values of Packer's template functions for one build: `{{timestamp}}`
+/// (Unix seconds when the build was prepared) and `{{uuid}}` (one random
+/// UUID per build, the same in every key so names stay consistent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateVars {
+    /// `{{timestamp}}`.
+    pub timestamp: String,
+    /// `{{uuid}}`.
+    pub uuid: String,
+}
+
+impl TemplateVars {
+    /// Values for a build prepared now.
+    pub fn now() -> Self {
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Self {
+            timestamp: secs.to_string(),
+            uuid: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
+    /// Replaces `{{timestamp}}` and `{{uuid}}` (spaces inside the braces
+    /// allowed) in the value of `key`; any other `{{…}}` is an error naming
+    /// the key and the builder.
+    pub fn expand(&self, builder: &str, key: &str, text: &str) -> Result<String, Error> {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find("{{") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let Some(end) = after.find("}}") else {
+                return Err(config_error(
+                    builder,
+                    &format!("key `{key}`: unclosed `{{{{` in {text:?}"),
+                ));
+            };
+            match after[..end].trim() {
+                "timestamp" => out.push_str(&self.timestamp),
+                "uuid" => out.push_str(&self.uuid),
+                other => {
+                    return Err(config_error(
+                        builder,
+                        &format!(
+                            "key `{key}`: unsupported template function `{{{{{other}}}}}` \
+                             (supported: {{{{timestamp}}}}, {{{{uuid}}}})"
+                        ),
+                    ));
+                }
+            }
+            rest = &after[end + 2..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+}
+
+/// Deserializes a map whose values may be strings, numbers or booleans (as
+/// Packer's weakly typed decoding accepts them) into strings.
+pub fn string_map<'de, D>(d: D) -> Result<std::collections::BTreeMap<String, String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::Deserialize as _;
+    let raw = Option::<Map<String, Value>>::deserialize(d)?.unwrap_or_default();
+    raw.into_iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => Ok((k, s)),
+            Value::Number(n) => Ok((k, n.to_string())),
+            Value::Bool(b) => Ok((k, b.to_string())),
+            other => Err(serde::de::Error::custom(format!(
+                "value of `{k}` must be a string, number or boolean, not {other}"
+            ))),
+        })
+        .collect()
+}
+
+/// Deserializes an optional secret (key text, password) straight into
+/// [`imagebake_http::Secret`], so it never sits in a plain `String`.
+pub fn secret_opt<'de, D>(d: D) -> Result<Option<imagebake_http::Secret>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::Deserialize as _;
+    Ok(Option::<String>::deserialize(d)?
+        .filter(|s| !s.is_empty())
+        .map(imagebake_http::Secret::new))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        let d = |s| parse_duration(s);
+        assert_eq!(d("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(d("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(d("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(d("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(d("0"), Some(Duration::ZERO));
+        for bad in ["", "5", "m", "5 minutes", "-1s", "1x"] {
+            assert_eq!(d(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn template_functions() {
+        let v = TemplateVars {
+            timestamp: "1700000000".into(),
+            uuid: "u-u".into(),
+        };
+        assert_eq!(
+            v.expand("t", "image_name", "img-{{timestamp}}-{{ uuid }}")
+                .unwrap(),
+            "img-1700000000-u-u"
+        );
+        let e = v.expand("t", "image_name", "{{user `x`}}").unwrap_err();
+        assert!(e.to_string().contains("builder t: key `image_name`"), "{e}");
+        assert!(v.expand("t", "k", "a {{timestamp").is_err());
+    }
+}

@@ -1,0 +1,38 @@
+use std::fmt;
+
+use triton_client::types::{Image, ImageId};
+
+use crate::{BuildId, CleanupReport};
+
+/// What a successful `triton` build made: the image (its UUID is Packer's
+/// artifact id) and what the cleanup did.
+#[derive(Debug)]
+pub struct TritonArtifact {
+    /// The image's UUID.
+    pub image_id: ImageId,
+    /// Its name.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// The build that made it (the image's `imagebake-built-by` tag).
+    pub build_id: BuildId,
+    /// The image as CloudAPI last showed it.
+    pub image: Image,
+    /// What the cleanup removed (the temporary machine), and anything left.
+    pub cleanup: CleanupReport,
+}
+
+impl TritonArtifact {
+    /// Packer's builder id for Triton images.
+    pub const BUILDER_ID: &'static str = "joyent.triton";
+}
+
+impl fmt::Display for TritonArtifact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Image was created: {} ({}@{}, build {})",
+            self.image_id, self.name, self.version, self.build_id
+        )
+    }
+}

@@ -1,0 +1,233 @@
+//! Packer's `triton` builder: bakes a Triton custom image from a temporary
+//! machine, with Packer's configuration keys ([`TritonConfig`]) and without
+//! its leaks.
+//!
+//! The build is this composition of [`steps::triton`](crate::steps::triton)
+//! steps (each reported as events, each registering its undo before it
+//! awaits anything else):
+//!
+//! 1. `source image`: the UUID, or ListImages with the filter;
+//! 2. `check image name`: `image_name@image_version` must be free (before
+//!    any machine exists);
+//! 3. `create machine`: CreateMachine tagged with the build id; its delete
+//!    is registered with the id straight from the answer;
+//! 4. `wait running`: `failed` ends at once;
+//! 5. with `communicator: ssh`: `connect ssh` (`ssh_host` or `primaryIp`),
+//!    the provisioners, `flush` (`sync`);
+//! 6. `stop machine`, `wait stopped`;
+//! 7. `create image`: its delete on failure is registered at once;
+//! 8. `wait image`: `failed` ends at once with the image's error;
+//! 9. `delete machine`, `wait machine gone` (the machine's undo dismissed);
+//! 10. `tag image`: the build tags replaced by `image_tags` and
+//!     `imagebake-built-by`.
+//!
+//! Waits poll with backoff up to `poll_cap` (1 s) and stop at once on
+//! cancellation; CloudAPI calls are retried by the client where safe.
+//!
+//! ```no_run
+//! use imagebake_core::builders::triton::{TritonBuilder, TritonConfig};
+//! use imagebake_core::{CancellationToken, Runner, TracingObserver, provision::Shell};
+//! use std::sync::Arc;
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = TritonConfig::from_json_str(r#"{
+//!     "type": "triton",
+//!     "triton_account": "alice",
+//!     "triton_key_id": "SHA256:29GY+6bxcBkcNNUzTnEcTdTv1W3d3PN/OxyplcYSoX4",
+//!     "source_machine_package": "g4-highcpu-1G",
+//!     "source_machine_image_filter": {"name": "base-64-lts", "most_recent": true},
+//!     "image_name": "my-image",
+//!     "image_version": "1.0.{{timestamp}}"
+//! }"#)?;
+//! let builder = TritonBuilder::new(config)?.provisioner(Shell::inline(["pkgin -y in nginx"]));
+//! let runner = Runner::new().observer(Arc::new(TracingObserver));
+//! let artifact = builder.run(&runner, CancellationToken::new()).await?;
+//! println!("{artifact}\n{}", artifact.cleanup);
+//! # Ok(())
+//! # }
+//! ```
+
+mod artifact;
+mod config;
+mod plan;
+mod sweep;
+
+pub use artifact::TritonArtifact;
+pub use config::{BUILDER, DEFAULT_URL, ImageFilter, KEYS, REQUIRED, TritonConfig};
+pub use plan::CommPlan;
+pub use sweep::TritonSweeper;
+
+use tokio_util::sync::CancellationToken;
+use triton_client::{Client, RetryPolicy};
+
+use crate::builders::packer::{TemplateVars, config_error};
+use crate::provision::Flush;
+use crate::steps::triton::{
+    CheckImageName, ConnectSsh, CreateImage, CreateMachine, DeleteMachine, Provisioned,
+    SourceImage, StopMachine, TagImage, WaitImage, WaitMachineGone, WaitRunning, WaitStopped,
+    Waits,
+};
+use crate::{BuildError, CleanupReport, Comm, Error, Runner, Step};
+use plan::Plan;
+
+/// A checked `triton` build, ready to run: its configuration, the CloudAPI
+/// client, and the provisioners to run over SSH.
+pub struct TritonBuilder {
+    plan: Plan,
+    client: Client,
+    provisioners: Vec<Box<dyn Step<Comm, Out = Comm>>>,
+}
+
+impl std::fmt::Debug for TritonBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TritonBuilder")
+            .field("client", &self.client)
+            .field("image", &self.plan.image)
+            .field("comm", &self.plan.comm)
+            .field("provisioners", &self.provisioners.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TritonBuilder {
+    /// Checks `config` (no request is made), expands `{{timestamp}}` and
+    /// `{{uuid}}`, and sets up the client (a key file is read now).
+    pub fn new(config: TritonConfig) -> Result<Self, Error> {
+        Self::with_vars(config, &TemplateVars::now())
+    }
+
+    /// [`TritonBuilder::new`] with given template values.
+    pub fn with_vars(config: TritonConfig, vars: &TemplateVars) -> Result<Self, Error> {
+        let plan = Plan::new(&config, vars)?;
+        let client = Self::client_for(&plan)?;
+        Ok(Self {
+            plan,
+            client,
+            provisioners: Vec::new(),
+        })
+    }
+
+    fn client_for(plan: &Plan) -> Result<Client, Error> {
+        let config = plan
+            .client
+            .clone()
+            .build()
+            .map_err(|e| Error::provider("builder triton: CloudAPI client configuration", e))?;
+        Client::new(config)
+            .map_err(|e| Error::provider("builder triton: setting up the CloudAPI client", e))
+    }
+
+    /// Retries CloudAPI calls with `policy` instead of the client's default.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Result<Self, Error> {
+        self.plan.client = self.plan.client.clone().retry(policy);
+        self.client = Self::client_for(&self.plan)?;
+        Ok(self)
+    }
+
+    /// Adds a provisioner (run over SSH, in order, before the flush).
+    pub fn provisioner(mut self, step: impl Step<Comm, Out = Comm> + 'static) -> Self {
+        self.provisioners.push(Box::new(step));
+        self
+    }
+
+    /// Adds provisioners built at run time (from a template).
+    pub fn provisioners(mut self, steps: Vec<Box<dyn Step<Comm, Out = Comm>>>) -> Self {
+        self.provisioners.extend(steps);
+        self
+    }
+
+    /// The CloudAPI client the build uses.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The image's name and version, templates expanded.
+    pub fn image_label(&self) -> (&str, &str) {
+        (&self.plan.image.name, &self.plan.image.version)
+    }
+
+    /// How the machine is reached.
+    pub fn communicator(&self) -> &CommPlan {
+        &self.plan.comm
+    }
+
+    /// The wait settings.
+    pub fn waits(&self) -> Waits {
+        self.plan.waits
+    }
+
+    /// Runs the build with `runner` (its build id, observers and error
+    /// policy) until done, failed, or `token` is cancelled; the cleanup runs
+    /// in every case and is reported in the artifact or the error.
+    pub async fn run(
+        &self,
+        runner: &Runner,
+        token: CancellationToken,
+    ) -> Result<TritonArtifact, BuildError> {
+        if matches!(self.plan.comm, CommPlan::None) && !self.provisioners.is_empty() {
+            return Err(BuildError {
+                build_id: runner.id().clone(),
+                step: None,
+                cause: config_error(
+                    BUILDER,
+                    "provisioners need a communicator, but `communicator` is \"none\"",
+                ),
+                cleanup: CleanupReport::default(),
+            });
+        }
+        let p = &self.plan;
+        let c = &self.client;
+        let w = p.waits;
+        let label = format!("triton {}@{}", p.image.name, p.image.version);
+        let built = runner
+            .run(&label, token, |cx| async move {
+                let source = cx
+                    .step(&SourceImage::new(c.clone(), p.source.clone()), ())
+                    .await?;
+                let check = CheckImageName::new(c.clone(), &p.image.name, &p.image.version);
+                let source = cx.step(&check, source).await?;
+                let create = CreateMachine::new(c.clone(), p.machine.clone(), w);
+                let machine = cx.step(&create, source).await?;
+                let running = cx.step(&WaitRunning::new(c.clone(), w), machine).await?;
+                let provisioned = match &p.comm {
+                    CommPlan::None => Provisioned::without_communicator(running.handle),
+                    CommPlan::Ssh(ssh) => {
+                        let connected = cx.step(&ConnectSsh::new(ssh.clone()), running).await?;
+                        let comm = cx.steps(&self.provisioners, connected.comm).await?;
+                        let flush = if ssh.username == "root" {
+                            Flush::sync_only()
+                        } else {
+                            Flush::sync_only().sync_command("sudo sync")
+                        };
+                        let flushed = cx.step(&flush, comm).await?;
+                        Provisioned {
+                            machine: connected.machine.handle,
+                            flushed,
+                        }
+                    }
+                };
+                let stopping = cx.step(&StopMachine::new(c.clone()), provisioned).await?;
+                let stopped = cx.step(&WaitStopped::new(c.clone(), w), stopping).await?;
+                let creating = cx
+                    .step(&CreateImage::new(c.clone(), p.image.clone()), stopped)
+                    .await?;
+                let active = cx.step(&WaitImage::new(c.clone(), w), creating).await?;
+                let deleting = cx.step(&DeleteMachine::new(c.clone()), active).await?;
+                let image = cx
+                    .step(&WaitMachineGone::new(c.clone(), w), deleting)
+                    .await?;
+                cx.step(&TagImage::new(c.clone(), p.image.tags.clone()), image)
+                    .await
+            })
+            .await?;
+        let image = built.value;
+        Ok(TritonArtifact {
+            image_id: image.id,
+            name: image.name.clone(),
+            version: image.version.clone(),
+            build_id: built.build_id,
+            image,
+            cleanup: built.cleanup,
+        })
+    }
+}

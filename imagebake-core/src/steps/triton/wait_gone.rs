@@ -1,0 +1,54 @@
+use std::borrow::Cow;
+
+use async_trait::async_trait;
+use imagebake_http::Poll;
+use triton_client::types::{Image, MachineLookup};
+use triton_client::{Client, WaitOptions};
+
+use super::{MachineDeleting, Waits};
+use crate::{Error, Step, StepCx};
+
+/// Polls CloudAPI `GetMachine` until the machine is gone (410, or 404 once
+/// purged), then dismisses its undo. Yields the image.
+#[derive(Debug, Clone)]
+pub struct WaitMachineGone {
+    client: Client,
+    waits: Waits,
+}
+
+impl WaitMachineGone {
+    /// Waits with `client` and `waits`.
+    pub fn new(client: Client, waits: Waits) -> Self {
+        Self { client, waits }
+    }
+}
+
+#[async_trait]
+impl Step<MachineDeleting> for WaitMachineGone {
+    type Out = Image;
+
+    fn name(&self) -> Cow<'_, str> {
+        Cow::Borrowed("wait machine gone")
+    }
+
+    async fn run(&self, cx: &StepCx, d: MachineDeleting) -> Result<Image, Error> {
+        let opts = WaitOptions::new(self.waits.state_timeout, self.waits.poll_cap);
+        let client = &self.client;
+        let id = d.machine.id;
+        cx.wait_for(
+            format!("machine {id} to be deleted"),
+            &opts,
+            || async move {
+                match client.get_machine(&id).await {
+                    Ok(MachineLookup::Gone(_)) => Ok(Poll::Done(())),
+                    Ok(MachineLookup::Found(m)) => Ok(Poll::Pending(m.state.to_string())),
+                    Err(e) if e.status() == Some(404) => Ok(Poll::Done(())),
+                    Err(e) => Err(e),
+                }
+            },
+        )
+        .await?;
+        cx.dismiss(d.machine.undo);
+        Ok(d.image)
+    }
+}

@@ -1,0 +1,67 @@
+use std::borrow::Cow;
+
+use async_trait::async_trait;
+use imagebake_http::Poll;
+use triton_client::types::ImageState;
+use triton_client::{Client, WaitOptions};
+
+use super::{ImageActive, ImageInProgress, Waits};
+use crate::{Error, Step, StepCx};
+
+/// Polls CloudAPI `GetImage` until the image is `active`. A `failed` image
+/// ends the wait at once with the image's `error.code` and `error.message`
+/// (Packer polls it for ten minutes and never shows why); `image_timeout`
+/// bounds it.
+#[derive(Debug, Clone)]
+pub struct WaitImage {
+    client: Client,
+    waits: Waits,
+}
+
+impl WaitImage {
+    /// Waits with `client` and `waits`.
+    pub fn new(client: Client, waits: Waits) -> Self {
+        Self { client, waits }
+    }
+}
+
+#[async_trait]
+impl Step<ImageInProgress> for WaitImage {
+    type Out = ImageActive;
+
+    fn name(&self) -> Cow<'_, str> {
+        Cow::Borrowed("wait image")
+    }
+
+    async fn run(&self, cx: &StepCx, p: ImageInProgress) -> Result<ImageActive, Error> {
+        let opts = WaitOptions::new(self.waits.image_timeout, self.waits.poll_cap);
+        let client = &self.client;
+        let id = p.image;
+        let image = cx
+            .wait_for(format!("image {id} to be active"), &opts, || async move {
+                let image = client.get_image(&id).await?;
+                Ok::<_, triton_client::Error>(match image.state {
+                    ImageState::Active => Poll::Done(image),
+                    ImageState::Failed => {
+                        let why = image.error.as_ref().map(|e| {
+                            let code = e.code.as_deref().unwrap_or("no code");
+                            match &e.message {
+                                Some(m) => format!("{code}: {m}"),
+                                None => code.to_owned(),
+                            }
+                        });
+                        Poll::Failed(match why {
+                            Some(w) => format!("failed ({w})"),
+                            None => "failed".to_owned(),
+                        })
+                    }
+                    other => Poll::Pending(other.to_string()),
+                })
+            })
+            .await?;
+        Ok(ImageActive {
+            machine: p.machine,
+            image,
+        })
+    }
+}
