@@ -1,5 +1,11 @@
 //! Calendar arithmetic and the timestamp formats the simulators write.
 
+// Each simulator (a cargo feature) uses a part of this.
+#![cfg_attr(
+    not(all(feature = "triton", feature = "oxide", feature = "osc")),
+    allow(dead_code)
+)]
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// (year, month, day) to days since 1970-01-01, proleptic Gregorian

@@ -1,6 +1,8 @@
 //! The Outscale simulator's rules, with raw HTTP (reqwest) and the
 //! simulator's own signing helper.
 
+#![cfg(feature = "osc")]
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use imagebake_sim::Fault;

@@ -322,6 +322,7 @@ impl Fleet {
     }
 
     /// See [`super::Machines::alias`].
+    #[cfg_attr(not(feature = "oxide"), allow(dead_code))]
     pub fn alias(&mut self, key: Uuid, from: Uuid) {
         let lowers = self.lowers_of(Some(from));
         self.layers.insert(key, lowers);

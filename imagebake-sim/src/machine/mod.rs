@@ -138,6 +138,7 @@ impl Machines {
     }
 
     /// Restarts a running machine (stops its processes, starts sshd again).
+    #[cfg_attr(not(feature = "triton"), allow(dead_code))]
     pub fn reboot(&self, vm: Uuid) -> Result<(), MachineError> {
         self.fleet().reboot(vm)
     }
@@ -163,6 +164,7 @@ impl Machines {
     }
 
     /// Gives `key` the same layers as `from` (an image made from a snapshot).
+    #[cfg_attr(not(feature = "oxide"), allow(dead_code))]
     pub fn alias(&self, key: Uuid, from: Uuid) {
         self.fleet().alias(key, from);
     }
