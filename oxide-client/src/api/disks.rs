@@ -1,10 +1,11 @@
+use futures::Stream;
 use imagebake_http::{Poll, WaitOptions, wait_for};
 use reqwest::Method;
 
-use super::{NameScope, lookup_project};
+use super::{NameScope, lookup_project, project_query};
 use crate::client::{Client, Request};
 use crate::error::{Error, Result};
-use crate::types::{Disk, DiskState, NameOrId};
+use crate::types::{Disk, DiskState, ListOptions, NameOrId};
 
 impl Client {
     /// `disk_view`: `GET /v1/disks/{disk}`.
@@ -15,6 +16,17 @@ impl Client {
     ) -> Result<Disk> {
         let req = disk_request("disk_view", Method::GET, &disk.into(), project)?;
         self.json(&req).await
+    }
+
+    /// `disk_list`: `GET /v1/disks?project=P`.
+    pub fn disk_list(
+        &self,
+        project: &NameOrId,
+        opts: ListOptions,
+    ) -> impl Stream<Item = Result<Disk>> + Send + 'static {
+        let first = project_query(project)
+            .map(|p| Request::new("disk_list", Method::GET, "/v1/disks").query("project", p));
+        self.list_checked(first, opts)
     }
 
     /// `disk_delete`: `DELETE /v1/disks/{disk}`; only `detached` or

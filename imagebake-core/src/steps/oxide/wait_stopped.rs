@@ -1,0 +1,56 @@
+use std::borrow::Cow;
+
+use async_trait::async_trait;
+use imagebake_http::Poll;
+use oxide_client::InstanceState;
+
+use super::{OxideApi, StoppedInstance, StoppingInstance, idempotent};
+use crate::{Error, Step, StepCx};
+
+/// Polls `instance_view` until the instance is `stopped`, within
+/// `state_timeout` (a timeout is an error); `failed` and `destroyed` end the
+/// wait at once.
+#[derive(Debug, Clone)]
+pub struct WaitStopped {
+    api: OxideApi,
+}
+
+impl WaitStopped {
+    /// Waits with `api`'s wait settings.
+    pub fn new(api: OxideApi) -> Self {
+        Self { api }
+    }
+}
+
+#[async_trait]
+impl Step<StoppingInstance> for WaitStopped {
+    type Out = StoppedInstance;
+
+    fn name(&self) -> Cow<'_, str> {
+        Cow::Borrowed("wait stopped")
+    }
+
+    async fn run(&self, cx: &StepCx, s: StoppingInstance) -> Result<StoppedInstance, Error> {
+        let id = s.instance.id;
+        let c = &self.api.client;
+        let r = &self.api.retry;
+        cx.wait_for(
+            format!("instance {} ({id}) to be stopped", s.instance.name),
+            &self.api.waits.options(),
+            || async move {
+                let i = idempotent(r, || c.instance_view(id, None)).await?;
+                Ok::<_, oxide_client::Error>(match i.run_state {
+                    InstanceState::Stopped => Poll::Done(()),
+                    InstanceState::Failed | InstanceState::Destroyed => {
+                        Poll::Failed(i.run_state.as_str().to_owned())
+                    }
+                    st => Poll::Pending(st.as_str().to_owned()),
+                })
+            },
+        )
+        .await?;
+        Ok(StoppedInstance {
+            instance: s.instance,
+        })
+    }
+}
