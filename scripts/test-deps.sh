@@ -12,6 +12,8 @@ command -v sfdisk >/dev/null 2>&1 || need+=(fdisk)
 command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs)
 command -v losetup >/dev/null 2>&1 || need+=(mount)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v qemu-img >/dev/null 2>&1 || need+=(qemu-utils)
+command -v partx >/dev/null 2>&1 || need+=(util-linux)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

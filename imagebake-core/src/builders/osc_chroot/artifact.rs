@@ -1,0 +1,44 @@
+use std::fmt;
+
+use osc_client::types::Image;
+
+use crate::{BuildId, CleanupReport};
+
+/// What a successful `osc-chroot` build made: the OMI, its region and
+/// snapshots, and what the cleanup did.
+#[derive(Debug)]
+pub struct OscChrootArtifact {
+    /// The OMI's id (`ami-…`).
+    pub omi_id: String,
+    /// Its name.
+    pub omi_name: String,
+    /// The region it lives in.
+    pub region: String,
+    /// Its snapshots.
+    pub snapshot_ids: Vec<String>,
+    /// The build that made it (the `imagebake-built-by` tag).
+    pub build_id: BuildId,
+    /// The OMI as the API last showed it.
+    pub image: Image,
+    /// What the cleanup removed (working volume, source copy, mounts), and anything left.
+    pub cleanup: CleanupReport,
+}
+
+impl OscChrootArtifact {
+    /// Packer's builder id for Outscale chroot OMIs.
+    pub const BUILDER_ID: &'static str = "oapi.outscale.chroot";
+}
+
+impl fmt::Display for OscChrootArtifact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "OMIs were created:\n{}: {} ({}, snapshots {}, build {})",
+            self.region,
+            self.omi_id,
+            self.omi_name,
+            self.snapshot_ids.join(", "),
+            self.build_id
+        )
+    }
+}

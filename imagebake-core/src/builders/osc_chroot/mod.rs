@@ -1,0 +1,261 @@
+//! The `osc-chroot` builder: Packer's `outscale-chroot` (bakes an OMI from
+//! a volume attached to the VM the build runs on), with its keys
+//! ([`OscChrootConfig`]) and without its leaks.
+//!
+//! The build is this composition of [`steps::osc`](crate::steps::osc) and
+//! [`steps::chroot`](crate::steps::chroot) steps, each registering its undo
+//! the moment its resource exists:
+//!
+//! 1. `host vm info`: metadata `instance-id`, `ReadVms` (subregion),
+//!    `ReadAccounts`;
+//! 2. `check omi name` (unless `force_deregister`): fails before any volume;
+//! 3. `source omi` (id or filter), `copy source omi` when another account
+//!    owns it (the copy is removed at the end);
+//! 4. `create volume` (tagged with the build id; deleted at the end);
+//! 5. `device lock`, `link volume` (free device name, `LinkVolume`, wait
+//!    `in-use`/`attached`), `wait for device` (node resolved, lock released);
+//! 6. `pre-mount commands`, `mount root`, `post-mount commands`,
+//!    `chroot mounts`, `copy files`, the provisioners in the chroot;
+//! 7. `unmount` (everything, deepest first), `unlink volume`;
+//! 8. `snapshot`, `deregister omi` (with `force_deregister`), `register omi`,
+//!    `omi permissions`, `tag omi`.
+//!
+//! Nothing stays mounted, linked or created after a failure or Ctrl-C: the
+//! undos run newest first (unmounts, unlink, volume, copy).
+
+mod artifact;
+mod config;
+mod plan;
+mod sweep;
+
+pub use artifact::OscChrootArtifact;
+pub use config::{
+    BUILDER, BlockDeviceMappingConfig, KEYS, OmiFilter, OscChrootConfig, PACKER_BUILDER, REQUIRED,
+};
+pub use plan::DEFAULT_METADATA_URL;
+pub use sweep::OscSweeper;
+
+use osc_client::{Client, MetadataClient};
+use tokio_util::sync::CancellationToken;
+
+use crate::builders::packer::TemplateVars;
+use crate::steps::chroot::{
+    CopyFiles, DeviceLock, MountExtra, MountRoot, PostMountCommands, PreMountCommands, Unmount,
+};
+use crate::steps::osc::{
+    CheckOmiName, CopySourceOmi, CreateSnapshot, CreateVolume, Deregister, LinkVolume, OmiSpec,
+    RegisterOmi, SourceOmi, TagOmi, UnlinkVolume, UpdatePermissions, VmInfo, VolumeSpec,
+    WaitDevice, Waits,
+};
+use crate::{BuildError, ChrootCommunicator, Comm, Error, Runner, Step};
+use plan::Plan;
+
+/// A checked `osc-chroot` build, ready to run: its configuration, the API
+/// and metadata clients, and the provisioners to run in the chroot.
+pub struct OscChrootBuilder {
+    plan: Box<Plan>,
+    client: Client,
+    metadata: MetadataClient,
+    provisioners: Vec<Box<dyn Step<Comm, Out = Comm>>>,
+}
+
+impl std::fmt::Debug for OscChrootBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OscChrootBuilder")
+            .field("client", &self.client)
+            .field("omi_name", &self.plan.omi_name)
+            .field("provisioners", &self.provisioners.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl OscChrootBuilder {
+    /// Checks `config` (no request is made), expands `{{timestamp}}` and
+    /// `{{uuid}}`, and sets up the clients (credentials from the config, else
+    /// `OSC_*` and the profile file).
+    pub fn new(config: OscChrootConfig) -> Result<Self, Error> {
+        Self::with_vars(config, &TemplateVars::now())
+    }
+
+    /// [`OscChrootBuilder::new`] with given template values.
+    pub fn with_vars(config: OscChrootConfig, vars: &TemplateVars) -> Result<Self, Error> {
+        let plan = Box::new(Plan::new(&config, vars)?);
+        let cfg =
+            plan.client.clone().build().map_err(|e| {
+                Error::provider(format!("builder {BUILDER}: OAPI configuration"), e)
+            })?;
+        let client = Client::new(cfg)
+            .map_err(|e| Error::provider(format!("builder {BUILDER}: OAPI client"), e))?;
+        let metadata = MetadataClient::new(plan.metadata_url.clone())
+            .map_err(|e| Error::provider(format!("builder {BUILDER}: metadata client"), e))?;
+        Ok(Self {
+            plan,
+            client,
+            metadata,
+            provisioners: Vec::new(),
+        })
+    }
+
+    /// Uses this API client (its own retry policy, say) instead of the one
+    /// made from the configuration.
+    pub fn client(mut self, client: Client) -> Self {
+        self.client = client;
+        self
+    }
+
+    /// Adds a provisioner (run in the chroot, in order).
+    pub fn provisioner(mut self, step: impl Step<Comm, Out = Comm> + 'static) -> Self {
+        self.provisioners.push(Box::new(step));
+        self
+    }
+
+    /// Adds provisioners built at run time (from a template).
+    pub fn provisioners(mut self, steps: Vec<Box<dyn Step<Comm, Out = Comm>>>) -> Self {
+        self.provisioners.extend(steps);
+        self
+    }
+
+    /// The OMI name, templates expanded.
+    pub fn omi_name(&self) -> &str {
+        &self.plan.omi_name
+    }
+
+    /// The wait settings.
+    pub fn waits(&self) -> Waits {
+        self.plan.waits
+    }
+
+    /// Runs the build with `runner` until done, failed, or `token` is
+    /// cancelled; the cleanup runs in every case and is reported in the
+    /// artifact or the error.
+    pub async fn run(
+        &self,
+        runner: &Runner,
+        token: CancellationToken,
+    ) -> Result<OscChrootArtifact, BuildError> {
+        let p = &self.plan;
+        let c = &self.client;
+        let w = p.waits;
+        let region = c.config().region.clone();
+        let copy_name: String = format!("{}-copy-{}", p.omi_name, runner.id())
+            .chars()
+            .take(128)
+            .collect();
+        let label = format!("{BUILDER} {}", p.omi_name);
+        let built = runner
+            .run(&label, token, |cx| async move {
+                let host = cx
+                    .step(&VmInfo::new(c.clone(), self.metadata.clone()), ())
+                    .await?;
+                let host = if p.force_deregister {
+                    host
+                } else {
+                    cx.step(&CheckOmiName::new(c.clone(), &p.omi_name), host)
+                        .await?
+                };
+                let (source, vars) = match &p.source {
+                    None => (
+                        None,
+                        vec![
+                            ("SourceOMI", String::new()),
+                            ("SourceOMIName", String::new()),
+                        ],
+                    ),
+                    Some(s) => {
+                        let found = cx.step(&SourceOmi::new(c.clone(), s.clone()), ()).await?;
+                        let vars = vec![
+                            ("SourceOMI", found.image_id.clone()),
+                            ("SourceOMIName", found.image_name.clone()),
+                        ];
+                        let copy = CopySourceOmi::new(c.clone(), &region, &copy_name, w);
+                        (Some(cx.step(&copy, (host.clone(), found)).await?), vars)
+                    }
+                };
+                let spec = VolumeSpec {
+                    subregion: host.subregion.clone(),
+                    source: source.clone(),
+                    size: p.root_volume_size,
+                    volume_type: p.root_volume_type.clone(),
+                    tags: p.root_volume_tags.clone(),
+                };
+                let volume = cx.step(&CreateVolume::new(c.clone(), spec, w), ()).await?;
+                let lock = cx.step(&DeviceLock::new(&p.lock_path), ()).await?;
+                let link = LinkVolume::new(c.clone(), p.device_path.clone(), &p.device_dir, w);
+                let linked = cx.step(&link, (host.clone(), volume, lock)).await?;
+                let attached = cx.step(&WaitDevice::new(&p.device_dir, w), linked).await?;
+
+                let dev = attached.device.clone();
+                let pre = PreMountCommands::new(p.host.clone(), p.pre_mount.clone());
+                let dev = cx.step(&pre, dev).await?;
+                let mount = MountRoot::new(p.host.clone(), &p.mount_path, &p.mount_partition)
+                    .options(p.mount_options.clone())
+                    .mount_device(p.nvme_device_path.clone())
+                    .node_timeout(w.device);
+                let mounted = cx.step(&mount, dev).await?;
+                let mounted = cx
+                    .step(&PostMountCommands::new(p.post_mount.clone()), mounted)
+                    .await?;
+                let mounted = cx
+                    .step(&MountExtra::new(p.chroot_mounts.clone()), mounted)
+                    .await?;
+                let mounted = cx
+                    .step(&CopyFiles::new(p.copy_files.clone()), mounted)
+                    .await?;
+                let mut chroot = ChrootCommunicator::new(&mounted.mount_path)?;
+                if let Some(wrapper) = mounted.host().wrapper() {
+                    chroot = chroot.command_wrapper(wrapper)?;
+                }
+                cx.steps(&self.provisioners, Comm::new(chroot)).await?;
+                let unmounted = cx.step(&Unmount::new(), mounted).await?;
+                let volume_id = cx
+                    .step(&UnlinkVolume::new(c.clone(), w), (attached, unmounted))
+                    .await?;
+
+                let snap = cx
+                    .step(&CreateSnapshot::new(c.clone(), w), volume_id)
+                    .await?;
+                if p.force_deregister {
+                    let d = Deregister::new(c.clone(), &p.omi_name, p.force_delete_snapshot);
+                    cx.step(&d, host.clone()).await?;
+                }
+                let spec = OmiSpec {
+                    name: p.omi_name.clone(),
+                    description: p.omi_description.clone(),
+                    boot_modes: p.boot_modes.clone(),
+                    root_volume_size: p.root_volume_size,
+                    source,
+                    root_device_name: p.root_device_name.clone(),
+                    mappings: p.mappings.clone(),
+                };
+                let image = cx.step(&RegisterOmi::new(c.clone(), spec, w), snap).await?;
+                let perms = UpdatePermissions::new(
+                    c.clone(),
+                    p.omi_account_ids.clone(),
+                    p.snapshot_account_ids.clone(),
+                    p.global_permission,
+                );
+                let image = cx.step(&perms, image).await?;
+                let mut tag_vars: Vec<(String, String)> =
+                    vec![("BuildRegion".to_owned(), region.clone())];
+                tag_vars.extend(vars.into_iter().map(|(k, v)| (k.to_owned(), v)));
+                let tags =
+                    TagOmi::new(c.clone(), p.tags.clone(), p.snapshot_tags.clone(), tag_vars);
+                cx.step(&tags, image).await
+            })
+            .await?;
+        let image = built.value;
+        Ok(OscChrootArtifact {
+            omi_id: image.image_id.clone(),
+            omi_name: image.image_name.clone(),
+            region: c.config().region.clone(),
+            snapshot_ids: image
+                .snapshot_ids()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            build_id: built.build_id,
+            image,
+            cleanup: built.cleanup,
+        })
+    }
+}

@@ -1,0 +1,328 @@
+//! A checked `osc-chroot` configuration: everything the build needs, with
+//! the checks that need no request done.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use osc_client::ConfigBuilder;
+use osc_client::types::{BlockDeviceMapping, BootMode, BsuToCreate, VolumeType};
+
+use super::config::{BUILDER, OscChrootConfig};
+use crate::Error;
+use crate::builders::packer::{TemplateVars, config_error, duration_key};
+use crate::steps::chroot::{
+    ChrootMount, DEFAULT_LOCK_PATH, DEFAULT_MOUNT_PATH, HostCommands, default_chroot_mounts,
+};
+use crate::steps::osc::{OmiSource, Waits};
+
+/// The real metadata service.
+pub const DEFAULT_METADATA_URL: &str = osc_client::metadata::DEFAULT_METADATA_URL;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    pub client: ConfigBuilder,
+    pub metadata_url: String,
+    pub source: Option<OmiSource>,
+    pub omi_name: String,
+    pub omi_description: Option<String>,
+    pub boot_modes: Vec<BootMode>,
+    pub root_volume_size: u64,
+    pub root_volume_type: Option<VolumeType>,
+    pub root_volume_tags: BTreeMap<String, String>,
+    pub root_device_name: String,
+    pub mappings: Vec<BlockDeviceMapping>,
+    pub device_path: Option<String>,
+    pub nvme_device_path: Option<PathBuf>,
+    pub device_dir: PathBuf,
+    pub lock_path: PathBuf,
+    pub mount_path: String,
+    pub mount_partition: String,
+    pub mount_options: Vec<String>,
+    pub chroot_mounts: Vec<ChrootMount>,
+    pub copy_files: Vec<PathBuf>,
+    pub host: HostCommands,
+    pub pre_mount: Vec<String>,
+    pub post_mount: Vec<String>,
+    pub force_deregister: bool,
+    pub force_delete_snapshot: bool,
+    pub omi_account_ids: Vec<String>,
+    pub snapshot_account_ids: Vec<String>,
+    pub global_permission: bool,
+    pub tags: BTreeMap<String, String>,
+    pub snapshot_tags: BTreeMap<String, String>,
+    pub waits: Waits,
+}
+
+fn err(msg: &str) -> Error {
+    config_error(BUILDER, msg)
+}
+
+/// OAPI image names: 3-128 of letters, digits and `()[] ./-'@_`.
+fn valid_omi_name(name: &str) -> bool {
+    (3..=128).contains(&name.chars().count())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "()[] ./-'@_".contains(c))
+}
+
+fn volume_type(key: &str, v: &str) -> Result<VolumeType, Error> {
+    match v {
+        "standard" | "gp2" | "io1" => Ok(VolumeType::from(v)),
+        other => Err(err(&format!(
+            "key `{key}`: {other:?} is not a volume type (standard, gp2, io1)"
+        ))),
+    }
+}
+
+impl Plan {
+    pub(crate) fn new(c: &OscChrootConfig, vars: &TemplateVars) -> Result<Self, Error> {
+        if c.omi_name.trim().is_empty() {
+            return Err(err("missing required key `omi_name`"));
+        }
+        let omi_name = vars.expand(BUILDER, "omi_name", &c.omi_name)?;
+        if !valid_omi_name(&omi_name) {
+            return Err(err(&format!(
+                "key `omi_name`: {omi_name:?} must be 3-128 letters, digits or ()[] ./-'@_"
+            )));
+        }
+        let omi_description = c
+            .omi_description
+            .as_deref()
+            .map(|d| vars.expand(BUILDER, "omi_description", d))
+            .transpose()?;
+
+        let mut client = osc_client::Config::builder().tls_skip_verify(c.insecure_skip_tls_verify);
+        match (&c.access_key, &c.secret_key) {
+            (Some(a), Some(s)) if !a.is_empty() => {
+                client = client.access_key(a.clone()).secret_key(s.clone());
+            }
+            (None, None) => {}
+            _ => return Err(err("`access_key` and `secret_key` go together")),
+        }
+        if let Some(r) = c.region.as_deref().filter(|r| !r.is_empty()) {
+            client = client.region(r);
+        }
+        if let Some(e) = c.custom_endpoint_oapi.as_deref().filter(|e| !e.is_empty()) {
+            client = client.endpoint(e);
+        }
+
+        let source = if c.from_scratch {
+            None
+        } else {
+            match (&c.source_omi, &c.source_omi_filter) {
+                (None, None) => {
+                    return Err(err(
+                        "one of `source_omi` and `source_omi_filter` is required (or `from_scratch`)",
+                    ));
+                }
+                (Some(id), None) => Some(OmiSource::Id(id.clone())),
+                (id, Some(f)) => {
+                    let mut filters = f.filters.clone();
+                    if let Some(id) = id {
+                        filters.insert("image-id".to_owned(), id.clone());
+                    }
+                    crate::steps::osc::source_omi_filters_check(&filters)
+                        .map_err(|e| err(&format!("key `source_omi_filter`: {e}")))?;
+                    Some(OmiSource::Filter {
+                        filters,
+                        owners: f.owners.clone(),
+                        most_recent: f.most_recent,
+                    })
+                }
+            }
+        };
+
+        let boot_modes = c
+            .omi_boot_modes
+            .iter()
+            .map(|b| match b.as_str() {
+                "legacy" => Ok(BootMode::Legacy),
+                "uefi" => Ok(BootMode::Uefi),
+                other => Err(err(&format!(
+                    "key `omi_boot_modes`: {other:?} is not a boot mode (legacy, uefi)"
+                ))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let root_volume_type = c
+            .root_volume_type
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .map(|t| volume_type("root_volume_type", t))
+            .transpose()?;
+
+        let mut mappings = Vec::new();
+        for (i, m) in c.omi_block_device_mappings.iter().enumerate() {
+            let key = format!("omi_block_device_mappings[{i}]");
+            if m.device_name.trim().is_empty() {
+                return Err(err(&format!("key `{key}.device_name` is required")));
+            }
+            if m.no_device {
+                continue;
+            }
+            let vt = m
+                .volume_type
+                .as_deref()
+                .map(|t| volume_type(&format!("{key}.volume_type"), t))
+                .transpose()?;
+            if m.iops.is_some() && vt != Some(VolumeType::Io1) {
+                return Err(err(&format!(
+                    "key `{key}.iops`: only io1 volumes take iops"
+                )));
+            }
+            mappings.push(BlockDeviceMapping {
+                device_name: m.device_name.clone(),
+                bsu: Some(BsuToCreate {
+                    snapshot_id: m.snapshot_id.clone(),
+                    volume_size: m.volume_size,
+                    volume_type: vt,
+                    iops: m.iops,
+                    delete_on_vm_deletion: Some(m.delete_on_vm_deletion),
+                }),
+                virtual_device_name: None,
+            });
+        }
+        let root_device_name = c.root_device_name.clone().unwrap_or_default();
+        if c.from_scratch {
+            if c.root_volume_size == 0 {
+                return Err(err("`from_scratch` needs `root_volume_size`"));
+            }
+            if c.pre_mount_commands.is_empty() {
+                return Err(err(
+                    "`from_scratch` needs `pre_mount_commands` (to partition and format the volume)",
+                ));
+            }
+            if root_device_name.is_empty() {
+                return Err(err("`from_scratch` needs `root_device_name`"));
+            }
+            if !mappings.iter().any(|m| m.device_name == root_device_name) {
+                return Err(err(&format!(
+                    "`from_scratch` needs `omi_block_device_mappings` with an entry for \
+                     the root device {root_device_name}"
+                )));
+            }
+        }
+
+        let chroot_mounts = match &c.chroot_mounts {
+            None => default_chroot_mounts(),
+            Some(list) => list
+                .iter()
+                .map(|m| ChrootMount::from_triple(m))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| err(&e.to_string()))?,
+        };
+        let mount_partition = c.mount_partition.clone().unwrap_or_else(|| "1".to_owned());
+        if !mount_partition.chars().all(|ch| ch.is_ascii_digit()) || mount_partition.is_empty() {
+            return Err(err(&format!(
+                "key `mount_partition`: {mount_partition:?} is not a partition number"
+            )));
+        }
+        let host =
+            HostCommands::wrapped(c.command_wrapper.as_deref()).map_err(|e| err(&e.to_string()))?;
+        let mount_path = c
+            .mount_path
+            .clone()
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| DEFAULT_MOUNT_PATH.to_owned());
+        crate::template::render("mount_path", &mount_path, &[("Device", "x")])
+            .map_err(|e| err(&e.to_string()))?;
+        for (key, list, names) in [
+            ("pre_mount_commands", &c.pre_mount_commands, &["Device"][..]),
+            (
+                "post_mount_commands",
+                &c.post_mount_commands,
+                &["Device", "MountPath"][..],
+            ),
+        ] {
+            let vars: Vec<(&str, &str)> = names.iter().map(|n| (*n, "x")).collect();
+            for cmd in list {
+                crate::template::render(key, cmd, &vars).map_err(|e| err(&e.to_string()))?;
+            }
+        }
+        let tag_vars = [
+            ("BuildRegion", "x"),
+            ("SourceOMI", "x"),
+            ("SourceOMIName", "x"),
+        ];
+        for (key, map) in [("tags", &c.tags), ("snapshot_tags", &c.snapshot_tags)] {
+            for v in map.values() {
+                crate::template::render(key, v, &tag_vars).map_err(|e| err(&e.to_string()))?;
+            }
+        }
+
+        let d = |key: &str, v: &Option<String>, default: u64| {
+            duration_key(BUILDER, key, v.as_deref(), Duration::from_secs(default))
+        };
+        let waits = Waits {
+            volume: d("volume_timeout", &c.volume_timeout, 600)?,
+            snapshot: d("snapshot_timeout", &c.snapshot_timeout, 3600)?,
+            image: d("image_timeout", &c.image_timeout, 3600)?,
+            device: d("device_timeout", &c.device_timeout, 120)?,
+            poll_cap: d("poll_cap", &c.poll_cap, 2)?,
+        };
+        if waits.poll_cap.is_zero() {
+            return Err(err("key `poll_cap` must be more than 0"));
+        }
+
+        Ok(Self {
+            client,
+            metadata_url: c
+                .metadata_url
+                .clone()
+                .unwrap_or_else(|| DEFAULT_METADATA_URL.to_owned()),
+            source,
+            omi_name,
+            omi_description,
+            boot_modes,
+            root_volume_size: c.root_volume_size,
+            root_volume_type,
+            root_volume_tags: c.root_volume_tags.clone(),
+            root_device_name,
+            mappings,
+            device_path: c.device_path.clone().filter(|d| !d.is_empty()),
+            nvme_device_path: c.nvme_device_path.clone(),
+            device_dir: c
+                .device_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("/dev")),
+            lock_path: c
+                .device_lock_path
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_LOCK_PATH)),
+            mount_path,
+            mount_partition,
+            mount_options: c.mount_options.clone(),
+            chroot_mounts,
+            copy_files: c.copy_files.clone().unwrap_or_else(|| {
+                if c.from_scratch {
+                    Vec::new()
+                } else {
+                    vec![PathBuf::from("/etc/resolv.conf")]
+                }
+            }),
+            host,
+            pre_mount: c.pre_mount_commands.clone(),
+            post_mount: c.post_mount_commands.clone(),
+            force_deregister: c.force_deregister,
+            force_delete_snapshot: c.force_delete_snapshot,
+            omi_account_ids: c.omi_account_ids.clone(),
+            snapshot_account_ids: c.snapshot_account_ids.clone(),
+            global_permission: c.global_permission,
+            tags: c.tags.clone(),
+            snapshot_tags: c.snapshot_tags.clone(),
+            waits,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn omi_names() {
+        assert!(valid_omi_name("my-image (1.0) [x]"));
+        assert!(!valid_omi_name("ab"));
+        assert!(!valid_omi_name("bad*name"));
+    }
+}

@@ -1,0 +1,180 @@
+//! Finds and removes what crashed `osc-chroot` builds left behind.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use osc_client::Client;
+use osc_client::api::{FiltersImage, FiltersSnapshot, FiltersVolume};
+use osc_client::types::Tag;
+use tokio_util::sync::CancellationToken;
+
+use crate::steps::osc::{
+    BUILD_TAG, CREATED_TAG, remove_image_and_snapshots, remove_snapshot_now, remove_volume_now,
+    unlink_volume_now,
+};
+use crate::{
+    CleanupEntry, CleanupOutcome, Error, Resource, SweepFilter, SweepReport, Sweeper, UndoWhen,
+    WaitOptions,
+};
+
+/// Removes what crashed `osc-chroot` builds left: working volumes (unlinked
+/// first), source copies (images and their snapshots) and unregistered
+/// snapshots whose `imagebake-build` tag starts with the filter's prefix,
+/// created longer ago than the filter's age (by their `imagebake-created`
+/// tag; one without it is only taken when the age is zero). A finished OMI
+/// and its snapshot carry `imagebake-built-by` instead and are never swept,
+/// nor is a snapshot any of our OMIs uses.
+#[derive(Debug, Clone)]
+pub struct OscSweeper {
+    client: Client,
+    unlink_timeout: Duration,
+    poll_cap: Duration,
+}
+
+impl OscSweeper {
+    /// A sweeper using `client`, giving each unlink 10 minutes.
+    pub fn new(client: Client) -> Self {
+        Self {
+            client,
+            unlink_timeout: Duration::from_secs(600),
+            poll_cap: Duration::from_secs(2),
+        }
+    }
+
+    /// Sets how long each unlink may take and the longest pause between polls.
+    pub fn waits(mut self, unlink_timeout: Duration, poll_cap: Duration) -> Self {
+        self.unlink_timeout = unlink_timeout;
+        self.poll_cap = poll_cap;
+        self
+    }
+}
+
+fn tag<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
+    tags.iter().find(|t| t.key == key).map(|t| t.value.as_str())
+}
+
+/// Whether a resource with these tags is a leftover the filter takes.
+fn matches(filter: &SweepFilter, tags: &[Tag], now: u64) -> bool {
+    if !tag(tags, BUILD_TAG).is_some_and(|b| !b.is_empty() && b.starts_with(&filter.prefix)) {
+        return false;
+    }
+    if filter.older_than.is_zero() {
+        return true;
+    }
+    tag(tags, CREATED_TAG)
+        .and_then(|c| c.parse::<u64>().ok())
+        .is_some_and(|created| now.saturating_sub(created) >= filter.older_than.as_secs())
+}
+
+fn entry(resource: Resource, r: Result<(), Error>) -> CleanupEntry {
+    CleanupEntry {
+        resource,
+        when: UndoWhen::OnFailure,
+        outcome: match r {
+            Ok(()) => CleanupOutcome::Removed,
+            Err(e) => CleanupOutcome::Failed(e),
+        },
+    }
+}
+
+#[async_trait]
+impl Sweeper for OscSweeper {
+    async fn sweep(&self, filter: &SweepFilter, cancel: &CancellationToken) -> SweepReport {
+        let mut report = SweepReport::default();
+        let now = crate::steps::osc::now_secs();
+        let c = &self.client;
+        let opts = WaitOptions::new(self.unlink_timeout, self.poll_cap).cancel_on(cancel.clone());
+
+        let images = match c.images().read(FiltersImage::default()).await {
+            Ok(v) => v,
+            Err(e) => {
+                report
+                    .list_errors
+                    .push(Error::provider("ReadImages (sweep)", e));
+                Vec::new()
+            }
+        };
+        let mut in_use: BTreeSet<String> = BTreeSet::new();
+        for i in &images {
+            if cancel.is_cancelled() {
+                return report;
+            }
+            if matches(filter, &i.tags, now) {
+                let r = remove_image_and_snapshots(c.clone(), i.image_id.clone()).await;
+                let res = Resource::new("image", i.image_id.clone()).named(i.image_name.clone());
+                report.cleanup.entries.push(entry(res, r));
+            } else {
+                in_use.extend(i.snapshot_ids().into_iter().map(str::to_owned));
+            }
+        }
+
+        match c.volumes().read(FiltersVolume::default()).await {
+            Ok(volumes) => {
+                for v in volumes.iter().filter(|v| matches(filter, &v.tags, now)) {
+                    if cancel.is_cancelled() {
+                        return report;
+                    }
+                    let id = v.volume_id.clone();
+                    let r = async {
+                        if !v.linked_volumes.is_empty() {
+                            unlink_volume_now(c.clone(), id.clone(), opts.clone()).await?;
+                        }
+                        remove_volume_now(c.clone(), id.clone()).await
+                    }
+                    .await;
+                    report
+                        .cleanup
+                        .entries
+                        .push(entry(Resource::new("volume", id), r));
+                }
+            }
+            Err(e) => report
+                .list_errors
+                .push(Error::provider("ReadVolumes (sweep)", e)),
+        }
+
+        match c.snapshots().read(FiltersSnapshot::default()).await {
+            Ok(snaps) => {
+                for s in snaps
+                    .iter()
+                    .filter(|s| matches(filter, &s.tags, now) && !in_use.contains(&s.snapshot_id))
+                {
+                    if cancel.is_cancelled() {
+                        return report;
+                    }
+                    let r = remove_snapshot_now(c.clone(), s.snapshot_id.clone()).await;
+                    let res = Resource::new("snapshot", s.snapshot_id.clone());
+                    report.cleanup.entries.push(entry(res, r));
+                }
+            }
+            Err(e) => report
+                .list_errors
+                .push(Error::provider("ReadSnapshots (sweep)", e)),
+        }
+        report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_by_prefix_and_age() {
+        let f = SweepFilter {
+            prefix: "ib-".into(),
+            older_than: Duration::from_secs(60),
+        };
+        let tags = |b: &str, c: &str| vec![Tag::new(BUILD_TAG, b), Tag::new(CREATED_TAG, c)];
+        assert!(matches(&f, &tags("ib-abc", "100"), 200));
+        assert!(!matches(&f, &tags("ib-abc", "180"), 200));
+        assert!(!matches(&f, &tags("xx-abc", "100"), 200));
+        assert!(!matches(&f, &[Tag::new(BUILD_TAG, "ib-abc")], 200));
+        let all = SweepFilter {
+            prefix: "ib-".into(),
+            older_than: Duration::ZERO,
+        };
+        assert!(matches(&all, &[Tag::new(BUILD_TAG, "ib-abc")], 200));
+    }
+}

@@ -1,0 +1,90 @@
+use std::borrow::Cow;
+
+use async_trait::async_trait;
+use osc_client::Client;
+use osc_client::api::CreateImageRequest;
+use osc_client::types::{Image, ImageState};
+
+use super::{HostVm, Waits, api, build_tags, create_image, remove_image_and_snapshots};
+use crate::{Error, Poll, Resource, Step, StepCx};
+
+/// The plugin's StepCopySourceOMI (1.6.0): the snapshot behind another
+/// account's OMI (Outscale's public images) cannot make a volume, so such a
+/// source is first copied into our account (`CreateImage` with
+/// `SourceImageId`), and the copy is the source. The copy and its snapshots
+/// are removed at the end of the build whatever its outcome. An OMI of our
+/// own account passes through unchanged.
+#[derive(Debug, Clone)]
+pub struct CopySourceOmi {
+    client: Client,
+    region: String,
+    copy_name: String,
+    waits: Waits,
+}
+
+impl CopySourceOmi {
+    /// Copies into `region` under `copy_name` (made from the OMI name and the build id).
+    pub fn new(
+        client: Client,
+        region: impl Into<String>,
+        copy_name: impl Into<String>,
+        waits: Waits,
+    ) -> Self {
+        Self {
+            client,
+            region: region.into(),
+            copy_name: copy_name.into(),
+            waits,
+        }
+    }
+}
+
+#[async_trait]
+impl Step<(HostVm, Image)> for CopySourceOmi {
+    type Out = Image;
+
+    fn name(&self) -> Cow<'_, str> {
+        Cow::Borrowed("copy source omi")
+    }
+
+    async fn run(&self, cx: &StepCx, (host, source): (HostVm, Image)) -> Result<Image, Error> {
+        if source.account_id.trim() == host.account_id {
+            return Ok(source);
+        }
+        cx.check_cancelled()?;
+        let req = CreateImageRequest::copy(&self.copy_name, &source.image_id, &self.region);
+        // Not abandoned half-way: the answer holds the id the undo needs.
+        let copy = create_image(&self.client, &req)
+            .await
+            .map_err(|e| api(format!("CreateImage (copy of {})", source.image_id), e))?;
+        let (c, id) = (self.client.clone(), copy.image_id.clone());
+        cx.defer(
+            Resource::new("image", id.clone()).named(self.copy_name.clone()),
+            move |_| remove_image_and_snapshots(c, id),
+        );
+        cx.cancellable(
+            self.client
+                .tags()
+                .create([copy.image_id.clone()], build_tags(cx.build_id())),
+        )
+        .await?
+        .map_err(|e| api(format!("CreateTags {}", copy.image_id), e))?;
+        let client = self.client.clone();
+        let id = copy.image_id.clone();
+        let opts = self.waits.opts(self.waits.image);
+        cx.wait_for(format!("image {id} (copy)"), &opts, || {
+            let (client, id) = (client.clone(), id.clone());
+            async move {
+                Ok::<_, osc_client::Error>(match client.images().find(&id).await? {
+                    None => Poll::Failed("not found".to_owned()),
+                    Some(i) => match &i.state {
+                        Some(ImageState::Available) => Poll::Done(i),
+                        Some(ImageState::Failed) => Poll::Failed("failed".to_owned()),
+                        s => Poll::Pending(s.as_ref().map_or("?".to_owned(), ToString::to_string)),
+                    },
+                })
+            }
+        })
+        .await
+    }
+}

@@ -1,0 +1,73 @@
+use std::borrow::Cow;
+
+use async_trait::async_trait;
+use osc_client::Client;
+use osc_client::api::FiltersImage;
+
+use super::{HostVm, api};
+use crate::{Error, OutputStream, Step, StepCx};
+
+/// `force_deregister`: deletes the OMIs of our own account (never another
+/// account's, unlike the plugin) named like the new one, and with
+/// `force_delete_snapshot` their snapshots.
+#[derive(Debug, Clone)]
+pub struct Deregister {
+    client: Client,
+    name: String,
+    delete_snapshots: bool,
+}
+
+impl Deregister {
+    /// Deregisters our OMIs named `name`.
+    pub fn new(client: Client, name: impl Into<String>, delete_snapshots: bool) -> Self {
+        Self {
+            client,
+            name: name.into(),
+            delete_snapshots,
+        }
+    }
+}
+
+#[async_trait]
+impl Step<HostVm> for Deregister {
+    type Out = HostVm;
+
+    fn name(&self) -> Cow<'_, str> {
+        Cow::Borrowed("deregister omi")
+    }
+
+    async fn run(&self, cx: &StepCx, host: HostVm) -> Result<HostVm, Error> {
+        let mut f = FiltersImage::names([self.name.clone()]);
+        f.account_ids.push(host.account_id.clone());
+        let images = cx
+            .cancellable(self.client.images().read(f))
+            .await?
+            .map_err(|e| api("ReadImages (deregister)", e))?;
+        for i in images
+            .iter()
+            .filter(|i| i.image_name == self.name && i.account_id.trim() == host.account_id)
+        {
+            cx.check_cancelled()?;
+            self.client
+                .images()
+                .delete(&i.image_id)
+                .await
+                .map_err(|e| api(format!("DeleteImage {}", i.image_id), e))?;
+            cx.output_line(
+                OutputStream::Stdout,
+                &format!("deregistered {} ({})", i.image_id, self.name),
+            );
+            if self.delete_snapshots {
+                for s in i.snapshot_ids() {
+                    self.client
+                        .snapshots()
+                        .delete(s)
+                        .await
+                        .map_err(|e| api(format!("DeleteSnapshot {s}"), e))?;
+                    cx.output_line(OutputStream::Stdout, &format!("deleted snapshot {s}"));
+                }
+            }
+        }
+        Ok(host)
+    }
+}

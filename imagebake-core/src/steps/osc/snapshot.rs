@@ -1,0 +1,95 @@
+use std::borrow::Cow;
+
+use async_trait::async_trait;
+use osc_client::Client;
+use osc_client::api::CreateSnapshotRequest;
+use osc_client::types::SnapshotState;
+
+use super::{Waits, api, build_tags, remove_snapshot, resend_if_lost};
+use crate::{Error, Poll, Resource, Step, StepCx, UndoHandle};
+
+/// A completed snapshot of the working volume.
+#[derive(Debug, Clone)]
+pub struct SnapshotDone {
+    /// Its id.
+    pub snapshot_id: String,
+    /// Its size in GiB.
+    pub size: u64,
+    /// The undo that deletes it if the build fails.
+    pub undo: UndoHandle,
+}
+
+/// The plugin's StepSnapshot: `CreateSnapshot` of the unlinked volume
+/// (tagged with the build id), then waits for `completed` (`in-queue` and
+/// `pending` are progress, `error` fails at once). Deleted if the build
+/// fails or is cancelled later.
+#[derive(Debug, Clone)]
+pub struct CreateSnapshot {
+    client: Client,
+    waits: Waits,
+}
+
+impl CreateSnapshot {
+    /// Snapshots with `client`.
+    pub fn new(client: Client, waits: Waits) -> Self {
+        Self { client, waits }
+    }
+}
+
+#[async_trait]
+impl Step<String> for CreateSnapshot {
+    type Out = SnapshotDone;
+
+    fn name(&self) -> Cow<'_, str> {
+        Cow::Borrowed("snapshot")
+    }
+
+    async fn run(&self, cx: &StepCx, volume_id: String) -> Result<SnapshotDone, Error> {
+        cx.check_cancelled()?;
+        let mut req = CreateSnapshotRequest::from_volume(&volume_id);
+        req.description = Some(format!("imagebake {}", cx.build_id()));
+        req.client_token = Some(uuid::Uuid::new_v4().to_string());
+        let snaps = self.client.snapshots();
+        let s = resend_if_lost(|| snaps.create(&req))
+            .await
+            .map_err(|e| api(format!("CreateSnapshot of {volume_id}"), e))?;
+        let (c, id) = (self.client.clone(), s.snapshot_id.clone());
+        let undo = cx.on_failure(Resource::new("snapshot", id.clone()), move |_| {
+            remove_snapshot(c, id)
+        });
+        cx.cancellable(
+            self.client
+                .tags()
+                .create([s.snapshot_id.clone()], build_tags(cx.build_id())),
+        )
+        .await?
+        .map_err(|e| api(format!("CreateTags {}", s.snapshot_id), e))?;
+        let client = self.client.clone();
+        let id = s.snapshot_id.clone();
+        let opts = self.waits.opts(self.waits.snapshot);
+        let done = cx
+            .wait_for(format!("snapshot {id}"), &opts, || {
+                let (client, id) = (client.clone(), id.clone());
+                async move {
+                    Ok::<_, osc_client::Error>(match client.snapshots().find(&id).await? {
+                        None => Poll::Failed("not found".to_owned()),
+                        Some(s) => match &s.state {
+                            Some(SnapshotState::Completed) => Poll::Done(s),
+                            Some(SnapshotState::Error) => Poll::Failed("error".to_owned()),
+                            st => Poll::Pending(format!(
+                                "{} {}%",
+                                st.as_ref().map_or("?".to_owned(), ToString::to_string),
+                                s.progress.unwrap_or(0)
+                            )),
+                        },
+                    })
+                }
+            })
+            .await?;
+        Ok(SnapshotDone {
+            snapshot_id: done.snapshot_id,
+            size: done.volume_size.unwrap_or(0),
+            undo,
+        })
+    }
+}
