@@ -14,3 +14,4 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== cargo test"
 cargo test --workspace --no-fail-fast
+bash scripts/test-python.sh

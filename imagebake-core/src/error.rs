@@ -165,6 +165,18 @@ impl Error {
     pub fn is_cancelled(&self) -> bool {
         matches!(self, Self::Cancelled { .. })
     }
+
+    /// For [`Error::Config`], the configuration key it names (the first
+    /// `` key `NAME` `` of the message, as the builders and provisioners
+    /// write it; for a nested key, its path like `filter.name`).
+    pub fn config_key(&self) -> Option<&str> {
+        let Self::Config(message) = self else {
+            return None;
+        };
+        let start = message.find("key `")? + "key `".len();
+        let len = message[start..].find('`')?;
+        Some(&message[start..start + len]).filter(|k| !k.is_empty())
+    }
 }
 
 impl<E> From<WaitError<E>> for Error
@@ -217,6 +229,19 @@ mod tests {
         let s = e.to_string();
         assert!(s.contains("status 7"), "{s}");
         assert!(s.ends_with("one\n  boom"), "{s}");
+    }
+
+    #[test]
+    fn config_key_is_the_named_key() {
+        let e = Error::Config("builder triton: unknown key `ssh_pty`".into());
+        assert_eq!(e.config_key(), Some("ssh_pty"));
+        let e = Error::Config("builder t: key `a.b`: invalid type".into());
+        assert_eq!(e.config_key(), Some("a.b"));
+        assert_eq!(
+            Error::Config("shell: no inline commands".into()).config_key(),
+            None
+        );
+        assert_eq!(Error::cancelled("x").config_key(), None);
     }
 
     #[test]

@@ -1,1 +1,99 @@
-//! The imagebake Python package. Binding work is tracked in issue 7; nothing is exposed yet.
+//! The `imagebake` Python package's native module, `imagebake._imagebake`.
+//!
+//! A thin binding over `imagebake-core` and `imagebake-sim`: it converts
+//! Python values to Packer JSON and results to plain read-only objects; all
+//! behaviour lives in the Rust crates. Declared `gil_used = false`; forking
+//! while a build runs is unsupported (the runtime's threads do not survive
+//! a fork).
+//!
+//! - [`build`] — `Build` (from a Packer template or keyword arguments) and
+//!   `RunningBuild` (`run()`, `run_async()`, `start()`, Ctrl-C handling).
+//! - [`artifact`] — `Artifact`, `CleanupReport`, `CleanupEntry`.
+//! - [`observer`] — `Event`.
+//! - [`sim`] — `TritonSim`, `OxideSim`, `OscSim`.
+//! - [`clients`] — the clouds' read operations.
+//! - [`errors`] — the exceptions and the one mapping from Rust errors.
+
+pub mod artifact;
+pub mod build;
+pub mod clients;
+mod convert;
+pub mod errors;
+pub mod observer;
+mod runtime;
+pub mod sim;
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use build::PyBuild;
+
+/// A `triton` build from keyword arguments (Packer's `triton` builder keys)
+/// and a list of provisioner dicts.
+#[pyfunction]
+#[pyo3(signature = (*, provisioners=None, **kwargs))]
+fn triton(
+    provisioners: Option<&Bound<'_, PyAny>>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<PyBuild> {
+    PyBuild::from_kwargs("triton", provisioners, kwargs)
+}
+
+/// An `oxide-instance` build from keyword arguments.
+#[pyfunction]
+#[pyo3(signature = (*, provisioners=None, **kwargs))]
+fn oxide(
+    provisioners: Option<&Bound<'_, PyAny>>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<PyBuild> {
+    PyBuild::from_kwargs("oxide-instance", provisioners, kwargs)
+}
+
+/// An `osc-chroot` build from keyword arguments.
+#[pyfunction]
+#[pyo3(signature = (*, provisioners=None, **kwargs))]
+fn osc_chroot(
+    provisioners: Option<&Bound<'_, PyAny>>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<PyBuild> {
+    PyBuild::from_kwargs("osc-chroot", provisioners, kwargs)
+}
+
+/// A `local-chroot` build from keyword arguments.
+#[pyfunction]
+#[pyo3(signature = (*, provisioners=None, **kwargs))]
+fn local_chroot(
+    provisioners: Option<&Bound<'_, PyAny>>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<PyBuild> {
+    PyBuild::from_kwargs("local-chroot", provisioners, kwargs)
+}
+
+/// The native module.
+#[pymodule(gil_used = false)]
+mod _imagebake {
+    #[pymodule_export]
+    use super::artifact::{PyArtifact, PyCleanupEntry, PyCleanupReport};
+    #[pymodule_export]
+    use super::build::{PyBuild, PyRunningBuild};
+    #[pymodule_export]
+    use super::clients::{PyOscClient, PyOxideClient, PyTritonClient};
+    #[pymodule_export]
+    use super::errors::{
+        ApiError, BuildCancelled, CleanupIncomplete, ConfigError, ImagebakeError, ProvisionerError,
+        SshError,
+    };
+    #[pymodule_export]
+    use super::observer::PyEvent;
+    #[pymodule_export]
+    use super::sim::{PyOscSim, PyOxideSim, PyTritonSim};
+    #[pymodule_export]
+    use super::{local_chroot, osc_chroot, oxide, triton};
+
+    use pyo3::prelude::*;
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add("__version__", env!("CARGO_PKG_VERSION"))
+    }
+}

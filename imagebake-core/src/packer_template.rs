@@ -1,0 +1,597 @@
+//! A Packer JSON template as a whole: its `builders` (the four builder types
+//! of [`crate::builders`]) and its `provisioners` (`shell` and `file`),
+//! decoded with errors that name the key, and any of its builds run through
+//! one type, [`AnyBuilder`], whose result is an [`AnyArtifact`].
+//!
+//! ```no_run
+//! use imagebake_core::packer_template::Template;
+//! use imagebake_core::{CancellationToken, Runner};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let template = Template::from_json_str(r#"{
+//!     "builders": [{"type": "local-chroot", "from_scratch": true, "image_size": "64M",
+//!                   "rootfs_dir": "/srv/rootfs", "output_path": "/tmp/out.raw"}],
+//!     "provisioners": [{"type": "shell", "inline": ["echo hi > /etc/motd"]}]
+//! }"#)?;
+//! let builder = template.builder(None)?;
+//! let artifact = builder.run(&Runner::new(), CancellationToken::new()).await?;
+//! println!("{} {:?}", artifact.builder, artifact.id);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+
+use crate::builders::local_chroot::{self, LocalChrootBuilder, LocalChrootConfig};
+#[cfg(feature = "osc")]
+use crate::builders::osc_chroot::{self, OscChrootBuilder, OscChrootConfig};
+#[cfg(feature = "oxide")]
+use crate::builders::oxide::{self, OxideBuilder, OxideConfig};
+use crate::builders::packer::expand_env;
+#[cfg(feature = "triton")]
+use crate::builders::triton::{self, TritonBuilder, TritonConfig};
+use crate::provision::{Download, Shell, Upload};
+use crate::{BuildError, BuildId, CancellationToken, CleanupReport, Comm, Error, Runner, Step};
+
+/// A provisioner built from a template: a step on the communicator.
+pub type Provisioner = Box<dyn Step<Comm, Out = Comm>>;
+
+/// The top-level keys a template may have.
+const TEMPLATE_KEYS: &[&str] = &[
+    "builders",
+    "provisioners",
+    "description",
+    "min_packer_version",
+];
+
+/// A decoded Packer JSON template: its builder blocks (checked when a build
+/// is made from them) and its provisioner blocks (checked now).
+#[derive(Debug, Clone)]
+pub struct Template {
+    builders: Vec<Value>,
+    provisioners: Vec<Value>,
+}
+
+impl Template {
+    /// Decodes a template. Unknown top-level keys (`variables`,
+    /// `post-processors`, ...), an empty `builders` list, and invalid
+    /// provisioner blocks are errors naming the key. `{{env `NAME`}}` is
+    /// replaced in every value first (see [`expand_env`]).
+    pub fn from_json(value: &Value) -> Result<Self, Error> {
+        let value = &expand_env(value)?;
+        let Value::Object(obj) = value else {
+            return Err(template_error("the template must be a JSON object"));
+        };
+        for k in obj.keys() {
+            if !TEMPLATE_KEYS.contains(&k.as_str()) {
+                return Err(template_error(&format!(
+                    "unknown key `{k}` (supported: builders, provisioners, description)"
+                )));
+            }
+        }
+        let builders = match obj.get("builders") {
+            Some(Value::Array(b)) if !b.is_empty() => b.clone(),
+            _ => {
+                return Err(template_error(
+                    "key `builders` must be a non-empty list of builder blocks",
+                ));
+            }
+        };
+        let provisioners = match obj.get("provisioners") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(p)) => p.clone(),
+            Some(_) => {
+                return Err(template_error(
+                    "key `provisioners` must be a list of provisioner blocks",
+                ));
+            }
+        };
+        for p in &provisioners {
+            provisioner(p)?;
+        }
+        Ok(Self {
+            builders,
+            provisioners,
+        })
+    }
+
+    /// [`Template::from_json`] from text.
+    pub fn from_json_str(text: &str) -> Result<Self, Error> {
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| template_error(&format!("not valid JSON: {e}")))?;
+        Self::from_json(&value)
+    }
+
+    /// A template of one builder block and these provisioner blocks.
+    pub fn single(builder: Value, provisioners: Vec<Value>) -> Result<Self, Error> {
+        Self::from_json(&json!({"builders": [builder], "provisioners": provisioners}))
+    }
+
+    /// The names of the builds: each builder's `name`, else its `type`.
+    pub fn build_names(&self) -> Vec<String> {
+        self.builders.iter().map(block_name).collect()
+    }
+
+    /// The builder block of build `name` (a builder's `name`, else its
+    /// `type`); with `None`, the only one.
+    pub fn builder_block(&self, name: Option<&str>) -> Result<&Value, Error> {
+        match name {
+            None if self.builders.len() == 1 => Ok(&self.builders[0]),
+            None => Err(template_error(&format!(
+                "key `builders` holds {} builds ({}); name the one to run",
+                self.builders.len(),
+                self.build_names().join(", ")
+            ))),
+            Some(n) => self
+                .builders
+                .iter()
+                .find(|b| block_name(b) == n)
+                .ok_or_else(|| {
+                    template_error(&format!(
+                        "key `builders` has no build named {n:?} (builds: {})",
+                        self.build_names().join(", ")
+                    ))
+                }),
+        }
+    }
+
+    /// The provisioners that apply to build `name` (Packer's `only` and
+    /// `except`), freshly built.
+    pub fn provisioners_for(&self, name: &str) -> Result<Vec<Provisioner>, Error> {
+        let mut out = Vec::new();
+        for p in &self.provisioners {
+            let listed = |key: &str| {
+                p.get(key)
+                    .and_then(Value::as_array)
+                    .map(|l| l.iter().any(|v| v.as_str() == Some(name)))
+            };
+            if listed("only") == Some(false) || listed("except") == Some(true) {
+                continue;
+            }
+            out.push(provisioner(p)?);
+        }
+        Ok(out)
+    }
+
+    /// The checked builder of build `name` (see [`Template::builder_block`])
+    /// with its provisioners, ready to run.
+    pub fn builder(&self, name: Option<&str>) -> Result<AnyBuilder, Error> {
+        let block = self.builder_block(name)?;
+        let provisioners = self.provisioners_for(&block_name(block))?;
+        AnyBuilder::from_block(block, provisioners)
+    }
+}
+
+fn block_name(b: &Value) -> String {
+    b.get("name")
+        .or_else(|| b.get("type"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned()
+}
+
+fn template_error(message: &str) -> Error {
+    Error::Config(format!("template: {message}"))
+}
+
+fn provisioner_error(kind: &str, message: &str) -> Error {
+    Error::Config(format!("provisioner {kind}: {message}"))
+}
+
+/// Packer's `shell` provisioner keys.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShellBlock {
+    #[serde(default)]
+    inline: Option<Vec<String>>,
+    #[serde(default)]
+    script: Option<PathBuf>,
+    #[serde(default)]
+    scripts: Option<Vec<PathBuf>>,
+    #[serde(default)]
+    environment_vars: Vec<String>,
+    #[serde(default)]
+    execute_command: Option<String>,
+    #[serde(default)]
+    inline_shebang: Option<String>,
+    #[serde(default)]
+    remote_folder: Option<String>,
+    #[serde(default)]
+    remote_file: Option<String>,
+    #[serde(default)]
+    valid_exit_codes: Option<Vec<i32>>,
+    #[serde(default)]
+    expect_disconnect: bool,
+    #[serde(default)]
+    skip_clean: bool,
+}
+
+const SHELL_KEYS: &[&str] = &[
+    "inline",
+    "script",
+    "scripts",
+    "environment_vars",
+    "execute_command",
+    "inline_shebang",
+    "remote_folder",
+    "remote_file",
+    "valid_exit_codes",
+    "expect_disconnect",
+    "skip_clean",
+];
+
+/// Packer's `file` provisioner keys.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileBlock {
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    destination: String,
+    #[serde(default)]
+    direction: Option<String>,
+}
+
+const FILE_KEYS: &[&str] = &["source", "content", "destination", "direction"];
+
+/// Decodes `value` (a provisioner block without `type`, `name`, `only`,
+/// `except`) into `T`, naming unknown keys and the path of a bad value.
+fn decode_block<T: DeserializeOwned>(
+    kind: &str,
+    value: &Value,
+    known: &[&str],
+) -> Result<T, Error> {
+    let Value::Object(obj) = value else {
+        return Err(provisioner_error(kind, "the block must be a JSON object"));
+    };
+    let mut fields = Map::new();
+    for (k, v) in obj {
+        match k.as_str() {
+            "type" | "name" | "only" | "except" => {}
+            _ if known.contains(&k.as_str()) => {
+                fields.insert(k.clone(), v.clone());
+            }
+            _ => return Err(provisioner_error(kind, &format!("unknown key `{k}`"))),
+        }
+    }
+    serde_path_to_error::deserialize(Value::Object(fields)).map_err(|e| {
+        let path = e.path().to_string();
+        provisioner_error(kind, &format!("key `{path}`: {}", e.into_inner()))
+    })
+}
+
+/// Builds the step of one Packer provisioner block: `shell` (`inline`,
+/// `script` or `scripts`, `environment_vars`, `execute_command`, ...) or
+/// `file` (`source` or `content`, `destination`, `direction`). Errors name
+/// the provisioner type and the key.
+pub fn provisioner(block: &Value) -> Result<Provisioner, Error> {
+    let kind = block.get("type").and_then(Value::as_str).ok_or_else(|| {
+        Error::Config("provisioner: missing required key `type` (shell or file)".into())
+    })?;
+    match kind {
+        "shell" => shell(decode_block(kind, block, SHELL_KEYS)?),
+        "file" => file(decode_block(kind, block, FILE_KEYS)?),
+        other => Err(Error::Config(format!(
+            "provisioner: key `type`: {other:?} is not supported (shell or file)"
+        ))),
+    }
+}
+
+fn shell(b: ShellBlock) -> Result<Provisioner, Error> {
+    let err = |m: &str| provisioner_error("shell", m);
+    let mut s = match (b.inline, b.script, b.scripts) {
+        (Some(i), None, None) if !i.is_empty() => Shell::inline(i),
+        (None, Some(s), None) => Shell::script(s),
+        (None, None, Some(s)) if !s.is_empty() => Shell::scripts(s),
+        (None, None, None) => {
+            return Err(err(
+                "missing required key `inline` (or `script`, `scripts`)",
+            ));
+        }
+        (Some(_), None, None) => return Err(err("key `inline` must not be empty")),
+        (None, None, Some(_)) => return Err(err("key `scripts` must not be empty")),
+        _ => {
+            return Err(err(
+                "key `inline`: only one of `inline`, `script` and `scripts` may be set",
+            ));
+        }
+    };
+    s = s
+        .environment_vars(&b.environment_vars)
+        .map_err(|_| err("key `environment_vars`: each entry must be KEY=value"))?;
+    if let Some(c) = b.execute_command {
+        s = s.execute_command(c);
+    }
+    if let Some(v) = b.inline_shebang {
+        s = s.inline_shebang(v);
+    }
+    if let Some(v) = b.remote_folder {
+        s = s.remote_folder(v);
+    }
+    if let Some(v) = b.remote_file {
+        s = s.remote_file(v);
+    }
+    if let Some(v) = b.valid_exit_codes {
+        s = s.valid_exit_codes(v);
+    }
+    Ok(Box::new(
+        s.expect_disconnect(b.expect_disconnect)
+            .skip_clean(b.skip_clean),
+    ))
+}
+
+fn file(b: FileBlock) -> Result<Provisioner, Error> {
+    let err = |m: &str| provisioner_error("file", m);
+    if b.destination.trim().is_empty() {
+        return Err(err("missing required key `destination`"));
+    }
+    match b.direction.as_deref().unwrap_or("upload") {
+        "upload" => match (b.source, b.content) {
+            (Some(s), None) => Ok(Box::new(Upload::path(s, b.destination))),
+            (None, Some(c)) => Ok(Box::new(Upload::content(c.into_bytes(), b.destination))),
+            (None, None) => Err(err("missing required key `source` (or `content`)")),
+            (Some(_), Some(_)) => Err(err("key `content`: set `source` or `content`, not both")),
+        },
+        "download" => match (b.source, b.content) {
+            (Some(s), None) => Ok(Box::new(Download::file(s, b.destination))),
+            (_, Some(_)) => Err(err("key `content` is only for uploads")),
+            (None, None) => Err(err("missing required key `source`")),
+        },
+        other => Err(err(&format!(
+            "key `direction`: {other:?} is not supported (upload or download)"
+        ))),
+    }
+}
+
+/// Any of the builders, checked and ready to run.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AnyBuilder {
+    /// `triton`.
+    #[cfg(feature = "triton")]
+    Triton(Box<TritonBuilder>),
+    /// `oxide-instance`.
+    #[cfg(feature = "oxide")]
+    Oxide(Box<OxideBuilder>),
+    /// `osc-chroot`.
+    #[cfg(feature = "osc")]
+    OscChroot(Box<OscChrootBuilder>),
+    /// `local-chroot`.
+    LocalChroot(Box<LocalChrootBuilder>),
+}
+
+/// The builder types [`AnyBuilder::from_block`] knows (with this crate's
+/// features).
+pub fn builder_types() -> Vec<&'static str> {
+    [
+        (cfg!(feature = "triton"), "triton"),
+        (cfg!(feature = "oxide"), "oxide-instance"),
+        (cfg!(feature = "osc"), "osc-chroot"),
+        (true, local_chroot::BUILDER),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect()
+}
+
+impl AnyBuilder {
+    /// Checks a builder block (its `type` picks the builder) and adds the
+    /// provisioners. Errors name the builder and the key.
+    pub fn from_block(block: &Value, provisioners: Vec<Provisioner>) -> Result<Self, Error> {
+        let kind = block.get("type").and_then(Value::as_str).ok_or_else(|| {
+            template_error(&format!(
+                "builder: missing required key `type` ({})",
+                builder_types().join(", ")
+            ))
+        })?;
+        match kind {
+            #[cfg(feature = "triton")]
+            triton::BUILDER => Ok(Self::Triton(Box::new(
+                TritonBuilder::new(TritonConfig::from_json(block)?)?.provisioners(provisioners),
+            ))),
+            #[cfg(feature = "oxide")]
+            oxide::BUILDER => Ok(Self::Oxide(Box::new(
+                OxideBuilder::new(OxideConfig::from_json(block)?)?.provisioners(provisioners),
+            ))),
+            #[cfg(feature = "osc")]
+            osc_chroot::BUILDER => Ok(Self::OscChroot(Box::new(
+                OscChrootBuilder::new(OscChrootConfig::from_json(block)?)?
+                    .provisioners(provisioners),
+            ))),
+            local_chroot::BUILDER => Ok(Self::LocalChroot(Box::new(
+                LocalChrootBuilder::new(LocalChrootConfig::from_json(block)?)?
+                    .provisioners(provisioners),
+            ))),
+            other => Err(template_error(&format!(
+                "builder: key `type`: {other:?} is not a known builder ({})",
+                builder_types().join(", ")
+            ))),
+        }
+    }
+
+    /// The builder's type name (`triton`, `oxide-instance`, ...).
+    pub fn builder_type(&self) -> &'static str {
+        match self {
+            #[cfg(feature = "triton")]
+            Self::Triton(_) => triton::BUILDER,
+            #[cfg(feature = "oxide")]
+            Self::Oxide(_) => oxide::BUILDER,
+            #[cfg(feature = "osc")]
+            Self::OscChroot(_) => osc_chroot::BUILDER,
+            Self::LocalChroot(_) => local_chroot::BUILDER,
+        }
+    }
+
+    /// Runs the build (see each builder's `run`).
+    pub async fn run(
+        &self,
+        runner: &Runner,
+        token: CancellationToken,
+    ) -> Result<AnyArtifact, BuildError> {
+        let builder = self.builder_type();
+        Ok(match self {
+            #[cfg(feature = "triton")]
+            Self::Triton(b) => {
+                let a = b.run(runner, token).await?;
+                AnyArtifact {
+                    builder,
+                    description: a.to_string(),
+                    id: Some(a.image_id.to_string()),
+                    name: a.name,
+                    version: Some(a.version),
+                    build_id: a.build_id,
+                    details: json!({}),
+                    cleanup: a.cleanup,
+                }
+            }
+            #[cfg(feature = "oxide")]
+            Self::Oxide(b) => {
+                let a = b.run(runner, token).await?;
+                AnyArtifact {
+                    builder,
+                    description: a.to_string(),
+                    id: a.image_id.map(|i| i.to_string()),
+                    name: a.name,
+                    version: Some(a.version),
+                    build_id: a.build_id,
+                    details: json!({
+                        "project": a.project.to_string(),
+                        "os": a.os,
+                        "host_key": a.host_key.as_ref().map(|h| format!("{h:?}")),
+                    }),
+                    cleanup: a.cleanup,
+                }
+            }
+            #[cfg(feature = "osc")]
+            Self::OscChroot(b) => {
+                let a = b.run(runner, token).await?;
+                AnyArtifact {
+                    builder,
+                    description: a.to_string(),
+                    id: Some(a.omi_id),
+                    name: a.omi_name,
+                    version: None,
+                    build_id: a.build_id,
+                    details: json!({"region": a.region, "snapshot_ids": a.snapshot_ids}),
+                    cleanup: a.cleanup,
+                }
+            }
+            Self::LocalChroot(b) => {
+                let a = b.run(runner, token).await?;
+                let description = a.to_string();
+                AnyArtifact {
+                    builder,
+                    description,
+                    id: Some(a.path.display().to_string()),
+                    name: a
+                        .path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    version: None,
+                    build_id: a.build_id,
+                    details: json!({"format": a.format.to_string()}),
+                    cleanup: a.cleanup,
+                }
+            }
+        })
+    }
+}
+
+/// What any build made, in one shape: the builder type, the artifact's id
+/// (image UUID, OMI id, or output path), name and version, the cloud-specific
+/// details as JSON, and the cleanup report.
+#[derive(Debug)]
+pub struct AnyArtifact {
+    /// The builder type (`triton`, `oxide-instance`, `osc-chroot`, `local-chroot`).
+    pub builder: &'static str,
+    /// The artifact's id (`None` when no image was made, as with Oxide's
+    /// `skip_create_image`).
+    pub id: Option<String>,
+    /// Its name.
+    pub name: String,
+    /// Its version, when the cloud has versions.
+    pub version: Option<String>,
+    /// The build that made it.
+    pub build_id: BuildId,
+    /// Cloud-specific details (region and snapshots, project and OS, format).
+    pub details: Value,
+    /// Packer's one-line description of the artifact.
+    pub description: String,
+    /// What the cleanup did.
+    pub cleanup: CleanupReport,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(v: Value) -> String {
+        match Template::from_json(&v) {
+            Ok(_) => panic!("{v} decoded"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn template_keys_and_provisioners_are_checked() {
+        let b = json!({"type": "local-chroot", "output_path": "/tmp/x.raw",
+                       "from_scratch": true, "image_size": "64M"});
+        let t = Template::from_json(&json!({
+            "builders": [b],
+            "provisioners": [
+                {"type": "shell", "inline": ["true"], "environment_vars": ["A=1"]},
+                {"type": "file", "content": "x", "destination": "/etc/x", "only": ["other"]},
+                {"type": "file", "source": "/etc/hostname", "destination": "/tmp/"}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(t.build_names(), ["local-chroot"]);
+        assert_eq!(t.provisioners_for("local-chroot").unwrap().len(), 2);
+        assert_eq!(t.provisioners_for("other").unwrap().len(), 3);
+        assert_eq!(t.builder(None).unwrap().builder_type(), "local-chroot");
+
+        let e = err(json!({"builders": [b], "variables": {}}));
+        assert!(e.contains("unknown key `variables`"), "{e}");
+        let e = err(json!({"builders": []}));
+        assert!(e.contains("key `builders`"), "{e}");
+        let e = err(json!({"builders": [b], "provisioners": [{"type": "shell"}]}));
+        assert!(
+            e.contains("provisioner shell: missing required key `inline`"),
+            "{e}"
+        );
+        let e = err(json!({"builders": [b], "provisioners": [{"type": "shell", "inline": "x"}]}));
+        assert!(e.contains("key `inline`"), "{e}");
+        let e = err(json!({"builders": [b],
+            "provisioners": [{"type": "shell", "inline": ["x"], "pause_before": "1s"}]}));
+        assert!(e.contains("unknown key `pause_before`"), "{e}");
+        let e = err(json!({"builders": [b], "provisioners": [{"type": "ansible"}]}));
+        assert!(e.contains("key `type`"), "{e}");
+        let e = err(json!({"builders": [b], "provisioners": [{"type": "file", "content": "x"}]}));
+        assert!(e.contains("`destination`"), "{e}");
+    }
+
+    #[test]
+    fn builder_blocks_are_picked_and_checked() {
+        let t = Template::from_json(&json!({"builders": [
+            {"type": "local-chroot", "name": "a", "output_path": "/x.raw"},
+            {"type": "nope", "name": "b"}
+        ]}))
+        .unwrap();
+        let e = t.builder(None).unwrap_err().to_string();
+        assert!(e.contains("a, b"), "{e}");
+        let e = t.builder(Some("b")).unwrap_err().to_string();
+        assert!(e.contains("key `type`") && e.contains("\"nope\""), "{e}");
+        let e = t.builder(Some("c")).unwrap_err().to_string();
+        assert!(e.contains("no build named \"c\""), "{e}");
+        let t = Template::single(json!({"type": "local-chroot", "bogus": 1}), vec![]).unwrap();
+        let e = t.builder(None).unwrap_err();
+        assert_eq!(e.config_key(), Some("bogus"), "{e}");
+    }
+}

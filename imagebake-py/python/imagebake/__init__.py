@@ -1,0 +1,96 @@
+"""imagebake: bake machine images on Triton, Oxide and Outscale, or local disk
+images, from Python.
+
+A build is a Packer-style builder block plus provisioners::
+
+    import imagebake
+
+    with imagebake.sim.Triton() as sim:
+        build = imagebake.triton(
+            **sim.builder_config(),
+            source_machine_package="g1.small",
+            source_machine_image_filter={"name": "base-64-lts", "most_recent": True},
+            image_name="web", image_version="1.0.{{timestamp}}",
+            communicator="none",
+        )
+        artifact = build.run(on_event=print)
+        print(artifact.id, artifact.cleanup.is_clean)
+
+or ``imagebake.Build.from_template(packer_template_dict_or_json)``.
+
+``run()`` blocks without holding the GIL; ``await build.run_async()`` is the
+asyncio variant. Errors are ``ImagebakeError`` subclasses. On Ctrl-C,
+``run()`` cancels the build, waits for its cleanup, then raises
+KeyboardInterrupt whose ``__cause__`` is the ``BuildCancelled`` (with the
+cleanup report); cancelling a ``run_async()`` task does the same with
+``asyncio.CancelledError``. Forking while a build runs is unsupported.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import sim
+from ._imagebake import (
+    ApiError,
+    Artifact,
+    Build,
+    BuildCancelled,
+    CleanupEntry,
+    CleanupIncomplete,
+    CleanupReport,
+    ConfigError,
+    Event,
+    ImagebakeError,
+    OscClient,
+    OxideClient,
+    ProvisionerError,
+    RunningBuild,
+    SshError,
+    TritonClient,
+    __version__,
+    local_chroot,
+    osc_chroot,
+    oxide,
+    triton,
+)
+
+
+def shell(**keys: Any) -> dict[str, Any]:
+    """A Packer ``shell`` provisioner block: ``inline=[...]``, ``script=``,
+    ``scripts=[...]``, ``environment_vars=["K=v"]``, ``execute_command=``, ..."""
+    return {"type": "shell", **keys}
+
+
+def file(**keys: Any) -> dict[str, Any]:
+    """A Packer ``file`` provisioner block: ``source=`` or ``content=``,
+    ``destination=``, ``direction="upload"|"download"``."""
+    return {"type": "file", **keys}
+
+
+__all__ = [
+    "ApiError",
+    "Artifact",
+    "Build",
+    "BuildCancelled",
+    "CleanupEntry",
+    "CleanupIncomplete",
+    "CleanupReport",
+    "ConfigError",
+    "Event",
+    "ImagebakeError",
+    "OscClient",
+    "OxideClient",
+    "ProvisionerError",
+    "RunningBuild",
+    "SshError",
+    "TritonClient",
+    "__version__",
+    "file",
+    "local_chroot",
+    "osc_chroot",
+    "oxide",
+    "shell",
+    "sim",
+    "triton",
+]

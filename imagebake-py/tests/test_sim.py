@@ -1,0 +1,50 @@
+"""The simulators as context managers: addresses and keys, faults,
+inventories as plain dicts, shutdown on exit."""
+
+import urllib.request
+
+import pytest
+
+import imagebake
+
+
+def test_triton_sim_serves_until_the_block_ends() -> None:
+    with imagebake.sim.Triton(delay_ms=5) as sim:
+        url = sim.url
+        assert url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(url + "/--ping") as r:
+            assert r.status == 200
+        cfg = sim.builder_config()
+        assert cfg["triton_url"] == url and cfg["triton_account"] == sim.account
+        assert cfg["triton_key_id"] == sim.key_id
+        assert open(sim.private_key_path).read().startswith("-----BEGIN OPENSSH PRIVATE KEY")
+        inv = sim.inventory()
+        assert inv["machines"] == [] and inv["custom_images"] == []
+        assert any(i["name"] == "base-64-lts" for i in inv["images"])
+        assert sim.ssh_port is None
+    with pytest.raises(imagebake.ImagebakeError, match="closed"):
+        sim.inventory()
+    with pytest.raises(OSError):
+        urllib.request.urlopen(url + "/--ping", timeout=2)
+
+
+def test_oxide_and_osc_sims_start_and_report() -> None:
+    with imagebake.sim.Oxide(delay_ms=5) as sim:
+        assert sim.builder_config()["token"] == sim.token
+        inv = sim.inventory()
+        assert inv["instances"] == [] and {"debian-12"} <= {i["name"] for i in inv["images"]}
+    with imagebake.sim.Osc(delay_ms=5) as osc:
+        assert osc.builder_config()["custom_endpoint_oapi"] == osc.endpoint
+        assert osc.inventory()["volumes"] == []
+
+
+def test_fault_kinds_are_checked() -> None:
+    with imagebake.sim.Triton(delay_ms=5) as sim:
+        sim.inject_fault("GetImage", "status", status=503, times=2)
+        sim.inject_fault("GetImage", "slow", delay_ms=1)
+        sim.clear_faults()
+        with pytest.raises(imagebake.ConfigError) as e:
+            sim.inject_fault("GetImage", "explode")  # type: ignore[arg-type]
+        assert e.value.field == "kind"
+        with pytest.raises(imagebake.ConfigError):
+            sim.inject_fault("GetImage", "status")
