@@ -20,9 +20,8 @@ use std::time::{Duration, Instant};
 
 use imagebake_core::builders::triton::{TritonBuilder, TritonConfig};
 use imagebake_core::provision::Shell;
-use imagebake_core::{
-    CancellationToken, ChannelObserver, Event, OutputStream, Runner, StepOutcome, UndoOutcome,
-};
+use imagebake_core::{CancellationToken, ChannelObserver, Event, Runner};
+use imagebake_examples::progress::describe;
 use imagebake_sim::machine::{SshMode, check_support};
 use imagebake_sim::triton::{TritonDelays, TritonSim, TritonSimOptions};
 use serde_json::json;
@@ -170,54 +169,7 @@ async fn run() -> anyhow::Result<bool> {
 }
 
 fn print_event(at: Duration, e: &Event) {
-    let t = format!("[{:>6.2}s]", at.as_secs_f64());
-    match e {
-        Event::BuildStarted { build_id, name } => println!("{t} build {build_id} ({name})"),
-        Event::StepStarted { step } => println!("{t} ▶ {step}"),
-        Event::StepFinished {
-            step,
-            outcome,
-            duration,
-        } => {
-            let how = match outcome {
-                StepOutcome::Ok => "done".to_owned(),
-                StepOutcome::Cancelled => "cancelled".to_owned(),
-                StepOutcome::Failed { message } => format!("FAILED: {message}"),
-                _ => format!("{outcome:?}"),
-            };
-            println!("{t} ✔ {step}: {how} in {:.2}s", duration.as_secs_f64());
-        }
-        Event::WaitProgress {
-            what,
-            state,
-            attempt,
-            ..
-        } => {
-            // Every poll would be noisy: the first and then every fifth.
-            if attempt % 5 == 0 {
-                println!("{t}   … {what}: {state} (poll {})", attempt + 1);
-            }
-        }
-        Event::OutputLine { stream, line, .. } => {
-            let s = if *stream == OutputStream::Stderr {
-                "err"
-            } else {
-                "out"
-            };
-            println!("{t}   {s}| {line}");
-        }
-        Event::UndoStarted { resource } => println!("{t} ↺ removing {resource}"),
-        Event::UndoFinished { resource, outcome } => match outcome {
-            UndoOutcome::Removed => println!("{t} ↺ removed {resource}"),
-            other => println!("{t} ↺ {resource}: {other:?}"),
-        },
-        Event::Artifact { artifact } => println!("{t} ★ artifact {artifact}"),
-        Event::BuildFinished {
-            outcome, duration, ..
-        } => println!(
-            "{t} build finished: {outcome:?} in {:.2}s",
-            duration.as_secs_f64()
-        ),
-        other => println!("{t} {other:?}"),
+    if let Some(line) = describe(e) {
+        println!("[{:>6.2}s] {line}", at.as_secs_f64());
     }
 }

@@ -54,7 +54,7 @@ mod tests {
 
     #[tokio::test]
     async fn walks_pages_and_skips_empty_ones() {
-        let pages = vec![vec![1, 2], vec![], vec![3]];
+        let pages = [vec![1, 2], vec![], vec![3]];
         let mut seen = Vec::new();
         let items: Vec<i32> = paginate(|cursor: Option<usize>| {
             seen.push(cursor);

@@ -30,13 +30,30 @@ pub struct WaitOptions {
 }
 
 impl WaitOptions {
-    /// Waits up to `timeout`, polling from 100 ms up to `cap` apart.
+    /// The first pause of a wait (when the cap is larger): cloud resources
+    /// change state in seconds, so polling sooner mostly costs requests.
+    pub const FIRST_PAUSE: Duration = Duration::from_millis(250);
+
+    /// The jitter of a wait's pauses: one resource is polled, so the pauses
+    /// stay within 10 % below the backoff's delay (no need to spread
+    /// clients as retries do).
+    pub const JITTER: f64 = 0.1;
+
+    /// Waits up to `timeout`, polling [`WaitOptions::FIRST_PAUSE`] (or `cap`,
+    /// if smaller) after the first look, then twice as long each time up to
+    /// `cap` apart, with [`WaitOptions::JITTER`].
     pub fn new(timeout: Duration, cap: Duration) -> Self {
         Self {
             timeout,
-            backoff: Backoff::new(Duration::from_millis(100).min(cap), cap),
+            backoff: Backoff::new(Self::FIRST_PAUSE.min(cap), cap).with_jitter(Self::JITTER),
             cancel: CancellationToken::new(),
         }
+    }
+
+    /// Makes the first pause `first` (at most the cap).
+    pub fn first_pause(mut self, first: Duration) -> Self {
+        self.backoff.initial = first.min(self.backoff.cap);
+        self
     }
 
     /// Uses this cancellation token.
@@ -172,6 +189,48 @@ mod tests {
         .await;
         assert_eq!(r.unwrap(), 2);
         assert_eq!(seen, vec!["s0", "s1"]);
+    }
+
+    #[test]
+    fn polls_start_at_the_first_pause_with_small_jitter() {
+        let o = WaitOptions::new(Duration::from_secs(60), Duration::from_secs(3));
+        assert_eq!(o.backoff.initial, WaitOptions::FIRST_PAUSE);
+        assert_eq!(o.backoff.cap, Duration::from_secs(3));
+        assert_eq!(o.backoff.jitter, WaitOptions::JITTER);
+        let small = WaitOptions::new(Duration::from_secs(1), Duration::from_millis(20));
+        assert_eq!(small.backoff.initial, Duration::from_millis(20));
+        let o = o.first_pause(Duration::from_secs(10));
+        assert_eq!(o.backoff.initial, Duration::from_secs(3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_ten_second_wait_polls_about_once_per_cap() {
+        // Pauses 0.225-0.25 s, 0.45-0.5 s, then 0.9-1 s: the state reached
+        // at 10 s is seen by the 13th or 14th look (the former 100 ms start
+        // with half jitter took 14 to 24, about 18).
+        let start = Instant::now();
+        let looks = AtomicU32::new(0);
+        let o = WaitOptions::new(Duration::from_secs(60), Duration::from_secs(1));
+        let r: Result<(), WaitError<String>> = wait_for(
+            "vm",
+            &o,
+            |_, _| {},
+            || {
+                looks.fetch_add(1, Ordering::SeqCst);
+                let done = start.elapsed() >= Duration::from_secs(10);
+                async move {
+                    Ok(if done {
+                        Poll::Done(())
+                    } else {
+                        Poll::Pending("provisioning".into())
+                    })
+                }
+            },
+        )
+        .await;
+        r.unwrap();
+        let n = looks.load(Ordering::SeqCst);
+        assert!((13..=14).contains(&n), "{n} looks");
     }
 
     #[tokio::test]

@@ -1,6 +1,8 @@
 //! Configuration keys every builder with a communicator shares: Packer's
 //! `communicator` and `ssh_*` keys ([`SshOptions`]), decoded on their own
-//! and turned into a [`CommPlan`].
+//! and turned into a [`CommPlan`] with the builder's [`SshDefaults`]; and
+//! the check every such builder makes before its first step
+//! ([`provisioners_without_communicator`]).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,9 +11,9 @@ use imagebake_http::Secret;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::Error;
 use crate::builders::packer::{self, config_error, secret_opt};
 use crate::steps::common::{CommPlan, SshLogin, SshPlan};
+use crate::{BuildError, CleanupReport, Error, Runner};
 
 /// The communicator keys [`SshOptions`] takes.
 pub const SSH_KEYS: &[&str] = &[
@@ -99,6 +101,43 @@ pub fn split_ssh_keys(value: &Value) -> (Value, Value) {
     }
 }
 
+/// What a builder supplies where the `ssh_*` keys leave something out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SshDefaults {
+    /// The user when `ssh_username` is not set; `None` makes the key
+    /// required (as in Packer).
+    pub username: Option<String>,
+    /// The login when none of `ssh_private_key_file`, `ssh_password` and
+    /// `ssh_agent_auth` is set.
+    pub login: SshLogin,
+    /// The bastion's login when none of its own login keys is set.
+    pub bastion_login: SshLogin,
+}
+
+impl SshDefaults {
+    /// `login` for the machine, the ssh-agent for a bastion, and
+    /// `ssh_username` required.
+    pub fn new(login: SshLogin) -> Self {
+        Self {
+            username: None,
+            login,
+            bastion_login: SshLogin::Agent,
+        }
+    }
+
+    /// The user when `ssh_username` is not set.
+    pub fn username(mut self, username: impl Into<String>) -> Self {
+        self.username = Some(username.into());
+        self
+    }
+
+    /// The bastion's login when none of its login keys is set.
+    pub fn bastion_login(mut self, login: SshLogin) -> Self {
+        self.bastion_login = login;
+        self
+    }
+}
+
 impl SshOptions {
     /// Decodes the communicator keys of a builder block (other keys are an
     /// error naming the key and `builder`).
@@ -109,13 +148,21 @@ impl SshOptions {
     /// Checks the keys and makes the plan. `default_login` is used when
     /// none of `ssh_private_key_file`, `ssh_password`, `ssh_agent_auth` is
     /// set; `default_username` when `ssh_username` is not (`None` makes it
-    /// required, as in Packer). Errors name the key and `builder`.
+    /// required, as in Packer); a bastion logs in with the agent unless its
+    /// keys say otherwise. Errors name the key and `builder`.
     pub fn plan(
         &self,
         builder: &str,
         default_login: SshLogin,
         default_username: Option<&str>,
     ) -> Result<CommPlan, Error> {
+        let mut defaults = SshDefaults::new(default_login);
+        defaults.username = default_username.map(str::to_owned);
+        self.plan_with(builder, &defaults)
+    }
+
+    /// [`SshOptions::plan`] with all of the builder's defaults given.
+    pub fn plan_with(&self, builder: &str, defaults: &SshDefaults) -> Result<CommPlan, Error> {
         let err = |m: &str| config_error(builder, m);
         match self.communicator.as_deref().unwrap_or("ssh") {
             "none" => return Ok(CommPlan::None),
@@ -132,8 +179,8 @@ impl SshOptions {
             .filter(|u| !u.trim().is_empty())
         {
             Some(u) => u.trim().to_owned(),
-            None => match default_username {
-                Some(u) => u.to_owned(),
+            None => match &defaults.username {
+                Some(u) => u.clone(),
                 None => {
                     return Err(err(
                         "missing required key `ssh_username` (needed with communicator ssh)",
@@ -176,7 +223,7 @@ impl SshOptions {
                     self.ssh_bastion_password.as_ref(),
                     self.ssh_bastion_agent_auth,
                 )
-                .unwrap_or(SshLogin::Agent),
+                .unwrap_or_else(|| defaults.bastion_login.clone()),
                 timeout,
                 bastion: None,
             })),
@@ -190,11 +237,31 @@ impl SshOptions {
                 self.ssh_password.as_ref(),
                 self.ssh_agent_auth,
             )
-            .unwrap_or(default_login),
+            .unwrap_or_else(|| defaults.login.clone()),
             timeout,
             bastion,
         }))
     }
+}
+
+/// The error that ends a build at once, before any step, when it has
+/// provisioners but `communicator` is `none` (nothing could run them);
+/// `builder` names the builder in it.
+pub fn provisioners_without_communicator(
+    builder: &str,
+    comm: &CommPlan,
+    provisioners: usize,
+    runner: &Runner,
+) -> Option<BuildError> {
+    (matches!(comm, CommPlan::None) && provisioners > 0).then(|| BuildError {
+        build_id: runner.id().clone(),
+        step: None,
+        cause: config_error(
+            builder,
+            "provisioners need a communicator, but `communicator` is \"none\"",
+        ),
+        cleanup: CleanupReport::default(),
+    })
 }
 
 /// The login the keys ask for, if any: a key file, then a password, then
@@ -258,6 +325,22 @@ mod tests {
         ] {
             let e = plan(v, Some("root")).unwrap_err();
             assert!(e.contains(key) && e.contains("builder b"), "{key}: {e}");
+        }
+        let d = SshDefaults::new(SshLogin::TemporaryKey)
+            .username("root")
+            .bastion_login(SshLogin::Password(Secret::new("b")));
+        let o = SshOptions::from_json("b", &json!({"ssh_bastion_host": "j"})).unwrap();
+        match o.plan_with("b", &d).unwrap() {
+            CommPlan::Ssh(p) => {
+                assert_eq!(
+                    (p.username.as_str(), &p.login),
+                    ("root", &SshLogin::TemporaryKey)
+                );
+                let b = p.bastion.expect("bastion");
+                assert_eq!((b.username.as_str(), b.port), ("root", 22));
+                assert!(matches!(b.login, SshLogin::Password(_)));
+            }
+            CommPlan::None => panic!("ssh is the default"),
         }
         let p = plan(json!({"ssh_password": "pw", "ssh_username": "u"}), None).unwrap();
         assert!(!format!("{p:?}").contains("\"pw\""), "{p:?}");

@@ -1,6 +1,7 @@
 //! What every builder shares with Packer: decoding a builder's JSON block with
 //! errors that name the key and the builder, Go-style durations (`5m`,
-//! `1h30m`), and the `{{timestamp}}` and `{{uuid}}` template functions.
+//! `1h30m`), the `{{timestamp}}` and `{{uuid}}` template functions, and
+//! `{{env `NAME`}}` ([`expand_env`]).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -187,6 +188,96 @@ impl TemplateVars {
     }
 }
 
+/// Replaces Packer's `{{env `NAME`}}` (backquotes or double quotes, spaces
+/// inside the braces allowed) in every string of a template with the
+/// environment variable's value; other `{{…}}` are left for the builders.
+/// Unlike Packer (which only allows it in `variables` and gives an empty
+/// string for an unset variable), it works in any value, and an unset
+/// variable is an error naming it and the value's path
+/// (`builders[0].triton_url`), so a template never silently falls back to
+/// a default endpoint.
+pub fn expand_env(value: &Value) -> Result<Value, Error> {
+    expand_env_with(value, &|name| std::env::var(name).ok())
+}
+
+/// [`expand_env`] with the variables `lookup` gives.
+pub fn expand_env_with(
+    value: &Value,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Value, Error> {
+    fn walk(
+        v: &Value,
+        path: &str,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Value, Error> {
+        Ok(match v {
+            Value::String(s) => Value::String(env_in(s, path, lookup)?),
+            Value::Array(a) => Value::Array(
+                a.iter()
+                    .enumerate()
+                    .map(|(i, x)| walk(x, &format!("{path}[{i}]"), lookup))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Object(o) => Value::Object(
+                o.iter()
+                    .map(|(k, x)| {
+                        let p = if path.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{path}.{k}")
+                        };
+                        Ok((k.clone(), walk(x, &p, lookup)?))
+                    })
+                    .collect::<Result<_, Error>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+    walk(value, "", lookup)
+}
+
+/// The `{{env …}}` of one string replaced.
+fn env_in(
+    text: &str,
+    path: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, Error> {
+    let err = |m: String| Error::Config(format!("template: key `{path}`: {m}"));
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else { break };
+        let inner = after[..end].trim();
+        let Some(arg) = inner
+            .strip_prefix("env")
+            .filter(|a| a.starts_with(char::is_whitespace))
+            .map(str::trim)
+        else {
+            // Not ours: keep it for the builder's own functions.
+            out.push_str(&rest[..start + 2 + end + 2]);
+            rest = &after[end + 2..];
+            continue;
+        };
+        let name = ['`', '"']
+            .iter()
+            .find_map(|q| arg.strip_prefix(*q).and_then(|a| a.strip_suffix(*q)))
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| {
+                err(format!(
+                    "`{{{{{inner}}}}}`: write the variable as {{{{env `NAME`}}}}"
+                ))
+            })?;
+        let value =
+            lookup(name).ok_or_else(|| err(format!("environment variable {name} is not set")))?;
+        out.push_str(&rest[..start]);
+        out.push_str(&value);
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
 /// Deserializes a map whose values may be strings, numbers or booleans (as
 /// Packer's weakly typed decoding accepts them) into strings.
 pub fn string_map<'de, D>(d: D) -> Result<std::collections::BTreeMap<String, String>, D::Error>
@@ -234,6 +325,33 @@ mod tests {
         for bad in ["", "5", "m", "5 minutes", "-1s", "1x"] {
             assert_eq!(d(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn env_function() {
+        let env = |n: &str| (n == "URL").then(|| "http://127.0.0.1:9".to_owned());
+        let t = serde_json::json!({"builders": [{"triton_url": "{{env `URL`}}",
+            "image_name": "a-{{ env \"URL\" }}-{{timestamp}}", "n": 3,
+            "tags": {"k": "{{isotime}} {{env `URL`}}"}}]});
+        let got = expand_env_with(&t, &env).unwrap();
+        assert_eq!(
+            got,
+            serde_json::json!({"builders": [{"triton_url": "http://127.0.0.1:9",
+                "image_name": "a-http://127.0.0.1:9-{{timestamp}}", "n": 3,
+                "tags": {"k": "{{isotime}} http://127.0.0.1:9"}}]})
+        );
+        let t = serde_json::json!({"builders": [{"type": "x"}, {"token": "{{env `NOPE`}}"}]});
+        let e = expand_env_with(&t, &env).unwrap_err().to_string();
+        assert!(
+            e.contains("key `builders[1].token`") && e.contains("NOPE is not set"),
+            "{e}"
+        );
+        let t = serde_json::json!({"a": "{{env URL}}"});
+        let e = expand_env_with(&t, &env).unwrap_err().to_string();
+        assert!(e.contains("key `a`") && e.contains("env `NAME`"), "{e}");
+        // `{{environment}}` is not `{{env …}}`; an unclosed `{{` is kept.
+        let t = serde_json::json!(["{{environment}}", "x {{env `URL`"]);
+        assert_eq!(expand_env_with(&t, &env).unwrap(), t);
     }
 
     #[test]

@@ -64,7 +64,8 @@ pub use sweep::OxideSweeper;
 use oxide_client::{Client, RetryPolicy};
 use tokio_util::sync::CancellationToken;
 
-use crate::builders::packer::{TemplateVars, config_error};
+use crate::builders::common::provisioners_without_communicator;
+use crate::builders::packer::TemplateVars;
 use crate::provision::Flush;
 use crate::steps::common::{CommPlan, ConnectSsh};
 use crate::steps::oxide::{
@@ -72,7 +73,7 @@ use crate::steps::oxide::{
     DeleteSnapshot, ExternalAddress, Launch, OxideApi, Provisioned, SourceImage, StopInstance,
     WaitRunning, WaitStopped, Waits,
 };
-use crate::{BuildError, CleanupReport, Comm, Error, Runner, Step};
+use crate::{BuildError, Comm, Error, Runner, Step};
 use plan::Plan;
 
 /// A checked `oxide-instance` build, ready to run: its configuration, the
@@ -170,16 +171,9 @@ impl OxideBuilder {
         runner: &Runner,
         token: CancellationToken,
     ) -> Result<OxideArtifact, BuildError> {
-        if matches!(self.plan.comm, CommPlan::None) && !self.provisioners.is_empty() {
-            return Err(BuildError {
-                build_id: runner.id().clone(),
-                step: None,
-                cause: config_error(
-                    BUILDER,
-                    "provisioners need a communicator, but `communicator` is \"none\"",
-                ),
-                cleanup: CleanupReport::default(),
-            });
+        let n = self.provisioners.len();
+        if let Some(e) = provisioners_without_communicator(BUILDER, &self.plan.comm, n, runner) {
+            return Err(e);
         }
         let p = &self.plan;
         let a = &self.api;

@@ -1,4 +1,4 @@
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::{Stream, TryStreamExt};
@@ -6,10 +6,9 @@ use oxide_client::{Client, ListOptions, NameOrId};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::steps::common::{now_secs, swept};
 use crate::steps::oxide::{OxideApi, Waits, build_of, delete, remove_disk, remove_instance};
-use crate::{
-    CleanupEntry, CleanupOutcome, Error, Resource, SweepFilter, SweepReport, Sweeper, UndoWhen,
-};
+use crate::{Error, Resource, SweepFilter, SweepReport, Sweeper};
 
 /// Removes what crashed `oxide-instance` builds left in one project:
 /// instances (stopped first), disks, snapshots and images, and the current
@@ -94,12 +93,6 @@ pub(crate) fn unix_secs(text: &str) -> Option<u64> {
     u64::try_from(days * 86_400 + h * 3600 + mi * 60 + s - offset).ok()
 }
 
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// Whether a resource is a leftover `filter` asks for.
 pub(crate) fn matches(
     filter: &SweepFilter,
@@ -117,17 +110,6 @@ pub(crate) fn matches(
         return true;
     }
     unix_secs(time_created).is_some_and(|c| now.saturating_sub(c) >= filter.older_than.as_secs())
-}
-
-fn entry(resource: Resource, result: Result<(), Error>) -> CleanupEntry {
-    CleanupEntry {
-        resource,
-        when: UndoWhen::Always,
-        outcome: match result {
-            Ok(()) => CleanupOutcome::Removed,
-            Err(e) => CleanupOutcome::Failed(e),
-        },
-    }
 }
 
 /// The whole listing, or the error recorded in `report`.
@@ -176,7 +158,7 @@ impl Sweeper for OxideSweeper {
             }
             let r = remove_instance(a, i.id, limit, cancel).await;
             let res = Resource::new("instance", i.id.to_string()).named(i.name);
-            report.cleanup.entries.push(entry(res, r));
+            report.cleanup.entries.push(swept(res, r));
         }
         let snapshots = listed(&mut report, "snapshots", c.snapshot_list(p, o)).await;
         for s in snapshots
@@ -191,7 +173,7 @@ impl Sweeper for OxideSweeper {
                 .await
                 .map_err(api_err(format!("deleting snapshot {id}")));
             let res = Resource::new("snapshot", id.to_string()).named(s.name);
-            report.cleanup.entries.push(entry(res, r));
+            report.cleanup.entries.push(swept(res, r));
         }
         let images = listed(&mut report, "images", c.image_list(Some(p), o)).await;
         for i in images
@@ -207,7 +189,7 @@ impl Sweeper for OxideSweeper {
                 .await
                 .map_err(api_err(format!("deleting image {id}")));
             let res = Resource::new("image", id.to_string()).named(i.name);
-            report.cleanup.entries.push(entry(res, r));
+            report.cleanup.entries.push(swept(res, r));
         }
         let disks = listed(&mut report, "disks", c.disk_list(p, o)).await;
         for d in disks
@@ -219,7 +201,7 @@ impl Sweeper for OxideSweeper {
             }
             let r = remove_disk(a, d.id, limit, cancel).await;
             let res = Resource::new("disk", d.id.to_string()).named(d.name);
-            report.cleanup.entries.push(entry(res, r));
+            report.cleanup.entries.push(swept(res, r));
         }
         let keys = listed(&mut report, "SSH keys", c.current_user_ssh_key_list(o)).await;
         for k in keys
@@ -234,7 +216,7 @@ impl Sweeper for OxideSweeper {
                 .await
                 .map_err(api_err(format!("deleting SSH key {id}")));
             let res = Resource::new("ssh key", id.to_string()).named(k.name);
-            report.cleanup.entries.push(entry(res, r));
+            report.cleanup.entries.push(swept(res, r));
         }
         report
     }

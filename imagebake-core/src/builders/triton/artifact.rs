@@ -2,6 +2,7 @@ use std::fmt;
 
 use triton_client::types::{Image, ImageId};
 
+use crate::comm::ssh::HostKeyRecord;
 use crate::{BuildId, CleanupReport};
 
 /// What a successful `triton` build made: the image (its UUID is Packer's
@@ -18,6 +19,9 @@ pub struct TritonArtifact {
     pub build_id: BuildId,
     /// The image as CloudAPI last showed it.
     pub image: Image,
+    /// The machine's SSH host key, trusted on first use (CloudAPI shows
+    /// none), when the build connected.
+    pub host_key: Option<HostKeyRecord>,
     /// What the cleanup removed (the temporary machine), and anything left.
     pub cleanup: CleanupReport,
 }

@@ -2,21 +2,22 @@
 //! before any request is made.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use imagebake_http::Secret;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::Error;
+use crate::builders::common::{SSH_KEYS, SshOptions, split_ssh_keys};
 use crate::builders::packer::{self, config_error, secret_opt, string_map};
 use crate::steps::triton::Waits;
 
 /// The builder's type name in a Packer template.
 pub const BUILDER: &str = "triton";
 
-/// Every key the builder accepts (Packer's triton builder keys, the SSH
-/// communicator keys, and imagebake's own wait settings).
+/// The builder's own keys (Packer's triton builder keys and imagebake's wait
+/// settings); the communicator keys ([`SSH_KEYS`]) are accepted too (see
+/// [`TritonConfig::all_keys`]).
 pub const KEYS: &[&str] = &[
     "triton_url",
     "triton_account",
@@ -39,20 +40,6 @@ pub const KEYS: &[&str] = &[
     "image_eula_url",
     "image_acls",
     "image_tags",
-    "communicator",
-    "ssh_host",
-    "ssh_port",
-    "ssh_username",
-    "ssh_password",
-    "ssh_private_key_file",
-    "ssh_agent_auth",
-    "ssh_timeout",
-    "ssh_bastion_host",
-    "ssh_bastion_port",
-    "ssh_bastion_username",
-    "ssh_bastion_password",
-    "ssh_bastion_private_key_file",
-    "ssh_bastion_agent_auth",
     "state_timeout",
     "image_timeout",
     "poll_cap",
@@ -71,7 +58,9 @@ pub const REQUIRED: &[&str] = &[
 pub const DEFAULT_URL: &str = "https://us-sw-1.api.joyent.com";
 
 /// The `triton` builder's configuration, with exactly Packer's keys (see
-/// [`KEYS`]). Decode it from a Packer template's builder block with
+/// [`KEYS`]) and the communicator keys ([`SshOptions`]; `ssh_username`
+/// defaults to `root`, and the login to the API key: `triton_key_material`,
+/// else the ssh-agent, as Triton puts the account's keys on the machine). Decode it from a Packer template's builder block with
 /// [`TritonConfig::from_json`]; the checks that need no request run in
 /// [`TritonBuilder::new`](super::TritonBuilder::new).
 ///
@@ -152,48 +141,6 @@ pub struct TritonConfig {
     /// Image tags.
     #[serde(default, deserialize_with = "string_map")]
     pub image_tags: BTreeMap<String, String>,
-    /// `ssh` (default) or `none`.
-    #[serde(default)]
-    pub communicator: Option<String>,
-    /// SSH host (default: the machine's `primaryIp`).
-    #[serde(default)]
-    pub ssh_host: Option<String>,
-    /// SSH port (default 22).
-    #[serde(default)]
-    pub ssh_port: Option<u16>,
-    /// SSH user (default `root`).
-    #[serde(default)]
-    pub ssh_username: Option<String>,
-    /// SSH password.
-    #[serde(default, deserialize_with = "secret_opt")]
-    pub ssh_password: Option<Secret>,
-    /// SSH private key file (default: the API key, `triton_key_material`).
-    #[serde(default)]
-    pub ssh_private_key_file: Option<PathBuf>,
-    /// Log in with the ssh-agent's keys.
-    #[serde(default)]
-    pub ssh_agent_auth: bool,
-    /// How long to try to connect (default `5m`).
-    #[serde(default)]
-    pub ssh_timeout: Option<String>,
-    /// Bastion (jump host).
-    #[serde(default)]
-    pub ssh_bastion_host: Option<String>,
-    /// Bastion port (default 22).
-    #[serde(default)]
-    pub ssh_bastion_port: Option<u16>,
-    /// Bastion user (default: `ssh_username`).
-    #[serde(default)]
-    pub ssh_bastion_username: Option<String>,
-    /// Bastion password.
-    #[serde(default, deserialize_with = "secret_opt")]
-    pub ssh_bastion_password: Option<Secret>,
-    /// Bastion private key file.
-    #[serde(default)]
-    pub ssh_bastion_private_key_file: Option<PathBuf>,
-    /// Log in to the bastion with the ssh-agent.
-    #[serde(default)]
-    pub ssh_bastion_agent_auth: bool,
     /// Limit of each machine wait (default `10m`).
     #[serde(default)]
     pub state_timeout: Option<String>,
@@ -203,6 +150,9 @@ pub struct TritonConfig {
     /// Longest pause between two polls (default `1s`).
     #[serde(default)]
     pub poll_cap: Option<String>,
+    /// The communicator keys (`communicator`, `ssh_*`), decoded apart.
+    #[serde(skip)]
+    pub ssh: SshOptions,
 }
 
 /// `source_machine_image_filter`: Packer's ListImages filter.
@@ -254,7 +204,10 @@ impl TritonConfig {
     /// allowed). Unknown keys, missing required keys and wrongly typed values
     /// are errors naming the key and the builder.
     pub fn from_json(value: &Value) -> Result<Self, Error> {
-        packer::decode(BUILDER, value, KEYS, REQUIRED)
+        let (ssh, rest) = split_ssh_keys(value);
+        let mut config: TritonConfig = packer::decode(BUILDER, &rest, KEYS, REQUIRED)?;
+        config.ssh = SshOptions::from_json(BUILDER, &ssh)?;
+        Ok(config)
     }
 
     /// [`TritonConfig::from_json`] from text.
@@ -262,6 +215,11 @@ impl TritonConfig {
         let value: Value = serde_json::from_str(text)
             .map_err(|e| config_error(BUILDER, &format!("not valid JSON: {e}")))?;
         Self::from_json(&value)
+    }
+
+    /// Every key the builder accepts: [`KEYS`] and [`SSH_KEYS`].
+    pub fn all_keys() -> impl Iterator<Item = &'static str> {
+        KEYS.iter().chain(SSH_KEYS).copied()
     }
 
     /// Checks the required keys (for a config built in Rust rather than
@@ -357,13 +315,13 @@ mod tests {
         }
         // Every key of KEYS is in the document above (so the list and the
         // struct agree), and the struct takes them all.
-        for k in KEYS {
-            assert!(v.get(*k).is_some(), "test misses {k}");
+        for k in TritonConfig::all_keys() {
+            assert!(v.get(k).is_some(), "test misses {k}");
         }
         let c = TritonConfig::from_json(&v).unwrap();
         assert_eq!(c.source_machine_metadata["n"], "1");
         assert_eq!(c.source_machine_tags["flag"], "true");
-        assert_eq!(c.ssh_port, Some(2222));
+        assert_eq!(c.ssh.ssh_port, Some(2222));
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("\"p\"") && !dbg.contains("bp"), "{dbg}");
     }

@@ -12,8 +12,9 @@
 //! 3. `create machine`: CreateMachine tagged with the build id; its delete
 //!    is registered with the id straight from the answer;
 //! 4. `wait running`: `failed` ends at once;
-//! 5. with `communicator: ssh`: `connect ssh` (`ssh_host` or `primaryIp`),
-//!    the provisioners, `flush` (`sync`);
+//! 5. with `communicator: ssh`: `connect ssh` (`ssh_host` or `primaryIp`;
+//!    the shared [`ConnectSsh`] step, host key trusted on first use and
+//!    recorded in the artifact), the provisioners, `flush` (`sync`);
 //! 6. `stop machine`, `wait stopped`;
 //! 7. `create image`: its delete on failure is registered at once;
 //! 8. `wait image`: `failed` ends at once with the image's error;
@@ -52,22 +53,24 @@ mod config;
 mod plan;
 mod sweep;
 
+/// How the machine is reached (the plan every builder shares).
+pub use crate::steps::common::CommPlan;
 pub use artifact::TritonArtifact;
 pub use config::{BUILDER, DEFAULT_URL, ImageFilter, KEYS, REQUIRED, TritonConfig};
-pub use plan::CommPlan;
 pub use sweep::TritonSweeper;
 
 use tokio_util::sync::CancellationToken;
 use triton_client::{Client, RetryPolicy};
 
-use crate::builders::packer::{TemplateVars, config_error};
+use crate::builders::common::provisioners_without_communicator;
+use crate::builders::packer::TemplateVars;
 use crate::provision::Flush;
+use crate::steps::common::{ConnectSsh, SshTarget};
 use crate::steps::triton::{
-    CheckImageName, ConnectSsh, CreateImage, CreateMachine, DeleteMachine, Provisioned,
-    SourceImage, StopMachine, TagImage, WaitImage, WaitMachineGone, WaitRunning, WaitStopped,
-    Waits,
+    CheckImageName, CreateImage, CreateMachine, DeleteMachine, Provisioned, SourceImage,
+    StopMachine, TagImage, WaitImage, WaitMachineGone, WaitRunning, WaitStopped, Waits,
 };
-use crate::{BuildError, CleanupReport, Comm, Error, Runner, Step};
+use crate::{BuildError, Comm, Error, Runner, Step};
 use plan::Plan;
 
 /// A checked `triton` build, ready to run: its configuration, the CloudAPI
@@ -164,16 +167,9 @@ impl TritonBuilder {
         runner: &Runner,
         token: CancellationToken,
     ) -> Result<TritonArtifact, BuildError> {
-        if matches!(self.plan.comm, CommPlan::None) && !self.provisioners.is_empty() {
-            return Err(BuildError {
-                build_id: runner.id().clone(),
-                step: None,
-                cause: config_error(
-                    BUILDER,
-                    "provisioners need a communicator, but `communicator` is \"none\"",
-                ),
-                cleanup: CleanupReport::default(),
-            });
+        let n = self.provisioners.len();
+        if let Some(e) = provisioners_without_communicator(BUILDER, &self.plan.comm, n, runner) {
+            return Err(e);
         }
         let p = &self.plan;
         let c = &self.client;
@@ -189,21 +185,26 @@ impl TritonBuilder {
                 let create = CreateMachine::new(c.clone(), p.machine.clone(), w);
                 let machine = cx.step(&create, source).await?;
                 let running = cx.step(&WaitRunning::new(c.clone(), w), machine).await?;
-                let provisioned = match &p.comm {
-                    CommPlan::None => Provisioned::without_communicator(running.handle),
+                let (provisioned, host_key) = match &p.comm {
+                    CommPlan::None => (Provisioned::without_communicator(running.handle), None),
                     CommPlan::Ssh(ssh) => {
-                        let connected = cx.step(&ConnectSsh::new(ssh.clone()), running).await?;
+                        let target = SshTarget {
+                            machine: running.handle,
+                            address: running.machine.primary_ip,
+                        };
+                        let connected = cx.step(&ConnectSsh::new(ssh.clone()), target).await?;
                         let comm = cx.steps(&self.provisioners, connected.comm).await?;
-                        let flush = if ssh.username == "root" {
+                        let flush = if ssh.is_root() {
                             Flush::sync_only()
                         } else {
                             Flush::sync_only().sync_command("sudo sync")
                         };
                         let flushed = cx.step(&flush, comm).await?;
-                        Provisioned {
-                            machine: connected.machine.handle,
+                        let provisioned = Provisioned {
+                            machine: connected.machine,
                             flushed,
-                        }
+                        };
+                        (provisioned, connected.host_key)
                     }
                 };
                 let stopping = cx.step(&StopMachine::new(c.clone()), provisioned).await?;
@@ -216,17 +217,20 @@ impl TritonBuilder {
                 let image = cx
                     .step(&WaitMachineGone::new(c.clone(), w), deleting)
                     .await?;
-                cx.step(&TagImage::new(c.clone(), p.image.tags.clone()), image)
-                    .await
+                let image = cx
+                    .step(&TagImage::new(c.clone(), p.image.tags.clone()), image)
+                    .await?;
+                Ok((image, host_key))
             })
             .await?;
-        let image = built.value;
+        let (image, host_key) = built.value;
         Ok(TritonArtifact {
             image_id: image.id,
             name: image.name.clone(),
             version: image.version.clone(),
             build_id: built.build_id,
             image,
+            host_key,
             cleanup: built.cleanup,
         })
     }

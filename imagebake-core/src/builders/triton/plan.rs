@@ -2,7 +2,6 @@
 //! before any request is made.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use imagebake_http::Secret;
 use triton_client::auth::KeyFingerprint;
@@ -12,17 +11,10 @@ use uuid::Uuid;
 
 use super::config::{BUILDER, DEFAULT_URL, ImageFilter, TritonConfig};
 use crate::Error;
-use crate::builders::packer::{TemplateVars, config_error, duration_key};
-use crate::steps::triton::{ImageSource, ImageSpec, MachineSpec, SshLogin, SshPlan, Waits};
-
-/// What the machine is reached with.
-#[derive(Debug, Clone, PartialEq)]
-pub enum CommPlan {
-    /// `communicator: none`: no provisioners, nothing to flush.
-    None,
-    /// `communicator: ssh`.
-    Ssh(SshPlan),
-}
+use crate::builders::common::SshDefaults;
+use crate::builders::packer::{TemplateVars, config_error};
+use crate::steps::common::{CommPlan, SshLogin};
+use crate::steps::triton::{ImageSource, ImageSpec, MachineSpec, Waits};
 
 /// A checked configuration.
 #[derive(Debug, Clone)]
@@ -303,100 +295,26 @@ fn key_material(m: &Secret) -> KeyMaterial {
     }
 }
 
-fn login(
-    key_file: Option<&PathBuf>,
-    password: Option<&Secret>,
-    agent: bool,
-    api_key: Option<&Secret>,
-) -> SshLogin {
-    if let Some(p) = key_file {
-        return SshLogin::KeyFile(p.clone());
-    }
-    if let Some(p) = password {
-        return SshLogin::Password(p.clone());
-    }
-    if agent {
-        return SshLogin::Agent;
-    }
-    // Triton puts the account's keys on the machine: the API key logs in.
-    match api_key.map(|m| (m, key_material(m))) {
+/// The communicator plan: Packer's `ssh_*` keys, with Triton's defaults
+/// (user `root`; the API key logs in, as Triton puts the account's keys on
+/// the machine: `triton_key_material`'s file or text, else the ssh-agent).
+fn comm(c: &TritonConfig) -> Result<CommPlan, Error> {
+    let api_key = match c.triton_key_material.as_ref().map(|m| (m, key_material(m))) {
         Some((_, KeyMaterial::File(path))) => SshLogin::KeyFile(path),
         Some((m, KeyMaterial::Text)) => SshLogin::KeyText(m.clone()),
         _ => SshLogin::Agent,
-    }
-}
-
-fn comm(c: &TritonConfig) -> Result<CommPlan, Error> {
-    match c.communicator.as_deref().unwrap_or("ssh") {
-        "none" => return Ok(CommPlan::None),
-        "ssh" => {}
-        other => {
-            return Err(err(&format!(
-                "key `communicator`: {other:?} is not supported (ssh or none)"
-            )));
-        }
-    }
-    let username = c
-        .ssh_username
-        .clone()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| "root".to_owned());
-    let timeout = duration_key(
-        BUILDER,
-        "ssh_timeout",
-        c.ssh_timeout.as_deref(),
-        Duration::from_secs(300),
-    )?;
-    let bastion = match c.ssh_bastion_host.as_deref().filter(|h| !h.is_empty()) {
-        None => {
-            let set = c.ssh_bastion_port.is_some()
-                || c.ssh_bastion_username.is_some()
-                || c.ssh_bastion_password.is_some()
-                || c.ssh_bastion_private_key_file.is_some()
-                || c.ssh_bastion_agent_auth;
-            if set {
-                return Err(err(
-                    "ssh_bastion_* keys are set but `ssh_bastion_host` is not",
-                ));
-            }
-            None
-        }
-        Some(h) => Some(Box::new(SshPlan {
-            host: Some(h.to_owned()),
-            port: c.ssh_bastion_port.unwrap_or(22),
-            username: c
-                .ssh_bastion_username
-                .clone()
-                .unwrap_or_else(|| username.clone()),
-            login: login(
-                c.ssh_bastion_private_key_file.as_ref(),
-                c.ssh_bastion_password.as_ref(),
-                c.ssh_bastion_agent_auth,
-                c.triton_key_material.as_ref(),
-            ),
-            timeout,
-            bastion: None,
-        })),
     };
-    Ok(CommPlan::Ssh(SshPlan {
-        host: c.ssh_host.clone().filter(|h| !h.is_empty()),
-        port: c.ssh_port.unwrap_or(22),
-        username,
-        login: login(
-            c.ssh_private_key_file.as_ref(),
-            c.ssh_password.as_ref(),
-            c.ssh_agent_auth,
-            c.triton_key_material.as_ref(),
-        ),
-        timeout,
-        bastion,
-    }))
+    let defaults = SshDefaults::new(api_key.clone())
+        .username("root")
+        .bastion_login(api_key);
+    c.ssh.plan_with(BUILDER, &defaults)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::time::Duration;
 
     fn vars() -> TemplateVars {
         TemplateVars {
@@ -443,6 +361,22 @@ mod tests {
             CommPlan::None => panic!("ssh is the default"),
         }
         assert!(matches!(p.source, ImageSource::Id(_)));
+        // A bastion logs in with the API key too; a given login wins.
+        let p = Plan::new(
+            &config(json!({"ssh_bastion_host": "jump", "ssh_username": "admin",
+                "ssh_agent_auth": true})),
+            &vars(),
+        )
+        .unwrap();
+        match p.comm {
+            CommPlan::Ssh(s) => {
+                assert_eq!((s.username.as_str(), &s.login), ("admin", &SshLogin::Agent));
+                let b = s.bastion.expect("bastion");
+                assert_eq!(b.username, "admin");
+                assert!(matches!(b.login, SshLogin::KeyText(_)));
+            }
+            CommPlan::None => panic!("ssh is the default"),
+        }
     }
 
     #[test]

@@ -7,10 +7,9 @@ use tokio_util::sync::CancellationToken;
 use triton_client::Client;
 use triton_client::types::{Image, ListImages, ListMachines, Machine};
 
+use crate::steps::common::swept;
 use crate::steps::triton::{BUILD_TAG, CREATED_TAG, now_secs, remove_image, remove_machine};
-use crate::{
-    CleanupEntry, CleanupOutcome, Error, Resource, SweepFilter, SweepReport, Sweeper, UndoWhen,
-};
+use crate::{Error, Resource, SweepFilter, SweepReport, Sweeper};
 
 /// Removes what crashed `triton` builds left: machines whose
 /// `imagebake-build` tag (or name) starts with the filter's prefix, and
@@ -71,17 +70,6 @@ fn matches(
     created.is_some_and(|c| now.saturating_sub(c) >= filter.older_than.as_secs())
 }
 
-fn entry(resource: Resource, result: Result<(), Error>) -> CleanupEntry {
-    CleanupEntry {
-        resource,
-        when: UndoWhen::Always,
-        outcome: match result {
-            Ok(()) => CleanupOutcome::Removed,
-            Err(e) => CleanupOutcome::Failed(e),
-        },
-    }
-}
-
 #[async_trait]
 impl Sweeper for TritonSweeper {
     /// Lists with CloudAPI `ListMachines` (every page) and `ListImages`
@@ -113,7 +101,7 @@ impl Sweeper for TritonSweeper {
                     )
                     .await;
                     let res = Resource::new("machine", m.id.to_string()).named(m.name);
-                    report.cleanup.entries.push(entry(res, r));
+                    report.cleanup.entries.push(swept(res, r));
                 }
             }
             Err(e) => report
@@ -134,7 +122,7 @@ impl Sweeper for TritonSweeper {
                     let r = remove_image(&self.client, &i.id).await;
                     let res = Resource::new("image", i.id.to_string())
                         .named(format!("{}@{}", i.name, i.version));
-                    report.cleanup.entries.push(entry(res, r));
+                    report.cleanup.entries.push(swept(res, r));
                 }
             }
             Err(e) => report

@@ -1,6 +1,7 @@
 //! Steps and plans every cloud builder with a communicator shares: how to
 //! log in over SSH ([`SshPlan`], [`SshLogin`], [`CommPlan`]) and the step
-//! that reaches a freshly made machine ([`ConnectSsh`]).
+//! that reaches a freshly made machine ([`ConnectSsh`]); and the helpers
+//! the clouds' sweeps share ([`now_secs`], [`swept`]).
 //!
 //! A builder decodes Packer's `ssh_*` keys into a [`CommPlan`] with
 //! [`SshOptions::plan`](crate::builders::common::SshOptions::plan), then
@@ -9,6 +10,8 @@
 
 mod connect_ssh;
 mod ssh_plan;
+mod sweep;
 
 pub use connect_ssh::{ConnectSsh, SshConnected, SshTarget};
 pub use ssh_plan::{CommPlan, SshLogin, SshPlan};
+pub use sweep::{now_secs, swept};

@@ -11,7 +11,6 @@
 //! leftovers by the first two and never touches a finished image.
 
 mod check_image_name;
-mod connect_ssh;
 mod create_image;
 mod create_machine;
 mod delete_machine;
@@ -23,13 +22,12 @@ mod wait_image;
 mod wait_running;
 mod wait_stopped;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use triton_client::types::{Image, ImageId, Machine, MachineId, MachineLookup};
 use triton_client::{Client, WaitOptions};
 
 pub use check_image_name::CheckImageName;
-pub use connect_ssh::{ConnectSsh, Connected, SshLogin, SshPlan};
 pub use create_image::{CreateImage, ImageSpec};
 pub use create_machine::{CreateMachine, MachineSpec};
 pub use delete_machine::DeleteMachine;
@@ -40,6 +38,8 @@ pub use wait_gone::WaitMachineGone;
 pub use wait_image::WaitImage;
 pub use wait_running::WaitRunning;
 pub use wait_stopped::WaitStopped;
+
+pub(crate) use crate::steps::common::now_secs;
 
 use crate::provision::Flushed;
 use crate::{Error, Resource, UndoHandle};
@@ -139,13 +139,6 @@ pub struct MachineDeleting {
     pub machine: MachineHandle,
     /// The image.
     pub image: Image,
-}
-
-/// Unix seconds now, for [`CREATED_TAG`].
-pub(crate) fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// [`Error::Provider`] for a CloudAPI call.

@@ -1,0 +1,268 @@
+//! Runs the builds of a Packer JSON template, as `packer build` does: every
+//! build checked before any starts, the selected ones run in parallel, one
+//! progress line per event prefixed with the build's name, each artifact
+//! (or failure) reported with its cleanup.
+//!
+//! ```no_run
+//! use imagebake_core::CancellationToken;
+//! use imagebake_examples::bake::{self, BakeOptions};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let options = BakeOptions::default();
+//! let template = bake::load("examples/templates/triton.json".as_ref(), &options)?;
+//! for artifact in bake::run(&template, &options, CancellationToken::new()).await? {
+//!     println!("{}", artifact.description);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use imagebake_core::builders::packer::expand_env_with;
+use imagebake_core::packer_template::{AnyArtifact, AnyBuilder, Template};
+use imagebake_core::{BuildError, CancellationToken, Error, Event, FnObserver, Runner};
+use serde_json::Value;
+
+use crate::progress::describe;
+
+/// Where progress lines go.
+pub type ProgressSink = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// What to run and how to report it.
+#[derive(Clone)]
+pub struct BakeOptions {
+    /// Run only these builds (Packer's `-only`); empty for all.
+    pub only: Vec<String>,
+    /// Leave these builds out (Packer's `-except`).
+    pub except: Vec<String>,
+    /// Values for `{{env `NAME`}}` that win over the process environment.
+    pub env: BTreeMap<String, String>,
+    /// Receives every progress line (default: standard output).
+    pub progress: ProgressSink,
+}
+
+impl Default for BakeOptions {
+    fn default() -> Self {
+        Self {
+            only: Vec::new(),
+            except: Vec::new(),
+            env: BTreeMap::new(),
+            progress: Arc::new(|line: &str| println!("{line}")),
+        }
+    }
+}
+
+impl fmt::Debug for BakeOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `env` may hold tokens: only its names are shown.
+        f.debug_struct("BakeOptions")
+            .field("only", &self.only)
+            .field("except", &self.except)
+            .field("env", &self.env.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A build that did not make its artifact.
+#[derive(Debug)]
+pub struct FailedBuild {
+    /// The build's name (its builder's `name`, else its `type`).
+    pub name: String,
+    /// Why, and what its cleanup did.
+    pub error: BuildError,
+}
+
+/// Why a bake did not make every artifact.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BakeError {
+    /// The template file could not be read.
+    #[error("reading template {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The template, a builder block or the build selection is invalid; no
+    /// build was started.
+    #[error(transparent)]
+    Template(#[from] Error),
+    /// Some builds failed (or were cancelled); the others' artifacts are
+    /// here.
+    #[error("{} of {} builds failed: {}", failed.len(), failed.len() + artifacts.len(), failed_names(failed))]
+    Builds {
+        /// The artifacts of the builds that succeeded.
+        artifacts: Vec<AnyArtifact>,
+        /// The builds that failed, each with its cleanup report.
+        failed: Vec<FailedBuild>,
+    },
+}
+
+fn failed_names(failed: &[FailedBuild]) -> String {
+    failed
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl BakeError {
+    /// Whether every failed build was cancelled (Ctrl-C).
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Self::Builds { failed, .. }
+            if !failed.is_empty() && failed.iter().all(|f| f.error.is_cancelled()))
+    }
+}
+
+/// Reads the template at `path`, replacing `{{env `NAME`}}` with
+/// `options.env`'s values, else the environment's.
+pub fn load(path: &Path, options: &BakeOptions) -> Result<Template, BakeError> {
+    let text = std::fs::read_to_string(path).map_err(|source| BakeError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse(&text, options)
+}
+
+/// [`load`] from the template's text.
+pub fn parse(text: &str, options: &BakeOptions) -> Result<Template, BakeError> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| Error::Config(format!("template: not valid JSON: {e}")))?;
+    let lookup = |name: &str| {
+        options
+            .env
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
+    };
+    Ok(Template::from_json(&expand_env_with(&value, &lookup)?)?)
+}
+
+/// The names of the builds `options` selects, in template order. Duplicate
+/// build names, a name in `-only`/`-except` that matches no build, and an
+/// empty selection are errors.
+pub fn select(template: &Template, options: &BakeOptions) -> Result<Vec<String>, Error> {
+    let names = template.build_names();
+    let mut seen = BTreeSet::new();
+    for n in &names {
+        if !seen.insert(n.as_str()) {
+            return Err(Error::Config(format!(
+                "template: two builds are named {n:?}; give each builder a distinct `name`"
+            )));
+        }
+    }
+    for (flag, list) in [("-only", &options.only), ("-except", &options.except)] {
+        if let Some(n) = list.iter().find(|n| !seen.contains(n.as_str())) {
+            return Err(Error::Config(format!(
+                "{flag}: no build is named {n:?} (builds: {})",
+                names.join(", ")
+            )));
+        }
+    }
+    let chosen: Vec<String> = names
+        .into_iter()
+        .filter(|n| options.only.is_empty() || options.only.contains(n))
+        .filter(|n| !options.except.contains(n))
+        .collect();
+    if chosen.is_empty() {
+        return Err(Error::Config(
+            "-only/-except leave no build to run".to_owned(),
+        ));
+    }
+    Ok(chosen)
+}
+
+/// Runs the selected builds of `template` in parallel until each is done,
+/// failed or cancelled by `cancel` (every build's cleanup runs in every
+/// case). All builders are checked first: an invalid one starts nothing.
+/// Returns the artifacts in template order, or [`BakeError::Builds`] with
+/// the artifacts made and the failures when any build failed.
+pub async fn run(
+    template: &Template,
+    options: &BakeOptions,
+    cancel: CancellationToken,
+) -> Result<Vec<AnyArtifact>, BakeError> {
+    let names = select(template, options)?;
+    let builders = names
+        .iter()
+        .map(|n| Ok((n.clone(), template.builder(Some(n))?)))
+        .collect::<Result<Vec<(String, AnyBuilder)>, Error>>()?;
+    let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+    let started = Instant::now();
+    let sink = options.progress.clone();
+    let emit = move |name: &str, line: &str| {
+        let at = started.elapsed().as_secs_f64();
+        sink(&format!("[{at:>7.2}s] {name:<width$} | {line}"));
+    };
+    let emit = Arc::new(emit);
+    for (name, builder) in &builders {
+        emit(name, &format!("{} build", builder.builder_type()));
+    }
+
+    let runs = builders.iter().map(|(name, builder)| {
+        let (name, emit) = (name.clone(), emit.clone());
+        let observer = FnObserver(move |e: &Event| {
+            if let Some(line) = describe(e) {
+                emit(&name, &line);
+            }
+        });
+        let runner = Runner::new().observer(Arc::new(observer));
+        let token = cancel.child_token();
+        async move { builder.run(&runner, token).await }
+    });
+    let results = futures::future::join_all(runs).await;
+
+    let mut artifacts = Vec::new();
+    let mut failed = Vec::new();
+    for ((name, _), result) in builders.iter().zip(results) {
+        match result {
+            Ok(a) => {
+                for line in artifact_lines(&a) {
+                    emit(name, &line);
+                }
+                artifacts.push(a);
+            }
+            Err(error) => {
+                emit(name, &format!("FAILED: {error}"));
+                for line in format!("cleanup: {}", error.cleanup).lines() {
+                    emit(name, line);
+                }
+                failed.push(FailedBuild {
+                    name: name.clone(),
+                    error,
+                });
+            }
+        }
+    }
+    if failed.is_empty() {
+        Ok(artifacts)
+    } else {
+        Err(BakeError::Builds { artifacts, failed })
+    }
+}
+
+/// The lines that report an artifact: Packer's description, then its id,
+/// name, version and cloud, then the cleanup report.
+pub fn artifact_lines(a: &AnyArtifact) -> Vec<String> {
+    let mut lines = vec![a.description.clone()];
+    lines.push(format!(
+        "artifact: id {}, name {}, version {}, cloud {}, build {}",
+        a.id.as_deref().unwrap_or("(none)"),
+        a.name,
+        a.version.as_deref().unwrap_or("-"),
+        a.builder,
+        a.build_id
+    ));
+    if a.details.as_object().is_some_and(|d| !d.is_empty()) {
+        lines.push(format!("details: {}", a.details));
+    }
+    lines.extend(format!("cleanup: {}", a.cleanup).lines().map(str::to_owned));
+    lines
+}

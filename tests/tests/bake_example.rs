@@ -1,0 +1,359 @@
+//! The `bake` example's logic (`imagebake_examples::bake`) end to end
+//! against the in-process simulators: the shipped templates of
+//! `examples/templates/` baked in parallel on Triton and Oxide, build
+//! selection (`-only`/`-except`), a failing build next to a good one,
+//! template errors that start nothing, and a cancellation (Ctrl-C) that
+//! cleans up every build. Each case checks the simulators' inventories.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use imagebake_core::CancellationToken;
+use imagebake_examples::bake::{self, BakeError, BakeOptions};
+use imagebake_sim::Fault;
+use imagebake_sim::oxide::{OxideDelays, OxideSim, OxideSimOptions};
+use imagebake_sim::triton::{TritonDelays, TritonSim, TritonSimOptions};
+use serde_json::{Value, json};
+
+const TEMPLATES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/templates");
+const SEED_OXIDE_IMAGES: [&str; 3] = ["debian-12", "ubuntu-24-04", "alpine-3-20"];
+
+async fn triton_sim() -> TritonSim {
+    TritonSim::start(TritonSimOptions {
+        delays: TritonDelays::all(Duration::from_millis(5)),
+        ..TritonSimOptions::default()
+    })
+    .await
+    .expect("triton simulator starts")
+}
+
+async fn oxide_sim() -> OxideSim {
+    OxideSim::start(OxideSimOptions {
+        delays: OxideDelays {
+            instance_start: Duration::from_millis(5),
+            instance_stop: Duration::from_millis(5),
+        },
+        ..OxideSimOptions::default()
+    })
+    .await
+    .expect("oxide simulator starts")
+}
+
+/// The variables the shipped templates read, for these simulators (an
+/// address nothing answers on for a missing Oxide simulator).
+fn env(triton: &TritonSim, oxide: Option<&OxideSim>) -> BTreeMap<String, String> {
+    let mut e = BTreeMap::new();
+    e.insert("TRITON_URL".into(), triton.url());
+    e.insert("TRITON_ACCOUNT".into(), triton.account().to_owned());
+    e.insert("TRITON_KEY_ID".into(), triton.key_id().to_owned());
+    e.insert(
+        "TRITON_KEY_MATERIAL".into(),
+        triton.private_key_path().to_string_lossy().into_owned(),
+    );
+    e.insert(
+        "OXIDE_HOST".into(),
+        oxide.map_or_else(|| "http://127.0.0.1:1".to_owned(), OxideSim::url),
+    );
+    e.insert(
+        "OXIDE_TOKEN".into(),
+        oxide.map_or_else(|| "unused".to_owned(), |o| o.token().to_owned()),
+    );
+    e
+}
+
+/// Options with `env` whose progress lines are collected in the result.
+fn options(env: BTreeMap<String, String>) -> (BakeOptions, Arc<Mutex<Vec<String>>>) {
+    let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+    let l = lines.clone();
+    let o = BakeOptions {
+        env,
+        progress: Arc::new(move |line: &str| l.lock().unwrap().push(line.to_owned())),
+        ..BakeOptions::default()
+    };
+    (o, lines)
+}
+
+/// A Triton builder block for `sim`, fast polls, plus `extra`.
+fn triton_block(sim: &TritonSim, name: &str, extra: Value) -> Value {
+    let mut v = json!({
+        "type": "triton",
+        "name": name,
+        "triton_url": sim.url(),
+        "triton_account": sim.account(),
+        "triton_key_id": sim.key_id(),
+        "triton_key_material": sim.private_key_path().to_string_lossy(),
+        "source_machine_package": "g1.small",
+        "source_machine_image_filter": {"name": "base-64-lts", "most_recent": true},
+        "image_name": format!("img-{name}"),
+        "image_version": "1.0.0",
+        "communicator": "none",
+        "poll_cap": "10ms",
+    });
+    for (k, x) in extra.as_object().expect("object") {
+        v[k] = x.clone();
+    }
+    v
+}
+
+/// Writes `template` to a file in a new temporary directory and loads it
+/// the way the example does.
+fn load_written(
+    template: &Value,
+    options: &BakeOptions,
+) -> Result<imagebake_core::packer_template::Template, BakeError> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("template.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(template).unwrap()).expect("write");
+    bake::load(&path, options)
+}
+
+/// Triton: no machine left, and the custom images are exactly `ids`.
+fn assert_triton_holds(sim: &TritonSim, ids: &[&str], case: &str) {
+    let inv = sim.inventory();
+    assert!(
+        inv.machines.is_empty(),
+        "{case}: machines left: {:?}",
+        inv.machines
+    );
+    let mut got: Vec<String> = inv.custom_images().iter().map(|i| i.id.clone()).collect();
+    got.sort();
+    let mut want: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
+    want.sort();
+    assert_eq!(got, want, "{case}: images {:?}", inv.custom_images());
+}
+
+fn lines_of(lines: &Mutex<Vec<String>>, build: &str) -> Vec<String> {
+    lines
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains(&format!(" {build} ")))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn the_shipped_templates_bake_on_both_simulators_in_parallel() {
+    let (triton, oxide) = (triton_sim().await, oxide_sim().await);
+    let (opts, lines) = options(env(&triton, Some(&oxide)));
+    let path = Path::new(TEMPLATES).join("parallel.json");
+    let template = bake::load(&path, &opts).expect("parallel.json loads");
+    let artifacts = bake::run(&template, &opts, CancellationToken::new())
+        .await
+        .expect("every build succeeds");
+
+    let kinds: Vec<&str> = artifacts.iter().map(|a| a.builder).collect();
+    assert_eq!(kinds, ["triton", "triton", "oxide-instance"]);
+    let triton_ids: Vec<&str> = artifacts[..2]
+        .iter()
+        .map(|a| a.id.as_deref().expect("image id"))
+        .collect();
+    assert!(artifacts[0].name == "bake-parallel-a" && artifacts[1].name == "bake-parallel-b");
+    assert_triton_holds(&triton, &triton_ids, "parallel");
+
+    let inv = oxide.inventory();
+    assert!(
+        inv.instances.is_empty() && inv.disks.is_empty() && inv.snapshots.is_empty(),
+        "oxide leftovers: {inv:?}"
+    );
+    let made: Vec<String> = inv
+        .images
+        .iter()
+        .filter(|i| !SEED_OXIDE_IMAGES.contains(&i.name.as_str()))
+        .map(|i| i.id.to_string())
+        .collect();
+    assert_eq!(made, [artifacts[2].id.clone().expect("oxide image id")]);
+
+    // One line per event, prefixed with the build's name, for each build,
+    // ending with the artifact and its cleanup.
+    for build in ["triton-a", "triton-b", "oxide-instance"] {
+        let mine = lines_of(&lines, build);
+        assert!(
+            mine.iter().any(|l| l.ends_with("| ▶ source image")),
+            "{mine:#?}"
+        );
+        assert!(
+            mine.iter().any(|l| l.contains("build succeeded in")),
+            "{mine:#?}"
+        );
+        assert!(
+            mine.iter().any(|l| l.contains("| artifact: id ")),
+            "{mine:#?}"
+        );
+        assert!(mine.iter().any(|l| l.contains("| cleanup: ")), "{mine:#?}");
+    }
+    assert!(
+        lines_of(&lines, "triton-a")
+            .iter()
+            .any(|l| l.contains("✔ create machine: done in")),
+        "{:#?}",
+        lines.lock().unwrap()
+    );
+    triton.shutdown().await;
+    oxide.shutdown().await;
+}
+
+#[tokio::test]
+async fn only_and_except_pick_the_builds() {
+    let triton = triton_sim().await;
+    let path = Path::new(TEMPLATES).join("parallel.json");
+
+    let (mut opts, _) = options(env(&triton, None));
+    opts.only = vec!["triton-b".into()];
+    let template = bake::load(&path, &opts).expect("loads");
+    assert_eq!(bake::select(&template, &opts).unwrap(), ["triton-b"]);
+    let a = bake::run(&template, &opts, CancellationToken::new())
+        .await
+        .expect("triton-b succeeds");
+    assert_eq!(a.len(), 1);
+    assert_eq!(
+        (a[0].builder, a[0].name.as_str()),
+        ("triton", "bake-parallel-b")
+    );
+    assert_triton_holds(&triton, &[a[0].id.as_deref().unwrap()], "only");
+
+    opts.only.clear();
+    opts.except = vec!["oxide-instance".into(), "triton-b".into()];
+    assert_eq!(bake::select(&template, &opts).unwrap(), ["triton-a"]);
+    opts.except = vec!["nope".into()];
+    let e = bake::select(&template, &opts).unwrap_err().to_string();
+    assert!(e.contains("-except") && e.contains("\"nope\""), "{e}");
+    opts.except = vec![
+        "triton-a".into(),
+        "triton-b".into(),
+        "oxide-instance".into(),
+    ];
+    assert!(bake::select(&template, &opts).is_err());
+
+    // triton.json is ready to run too.
+    let (opts, _) = options(env(&triton, None));
+    let t = bake::load(&Path::new(TEMPLATES).join("triton.json"), &opts).expect("loads");
+    let a = bake::run(&t, &opts, CancellationToken::new())
+        .await
+        .expect("triton.json bakes");
+    assert_eq!(a[0].name, "bake-example");
+    triton.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_failing_build_is_an_error_and_the_other_still_finishes() {
+    let triton = triton_sim().await;
+    // The first image created fails (whichever build gets there first).
+    triton
+        .faults()
+        .inject("CreateImageFromMachine", Fault::FailResource, 1);
+    let (opts, lines) = options(BTreeMap::new());
+    let template = json!({"builders": [
+        triton_block(&triton, "one", json!({})),
+        triton_block(&triton, "two", json!({})),
+    ]});
+    let t = load_written(&template, &opts).expect("loads");
+    let e = bake::run(&t, &opts, CancellationToken::new())
+        .await
+        .expect_err("one build fails");
+    assert!(!e.is_cancelled());
+    let BakeError::Builds { artifacts, failed } = &e else {
+        panic!("{e}")
+    };
+    assert_eq!((artifacts.len(), failed.len()), (1, 1), "{e}");
+    let f = &failed[0];
+    assert_eq!(f.error.step.as_deref(), Some("wait image"), "{}", f.error);
+    assert!(f.error.cleanup.is_clean(), "{}", f.error.cleanup);
+    assert!(e.to_string().starts_with("1 of 2 builds failed: "), "{e}");
+    assert!(
+        lines_of(&lines, &f.name)
+            .iter()
+            .any(|l| l.contains("| FAILED: build ")),
+        "{:#?}",
+        lines.lock().unwrap()
+    );
+    assert_triton_holds(
+        &triton,
+        &[artifacts[0].id.as_deref().unwrap()],
+        "one failed",
+    );
+    triton.shutdown().await;
+}
+
+#[tokio::test]
+async fn template_errors_start_nothing() {
+    let triton = triton_sim().await;
+    let (opts, _) = options(BTreeMap::new());
+    let cases = [
+        (
+            json!({"builders": [triton_block(&triton, "a", json!({"ssh_pty": true}))]}),
+            "builder triton: unknown key `ssh_pty`",
+        ),
+        (
+            json!({"builders": [triton_block(&triton, "a", json!({})),
+                                triton_block(&triton, "a", json!({}))]}),
+            "two builds are named \"a\"",
+        ),
+        (
+            json!({"builders": [triton_block(&triton, "a",
+                json!({"triton_url": "{{env `IMAGEBAKE_TEST_UNSET_VARIABLE`}}"}))]}),
+            "key `builders[0].triton_url`: environment variable IMAGEBAKE_TEST_UNSET_VARIABLE is not set",
+        ),
+        (
+            json!({"builders": [triton_block(&triton, "a", json!({})),
+                                {"type": "oxide-instance", "project": "p"}]}),
+            "builder oxide-instance",
+        ),
+    ];
+    for (template, want) in cases {
+        let e = match load_written(&template, &opts) {
+            Err(e) => e,
+            Ok(t) => bake::run(&t, &opts, CancellationToken::new())
+                .await
+                .expect_err(want),
+        };
+        assert!(matches!(e, BakeError::Template(_)), "{e:?}");
+        assert!(e.to_string().contains(want), "want {want:?} in: {e}");
+    }
+    let e = bake::load(Path::new("/nonexistent/template.json"), &opts).unwrap_err();
+    assert!(matches!(e, BakeError::Read { .. }), "{e}");
+    assert_eq!(triton.request_count(), 0, "no build started");
+    triton.shutdown().await;
+}
+
+#[tokio::test]
+async fn cancelling_cleans_up_every_build() {
+    let triton = triton_sim().await;
+    let cancel = CancellationToken::new();
+    let (mut opts, lines) = options(BTreeMap::new());
+    // Ctrl-C as soon as a build is waiting for its image.
+    let (c, l) = (cancel.clone(), lines.clone());
+    opts.progress = Arc::new(move |line: &str| {
+        l.lock().unwrap().push(line.to_owned());
+        if line.ends_with("| ▶ wait image") {
+            c.cancel();
+        }
+    });
+    let template = json!({"builders": [
+        triton_block(&triton, "one", json!({})),
+        triton_block(&triton, "two", json!({})),
+    ]});
+    let t = load_written(&template, &opts).expect("loads");
+    let e = bake::run(&t, &opts, cancel).await.expect_err("cancelled");
+    assert!(e.is_cancelled(), "{e}");
+    let BakeError::Builds { artifacts, failed } = &e else {
+        panic!("{e}")
+    };
+    assert!(artifacts.is_empty() && failed.len() == 2, "{e}");
+    for f in failed {
+        assert!(f.error.cleanup.is_clean(), "{}", f.error.cleanup);
+    }
+    assert!(
+        lines
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("↺ removed machine")),
+        "{:#?}",
+        lines.lock().unwrap()
+    );
+    assert_triton_holds(&triton, &[], "cancelled");
+    triton.shutdown().await;
+}
