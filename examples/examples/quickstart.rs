@@ -1,65 +1,213 @@
-//! Bakes a Triton image offline, against the Triton simulator started in
-//! this process, and shows what a build looks like: its steps with their
-//! durations, the waits, the provisioner's output, the cleanup, the artifact,
-//! and a simulator inventory with nothing left behind.
+//! Bakes an image offline on each cloud's simulator, started in this
+//! process, one after the other: Triton (`triton`), Oxide
+//! (`oxide-instance`), then Outscale (`osc-chroot`). For each it shows what
+//! a build looks like: its steps with their durations, the waits, the
+//! provisioner's output, the cleanup, the artifact, and a simulator
+//! inventory with nothing left behind.
 //!
 //! ```text
 //! cargo run --example quickstart
 //! ```
 //!
 //! When simulated machines can run real SSH here (root, overlayfs, OpenSSH,
-//! busybox: see `scripts/test-deps.sh`), the build connects to the machine
-//! and runs a shell provisioner whose file is then read back from the
-//! captured image; otherwise it bakes with `communicator: none` and says so.
-//! Ctrl-C cancels the build and waits for its cleanup. Exits non-zero on
-//! failure.
+//! busybox: see `scripts/test-deps.sh`), the Triton and Oxide builds
+//! connect to the machine and run a shell provisioner whose file is then
+//! read back from the captured image; otherwise they bake with
+//! `communicator: none` and say so. The `osc-chroot` build works on real
+//! loop devices, so it runs only as root (with `/bin/busybox`, copied into
+//! the image so the provisioner has a shell); otherwise it says why it is
+//! skipped. Ctrl-C cancels the running build, waits for its cleanup and
+//! skips the rest. Exits non-zero if any bake failed.
 
+use std::fmt::Display;
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use imagebake_core::builders::osc_chroot::{OscChrootBuilder, OscChrootConfig};
+use imagebake_core::builders::oxide::{OxideBuilder, OxideConfig};
 use imagebake_core::builders::triton::{TritonBuilder, TritonConfig};
 use imagebake_core::provision::Shell;
-use imagebake_core::{CancellationToken, ChannelObserver, Event, Runner};
+use imagebake_core::{
+    BuildError, CancellationToken, ChannelObserver, CleanupReport, Event, Runner,
+};
 use imagebake_examples::progress::describe;
 use imagebake_sim::machine::{SshMode, check_support};
+use imagebake_sim::osc::{OscDelays, OscSim, OscSimOptions};
+use imagebake_sim::oxide::{OxideDelays, OxideSim, OxideSimOptions};
 use imagebake_sim::triton::{TritonDelays, TritonSim, TritonSimOptions};
-use serde_json::json;
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
 
 /// What the provisioner writes, and where.
 const MARK_PATH: &str = "/etc/imagebake-quickstart";
 const MARK: &str = "baked by the imagebake quickstart";
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    match run().await {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("quickstart: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+/// The busybox applets put into the `osc-chroot` image for the provisioner.
+const APPLETS: &str = "sh echo cat uname sleep sync ls rm mkdir env test true false";
+
+/// How one cloud's bake ended.
+enum Outcome {
+    /// The image was made and nothing was left behind.
+    Baked,
+    /// The bake failed or left something behind.
+    Failed,
+    /// The bake did not run, for this reason.
+    Skipped(String),
 }
 
-async fn run() -> anyhow::Result<bool> {
+#[tokio::main]
+async fn main() -> ExitCode {
+    let token = CancellationToken::new();
+    let on_ctrl_c = token.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nCtrl-C: cancelling, then cleaning up (Ctrl-C again is ignored)…");
+            on_ctrl_c.cancel();
+        }
+    });
     let ssh = match check_support() {
         Ok(()) => true,
         Err(why) => {
             println!("! simulated machines cannot run SSH here ({why});");
-            println!("! baking with communicator \"none\" (no provisioner)");
+            println!("! Triton and Oxide bake with communicator \"none\" (no provisioner)");
             false
         }
     };
-    let delays = TritonDelays {
-        provision: Duration::from_millis(1500),
-        stop: Duration::from_millis(700),
-        start: Duration::from_millis(700),
-        delete: Duration::from_millis(500),
-        image_create: Duration::from_millis(2500),
-    };
+
+    let mut outcomes = Vec::new();
+    for cloud in ["triton", "oxide", "osc-chroot"] {
+        let outcome = if token.is_cancelled() {
+            Outcome::Skipped("cancelled".to_owned())
+        } else {
+            println!("\n==================== {cloud} ====================");
+            let r = match cloud {
+                "triton" => triton(ssh, &token).await,
+                "oxide" => oxide(ssh, &token).await,
+                _ => osc_chroot(&token).await,
+            };
+            r.unwrap_or_else(|e| {
+                println!("{cloud}: {e:#}");
+                Outcome::Failed
+            })
+        };
+        outcomes.push((cloud, outcome));
+    }
+
+    println!("\n==================== summary ====================");
+    let mut ok = true;
+    for (cloud, outcome) in &outcomes {
+        match outcome {
+            Outcome::Baked => println!("{cloud:>10}: baked, nothing left behind"),
+            Outcome::Failed => {
+                ok = false;
+                println!("{cloud:>10}: FAILED");
+            }
+            Outcome::Skipped(why) => {
+                ok &= why != "cancelled";
+                println!("{cloud:>10}: skipped ({why})");
+            }
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// The shell provisioner of every bake: writes the mark and shows it.
+fn provisioner() -> Shell {
+    Shell::inline([
+        format!("echo '{MARK}' > {MARK_PATH}"),
+        "uname -a".to_owned(),
+        format!("cat {MARK_PATH}"),
+    ])
+}
+
+/// A runner whose events are printed by the returned task (which ends once
+/// the runner and the build are dropped).
+fn progress() -> (Runner, JoinHandle<()>) {
+    let (observer, mut events) = ChannelObserver::new();
+    let runner = Runner::new().observer(Arc::new(observer));
+    let printer = tokio::spawn(async move {
+        let start = Instant::now();
+        while let Some(e) = events.recv().await {
+            print_event(start.elapsed(), &e);
+        }
+    });
+    (runner, printer)
+}
+
+/// Waits for the printer of `runner`'s events to show them all.
+async fn finish(runner: Runner, printer: JoinHandle<()>) {
+    drop(runner);
+    let _ = printer.await;
+}
+
+fn print_event(at: Duration, e: &Event) {
+    if let Some(line) = describe(e) {
+        println!("[{:>6.2}s] {line}", at.as_secs_f64());
+    }
+}
+
+/// Prints the artifact or the error with the cleanup report; whether the
+/// build succeeded.
+fn report<A: Display>(result: &Result<A, BuildError>, cleanup: fn(&A) -> &CleanupReport) -> bool {
+    match result {
+        Ok(artifact) => {
+            println!("\n{artifact}");
+            println!("cleanup: {}", cleanup(artifact));
+            true
+        }
+        Err(e) => {
+            println!("\n{e}");
+            println!("cleanup: {}", e.cleanup);
+            false
+        }
+    }
+}
+
+/// Prints what the image holds at [`MARK_PATH`].
+fn print_mark(file: Option<Vec<u8>>) {
+    match file {
+        Some(bytes) => println!(
+            "{MARK_PATH} in the image: {:?}",
+            String::from_utf8_lossy(&bytes).trim_end()
+        ),
+        None => println!("{MARK_PATH} is NOT in the image"),
+    }
+}
+
+/// Prints the inventory verdict; `Baked` when the build succeeded and the
+/// simulator holds nothing else.
+fn verdict(ok: bool, clean: bool) -> Outcome {
+    println!(
+        "{}",
+        if clean {
+            "nothing left behind"
+        } else {
+            "LEFTOVERS in the simulator"
+        }
+    );
+    if ok && clean {
+        Outcome::Baked
+    } else {
+        Outcome::Failed
+    }
+}
+
+/// The `triton` builder against [`TritonSim`].
+async fn triton(ssh: bool, token: &CancellationToken) -> anyhow::Result<Outcome> {
     let sim = TritonSim::start(TritonSimOptions {
-        delays,
+        delays: TritonDelays {
+            provision: Duration::from_millis(1500),
+            stop: Duration::from_millis(700),
+            start: Duration::from_millis(700),
+            delete: Duration::from_millis(500),
+            image_create: Duration::from_millis(2500),
+        },
         ssh: if ssh { SshMode::On } else { SshMode::Off },
         ..TritonSimOptions::default()
     })
@@ -69,7 +217,6 @@ async fn run() -> anyhow::Result<bool> {
         sim.url(),
         sim.account()
     );
-
     // A Packer builder block, as a template would hold it.
     let mut block = json!({
         "type": "triton",
@@ -85,65 +232,23 @@ async fn run() -> anyhow::Result<bool> {
         "image_description": "An image baked by the imagebake quickstart",
         "communicator": "none",
     });
-    if let Some(port) = sim.ssh_port().filter(|_| ssh) {
-        block["communicator"] = json!("ssh");
-        block["ssh_port"] = json!(port);
-        block["ssh_timeout"] = json!("1m");
+    let port = sim.ssh_port().filter(|_| ssh);
+    if let Some(port) = port {
+        with_ssh(&mut block, port, false);
     }
     println!("builder block:\n{}", serde_json::to_string_pretty(&block)?);
     let mut builder = TritonBuilder::new(TritonConfig::from_json(&block)?)?;
-    if ssh {
-        builder = builder.provisioner(Shell::inline([
-            format!("echo '{MARK}' > {MARK_PATH}"),
-            "uname -a".to_owned(),
-            format!("cat {MARK_PATH}"),
-        ]));
+    if port.is_some() {
+        builder = builder.provisioner(provisioner());
     }
 
-    let (observer, mut events) = ChannelObserver::new();
-    let runner = Runner::new().observer(Arc::new(observer));
-    let printer = tokio::spawn(async move {
-        let start = Instant::now();
-        while let Some(e) = events.recv().await {
-            print_event(start.elapsed(), &e);
-        }
-    });
-
-    let token = CancellationToken::new();
-    let on_ctrl_c = token.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nCtrl-C: cancelling, then cleaning up (Ctrl-C again is ignored)…");
-            on_ctrl_c.cancel();
-        }
-    });
-    let result = builder.run(&runner, token).await;
-    drop(runner);
-    // The runner and the builder's steps hold no more senders: the printer ends.
-    let _ = printer.await;
-
-    let ok = match &result {
-        Ok(artifact) => {
-            println!("\n{artifact}");
-            println!("cleanup: {}", artifact.cleanup);
-            if ssh {
-                let file = sim.image_file(&artifact.image_id.to_string(), MARK_PATH);
-                match file {
-                    Some(bytes) => println!(
-                        "{MARK_PATH} in the image: {:?}",
-                        String::from_utf8_lossy(&bytes).trim_end()
-                    ),
-                    None => println!("{MARK_PATH} is NOT in the image"),
-                }
-            }
-            true
-        }
-        Err(e) => {
-            println!("\n{e}");
-            println!("cleanup: {}", e.cleanup);
-            false
-        }
-    };
+    let (runner, printer) = progress();
+    let result = builder.run(&runner, token.clone()).await;
+    finish(runner, printer).await;
+    let ok = report(&result, |a| &a.cleanup);
+    if let (Ok(artifact), Some(_)) = (&result, port) {
+        print_mark(sim.image_file(&artifact.image_id.to_string(), MARK_PATH));
+    }
 
     let inv = sim.inventory();
     println!(
@@ -156,20 +261,187 @@ async fn run() -> anyhow::Result<bool> {
         println!("  image {} {}@{} ({})", i.id, i.name, i.version, i.state);
     }
     let clean = inv.machines.is_empty() && inv.custom_images().len() == usize::from(ok);
-    println!(
-        "{}",
-        if clean {
-            "nothing left behind"
-        } else {
-            "LEFTOVERS in the simulator"
-        }
-    );
     sim.shutdown().await;
-    Ok(ok && clean)
+    Ok(verdict(ok, clean))
 }
 
-fn print_event(at: Duration, e: &Event) {
-    if let Some(line) = describe(e) {
-        println!("[{:>6.2}s] {line}", at.as_secs_f64());
+/// Sets the SSH communicator keys of `block` (`root` login for Oxide).
+fn with_ssh(block: &mut Value, port: u16, root: bool) {
+    block["communicator"] = json!("ssh");
+    block["ssh_port"] = json!(port);
+    block["ssh_timeout"] = json!("1m");
+    if root {
+        block["ssh_username"] = json!("root");
     }
+}
+
+/// The `oxide-instance` builder against [`OxideSim`].
+async fn oxide(ssh: bool, token: &CancellationToken) -> anyhow::Result<Outcome> {
+    let sim = OxideSim::start(OxideSimOptions {
+        delays: OxideDelays {
+            instance_start: Duration::from_millis(1500),
+            instance_stop: Duration::from_millis(700),
+        },
+        ssh: if ssh { SshMode::On } else { SshMode::Off },
+        ..OxideSimOptions::default()
+    })
+    .await?;
+    println!("Oxide simulator at {} (project imagebake)", sim.url());
+    let seeded = sim.inventory().images.len();
+    let mut block = json!({
+        "type": "oxide-instance",
+        "host": sim.url(),
+        "token": sim.token(),
+        "project": "imagebake",
+        "boot_disk_image_name": "debian-12",
+        "boot_disk_size": 2u64 << 30,
+        "memory": 1u64 << 30,
+        "artifact_description": "An image baked by the imagebake quickstart",
+        "communicator": "none",
+    });
+    let port = sim.ssh_port().filter(|_| ssh);
+    if let Some(port) = port {
+        with_ssh(&mut block, port, true);
+    }
+    // The token is a secret: the block is shown without it.
+    let mut shown = block.clone();
+    shown["token"] = json!("<redacted>");
+    println!("builder block:\n{}", serde_json::to_string_pretty(&shown)?);
+    let mut builder = OxideBuilder::new(OxideConfig::from_json(&block)?)?;
+    if port.is_some() {
+        builder = builder.provisioner(provisioner());
+    }
+
+    let (runner, printer) = progress();
+    let result = builder.run(&runner, token.clone()).await;
+    finish(runner, printer).await;
+    let ok = report(&result, |a| &a.cleanup);
+    if let (Ok(artifact), Some(_)) = (&result, port) {
+        if let Some(id) = artifact.image_id {
+            print_mark(sim.image_file(id, MARK_PATH));
+        }
+    }
+
+    let inv = sim.inventory();
+    let made = inv.images.len().saturating_sub(seeded);
+    println!(
+        "\nsimulator inventory: {} instance(s), {} disk(s), {} snapshot(s), {} SSH key(s), \
+         {made} new image(s), {} requests served",
+        inv.instances.len(),
+        inv.disks.len(),
+        inv.snapshots.len(),
+        inv.ssh_keys.len(),
+        sim.request_count()
+    );
+    for i in inv.images.iter().skip(seeded) {
+        println!("  image {} {}", i.id, i.name);
+    }
+    let clean = inv.instances.is_empty()
+        && inv.disks.is_empty()
+        && inv.snapshots.is_empty()
+        && inv.ssh_keys.is_empty()
+        && made == usize::from(ok);
+    sim.shutdown().await;
+    Ok(verdict(ok, clean))
+}
+
+/// Whether this process runs as root (the chroot builders need it).
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// The `osc-chroot` builder against [`OscSim`], whose volumes are real loop
+/// devices.
+async fn osc_chroot(token: &CancellationToken) -> anyhow::Result<Outcome> {
+    if !is_root() {
+        let why = "osc-chroot needs root (loop devices, mount, chroot)".to_owned();
+        println!("! skipped: {why}");
+        return Ok(Outcome::Skipped(why));
+    }
+    if !Path::new("/bin/busybox").exists() {
+        let why = "/bin/busybox is missing (scripts/test-deps.sh installs it)".to_owned();
+        println!("! skipped: {why}");
+        return Ok(Outcome::Skipped(why));
+    }
+    let sim = OscSim::start(OscSimOptions {
+        delays: OscDelays::uniform(Duration::from_millis(300)),
+        ..OscSimOptions::default()
+    })
+    .await?;
+    println!(
+        "Outscale simulator at {} (region {}, host VM {})",
+        sim.endpoint(),
+        sim.region(),
+        sim.vm_id()
+    );
+    let work = tempfile::tempdir()?;
+    // The seed image has no shell: busybox goes in before the provisioner.
+    let post = format!(
+        "mkdir -p {{{{.MountPath}}}}/bin {{{{.MountPath}}}}/tmp {{{{.MountPath}}}}/proc \
+         {{{{.MountPath}}}}/sys {{{{.MountPath}}}}/dev && cp /bin/busybox {{{{.MountPath}}}}/bin/busybox \
+         && for a in {APPLETS}; do ln -sf busybox {{{{.MountPath}}}}/bin/$a; done"
+    );
+    let mut block = json!({
+        "type": "osc-chroot",
+        "access_key": sim.access_key(),
+        "secret_key": sim.secret_key(),
+        "region": sim.region(),
+        "custom_endpoint_oapi": sim.endpoint(),
+        "metadata_url": sim.metadata_url(),
+        "device_dir": sim.dev_dir(),
+        "device_lock_path": work.path().join("device.lock"),
+        "mount_path": format!("{}/mnt/{{{{.Device}}}}", work.path().display()),
+        "mount_partition": "0",
+        "source_omi_filter": {
+            "filters": {"image-name": "Debian-12-*"},
+            "owners": ["Outscale"],
+            "most_recent": true
+        },
+        "omi_name": "quickstart-{{timestamp}}",
+        "omi_description": "An image baked by the imagebake quickstart",
+        "post_mount_commands": [post],
+    });
+    if !Path::new("/etc/resolv.conf").exists() {
+        block["copy_files"] = json!([]);
+    }
+    // The secret key is a secret: the block is shown without it.
+    let mut shown = block.clone();
+    shown["secret_key"] = json!("<redacted>");
+    println!("builder block:\n{}", serde_json::to_string_pretty(&shown)?);
+    let builder =
+        OscChrootBuilder::new(OscChrootConfig::from_json(&block)?)?.provisioner(provisioner());
+
+    let (runner, printer) = progress();
+    let result = builder.run(&runner, token.clone()).await;
+    finish(runner, printer).await;
+    let ok = report(&result, |a| &a.cleanup);
+
+    let inv = sim.inventory().await;
+    println!(
+        "\nsimulator inventory: {} volume(s), {} link(s), {} loop device(s), {} snapshot(s), \
+         {} image(s) made",
+        inv.volumes.len(),
+        inv.links.len(),
+        inv.loop_devices.len(),
+        inv.snapshots.len(),
+        inv.images.len()
+    );
+    for i in &inv.images {
+        println!("  image {i}");
+    }
+    let snapshots = result.as_ref().map_or(0, |a| a.snapshot_ids.len());
+    let clean = inv.volumes.is_empty()
+        && inv.links.is_empty()
+        && inv.loop_devices.is_empty()
+        && inv.snapshots.len() == snapshots
+        && inv.images.len() == usize::from(ok);
+    sim.shutdown().await;
+    Ok(verdict(ok, clean))
 }

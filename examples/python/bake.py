@@ -49,7 +49,7 @@ def main() -> None:
         }
         artifact = imagebake.Build.from_template(template).run(on_event=show)
         if not ssh:
-            print("    | hello from imagebake (no SSH: not root, so no provisioner ran)")
+            print("  (not root: the simulated machine has no SSH, so no provisioner ran)")
         print(f"artifact: {artifact.description}")
         print(f"  id={artifact.id} name={artifact.name} version={artifact.version}")
         print(f"  cleanup: {'clean' if artifact.cleanup.is_clean else artifact.cleanup.left}")

@@ -399,8 +399,9 @@ impl AnyBuilder {
             oxide::BUILDER => Ok(Self::Oxide(Box::new(
                 OxideBuilder::new(OxideConfig::from_json(block)?)?.provisioners(provisioners),
             ))),
+            // Packer's own name for it, so Packer templates run as they are.
             #[cfg(feature = "osc")]
-            osc_chroot::BUILDER => Ok(Self::OscChroot(Box::new(
+            osc_chroot::BUILDER | osc_chroot::PACKER_BUILDER => Ok(Self::OscChroot(Box::new(
                 OscChrootBuilder::new(OscChrootConfig::from_json(block)?)?
                     .provisioners(provisioners),
             ))),
@@ -537,6 +538,19 @@ mod tests {
             Ok(_) => panic!("{v} decoded"),
             Err(e) => e.to_string(),
         }
+    }
+
+    #[cfg(feature = "osc")]
+    #[test]
+    fn packer_s_outscale_chroot_type_reaches_the_osc_chroot_builder() {
+        let e = AnyBuilder::from_block(&json!({"type": "outscale-chroot", "bogus": 1}), vec![])
+            .err()
+            .expect("an unknown key is refused");
+        assert!(
+            e.to_string()
+                .contains("builder osc-chroot: unknown key `bogus`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -570,3 +570,106 @@ async fn over_ssh_a_provisioner_s_file_ends_up_in_the_image() {
     assert_eq!(&steps[at..at + want.len()], want, "{steps:?}");
     assert_clean(&sim, Some(&artifact.image_id), "ssh");
 }
+
+/// A port nothing listens on (SSH that never comes up).
+fn dead_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+#[tokio::test]
+async fn ssh_that_never_comes_up_fails_connect_and_cleans_up() {
+    let sim = sim().await;
+    let b = builder(
+        &sim,
+        json!({"communicator": "ssh", "ssh_port": dead_port(), "ssh_timeout": "2s"}),
+    );
+    let (started, machines) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(0)));
+    let (s, st, m) = (sim.clone(), started.clone(), machines.clone());
+    let e = run_with(&b, Runner::new(), move |e, _| {
+        if let Event::StepStarted { step } = e {
+            if step == "connect ssh" {
+                *m.lock().unwrap() = s.inventory().machines.len();
+            }
+            st.lock().unwrap().push(step.clone());
+        }
+    })
+    .await
+    .unwrap_err();
+    assert_failed_in(&e, "connect ssh", "timed out");
+    // The machine existed when the connect began, and was removed after.
+    assert_eq!(*machines.lock().unwrap(), 1);
+    assert!(
+        e.cleanup.removed().any(|r| r.kind == "machine"),
+        "{}",
+        e.cleanup
+    );
+    let steps = started.lock().unwrap().clone();
+    assert_eq!(
+        steps.last().map(String::as_str),
+        Some("connect ssh"),
+        "{steps:?}"
+    );
+    assert!(!steps.iter().any(|s| s == "create image"), "{steps:?}");
+    assert_clean(&sim, None, "ssh never up");
+}
+
+/// Over real SSH to a simulated machine (see
+/// `over_ssh_a_provisioner_s_file_ends_up_in_the_image`): a provisioner
+/// that fails names its command, exit status and stderr tail, and the
+/// build leaves nothing.
+#[tokio::test]
+async fn a_failing_provisioner_names_the_command_and_cleans_up() {
+    use imagebake_core::provision::Shell;
+    use imagebake_sim::machine::{SshMode, check_support};
+
+    if let Err(why) = check_support() {
+        eprintln!("SKIPPED: simulated machines cannot run SSH here: {why}");
+        return;
+    }
+    let sim = Arc::new(
+        TritonSim::start(TritonSimOptions {
+            delays: TritonDelays::all(ms(5)),
+            ssh: SshMode::On,
+            ..TritonSimOptions::default()
+        })
+        .await
+        .expect("simulator with SSH machines starts"),
+    );
+    let port = sim.ssh_port().expect("machines have SSH");
+    let b = builder(
+        &sim,
+        json!({"communicator": "ssh", "ssh_port": port, "ssh_timeout": "30s"}),
+    )
+    .provisioner(Shell::inline([
+        "echo first-err-line >&2",
+        "echo 'disk is on fire' >&2",
+        "exit 7",
+    ]));
+    let e = run(&b).await.unwrap_err();
+    assert_failed_in(&e, "shell", "exited with status 7");
+    match &e.cause {
+        Error::CommandFailed {
+            command,
+            status,
+            stderr_tail,
+            ..
+        } => {
+            assert_eq!(*status, 7);
+            assert!(command.contains("inline script"), "{command}");
+            assert_eq!(
+                stderr_tail.last().map(String::as_str),
+                Some("disk is on fire"),
+                "{stderr_tail:?}"
+            );
+        }
+        other => panic!("not a command failure: {other}"),
+    }
+    assert!(e.to_string().contains("disk is on fire"), "{e}");
+    assert!(
+        e.cleanup.removed().any(|r| r.kind == "machine"),
+        "{}",
+        e.cleanup
+    );
+    assert_clean(&sim, None, "failing provisioner");
+}
