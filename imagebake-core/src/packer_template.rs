@@ -543,9 +543,11 @@ mod tests {
     #[cfg(feature = "osc")]
     #[test]
     fn packer_s_outscale_chroot_type_reaches_the_osc_chroot_builder() {
-        let e = AnyBuilder::from_block(&json!({"type": "outscale-chroot", "bogus": 1}), vec![])
-            .err()
-            .expect("an unknown key is refused");
+        let Err(e) =
+            AnyBuilder::from_block(&json!({"type": "outscale-chroot", "bogus": 1}), vec![])
+        else {
+            panic!("an unknown key is refused");
+        };
         assert!(
             e.to_string()
                 .contains("builder osc-chroot: unknown key `bogus`"),
