@@ -9,14 +9,12 @@ use osc_client::api::{FiltersImage, FiltersSnapshot, FiltersVolume};
 use osc_client::types::Tag;
 use tokio_util::sync::CancellationToken;
 
+use crate::steps::common::swept;
 use crate::steps::osc::{
     BUILD_TAG, CREATED_TAG, remove_image_and_snapshots, remove_snapshot_now, remove_volume_now,
     unlink_volume_now,
 };
-use crate::{
-    CleanupEntry, CleanupOutcome, Error, Resource, SweepFilter, SweepReport, Sweeper, UndoWhen,
-    WaitOptions,
-};
+use crate::{Error, Resource, SweepFilter, SweepReport, Sweeper, WaitOptions};
 
 /// Removes what crashed `osc-chroot` builds left: working volumes (unlinked
 /// first), source copies (images and their snapshots) and unregistered
@@ -67,17 +65,6 @@ fn matches(filter: &SweepFilter, tags: &[Tag], now: u64) -> bool {
         .is_some_and(|created| now.saturating_sub(created) >= filter.older_than.as_secs())
 }
 
-fn entry(resource: Resource, r: Result<(), Error>) -> CleanupEntry {
-    CleanupEntry {
-        resource,
-        when: UndoWhen::OnFailure,
-        outcome: match r {
-            Ok(()) => CleanupOutcome::Removed,
-            Err(e) => CleanupOutcome::Failed(e),
-        },
-    }
-}
-
 #[async_trait]
 impl Sweeper for OscSweeper {
     async fn sweep(&self, filter: &SweepFilter, cancel: &CancellationToken) -> SweepReport {
@@ -103,7 +90,7 @@ impl Sweeper for OscSweeper {
             if matches(filter, &i.tags, now) {
                 let r = remove_image_and_snapshots(c.clone(), i.image_id.clone()).await;
                 let res = Resource::new("image", i.image_id.clone()).named(i.image_name.clone());
-                report.cleanup.entries.push(entry(res, r));
+                report.cleanup.entries.push(swept(res, r));
             } else {
                 in_use.extend(i.snapshot_ids().into_iter().map(str::to_owned));
             }
@@ -126,7 +113,7 @@ impl Sweeper for OscSweeper {
                     report
                         .cleanup
                         .entries
-                        .push(entry(Resource::new("volume", id), r));
+                        .push(swept(Resource::new("volume", id), r));
                 }
             }
             Err(e) => report
@@ -145,7 +132,7 @@ impl Sweeper for OscSweeper {
                     }
                     let r = remove_snapshot_now(c.clone(), s.snapshot_id.clone()).await;
                     let res = Resource::new("snapshot", s.snapshot_id.clone());
-                    report.cleanup.entries.push(entry(res, r));
+                    report.cleanup.entries.push(swept(res, r));
                 }
             }
             Err(e) => report

@@ -24,7 +24,7 @@ mod wait_device;
 
 use std::fmt;
 use std::future::Future;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use imagebake_http::{Backoff, Poll, RetryPolicy, Retryable, WaitOptions, retry, wait_for};
 use osc_client::types::Tag;
@@ -91,12 +91,7 @@ impl Waits {
     }
 }
 
-/// Unix seconds now (the value of [`CREATED_TAG`]).
-pub fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+pub use crate::steps::common::now_secs;
 
 /// The build tags for a resource made now.
 pub(crate) fn build_tags(build_id: &crate::BuildId) -> Vec<Tag> {
