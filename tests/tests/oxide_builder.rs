@@ -15,11 +15,14 @@ use std::time::Duration;
 use imagebake_core::builders::oxide::{OxideArtifact, OxideBuilder, OxideConfig, OxideSweeper};
 use imagebake_core::oxide_client::{Backoff, NameOrId, RetryPolicy, SshKeyCreate};
 use imagebake_core::{
-    BuildError, CancellationToken, Error, Event, FnObserver, OnError, Runner, SweepFilter, Sweeper,
+    BuildError, CancellationToken, Error, Event, OnError, Runner, SweepFilter, Sweeper,
 };
 use imagebake_sim::Fault;
 use imagebake_sim::oxide::{OxideDelays, OxideSim, OxideSimOptions};
 use serde_json::{Value, json};
+
+mod support;
+use support::{assert_failed_in, dead_port, merged, ms, observed};
 
 /// The seeded images (never the build's).
 const SEED_IMAGES: [&str; 3] = ["debian-12", "ubuntu-24-04", "alpine-3-20"];
@@ -37,10 +40,6 @@ const STEPS: &[&str] = &[
     "create image",
     "delete snapshot",
 ];
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
 
 fn delays(start: u64, stop: u64) -> OxideDelays {
     OxideDelays {
@@ -67,7 +66,7 @@ async fn new_sim() -> Arc<OxideSim> {
 /// A builder block for `sim`: communicator none, fast polls, plus `extra`
 /// (a null value removes a key).
 fn block(sim: &OxideSim, extra: Value) -> Value {
-    let mut v = json!({
+    let v = json!({
         "type": "oxide-instance",
         "host": sim.url(),
         "token": sim.token(),
@@ -79,14 +78,7 @@ fn block(sim: &OxideSim, extra: Value) -> Value {
         "state_timeout": "30s",
         "poll_cap": "10ms",
     });
-    for (k, x) in extra.as_object().expect("object") {
-        if x.is_null() {
-            v.as_object_mut().unwrap().remove(k);
-        } else {
-            v[k] = x.clone();
-        }
-    }
-    v
+    merged(v, extra)
 }
 
 fn builder(sim: &OxideSim, extra: Value) -> OxideBuilder {
@@ -98,12 +90,6 @@ fn builder(sim: &OxideSim, extra: Value) -> OxideBuilder {
             backoff: Backoff::new(ms(2), ms(10)),
         })
         .expect("client")
-}
-
-/// A port nothing listens on (SSH that never comes up).
-fn dead_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
 }
 
 /// SSH to a port nothing answers on, giving up after 300 ms.
@@ -118,9 +104,7 @@ async fn run_with(
     runner: Runner,
     on_event: impl Fn(&Event, &CancellationToken) + Send + Sync + 'static,
 ) -> Result<OxideArtifact, BuildError> {
-    let token = CancellationToken::new();
-    let t = token.clone();
-    let runner = runner.observer(Arc::new(FnObserver(move |e: &Event| on_event(e, &t))));
+    let (runner, token) = observed(runner, on_event);
     b.run(&runner, token).await
 }
 
@@ -177,15 +161,6 @@ fn assert_clean(sim: &OxideSim, artifact: Option<&OxideArtifact>, case: &str) {
         .into_iter()
         .collect();
     assert_eq!(images, want, "{case}: images left: {:?}", inv.images);
-}
-
-/// The error names its step and cause, and the cleanup left nothing.
-fn assert_failed_in(e: &BuildError, step: &str, cause: &str) {
-    assert_eq!(e.step.as_deref(), Some(step), "{e}");
-    let text = e.to_string();
-    assert!(text.contains(&format!("in step `{step}`")), "{text}");
-    assert!(text.contains(cause), "want {cause:?} in: {text}");
-    assert!(e.cleanup.is_clean(), "{}", e.cleanup);
 }
 
 #[tokio::test]

@@ -15,11 +15,14 @@ use imagebake_core::builders::triton::{
 use imagebake_core::triton_client::types::ImageId;
 use imagebake_core::triton_client::{Backoff, RetryPolicy};
 use imagebake_core::{
-    BuildError, CancellationToken, Error, Event, FnObserver, OnError, Runner, SweepFilter, Sweeper,
+    BuildError, CancellationToken, Error, Event, OnError, Runner, SweepFilter, Sweeper,
 };
 use imagebake_sim::Fault;
 use imagebake_sim::triton::{TritonDelays, TritonSim, TritonSimOptions};
 use serde_json::{Value, json};
+
+mod support;
+use support::{assert_failed_in, dead_port, merged, ms, observed};
 
 const BASE_64_LTS_23: &str = "e44ed3e0-910b-11ee-b2d6-0b4f7a3c2301";
 
@@ -37,10 +40,6 @@ const STEPS: &[&str] = &[
     "wait machine gone",
     "tag image",
 ];
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
 
 async fn sim_with(delays: TritonDelays) -> Arc<TritonSim> {
     Arc::new(
@@ -60,7 +59,7 @@ async fn sim() -> Arc<TritonSim> {
 /// A builder block for `sim`: communicator none, fast polls, plus `extra`
 /// (a null value removes a key).
 fn block(sim: &TritonSim, extra: Value) -> Value {
-    let mut v = json!({
+    let v = json!({
         "type": "triton",
         "triton_url": sim.url(),
         "triton_account": sim.account(),
@@ -75,14 +74,7 @@ fn block(sim: &TritonSim, extra: Value) -> Value {
         "image_timeout": "30s",
         "poll_cap": "10ms",
     });
-    for (k, x) in extra.as_object().expect("object") {
-        if x.is_null() {
-            v.as_object_mut().unwrap().remove(k);
-        } else {
-            v[k] = x.clone();
-        }
-    }
-    v
+    merged(v, extra)
 }
 
 fn builder(sim: &TritonSim, extra: Value) -> TritonBuilder {
@@ -102,9 +94,7 @@ async fn run_with(
     runner: Runner,
     on_event: impl Fn(&Event, &CancellationToken) + Send + Sync + 'static,
 ) -> Result<TritonArtifact, BuildError> {
-    let token = CancellationToken::new();
-    let t = token.clone();
-    let runner = runner.observer(Arc::new(FnObserver(move |e: &Event| on_event(e, &t))));
+    let (runner, token) = observed(runner, on_event);
     b.run(&runner, token).await
 }
 
@@ -128,15 +118,6 @@ fn assert_clean(sim: &TritonSim, artifact: Option<&ImageId>, case: &str) {
         "{case}: images left: {:?}",
         inv.custom_images()
     );
-}
-
-/// The error names its step, and the build left nothing.
-fn assert_failed_in(e: &BuildError, step: &str, cause: &str) {
-    assert_eq!(e.step.as_deref(), Some(step), "{e}");
-    let text = e.to_string();
-    assert!(text.contains(&format!("in step `{step}`")), "{text}");
-    assert!(text.contains(cause), "want {cause:?} in: {text}");
-    assert!(e.cleanup.is_clean(), "{}", e.cleanup);
 }
 
 #[tokio::test]
@@ -504,18 +485,15 @@ async fn config_errors_name_the_key_and_the_builder_and_make_no_request() {
     assert_clean(&sim, None, "config");
 }
 
-/// Over real SSH to a simulated machine (its own sshd in an overlay root on
-/// 127.0.0.N): a shell provisioner's file is found in the captured image.
-/// Needs root, overlayfs, OpenSSH and busybox (`scripts/test-deps.sh`); where
-/// simulated machines cannot run, it says why and checks nothing.
-#[tokio::test]
-async fn over_ssh_a_provisioner_s_file_ends_up_in_the_image() {
-    use imagebake_core::provision::{Shell, Upload};
+/// A simulator whose machines run real SSH, and a builder connecting to
+/// them; `None` (after saying why) where simulated machines cannot run SSH
+/// (they need root, overlayfs, OpenSSH and busybox: `scripts/test-deps.sh`).
+async fn ssh_sim_and_builder() -> Option<(Arc<TritonSim>, TritonBuilder)> {
     use imagebake_sim::machine::{SshMode, check_support};
 
     if let Err(why) = check_support() {
         eprintln!("SKIPPED: simulated machines cannot run SSH here: {why}");
-        return;
+        return None;
     }
     let sim = Arc::new(
         TritonSim::start(TritonSimOptions {
@@ -530,12 +508,27 @@ async fn over_ssh_a_provisioner_s_file_ends_up_in_the_image() {
     let b = builder(
         &sim,
         json!({"communicator": "ssh", "ssh_port": port, "ssh_timeout": "30s"}),
-    )
-    .provisioner(Shell::inline([
-        "echo \"built by $IMAGEBAKE_BUILD_ID\" > /etc/imagebake-test",
-        "mkdir -p /opt/app",
-    ]))
-    .provisioner(Upload::content("hello\n", "/opt/app/hello.txt"));
+    );
+    Some((sim, b))
+}
+
+/// Over real SSH to a simulated machine (its own sshd in an overlay root on
+/// 127.0.0.N): a shell provisioner's file is found in the captured image.
+/// Needs root, overlayfs, OpenSSH and busybox (`scripts/test-deps.sh`); where
+/// simulated machines cannot run, it says why and checks nothing.
+#[tokio::test]
+async fn over_ssh_a_provisioner_s_file_ends_up_in_the_image() {
+    use imagebake_core::provision::{Shell, Upload};
+
+    let Some((sim, b)) = ssh_sim_and_builder().await else {
+        return;
+    };
+    let b = b
+        .provisioner(Shell::inline([
+            "echo \"built by $IMAGEBAKE_BUILD_ID\" > /etc/imagebake-test",
+            "mkdir -p /opt/app",
+        ]))
+        .provisioner(Upload::content("hello\n", "/opt/app/hello.txt"));
     let lines = Arc::new(Mutex::new(Vec::new()));
     let l = lines.clone();
     let artifact = run_with(&b, Runner::new(), move |e, _| {
@@ -569,12 +562,6 @@ async fn over_ssh_a_provisioner_s_file_ends_up_in_the_image() {
     let at = steps.iter().position(|s| s == "wait running").unwrap();
     assert_eq!(&steps[at..at + want.len()], want, "{steps:?}");
     assert_clean(&sim, Some(&artifact.image_id), "ssh");
-}
-
-/// A port nothing listens on (SSH that never comes up).
-fn dead_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
 }
 
 #[tokio::test]
@@ -621,27 +608,11 @@ async fn ssh_that_never_comes_up_fails_connect_and_cleans_up() {
 #[tokio::test]
 async fn a_failing_provisioner_names_the_command_and_cleans_up() {
     use imagebake_core::provision::Shell;
-    use imagebake_sim::machine::{SshMode, check_support};
 
-    if let Err(why) = check_support() {
-        eprintln!("SKIPPED: simulated machines cannot run SSH here: {why}");
+    let Some((sim, b)) = ssh_sim_and_builder().await else {
         return;
-    }
-    let sim = Arc::new(
-        TritonSim::start(TritonSimOptions {
-            delays: TritonDelays::all(ms(5)),
-            ssh: SshMode::On,
-            ..TritonSimOptions::default()
-        })
-        .await
-        .expect("simulator with SSH machines starts"),
-    );
-    let port = sim.ssh_port().expect("machines have SSH");
-    let b = builder(
-        &sim,
-        json!({"communicator": "ssh", "ssh_port": port, "ssh_timeout": "30s"}),
-    )
-    .provisioner(Shell::inline([
+    };
+    let b = b.provisioner(Shell::inline([
         "echo first-err-line >&2",
         "echo 'disk is on fire' >&2",
         "exit 7",

@@ -1,0 +1,53 @@
+//! Helpers shared by the builder test binaries (each includes this with
+//! `mod support;` and uses a part of it).
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use imagebake_core::{BuildError, CancellationToken, Event, FnObserver, Runner};
+use serde_json::Value;
+
+/// `n` milliseconds.
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// `base` with the keys of `extra` set; a null value removes the key.
+pub fn merged(mut base: Value, extra: Value) -> Value {
+    for (k, x) in extra.as_object().expect("object") {
+        if x.is_null() {
+            base.as_object_mut().expect("object").remove(k);
+        } else {
+            base[k] = x.clone();
+        }
+    }
+    base
+}
+
+/// A port nothing listens on (SSH that never comes up).
+pub fn dead_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// `runner` with observer `on_event` (which may cancel the build), and the
+/// build's token.
+pub fn observed(
+    runner: Runner,
+    on_event: impl Fn(&Event, &CancellationToken) + Send + Sync + 'static,
+) -> (Runner, CancellationToken) {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    let runner = runner.observer(Arc::new(FnObserver(move |e: &Event| on_event(e, &t))));
+    (runner, token)
+}
+
+/// The error names its step and cause, and the cleanup left nothing.
+pub fn assert_failed_in(e: &BuildError, step: &str, cause: &str) {
+    assert_eq!(e.step.as_deref(), Some(step), "{e}");
+    let text = e.to_string();
+    assert!(text.contains(&format!("in step `{step}`")), "{text}");
+    assert!(text.contains(cause), "want {cause:?} in: {text}");
+    assert!(e.cleanup.is_clean(), "{}", e.cleanup);
+}
