@@ -678,8 +678,34 @@ async fn osc_parallel_builds_take_distinct_devices() {
     let dir = TempDir::new().unwrap();
     let (log_a, obs_a) = output_log();
     let (log_b, obs_b) = output_log();
-    let a = osc_builder(&sim, dir.path(), json!({"omi_name": "parallel-a"}));
-    let b = osc_builder(&sim, dir.path(), json!({"omi_name": "parallel-b"}));
+    // Each build, once its device is attached and mounted (post-mount
+    // commands run on the host), says so and waits until the other one is
+    // attached too: the two builds hold their devices at the same time, so
+    // they must have chosen distinct names (one finishing before the other
+    // links could otherwise reuse a name, rightly).
+    let defaults = osc_block(&sim, dir.path(), json!({}))["post_mount_commands"].clone();
+    let meet = |me: &str, other: &str| {
+        let (me, other) = (dir.path().join(me), dir.path().join(other));
+        let mut commands = defaults.as_array().expect("post_mount_commands").clone();
+        commands.extend([
+            json!(format!("touch {}", me.display())),
+            json!(format!(
+                "i=0; while [ ! -e {} ]; do i=$((i+1)); [ $i -gt 600 ] && exit 1; sleep 0.05; done",
+                other.display()
+            )),
+        ]);
+        Value::Array(commands)
+    };
+    let a = osc_builder(
+        &sim,
+        dir.path(),
+        json!({"omi_name": "parallel-a", "post_mount_commands": meet("attached-a", "attached-b")}),
+    );
+    let b = osc_builder(
+        &sim,
+        dir.path(),
+        json!({"omi_name": "parallel-b", "post_mount_commands": meet("attached-b", "attached-a")}),
+    );
     let (ra, rb) = (Runner::new().observer(obs_a), Runner::new().observer(obs_b));
     let (x, y) = tokio::join!(
         a.run(&ra, CancellationToken::new()),
