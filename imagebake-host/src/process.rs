@@ -394,6 +394,33 @@ impl Command {
         })
     }
 
+    /// [`Command::checked`] for synchronous code (a `Drop`, a dedicated
+    /// thread): blocks the calling thread until the command ends, so never
+    /// call it on an async worker. It runs the command on a small runtime of
+    /// its own (on a thread of its own when called inside a runtime's
+    /// context, where a runtime cannot be started).
+    pub fn checked_blocking(&self) -> Result<Output, Error> {
+        let run = || -> Result<Output, Error> {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|source| Error::Start {
+                    command: self.display(),
+                    source,
+                })?
+                .block_on(self.checked())
+        };
+        if tokio::runtime::Handle::try_current().is_err() {
+            return run();
+        }
+        std::thread::scope(|s| s.spawn(run).join()).unwrap_or_else(|_| {
+            Err(Error::Io {
+                command: self.display(),
+                source: io::Error::other("the thread running the command panicked"),
+            })
+        })
+    }
+
     /// Runs the command, giving each line of its output to `on_line` as it
     /// comes; any exit is `Ok`.
     pub async fn stream(&self, on_line: &mut OnLine<'_>) -> Result<Exit, Error> {

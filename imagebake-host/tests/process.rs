@@ -192,3 +192,28 @@ async fn streamed_lines_arrive_in_order_per_stream() {
     assert_eq!(out, vec!["a", "b", "last"]);
     assert!(seen.contains(&(Stream::Stderr, "err".to_owned())));
 }
+
+#[test]
+fn blocking_runs_work_on_a_plain_thread_and_inside_a_runtime() {
+    let cmd = Command::new("sh").args(["-c", "echo plain"]);
+    assert_eq!(cmd.checked_blocking().expect("ran").stdout_text(), "plain");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let out = rt.block_on(async { cmd.checked_blocking() });
+    assert_eq!(out.expect("ran").stdout_text(), "plain");
+    let e = Command::new("false")
+        .checked_blocking()
+        .expect_err("exit 1");
+    assert!(
+        matches!(
+            e,
+            Error::Failed {
+                exit: Exit::Code(1),
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+}

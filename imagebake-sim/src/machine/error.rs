@@ -33,6 +33,9 @@ pub enum MachineError {
         /// The end of its standard error.
         stderr: String,
     },
+    /// A host command (`mount`, `cp`, `ldd`, ...) failed or timed out.
+    #[error(transparent)]
+    Host(imagebake_host::process::Error),
     /// A machine's sshd exited or never accepted connections.
     #[error("machine {vm}: sshd did not start; its log ends with: {log}")]
     Sshd {
