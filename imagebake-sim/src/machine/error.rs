@@ -44,6 +44,14 @@ pub enum MachineError {
         /// The last lines sshd wrote.
         log: String,
     },
+    /// The image (or snapshot) a machine boots from could not be captured.
+    #[error("image {image} has no contents: capturing it failed: {why}")]
+    Capture {
+        /// The image or snapshot.
+        image: Uuid,
+        /// Why the capture failed.
+        why: String,
+    },
     /// No such machine.
     #[error("unknown simulated machine {0}")]
     UnknownMachine(Uuid),
