@@ -290,8 +290,9 @@ impl Triton {
 /// its boot waits, requests are answered and the machine stays
 /// `provisioning`; once the boot goes on, the machine turns `running` with
 /// its sshd answering. (Before, the request that started a boot held the
-/// store's lock on an async worker until sshd answered.)
-#[tokio::test]
+/// store's lock on an async worker until sshd answered. Two workers, so
+/// that a handler blocking one cannot stop this test's own timeout.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_guest_boot_does_not_hold_up_the_api() {
     root_or_skip!("a_slow_guest_boot_does_not_hold_up_the_api");
     let t = Triton::start().await;
