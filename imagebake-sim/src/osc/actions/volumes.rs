@@ -5,6 +5,7 @@ use tokio::time::Instant;
 
 use super::need;
 use super::requests::*;
+use super::Locked;
 use crate::osc::Shared;
 use crate::osc::blockdev::{self, GIB};
 use crate::osc::error::{OscError, OscResult};
@@ -14,7 +15,7 @@ const VOLUME_TYPES: &[&str] = &["standard", "gp2", "io1"];
 
 pub(super) async fn create_volume(
     sh: &Shared,
-    st: &mut State,
+    mut st: Locked<'_>,
     r: CreateVolumeReq,
     fail: bool,
 ) -> OscResult {
@@ -86,11 +87,25 @@ pub(super) async fn create_volume(
     }
     let id = st.id("vol");
     let file = sh.data_dir.join("volumes").join(format!("{id}.img"));
+    // The copy runs without the state lock: other requests go on meanwhile.
+    drop(st);
     let made = match &source {
         Some(src) => blockdev::copy_sparse(src, &file, size as u64 * GIB).await,
         None => blockdev::make_blank(&file, size as u64 * GIB).await,
     };
+    let mut st = sh.state.lock().await;
     made.map_err(|e| OscError::internal(format!("creating the file of {id}: {e}")))?;
+    if let Some(token) = &r.client_token {
+        // The same request, answered while this one copied.
+        if let Some(v) = st
+            .volumes
+            .values()
+            .find(|v| v.client_token.as_ref() == Some(token))
+        {
+            let _ = tokio::fs::remove_file(&file).await;
+            return Ok(json!({"Volume": st.volume_view(v)}));
+        }
+    }
     let rec = VolumeRec {
         id: id.clone(),
         size: size as u64,
