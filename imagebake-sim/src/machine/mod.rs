@@ -189,7 +189,12 @@ impl Machines {
     /// What the machine's guest is doing; `None` when it has none (never
     /// booted, or destroyed).
     pub fn guest(&self, vm: Uuid) -> Option<Guest> {
-        self.0.shared.status().guests.get(&vm).map(|g| g.guest.clone())
+        self.0
+            .shared
+            .status()
+            .guests
+            .get(&vm)
+            .map(|g| g.guest.clone())
     }
 
     /// Whether the guest runs or is booting.
@@ -244,7 +249,12 @@ impl Machines {
             poll
         };
         if poll && self.send(Op::Poll(vm)).is_err() {
-            self.0.shared.status().guests.entry(vm).and_modify(|g| g.polling = false);
+            self.0
+                .shared
+                .status()
+                .guests
+                .entry(vm)
+                .and_modify(|g| g.polling = false);
         }
         false
     }

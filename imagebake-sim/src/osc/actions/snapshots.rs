@@ -3,10 +3,10 @@
 use serde_json::json;
 use tokio::time::Instant;
 
+use super::Locked;
 use super::change_perms;
 use super::need;
 use super::requests::*;
-use super::Locked;
 use crate::osc::Shared;
 use crate::osc::blockdev;
 use crate::osc::error::{OscError, OscResult};

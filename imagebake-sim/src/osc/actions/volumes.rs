@@ -3,9 +3,9 @@
 use serde_json::json;
 use tokio::time::Instant;
 
+use super::Locked;
 use super::need;
 use super::requests::*;
-use super::Locked;
 use crate::osc::Shared;
 use crate::osc::blockdev::{self, GIB};
 use crate::osc::error::{OscError, OscResult};
