@@ -92,6 +92,18 @@ fn code(v: &Value) -> &str {
     v["Errors"][0]["Code"].as_str().unwrap_or("")
 }
 
+/// A 1 GiB volume in the simulator's subregion; its description.
+async fn create_volume(sim: &OscSim) -> Value {
+    let (s, v) = call(
+        sim,
+        "CreateVolume",
+        json!({"SubregionName": sim.subregion(), "Size": 1}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    v["Volume"].clone()
+}
+
 #[tokio::test]
 async fn signatures_are_checked_like_the_gateway() {
     let sim = start().await;
@@ -168,15 +180,9 @@ async fn states_move_after_their_delays_and_pages_are_cut() {
     let sim = start().await;
     sim.set_delays(OscDelays::uniform(Duration::from_millis(40)))
         .await;
-    let (s, v) = call(
-        &sim,
-        "CreateVolume",
-        json!({"SubregionName": sim.subregion(), "Size": 1}),
-    )
-    .await;
-    assert_eq!(s, 200, "{v}");
-    assert_eq!(v["Volume"]["State"], "creating");
-    let id = v["Volume"]["VolumeId"].as_str().expect("id").to_owned();
+    let v = create_volume(&sim).await;
+    assert_eq!(v["State"], "creating");
+    let id = v["VolumeId"].as_str().expect("id").to_owned();
     let mut seen = Vec::new();
     for _ in 0..200 {
         let (_, r) = call(&sim, "ReadVolumes", json!({"Filters": {"VolumeIds": [id]}})).await;
@@ -326,14 +332,10 @@ async fn metadata_and_seed_describe_the_host() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_copy_does_not_hold_up_other_requests() {
     let sim = start().await;
-    let (s, v) = call(
-        &sim,
-        "CreateVolume",
-        json!({"SubregionName": sim.subregion(), "Size": 1}),
-    )
-    .await;
-    assert_eq!(s, 200, "{v}");
-    let volume = v["Volume"]["VolumeId"].as_str().expect("id").to_owned();
+    let volume = create_volume(&sim).await["VolumeId"]
+        .as_str()
+        .expect("id")
+        .to_owned();
     let file = sim.data_dir().join("volumes").join(format!("{volume}.img"));
     std::fs::remove_file(&file).expect("the volume's file");
     let made = std::process::Command::new("mkfifo")

@@ -155,14 +155,7 @@ impl Machines {
     fn order(&self, vm: Uuid, mark: impl FnOnce(&mut GuestStatus), op: Op) {
         {
             let mut st = self.0.shared.status();
-            let g = st.guests.entry(vm).or_insert_with(|| GuestStatus {
-                guest: Guest::Off,
-                destroying: false,
-                powered_off: false,
-                polling: false,
-                ssh: None,
-            });
-            mark(g);
+            mark(st.guests.entry(vm).or_default());
         }
         if let Err(e) = self.send(op) {
             tracing::warn!(machine = %vm, error = %e, "simulated machine work not queued");

@@ -16,7 +16,7 @@ use super::fleet::Fleet;
 use super::{Boot, MachineError, SshInfo};
 
 /// What the guest of one machine is doing, as far as the API may know.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) enum Guest {
     /// Asked to boot; mounting its root and starting sshd.
     Booting,
@@ -25,13 +25,14 @@ pub(crate) enum Guest {
     /// Asked to stop (or be destroyed); its processes are being stopped.
     Stopping,
     /// Stopped (its disk stays).
+    #[default]
     Off,
     /// The last boot or reboot failed, for this reason.
     Failed(String),
 }
 
 /// One machine's guest as the API sees it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct GuestStatus {
     pub guest: Guest,
     /// Destroying: the record goes away once done.
@@ -207,13 +208,7 @@ pub(crate) fn run(mut fleet: Fleet, ops: Receiver<Op>, shared: Arc<Shared>) {
 /// Updates (or makes) the status of `vm`.
 fn set(shared: &Shared, vm: Uuid, f: impl FnOnce(&mut GuestStatus)) {
     let mut st = shared.status();
-    let g = st.guests.entry(vm).or_insert_with(|| GuestStatus {
-        guest: Guest::Off,
-        destroying: false,
-        powered_off: false,
-        polling: false,
-        ssh: None,
-    });
+    let g = st.guests.entry(vm).or_default();
     f(g);
     if let Some(ssh) = &mut g.ssh {
         ssh.sshd_running = g.guest == Guest::Running;
