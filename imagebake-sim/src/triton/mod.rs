@@ -172,7 +172,7 @@ impl TritonSim {
         store.vms.clone_from(&vms);
         let shared = Arc::new(Shared {
             store: Mutex::new(store),
-            faults: Faults::default(),
+            faults: Faults::new("triton", routes::OPERATIONS),
             requests: AtomicU64::new(0),
             clock_skew_limit: opts.clock_skew_limit,
         });
