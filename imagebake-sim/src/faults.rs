@@ -159,7 +159,7 @@ impl Faults {
 /// containing it / contained in it, closest first, at most five.
 fn close_names(name: &str, known: &[&'static str]) -> Vec<&'static str> {
     let lower = name.to_lowercase();
-    let limit = (lower.chars().count() / 3).max(2);
+    let limit = (lower.chars().count() / 5).max(1);
     let mut scored: Vec<(usize, &'static str)> = known
         .iter()
         .filter_map(|k| {
