@@ -9,6 +9,7 @@
 # A client that cannot be installed (no network, no npm) is reported as
 # SKIPPED, not failed. Any command of an installed client failing fails the
 # script. Usage: bash scripts/sim-real-clients.sh [osc|triton]...
+# IMAGEBAKE_SIM=path uses that simulator binary instead of building one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,9 +24,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "== building the simulator binary"
-cargo build --quiet -p imagebake-sim --bin imagebake-sim
-SIM="${CARGO_TARGET_DIR:-target}/debug/imagebake-sim"
+SIM=${IMAGEBAKE_SIM:-}
+if [ -z "$SIM" ]; then
+    echo "== building the simulator binary"
+    cargo build --quiet -p imagebake-sim --bin imagebake-sim
+    SIM="${CARGO_TARGET_DIR:-target}/debug/imagebake-sim"
+fi
 
 # Starts `imagebake-sim --cloud $1` and prints its JSON line.
 start_sim() {
@@ -64,7 +68,8 @@ EOF
     "${osc[@]}" CreateVolume --SubregionName "$(field "$line" region)a" --Size 1 | tee "$SCRATCH/volume.json"
     local vol
     vol=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["Volume"]["VolumeId"])' "$SCRATCH/volume.json")
-    "${osc[@]}" ReadVolumes --Filters "{\"VolumeIds\": [\"$vol\"]}" | grep -q "$vol"
+    "${osc[@]}" ReadVolumes --Filters "{\"VolumeIds\": [\"$vol\"]}" >"$SCRATCH/volumes.json"
+    grep -q "$vol" "$SCRATCH/volumes.json"
     "${osc[@]}" DeleteVolume --VolumeId "$vol" >/dev/null
     # A wrong secret is refused with the gateway's error body.
     sed -i 's/"secret_key": "[^"]*"/"secret_key": "wrong"/' "$home/.osc/config.json"
@@ -95,17 +100,26 @@ run_triton() {
         TRITON_ACCOUNT="$(field "$line" account)" TRITON_KEY_ID="$(field "$line" key_id)"
         "$SCRATCH/node_modules/.bin/triton")
     "${triton[@]}" datacenters
-    "${triton[@]}" datacenters -j | grep -q imagebake-sim-1
+    "${triton[@]}" datacenters -j >"$SCRATCH/dcs.json"
+    grep -q imagebake-sim-1 "$SCRATCH/dcs.json"
     "${triton[@]}" instance create -w -n real-1 base-64-lts g1.small
     "${triton[@]}" instance list
-    "${triton[@]}" instance list -j | grep -q '"name":"real-1"'
+    "${triton[@]}" instance list -j >"$SCRATCH/list.json"
+    grep -q '"name":"real-1"' "$SCRATCH/list.json"
     "${triton[@]}" instance rename -w real-1 real-2
     "${triton[@]}" instance get real-2 >/dev/null
+    "${triton[@]}" instance stop -w real-2
+    "${triton[@]}" instance start -w real-2
     "${triton[@]}" instance reboot -w real-2
     "${triton[@]}" instance audit real-2 | tee "$SCRATCH/audit.txt"
     grep -q rename "$SCRATCH/audit.txt"
     grep -q reboot "$SCRATCH/audit.txt"
-    "${triton[@]}" instance delete -w real-2
+    "${triton[@]}" instance delete -w -f real-2
+    "${triton[@]}" instance list -j >"$SCRATCH/list.json"
+    if grep -q real-2 "$SCRATCH/list.json"; then
+        echo "real-2 still listed after delete" >&2
+        return 1
+    fi
     echo "triton: OK"
 }
 
