@@ -484,3 +484,18 @@ async fn the_newest_api_version_is_what_current_sdks_send_and_is_settable() {
     .unwrap_err();
     assert!(bad.to_string().contains("\"latest\""), "{bad}");
 }
+
+#[test]
+fn every_operation_name_is_an_operation_id_of_the_stored_spec() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/reference/oxide-openapi.json"
+    );
+    let spec = std::fs::read_to_string(path).expect("the stored OpenAPI document");
+    for op in imagebake_sim::oxide::OPERATIONS {
+        assert!(
+            spec.contains(&format!("\"operationId\": \"{op}\"")),
+            "{op} is not an operationId"
+        );
+    }
+}

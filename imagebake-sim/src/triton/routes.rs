@@ -388,4 +388,57 @@ mod tests {
         ));
         assert_eq!(percent_decode("50%"), "50%");
     }
+
+    #[test]
+    fn every_route_resolves_to_a_listed_operation_and_every_listed_one_is_served() {
+        let p = |q: &str| Params::merge(Some(q), None, b"").expect("params");
+        let requests: &[(Method, &str, &str)] = &[
+            (Method::GET, "", ""),
+            (Method::GET, "keys", ""),
+            (Method::POST, "keys", ""),
+            (Method::GET, "keys/k", ""),
+            (Method::DELETE, "keys/k", ""),
+            (Method::GET, "packages", ""),
+            (Method::GET, "packages/p", ""),
+            (Method::GET, "networks", ""),
+            (Method::GET, "networks/n", ""),
+            (Method::GET, "images", ""),
+            (Method::POST, "images", ""),
+            (Method::GET, "images/i", ""),
+            (Method::POST, "images/i", "action=update"),
+            (Method::POST, "images/i", "action=export"),
+            (Method::DELETE, "images/i", ""),
+            (Method::GET, "machines", ""),
+            (Method::POST, "machines", ""),
+            (Method::GET, "machines/m", ""),
+            (Method::POST, "machines/m", "action=stop"),
+            (Method::POST, "machines/m", "action=start"),
+            (Method::POST, "machines/m", "action=reboot"),
+            (Method::POST, "machines/m", "action=rename"),
+            (Method::DELETE, "machines/m", ""),
+            (Method::GET, "machines/m/tags", ""),
+            (Method::POST, "machines/m/tags", ""),
+            (Method::PUT, "machines/m/tags", ""),
+            (Method::DELETE, "machines/m/tags", ""),
+            (Method::GET, "machines/m/tags/t", ""),
+            (Method::DELETE, "machines/m/tags/t", ""),
+            (Method::GET, "machines/m/metadata", ""),
+            (Method::POST, "machines/m/metadata", ""),
+            (Method::DELETE, "machines/m/metadata", ""),
+            (Method::GET, "machines/m/metadata/k", ""),
+            (Method::DELETE, "machines/m/metadata/k", ""),
+            (Method::GET, "machines/m/audit", ""),
+            (Method::GET, "datacenters", ""),
+        ];
+        let mut served = std::collections::BTreeSet::new();
+        for (method, path, query) in requests {
+            let seg = segments(path);
+            check_route(path, &seg, method).expect(path);
+            let op = Op::resolve(method, &seg, &p(query)).expect(path);
+            assert!(OPERATIONS.contains(&op.name()), "{} not listed", op.name());
+            served.insert(op.name());
+        }
+        let listed: std::collections::BTreeSet<_> = OPERATIONS.iter().copied().collect();
+        assert_eq!(served, listed);
+    }
 }
