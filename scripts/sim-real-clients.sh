@@ -18,8 +18,8 @@ WHICH=("$@")
 SCRATCH=$(mktemp -d /tmp/imagebake-real-clients.XXXXXX)
 PIDS=()
 cleanup() {
-    for pid in "${PIDS[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]+"${PIDS[@]}"}"; do kill -INT "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]+"${PIDS[@]}"}"; do wait "$pid" 2>/dev/null || true; done
     rm -rf "$SCRATCH"
 }
 trap cleanup EXIT
@@ -31,13 +31,17 @@ if [ -z "$SIM" ]; then
     SIM="${CARGO_TARGET_DIR:-target}/debug/imagebake-sim"
 fi
 
-# Starts `imagebake-sim --cloud $1` and prints its JSON line.
+# Starts `imagebake-sim --cloud $1` (in this shell, so the cleanup knows
+# its pid) and sets LINE to its JSON line.
 start_sim() {
     local out="$SCRATCH/$1.json"
     "$SIM" --cloud "$1" --port 0 >"$out" 2>"$SCRATCH/$1.err" &
     PIDS+=($!)
     for _ in $(seq 1 300); do
-        [ -s "$out" ] && { head -n1 "$out"; return 0; }
+        if [ -s "$out" ]; then
+            LINE=$(head -n1 "$out")
+            return 0
+        fi
         sleep 0.1
     done
     echo "imagebake-sim --cloud $1 printed no line" >&2
@@ -55,7 +59,8 @@ run_osc() {
         return 0
     fi
     local line home
-    line=$(start_sim osc)
+    start_sim osc
+    line=$LINE
     home="$SCRATCH/osc-home"
     mkdir -p "$home/.osc"
     cat >"$home/.osc/config.json" <<EOF
@@ -89,7 +94,8 @@ run_triton() {
         return 0
     fi
     local line home key
-    line=$(start_sim triton)
+    start_sim triton
+    line=$LINE
     home="$SCRATCH/triton-home"
     mkdir -p "$home/.ssh"
     key=$(field "$line" private_key_path)
