@@ -499,3 +499,48 @@ fn every_operation_name_is_an_operation_id_of_the_stored_spec() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_binary_takes_the_oxide_api_version() {
+    // cargo builds the binary for tests only when all its features are on.
+    let all_features = cfg!(all(feature = "triton", feature = "osc"));
+    let Some(bin) = option_env!("CARGO_BIN_EXE_imagebake-sim").filter(|_| all_features) else {
+        eprintln!("imagebake-sim binary not built with these features; skipped");
+        return;
+    };
+    let refused = tokio::process::Command::new(bin)
+        .args(["--cloud", "triton", "--oxide-api-version", "2026010300.0.0"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--cloud oxide only"));
+
+    use tokio::io::AsyncBufReadExt as _;
+    let mut child = tokio::process::Command::new(bin)
+        .args(["--cloud", "oxide", "--oxide-api-version", "2026010300.0.0"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::io::BufReader::new(stdout).lines().next_line(),
+    )
+    .await
+    .expect("a line in time")
+    .unwrap()
+    .expect("one line");
+    let v: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["api_version"], "2026010300.0.0");
+    let status = |version: &'static str| {
+        let req = reqwest::Client::new()
+            .get(format!("{}/v1/me", v["host"].as_str().unwrap()))
+            .bearer_auth(v["token"].as_str().unwrap())
+            .header("api-version", version);
+        async move { req.send().await.unwrap().status() }
+    };
+    assert_eq!(status("2026010300.0.0").await, StatusCode::OK);
+    assert_eq!(status(API_VERSION).await, StatusCode::BAD_REQUEST);
+}
