@@ -300,6 +300,7 @@ impl Machines {
     }
 
     /// Queues removing a disk's upper directory (halting its machines).
+    #[cfg_attr(not(feature = "oxide"), allow(dead_code))]
     pub fn destroy_disk(&self, disk: Uuid) {
         if let Err(e) = self.send(Op::DestroyDisk(disk)) {
             tracing::warn!(%disk, error = %e, "removing a disk not queued");
@@ -346,6 +347,7 @@ impl Machines {
 
     /// Makes boots wait until the guard is dropped: a guest slow to boot,
     /// for tests.
+    #[cfg_attr(not(feature = "triton"), allow(dead_code))]
     pub fn hold_boots(&self) -> BootHold {
         self.0.shared.status().hold_boots = true;
         BootHold(self.clone())

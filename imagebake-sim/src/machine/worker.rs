@@ -112,6 +112,7 @@ pub(crate) enum Op {
         vm: Uuid,
         disk: Option<Uuid>,
     },
+    #[cfg_attr(not(feature = "oxide"), allow(dead_code))]
     DestroyDisk(Uuid),
     Capture {
         disk: Uuid,
