@@ -95,7 +95,7 @@ pub(crate) async fn dispatch(sh: &Shared, action: &str, body: &Value, fail: bool
             read(body, views, SNAPSHOT_FILTERS, "Snapshots")
         }
         "CreateVolume" => volumes::create_volume(sh, st, parse(body)?, fail).await,
-        "LinkVolume" => volumes::link_volume(sh, &mut st, parse(body)?, fail).await,
+        "LinkVolume" => volumes::link_volume(sh, st, parse(body)?, fail).await,
         "UnlinkVolume" => volumes::unlink_volume(sh, &mut st, parse(body)?).await,
         "DeleteVolume" => volumes::delete_volume(&mut st, parse(body)?).await,
         "CreateSnapshot" => snapshots::create_snapshot(sh, st, parse(body)?, fail).await,
