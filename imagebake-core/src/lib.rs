@@ -51,7 +51,7 @@ pub use comm::{
     ChrootCommunicator, Comm, Communicator, Ended, ExitOutput, OutputStream, RemoteCommand,
 };
 pub use engine::{
-    BuildError, Built, Cleanup, CleanupEntry, CleanupOutcome, CleanupReport, FnStep, OnError,
+    BuildError, Built, Cleanup, CleanupEntry, Create, Created, CleanupOutcome, CleanupReport, FnStep, OnError,
     Resource, Runner, Step, StepCx, SweepFilter, SweepReport, Sweeper, UndoCx, UndoHandle,
     UndoWhen, from_fn,
 };

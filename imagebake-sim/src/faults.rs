@@ -28,6 +28,10 @@ pub enum Fault {
     /// state instead of the wanted one (machine `failed`, image `failed`,
     /// instance start failure, volume `error`, ...).
     FailResource,
+    /// Do the operation at once (what it makes exists and is listed), then
+    /// hold the answer this long before sending it: a slow or hung API
+    /// whose create has in fact been done.
+    LateAnswer(Duration),
 }
 
 /// Queues of faults per operation.
