@@ -1122,10 +1122,10 @@ async fn osc_ctrl_c_while_a_create_answers_late_removes_what_it_made() {
             .await
             .expect_err(step);
         drop(runner);
-        assert_eq!(e.step.as_deref(), Some(step), "{step}: {e}");
-        support::assert_late_create_removed(&e, kind);
-        assert_eq!(sim.faults().pending(op), 0, "{step}");
         assert_osc_clean(&sim, dir.path(), &[]).await;
+        support::assert_late_create_removed(&e, kind);
+        assert_eq!(e.step.as_deref(), Some(step), "{step}: {e}");
+        assert_eq!(sim.faults().pending(op), 0, "{step}");
         match Arc::try_unwrap(sim) {
             Ok(sim) => sim.shutdown().await,
             Err(_) => panic!("{step}: the simulator is still shared"),

@@ -676,10 +676,10 @@ async fn ctrl_c_while_a_create_answers_late_removes_what_it_made() {
         })
         .await
         .expect_err(op);
+        assert_clean(&sim, None, op);
         assert_eq!(e.step.as_deref(), Some(step), "{op}: {e}");
         support::assert_late_create_removed(&e, kind);
         assert_eq!(sim.faults().pending(op), 0, "{op}");
-        assert_clean(&sim, None, op);
     });
     futures::future::join_all(runs).await;
 }
