@@ -51,9 +51,9 @@ pub use comm::{
     ChrootCommunicator, Comm, Communicator, Ended, ExitOutput, OutputStream, RemoteCommand,
 };
 pub use engine::{
-    BuildError, Built, Cleanup, CleanupEntry, Create, Created, CleanupOutcome, CleanupReport, FnStep, OnError,
-    Resource, Runner, Step, StepCx, SweepFilter, SweepReport, Sweeper, UndoCx, UndoHandle,
-    UndoWhen, from_fn,
+    BuildError, Built, Cleanup, CleanupEntry, CleanupOutcome, CleanupReport, Create, Created,
+    FnStep, OnError, Resource, Runner, Step, StepCx, SweepFilter, SweepReport, Sweeper, UndoCx,
+    UndoHandle, UndoWhen, from_fn,
 };
 pub use error::{BoxError, Error, Result};
 pub use events::{

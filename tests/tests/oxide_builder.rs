@@ -823,7 +823,11 @@ async fn ctrl_c_while_a_create_answers_late_removes_what_it_made() {
             .inject(op, Fault::LateAnswer(Duration::from_secs(3)), 1);
         // The key is made only for SSH (which never comes: the build is
         // cancelled before).
-        let extra = if kind == "ssh key" { dead_ssh() } else { json!({}) };
+        let extra = if kind == "ssh key" {
+            dead_ssh()
+        } else {
+            json!({})
+        };
         let runner = Runner::new().abort_grace(Duration::from_secs(1));
         let s = sim.clone();
         let e = run_with(&builder(&sim, extra), runner, move |e, token| {

@@ -690,8 +690,11 @@ async fn ctrl_c_while_a_create_answers_late_removes_what_it_made() {
 #[tokio::test]
 async fn a_create_still_in_flight_after_the_undo_limit_is_reported_as_left() {
     let sim = sim().await;
-    sim.faults()
-        .inject("CreateMachine", Fault::LateAnswer(Duration::from_secs(5)), 1);
+    sim.faults().inject(
+        "CreateMachine",
+        Fault::LateAnswer(Duration::from_secs(5)),
+        1,
+    );
     let runner = Runner::new()
         .abort_grace(Duration::from_secs(1))
         .undo_timeout(Duration::from_secs(2));
@@ -716,7 +719,9 @@ async fn a_create_still_in_flight_after_the_undo_limit_is_reported_as_left() {
     assert!(report.contains("create in flight"), "{report}");
     assert!(e.to_string().contains("left behind"), "{e}");
     assert!(
-        e.cleanup.removed().any(|r| r.kind == "machine" && r.has_id()),
+        e.cleanup
+            .removed()
+            .any(|r| r.kind == "machine" && r.has_id()),
         "{report}"
     );
     assert_clean(&sim, None, "in flight after the undo limit");

@@ -78,8 +78,7 @@ impl StepCx {
         tracing::debug!(resource = %cleanup.resource, when = ?cleanup.when, "undo registered");
         let (resource, when) = (cleanup.resource.clone(), cleanup.when);
         let handle = self.shared.journal().push(cleanup);
-        self.events()
-            .emit(Event::UndoRegistered { resource, when });
+        self.events().emit(Event::UndoRegistered { resource, when });
         handle
     }
 
@@ -112,8 +111,7 @@ impl StepCx {
         let mut last = handle;
         for (h, resource, when) in added {
             tracing::debug!(%resource, ?when, "undo registered");
-            self.events()
-                .emit(Event::UndoRegistered { resource, when });
+            self.events().emit(Event::UndoRegistered { resource, when });
             last = h;
         }
         last

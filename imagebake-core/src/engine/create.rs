@@ -46,7 +46,12 @@ impl<T> Create<T> {
     /// is removed, so it must only match this build's resource). `undo`
     /// makes the undo of one made resource, from the create's answer or
     /// from what `find` returned.
-    pub fn new<F, Fut, I, U>(kind: impl Into<String>, name: Option<String>, find: F, undo: U) -> Self
+    pub fn new<F, Fut, I, U>(
+        kind: impl Into<String>,
+        name: Option<String>,
+        find: F,
+        undo: U,
+    ) -> Self
     where
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<I, Error>> + Send + 'static,
@@ -202,8 +207,11 @@ pub(crate) struct Settled {
 /// A create in flight, type-erased for the journal.
 pub(crate) trait Settle: Send {
     /// Settles it: see [`InFlight::settle`].
-    fn settle<'a>(self: Box<Self>, undoer: &'a Undoer<'a>, limit: Duration)
-    -> BoxFuture<'a, Settled>;
+    fn settle<'a>(
+        self: Box<Self>,
+        undoer: &'a Undoer<'a>,
+        limit: Duration,
+    ) -> BoxFuture<'a, Settled>;
 }
 
 impl<T: Send + 'static> Settle for InFlight<T> {
@@ -229,7 +237,9 @@ impl<T: Send + 'static> InFlight<T> {
             match self.find(limit).await {
                 Ok(found) => done.remove(&self.create, found, undoer).await,
                 // Looked for again once the create has ended.
-                Err(e) => tracing::warn!(resource = %what, error = %e, "looking up a create in flight failed"),
+                Err(e) => {
+                    tracing::warn!(resource = %what, error = %e, "looking up a create in flight failed")
+                }
             }
         }
         if tokio::time::timeout(limit, self.slot.answered())

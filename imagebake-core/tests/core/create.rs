@@ -118,9 +118,11 @@ async fn build(
         async move { create_machine(&cx, &c, answer, &r).await }
     });
     let result = runner
-        .run("in flight", token, |cx| async move {
-            cx.step(&step, ()).await
-        })
+        .run(
+            "in flight",
+            token,
+            |cx| async move { cx.step(&step, ()).await },
+        )
         .await
         .map(|b| b.value);
     (result, drain(&mut rx))
@@ -154,7 +156,10 @@ async fn a_create_answered_in_time_becomes_an_ordinary_undo() {
         .await
         .expect("build succeeds");
     assert_eq!(built.value, "m-1");
-    assert_eq!(built.cleanup.to_string(), "1 removed, 0 left\n  removed machine m-1");
+    assert_eq!(
+        built.cleanup.to_string(),
+        "1 removed, 0 left\n  removed machine m-1"
+    );
     assert!(!cloud.exists());
 }
 
@@ -164,8 +169,14 @@ async fn cancelled_in_flight_the_resource_is_found_removed_and_the_answer_awaite
     let (r, events) = build(Runner::new(), &cloud, Answer::Late, true).await;
     let e = r.unwrap_err();
     assert!(e.is_cancelled(), "{e}");
-    assert!(e.cause.to_string().contains("while creating machine"), "{e}");
-    assert_eq!(e.cleanup.to_string(), "1 removed, 0 left\n  removed machine m-1");
+    assert!(
+        e.cause.to_string().contains("while creating machine"),
+        "{e}"
+    );
+    assert_eq!(
+        e.cleanup.to_string(),
+        "1 removed, 0 left\n  removed machine m-1"
+    );
     assert!(!cloud.exists());
     // Found by the lookup and deleted once: the late answer names the same one.
     assert_eq!(*cloud.deletes.lock().unwrap(), 1);
@@ -187,7 +198,10 @@ async fn a_failed_create_is_looked_up_and_what_it_made_removed() {
     let (r, _) = build(Runner::new(), &cloud, Answer::FailAfterMaking, false).await;
     let e = r.unwrap_err();
     assert!(e.to_string().contains("create failed"), "{e}");
-    assert_eq!(e.cleanup.to_string(), "1 removed, 0 left\n  removed machine m-1");
+    assert_eq!(
+        e.cleanup.to_string(),
+        "1 removed, 0 left\n  removed machine m-1"
+    );
     assert!(!cloud.exists());
 }
 
@@ -222,8 +236,14 @@ async fn a_create_that_never_answers_is_reported_as_possibly_left() {
     let report = e.cleanup.to_string();
     assert!(!e.cleanup.is_clean(), "{report}");
     assert!(
-        report.starts_with(&format!("0 removed, 1 left\n  NOT removed {IN_FLIGHT}: timed out")),
+        report.starts_with(&format!(
+            "0 removed, 1 left\n  NOT removed {IN_FLIGHT}: timed out"
+        )),
         "{report}"
     );
-    assert!(e.to_string().contains("left behind: machine <create in flight"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("left behind: machine <create in flight"),
+        "{e}"
+    );
 }

@@ -78,7 +78,10 @@ impl Step<StoppedInstance> for CreateSnapshot {
             .map_err(|e| api(format!("creating snapshot {n} of disk {disk}"), e))
         };
         let made = cx
-            .create(Create::new("snapshot", Some(name.clone()), find, undo), send)
+            .create(
+                Create::new("snapshot", Some(name.clone()), find, undo),
+                send,
+            )
             .await?;
         let (snap, undo) = (made.value, made.undo);
         let id = snap.id;

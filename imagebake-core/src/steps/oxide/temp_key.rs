@@ -55,7 +55,12 @@ impl Step<()> for CreateTemporaryKey {
         let key = TemporaryKey::generate(build.as_str())?;
         let public = key.public_openssh();
         let body = SshKeyCreate::new(name.clone(), public.clone()).description(description(&build));
-        let (a, n, k, b) = (self.api.clone(), name.clone(), public.clone(), build.clone());
+        let (a, n, k, b) = (
+            self.api.clone(),
+            name.clone(),
+            public.clone(),
+            build.clone(),
+        );
         let find = move || {
             let (a, n, k, b) = (a.clone(), n.clone(), k.clone(), b.clone());
             async move {
