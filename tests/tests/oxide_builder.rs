@@ -830,26 +830,22 @@ async fn ctrl_c_while_a_create_answers_late_removes_what_it_made() {
         };
         let runner = Runner::new().abort_grace(Duration::from_secs(1));
         let s = sim.clone();
-        let e = run_with(&builder(&sim, extra), runner, move |e, token| {
-            if matches!(e, Event::StepStarted { step: st } if st == step) {
-                let s = s.clone();
-                support::cancel_when(token.clone(), move || {
-                    let inv = s.inventory();
-                    let made = match kind {
-                        "instance" => !inv.instances.is_empty(),
-                        "ssh key" => !inv.ssh_keys.is_empty(),
-                        "snapshot" => !inv.snapshots.is_empty(),
-                        _ => inv
-                            .images
-                            .iter()
-                            .any(|i| !SEED_IMAGES.contains(&i.name.as_str())),
-                    };
-                    async move { made }
-                });
+        let made = move || {
+            let inv = s.inventory();
+            match kind {
+                "instance" => !inv.instances.is_empty(),
+                "ssh key" => !inv.ssh_keys.is_empty(),
+                "snapshot" => !inv.snapshots.is_empty(),
+                _ => inv
+                    .images
+                    .iter()
+                    .any(|i| !SEED_IMAGES.contains(&i.name.as_str())),
             }
-        })
-        .await
-        .expect_err(op);
+        };
+        let on_event = support::ctrl_c_once_made(step, made);
+        let e = run_with(&builder(&sim, extra), runner, on_event)
+            .await
+            .expect_err(op);
         assert_clean(&sim, None, op);
         assert_eq!(e.step.as_deref(), Some(step), "{op}: {e}");
         support::assert_late_create_removed(&e, kind);

@@ -661,21 +661,17 @@ async fn ctrl_c_while_a_create_answers_late_removes_what_it_made() {
             .inject(op, Fault::LateAnswer(Duration::from_secs(3)), 1);
         let runner = Runner::new().abort_grace(Duration::from_secs(1));
         let s = sim.clone();
-        let e = run_with(&builder(&sim, json!({})), runner, move |e, token| {
-            if matches!(e, Event::StepStarted { step: st } if st == step) {
-                let s = s.clone();
-                support::cancel_when(token.clone(), move || {
-                    let inv = s.inventory();
-                    let made = match kind {
-                        "machine" => !inv.machines.is_empty(),
-                        _ => !inv.custom_images().is_empty(),
-                    };
-                    async move { made }
-                });
+        let made = move || {
+            let inv = s.inventory();
+            match kind {
+                "machine" => !inv.machines.is_empty(),
+                _ => !inv.custom_images().is_empty(),
             }
-        })
-        .await
-        .expect_err(op);
+        };
+        let on_event = support::ctrl_c_once_made(step, made);
+        let e = run_with(&builder(&sim, json!({})), runner, on_event)
+            .await
+            .expect_err(op);
         assert_clean(&sim, None, op);
         assert_eq!(e.step.as_deref(), Some(step), "{op}: {e}");
         support::assert_late_create_removed(&e, kind);
@@ -699,17 +695,11 @@ async fn a_create_still_in_flight_after_the_undo_limit_is_reported_as_left() {
         .abort_grace(Duration::from_secs(1))
         .undo_timeout(Duration::from_secs(2));
     let s = sim.clone();
-    let e = run_with(&builder(&sim, json!({})), runner, move |e, token| {
-        if matches!(e, Event::StepStarted { step } if step == "create machine") {
-            let s = s.clone();
-            support::cancel_when(token.clone(), move || {
-                let made = !s.inventory().machines.is_empty();
-                async move { made }
-            });
-        }
-    })
-    .await
-    .unwrap_err();
+    let made = move || !s.inventory().machines.is_empty();
+    let on_event = support::ctrl_c_once_made("create machine", made);
+    let e = run_with(&builder(&sim, json!({})), runner, on_event)
+        .await
+        .unwrap_err();
     assert!(e.is_cancelled(), "{e}");
     let report = e.cleanup.to_string();
     let left: Vec<_> = e.cleanup.left().map(|l| l.resource.clone()).collect();

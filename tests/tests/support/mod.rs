@@ -68,6 +68,25 @@ where
     });
 }
 
+/// An observer (for [`observed`]) that cancels the build once step `step`
+/// has started and `made` says its create has been done (the simulator
+/// holds the resource).
+pub fn ctrl_c_once_made(
+    step: &'static str,
+    made: impl Fn() -> bool + Send + Sync + 'static,
+) -> impl Fn(&Event, &CancellationToken) + Send + Sync + 'static {
+    let made = Arc::new(made);
+    move |e, token| {
+        if matches!(e, Event::StepStarted { step: s } if s == step) {
+            let made = made.clone();
+            cancel_when(token.clone(), move || {
+                let m = made();
+                async move { m }
+            });
+        }
+    }
+}
+
 /// A build cancelled while the create of a `kind` resource had been done
 /// but not answered: its report removed that resource (by its real id),
 /// leaves nothing, and never says "nothing to clean up".
