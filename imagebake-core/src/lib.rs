@@ -1,8 +1,10 @@
 //! The imagebake step engine, communicators and provisioners.
 //!
 //! A build is a sequence of typed [`Step`]s run by a [`Runner`]. A step that
-//! creates a resource registers its undo on the [`StepCx`] right away, before
-//! it awaits anything else; undos run in reverse order when the build fails or
+//! creates a resource sends the create with [`StepCx::create`]: the resource
+//! is the build's from the moment the request is sent (a Ctrl-C before the
+//! answer looks it up, removes it and still awaits the answer), and its undo
+//! holds the real id once the answer comes. Undos run in reverse order when the build fails or
 //! is cancelled, and those registered with [`StepCx::defer`] (temporary
 //! machine, temporary key) also run when it succeeds. Every build result, good
 //! or bad, carries a [`CleanupReport`].
