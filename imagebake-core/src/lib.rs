@@ -4,9 +4,10 @@
 //! creates a resource sends the create with [`StepCx::create`]: the resource
 //! is the build's from the moment the request is sent (a Ctrl-C before the
 //! answer looks it up, removes it and still awaits the answer), and its undo
-//! holds the real id once the answer comes. Undos run in reverse order when the build fails or
-//! is cancelled, and those registered with [`StepCx::defer`] (temporary
-//! machine, temporary key) also run when it succeeds. Every build result, good
+//! holds the real id once the answer comes. Undos run in reverse order when
+//! the build fails or is cancelled, and those registered with
+//! [`StepCx::defer`] (temporary machine, temporary key) also run when it
+//! succeeds. Every build result, good
 //! or bad, carries a [`CleanupReport`].
 //!
 //! Steps talk to the machine being baked through a [`Communicator`] (SSH, or
