@@ -247,7 +247,7 @@ impl<T: Send + 'static> InFlight<T> {
             .is_err()
         {
             return done.with(Err(Error::Timeout {
-                what: format!("the create of {what} to answer"),
+                what: "waiting for its create to answer (what it makes may be left)".to_owned(),
                 after: limit,
                 last: None,
             }));
