@@ -1,7 +1,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::Backoff;
+use crate::classify::{Idempotency, MAX_RETRY_AFTER, Verdict, classify};
+use crate::{Backoff, ErrorMeta};
 
 /// What [`retry`] asks of an error.
 pub trait Retryable {
@@ -49,26 +50,68 @@ impl RetryPolicy {
 /// `op` is called afresh for every attempt, so per-attempt work (a new `Date`
 /// header and signature, a new request id) belongs inside it. Cancellation is
 /// by dropping the returned future.
-pub async fn retry<T, E, F, Fut>(policy: &RetryPolicy, mut op: F) -> Result<T, E>
+pub async fn retry<T, E, F, Fut>(policy: &RetryPolicy, op: F) -> Result<T, E>
 where
     E: Retryable + std::fmt::Display,
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
+    run(policy, op, |e: &E| {
+        if e.is_retryable() {
+            Verdict::Retry(e.retry_after())
+        } else {
+            Verdict::Stop
+        }
+    })
+    .await
+}
+
+/// Sends one API request with `op` (called afresh for each attempt) until
+/// it succeeds or [`classify`] says to stop for its `idempotency`, at most
+/// `policy.max_attempts` times. The one retry loop of every client.
+pub async fn retry_request<T, E, F, Fut>(
+    policy: &RetryPolicy,
+    idempotency: Idempotency,
+    op: F,
+) -> Result<T, E>
+where
+    E: ErrorMeta,
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    run(policy, op, |e: &E| {
+        e.failure()
+            .map_or(Verdict::Stop, |f| classify(&f, idempotency))
+    })
+    .await
+}
+
+async fn run<T, E, F, Fut>(
+    policy: &RetryPolicy,
+    mut op: F,
+    decide: impl Fn(&E) -> Verdict,
+) -> Result<T, E>
+where
+    E: std::fmt::Display,
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
     let mut attempt = 0;
     loop {
-        match op(attempt).await {
+        let e = match op(attempt).await {
             Ok(v) => return Ok(v),
-            Err(e) if e.is_retryable() && attempt + 1 < policy.max_attempts => {
-                let delay = e
-                    .retry_after()
-                    .unwrap_or_else(|| policy.backoff.delay(attempt));
-                tracing::debug!(attempt, ?delay, error = %e, "retrying");
-                tokio::time::sleep(delay).await;
-                attempt += 1;
-            }
-            Err(e) => return Err(e),
+            Err(e) => e,
+        };
+        let Verdict::Retry(after) = decide(&e) else {
+            return Err(e);
+        };
+        if attempt + 1 >= policy.max_attempts {
+            return Err(e);
         }
+        let delay = after.map_or_else(|| policy.backoff.delay(attempt), |d| d.min(MAX_RETRY_AFTER));
+        tracing::debug!(attempt, ?delay, error = %e, "retrying");
+        tokio::time::sleep(delay).await;
+        attempt += 1;
     }
 }
 
@@ -128,5 +171,29 @@ mod tests {
         .await;
         assert!(r.is_err());
         assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[derive(Debug)]
+    struct Slow;
+    impl std::fmt::Display for Slow {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("429")
+        }
+    }
+    impl Retryable for Slow {
+        fn is_retryable(&self) -> bool {
+            true
+        }
+        fn retry_after(&self) -> Option<Duration> {
+            Some(Duration::from_secs(3600))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_huge_retry_after_is_capped() {
+        let start = tokio::time::Instant::now();
+        let r: Result<(), Slow> = retry(&fast(2), |_| async { Err(Slow) }).await;
+        assert!(r.is_err());
+        assert_eq!(start.elapsed(), MAX_RETRY_AFTER);
     }
 }
