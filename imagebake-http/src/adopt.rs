@@ -2,51 +2,86 @@
 
 use std::future::Future;
 
-use crate::ErrorMeta;
+use crate::classify::{Idempotency, MAX_RETRY_AFTER, Verdict, classify};
+use crate::{ErrorMeta, RetryPolicy};
 
-/// Sends a create with `create`; when its outcome is unknown (a lost answer,
-/// a server error: [`ErrorMeta::outcome_unknown`]), asks `lookup` for what it
-/// may have made (by unique name, build tag or idempotency token):
+/// Creates a resource with `create` (one attempt per call, no retry of its
+/// own), retrying under `policy` in this one loop:
 ///
-/// - found: the resource is adopted (returned as if the create answered);
-/// - certainly absent: the create is sent once more;
-/// - the lookup failing: the create's own error is returned.
+/// - throttled or not connected: sent again after the backoff (the cloud
+///   certainly did not act);
+/// - outcome unknown (a lost answer, a server error:
+///   [`ErrorMeta::outcome_unknown`]): `lookup` looks for what it may have
+///   made (by unique name, build tag or idempotency token). Found, the
+///   resource is adopted (returned as if the create had answered); certainly
+///   absent, the create is sent again; the lookup failing, the create's own
+///   error is returned;
+/// - anything else: the error is returned at once.
 ///
-/// Any other error of the create is returned at once. `create` must be its
-/// client's one-loop retried call (no retry around it here).
-pub async fn create_or_adopt<T, E, C, CF, L, LF>(mut create: C, lookup: L) -> Result<T, E>
+/// `attempt` (0-based) is passed to `create` for logging.
+pub async fn create_or_adopt<T, E, C, CF, L, LF>(
+    policy: &RetryPolicy,
+    mut create: C,
+    mut lookup: L,
+) -> Result<T, E>
 where
     E: ErrorMeta,
-    C: FnMut() -> CF,
+    C: FnMut(u32) -> CF,
     CF: Future<Output = Result<T, E>>,
-    L: FnOnce() -> LF,
+    L: FnMut() -> LF,
     LF: Future<Output = Result<Option<T>, E>>,
 {
-    match create().await {
-        Ok(v) => Ok(v),
-        Err(e) if e.outcome_unknown() => match lookup().await {
-            Ok(Some(v)) => {
-                tracing::info!(error = %e, "create answer lost, but the resource exists: adopted");
-                Ok(v)
-            }
-            Ok(None) => {
-                tracing::info!(error = %e, "create answer lost and nothing was made: sending it again");
-                create().await
-            }
-            Err(looked) => {
-                tracing::warn!(error = %e, lookup = %looked, "create answer lost and the lookup failed");
-                Err(e)
-            }
-        },
-        Err(e) => Err(e),
+    let mut attempt = 0;
+    loop {
+        let e = match create(attempt).await {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        let after = match e.failure() {
+            Some(f) if f.outcome_unknown() => match lookup().await {
+                Ok(Some(v)) => {
+                    tracing::info!(error = %e, "create answer lost, but the resource exists: adopted");
+                    return Ok(v);
+                }
+                Ok(None) => {
+                    tracing::info!(error = %e, "create answer lost and nothing was made");
+                    None
+                }
+                Err(looked) => {
+                    tracing::warn!(error = %e, lookup = %looked, "create answer lost and the lookup failed");
+                    return Err(e);
+                }
+            },
+            Some(f) => match classify(&f, Idempotency::Create) {
+                Verdict::Retry(after) => after,
+                Verdict::Stop => return Err(e),
+            },
+            None => return Err(e),
+        };
+        if attempt + 1 >= policy.max_attempts {
+            return Err(e);
+        }
+        let delay = after.map_or_else(|| policy.backoff.delay(attempt), |d| d.min(MAX_RETRY_AFTER));
+        tracing::debug!(attempt, ?delay, error = %e, "sending the create again");
+        tokio::time::sleep(delay).await;
+        attempt += 1;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Backoff;
     use crate::classify::Failure;
     use std::cell::Cell;
+    use std::time::Duration;
+
+    fn fast(n: u32) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: n,
+            backoff: Backoff::new(Duration::from_millis(1), Duration::from_millis(2)),
+        }
+    }
 
     #[derive(Debug)]
     struct E(Failure);
@@ -80,26 +115,46 @@ mod tests {
     #[tokio::test]
     async fn a_lost_create_is_adopted_when_found_and_resent_once_when_absent() {
         let sent = Cell::new(0);
-        let create = || {
+        let create = |_| {
             sent.set(sent.get() + 1);
             let n = sent.get();
             async move { if n == 1 { Err(E(Failure::Lost)) } else { Ok(n) } }
         };
-        let r = create_or_adopt(create, || async { Ok(Some(42)) }).await;
+        let r = create_or_adopt(&fast(4), create, || async { Ok(Some(42)) }).await;
         assert_eq!(r.unwrap(), 42);
         assert_eq!(sent.get(), 1, "found: not sent again");
 
         sent.set(0);
-        let r = create_or_adopt(create, || async { Ok(None) }).await;
+        let r = create_or_adopt(&fast(4), create, || async { Ok(None) }).await;
         assert_eq!(r.unwrap(), 2);
         assert_eq!(sent.get(), 2, "absent: sent exactly once more");
+
+        // Unknown every time: looked up after each, sent at most
+        // max_attempts times in all.
+        let looks = Cell::new(0);
+        sent.set(0);
+        let r: Result<u32, E> = create_or_adopt(
+            &fast(3),
+            |_| {
+                sent.set(sent.get() + 1);
+                async { Err(E(Failure::status(503, false, None))) }
+            },
+            || {
+                looks.set(looks.get() + 1);
+                async { Ok(None) }
+            },
+        )
+        .await;
+        assert_eq!(r.unwrap_err().status(), Some(503));
+        assert_eq!((sent.get(), looks.get()), (3, 3));
     }
 
     #[tokio::test]
     async fn a_refused_create_is_not_looked_up_and_a_failed_lookup_keeps_the_error() {
         let looked = Cell::new(false);
         let r: Result<u32, E> = create_or_adopt(
-            || async { Err(E(Failure::status(400, false, None))) },
+            &fast(4),
+            |_| async { Err(E(Failure::status(400, false, None))) },
             || {
                 looked.set(true);
                 async { Ok(Some(1)) }
@@ -110,7 +165,8 @@ mod tests {
         assert!(!looked.get());
 
         let r: Result<u32, E> = create_or_adopt(
-            || async { Err(E(Failure::status(500, false, None))) },
+            &fast(4),
+            |_| async { Err(E(Failure::status(500, false, None))) },
             || async { Err(E(Failure::Connect)) },
         )
         .await;

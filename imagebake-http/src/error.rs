@@ -37,13 +37,13 @@ pub trait ErrorMeta: StdError {
         self.status() == Some(404)
     }
 
-    /// Whether the same request may succeed if sent again, whatever it was:
-    /// the cloud did not process it (throttling, a connection never made).
-    /// For a request known to be safe to repeat, ask
-    /// [`Failure::verdict`] with its [`Idempotency`].
+    /// Whether sending the same request again may succeed: throttling, 503
+    /// (service unavailable) or a connection never made. For a given request,
+    /// ask [`Failure::verdict`] with its [`Idempotency`] instead (a lost
+    /// answer is worth retrying only for a request safe to repeat).
     fn is_retryable(&self) -> bool {
         self.failure()
-            .is_some_and(|f| f.verdict(Idempotency::Create).is_retry())
+            .is_some_and(|f| f.verdict(Idempotency::Action).is_retry())
     }
 
     /// Whether the request may have been processed although no success came
