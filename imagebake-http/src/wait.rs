@@ -18,6 +18,15 @@ pub enum Poll<T> {
     Failed(String),
 }
 
+impl<T> Poll<T> {
+    /// What a look that may find nothing means: `None` (the resource is not
+    /// there) is a failure, `"not found"`; a resource found means what
+    /// `meaning` says.
+    pub fn found<U>(resource: Option<U>, meaning: impl FnOnce(U) -> Poll<T>) -> Poll<T> {
+        resource.map_or_else(|| Poll::Failed("not found".to_owned()), meaning)
+    }
+}
+
 /// How to wait.
 #[derive(Debug, Clone)]
 pub struct WaitOptions {
