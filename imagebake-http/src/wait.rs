@@ -19,6 +19,15 @@ pub enum Poll<T> {
 }
 
 impl<T> Poll<T> {
+    /// The same answer with the done value mapped.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Poll<U> {
+        match self {
+            Poll::Done(v) => Poll::Done(f(v)),
+            Poll::Pending(s) => Poll::Pending(s),
+            Poll::Failed(s) => Poll::Failed(s),
+        }
+    }
+
     /// What a look that may find nothing means: `None` (the resource is not
     /// there) is a failure, `"not found"`; a resource found means what
     /// `meaning` says.

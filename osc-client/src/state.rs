@@ -45,12 +45,15 @@ impl Volume {
 
 impl Snapshot {
     /// What this snapshot's state means to a wait for `completed`: `error`
-    /// is a failure.
+    /// is a failure; a pending state shows the progress (`pending 40%`).
     pub fn toward_completed(self) -> Poll<Snapshot> {
         match &self.state {
             Some(SnapshotState::Completed) => Poll::Done(self),
             Some(SnapshotState::Error) => Poll::Failed("error".to_owned()),
-            other => Poll::Pending(state_name(other.as_ref())),
+            other => Poll::Pending(match self.progress {
+                Some(p) => format!("{} {p}%", state_name(other.as_ref())),
+                None => state_name(other.as_ref()),
+            }),
         }
     }
 }

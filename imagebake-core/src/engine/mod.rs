@@ -7,6 +7,7 @@ mod report;
 mod runner;
 mod step;
 mod sweep;
+mod wait;
 
 pub use context::StepCx;
 pub use journal::{Cleanup, UndoCx, UndoHandle, UndoWhen};
@@ -14,3 +15,4 @@ pub use report::{CleanupEntry, CleanupOutcome, CleanupReport, Resource};
 pub use runner::{BuildError, Built, OnError, Runner};
 pub use step::{FnStep, Step, from_fn};
 pub use sweep::{SweepFilter, SweepReport, Sweeper};
+pub(crate) use wait::wait;

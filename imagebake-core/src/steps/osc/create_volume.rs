@@ -6,7 +6,7 @@ use osc_client::Client;
 use osc_client::api::CreateVolumeRequest;
 use osc_client::types::{Image, Tag, VolumeState, VolumeType};
 
-use super::{Waits, api, build_tags, remove_volume, resend_if_lost};
+use super::{Waits, api, build_tags, remove_volume};
 use crate::{Error, Poll, Resource, Step, StepCx, UndoHandle};
 
 /// The working volume to make.
@@ -108,11 +108,12 @@ impl Step<()> for CreateVolume {
     async fn run(&self, cx: &StepCx, (): ()) -> Result<WorkVolume, Error> {
         let mut req = self.request()?;
         cx.check_cancelled()?;
-        // One ClientToken for every attempt: a retry after a lost answer
-        // gets the volume the first attempt made, never a second one.
+        // One ClientToken for every attempt: the client's retry after a lost
+        // answer gets the volume the first attempt made, never a second one.
         req.client_token = Some(uuid::Uuid::new_v4().to_string());
         let vols = self.client.volumes();
-        let v = resend_if_lost(|| vols.create(&req))
+        let v = vols
+            .create(&req)
             .await
             .map_err(|e| api("CreateVolume", e))?;
         let (c, id) = (self.client.clone(), v.volume_id.clone());

@@ -109,7 +109,7 @@ impl Step<Snapshotted> for CreateImage {
         cx.on_failure(
             Resource::new("image", id.to_string()).named(s.name.clone()),
             move |_| async move {
-                delete(&a.retry, || a.client.image_delete(id, None))
+                delete(a.undo_client().image_delete(id, None))
                     .await
                     .map_err(|e| api(format!("deleting image {id}"), e))
             },

@@ -1,12 +1,11 @@
 use std::borrow::Cow;
 
 use async_trait::async_trait;
-use imagebake_http::Poll;
 use oxide_client::{NameOrId, Snapshot, SnapshotCreate, SnapshotState};
 
 use super::{
     OxideApi, Snapshotted, StoppedInstance, api, create_or_adopt, delete, description, found,
-    idempotent, made_by,
+    made_by,
 };
 use crate::{Error, Resource, Step, StepCx};
 
@@ -46,7 +45,6 @@ impl Step<StoppedInstance> for CreateSnapshot {
         };
         let body = SnapshotCreate::new(name.clone(), disk.clone()).description(description(&build));
         let c = &self.api.client;
-        let r = &self.api.retry;
         let p = &self.api.project;
         let snap: Snapshot = create_or_adopt(
             || c.snapshot_create(p, &body),
@@ -62,7 +60,7 @@ impl Step<StoppedInstance> for CreateSnapshot {
         let undo = cx.on_failure(
             Resource::new("snapshot", id.to_string()).named(name.clone()),
             move |_| async move {
-                delete(&a.retry, || a.client.snapshot_delete(id, None))
+                delete(a.undo_client().snapshot_delete(id, None))
                     .await
                     .map_err(|e| api(format!("deleting snapshot {id}"), e))
             },
@@ -75,13 +73,9 @@ impl Step<StoppedInstance> for CreateSnapshot {
                     format!("snapshot {name} ({id}) to be ready"),
                     &self.api.waits.options(),
                     || async move {
-                        let s = idempotent(r, || c.snapshot_view(id, None)).await?;
-                        Ok::<_, oxide_client::Error>(match s.state {
-                            SnapshotState::Ready => Poll::Done(s),
-                            SnapshotState::Faulted => Poll::Failed("faulted".to_owned()),
-                            SnapshotState::Destroyed => Poll::Failed("destroyed".to_owned()),
-                            _ => Poll::Pending(format!("{:?}", s.state).to_lowercase()),
-                        })
+                        Ok::<_, oxide_client::Error>(
+                            c.snapshot_view(id, None).await?.toward_ready(),
+                        )
                     },
                 )
                 .await?
