@@ -63,6 +63,13 @@ impl Request {
         }
     }
 
+    /// Marks a POST as safe to repeat (its effect is the same however often
+    /// it is sent): retried after a 5xx or a lost answer too.
+    pub(crate) fn idempotent(mut self) -> Self {
+        self.idempotency = Idempotency::Idempotent;
+        self
+    }
+
     /// Marks the request as a create: not re-sent after an unknown outcome
     /// (the caller looks for what it made first, [`imagebake_http::create_or_adopt`]).
     pub(crate) fn create(mut self) -> Self {

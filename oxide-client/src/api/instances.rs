@@ -52,7 +52,7 @@ impl Client {
     }
 
     /// `instance_start`: `POST /v1/instances/{instance}/start` (202; poll
-    /// with [`Client::instance_wait_running`]).
+    /// `instance_view` until [`Instance::toward`] says running).
     pub async fn instance_start(
         &self,
         instance: impl Into<NameOrId>,
@@ -70,7 +70,9 @@ impl Client {
 
     /// `instance_stop`: `POST /v1/instances/{instance}/stop` (202). This is a
     /// hard power-off: the guest gets no shutdown signal, so sync its disks
-    /// first. Stopping a stopped instance succeeds and does nothing.
+    /// first. Stopping a stopped instance succeeds and does nothing, so the
+    /// request is retried as an idempotent one (after a 5xx or a lost
+    /// answer too).
     pub async fn instance_stop(
         &self,
         instance: impl Into<NameOrId>,
@@ -82,7 +84,8 @@ impl Client {
             &instance.into(),
             project,
             "/stop",
-        )?;
+        )?
+        .idempotent();
         self.json(&req).await
     }
 
