@@ -357,7 +357,8 @@ async fn a_failing_call_is_retried_by_one_loop_only() {
     // Undos and delete steps use the client with the undo policy (here the
     // builder's, 4 attempts): the step's delete and then its undo's, 4 each.
     let sim = new_sim().await;
-    sim.faults().inject("snapshot_delete", Fault::Status(503), 50);
+    sim.faults()
+        .inject("snapshot_delete", Fault::Status(503), 50);
     let r = run(&builder(&sim, json!({}))).await;
     assert!(r.is_err(), "the snapshot cannot be deleted");
     assert_eq!(50 - sim.faults().pending("snapshot_delete"), 8);

@@ -197,7 +197,7 @@ impl StepCx {
             Ok(_) => StepOutcome::Ok,
             Err(e) if e.is_cancelled() => StepOutcome::Cancelled,
             Err(e) => StepOutcome::Failed {
-                message: e.to_string(),
+                message: crate::chain(e).to_string(),
             },
         };
         {
