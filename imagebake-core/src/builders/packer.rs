@@ -325,6 +325,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn decode_errors_carry_the_key_path_as_data() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct C {
+            ssh_port: u16,
+            filter: Option<std::collections::BTreeMap<String, u32>>,
+        }
+        let key = |v: serde_json::Value| {
+            let e = decode::<C>("t", &v, &["ssh_port", "filter"], &["ssh_port"]).unwrap_err();
+            (e.config_key().map(str::to_owned), e.to_string())
+        };
+        let (k, m) = key(serde_json::json!({"ssh_port": "twenty-two"}));
+        assert_eq!(k.as_deref(), Some("ssh_port"), "{m}");
+        let (k, m) = key(serde_json::json!({"ssh_port": 22, "filter": {"name": "x"}}));
+        assert_eq!(k.as_deref(), Some("filter.name"), "{m}");
+        let (k, _) = key(serde_json::json!({"ssh_port": 22, "ssh_pty": true}));
+        assert_eq!(k.as_deref(), Some("ssh_pty"));
+        let (k, _) = key(serde_json::json!({}));
+        assert_eq!(k.as_deref(), Some("ssh_port"));
+    }
+
+    #[test]
     fn go_durations() {
         let d = |s| parse_duration(s);
         assert_eq!(d("5m"), Some(Duration::from_secs(300)));
