@@ -447,7 +447,7 @@ async fn rename_audit_and_datacenters() {
         .create_machine(&CreateMachine::new(image.id, "g1.small").name("before"))
         .await
         .unwrap();
-    c.wait_machine_state(&m.id, MachineState::Running, &wait())
+    wait_until(&wait(), || c.look_machine(&m.id, MachineState::Running))
         .await
         .unwrap();
     c.rename_machine(&m.id, "after").await.unwrap();
