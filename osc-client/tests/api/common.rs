@@ -60,11 +60,11 @@ pub fn is_root() -> bool {
 /// What a wait gives.
 pub type Waited<T> = Result<T, WaitError<osc_client::Error>>;
 
-async fn wait_until<T, Fut>(opts: &WaitOptions, mut look: impl FnMut() -> Fut) -> Waited<T>
+async fn wait_until<T, Fut>(opts: &WaitOptions, look: impl FnMut() -> Fut) -> Waited<T>
 where
     Fut: std::future::Future<Output = osc_client::Result<Poll<T>>>,
 {
-    imagebake_http::wait_for("resource", opts, |_, _| {}, || look()).await
+    imagebake_http::wait_for("resource", opts, |_, _| {}, look).await
 }
 
 /// Volume waits.

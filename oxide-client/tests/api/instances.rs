@@ -35,7 +35,7 @@ pub async fn build_instance(c: &oxide_client::Client, name: &str) -> (Instance, 
         .instance_create(&project(), &baker_body(name, debian.id))
         .await
         .unwrap();
-    let running = wait_instance(&c, i.id, None, InstanceState::Running)
+    let running = wait_instance(c, i.id, None, InstanceState::Running)
         .await
         .unwrap();
     let disk = running.boot_disk_id.expect("boot disk");
@@ -46,12 +46,12 @@ pub async fn build_instance(c: &oxide_client::Client, name: &str) -> (Instance, 
 pub async fn delete_instance(c: &oxide_client::Client, id: Uuid) {
     let i = c.instance_view(id, None).await.unwrap();
     c.instance_stop(id, None).await.unwrap();
-    wait_instance(&c, id, None, InstanceState::Stopped)
+    wait_instance(c, id, None, InstanceState::Stopped)
         .await
         .unwrap();
     c.instance_delete(id, None).await.unwrap();
     if let Some(disk) = i.boot_disk_id {
-        wait_detached(&c, disk).await.unwrap();
+        wait_detached(c, disk).await.unwrap();
         c.disk_delete(disk, None).await.unwrap();
     }
 }
