@@ -73,6 +73,12 @@ impl Failure {
         }
     }
 
+    /// A transport failure: [`Failure::Connect`] when the connection could
+    /// not be made, else [`Failure::Lost`].
+    pub fn transport(connect: bool) -> Self {
+        if connect { Self::Connect } else { Self::Lost }
+    }
+
     /// Whether the request may have been processed although no success came
     /// back: a lost answer or a server error (5xx).
     pub fn outcome_unknown(&self) -> bool {

@@ -288,8 +288,7 @@ impl ErrorMeta for Error {
     fn failure(&self) -> Option<Failure> {
         match self {
             Self::Api(e) => Some(Failure::status(e.status, e.is_throttled(), None)),
-            Self::Transport { source, .. } if source.is_connect() => Some(Failure::Connect),
-            Self::Transport { .. } => Some(Failure::Lost),
+            Self::Transport { source, .. } => Some(Failure::transport(source.is_connect())),
             _ => None,
         }
     }

@@ -229,8 +229,7 @@ impl ErrorMeta for Error {
                 retry_after,
                 ..
             } => Some(Failure::status(*status, false, *retry_after)),
-            Error::Transport { connect: true, .. } => Some(Failure::Connect),
-            Error::Transport { .. } => Some(Failure::Lost),
+            Error::Transport { connect, .. } => Some(Failure::transport(*connect)),
             _ => None,
         }
     }
