@@ -3,8 +3,8 @@
 //! One implementation of each of the things every client needs, so that the
 //! Triton, Oxide and Outscale clients never carry copies of each other:
 //!
-//! - [`retry`]: run an operation again with jittered exponential backoff while
-//!   its error says it is worth retrying ([`Retryable`]).
+//! - [`retry_request`]: send a request again with jittered exponential
+//!   backoff while the classifier says it is worth retrying.
 //! - [`wait_for`]: poll a resource until a condition says it is done or failed,
 //!   with a capped backoff, a timeout and a cancellation token.
 //! - [`paginate`]: turn "fetch one page given a cursor" into a stream of items.
@@ -31,7 +31,7 @@ pub use backoff::Backoff;
 pub use classify::{Failure, Idempotency, MAX_RETRY_AFTER, Verdict, classify, parse_retry_after};
 pub use error::{Chain, ErrorMeta, chain};
 pub use paginate::{Page, paginate};
-pub use retry::{RetryPolicy, Retryable, retry, retry_request};
+pub use retry::{RetryPolicy, retry_request};
 pub use secret::Secret;
 pub use tokio_util::sync::CancellationToken;
 pub use wait::{Poll, WaitError, WaitOptions, wait_for};
