@@ -2,6 +2,7 @@
 //! cleanup report.
 
 mod context;
+mod create;
 mod journal;
 mod report;
 mod runner;
@@ -10,6 +11,7 @@ mod sweep;
 mod wait;
 
 pub use context::StepCx;
+pub use create::{Create, Created};
 pub use journal::{Cleanup, UndoCx, UndoHandle, UndoWhen};
 pub use report::{CleanupEntry, CleanupOutcome, CleanupReport, Resource};
 pub use runner::{BuildError, Built, OnError, Runner};
