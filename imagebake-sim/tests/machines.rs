@@ -235,17 +235,15 @@ impl Triton {
     }
 
     async fn wait_machine(&self, id: &str, want: &str) -> Value {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let (_, m) = self
-                .call(Method::GET, &format!("/my/machines/{id}"), None)
-                .await;
-            if m["state"] == want {
-                return m;
-            }
-            assert!(Instant::now() < deadline, "machine never {want}: {m}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let path = format!("/my/machines/{id}");
+        let (_, m) = poll(
+            &format!("machine never {want}"),
+            20,
+            || self.call(Method::GET, &path, None),
+            |(_, m)| m["state"] == want,
+        )
+        .await;
+        m
     }
 
     async fn create_image(&self, machine: &str, name: &str) -> String {
@@ -258,17 +256,15 @@ impl Triton {
             .await;
         assert_eq!(s, StatusCode::CREATED, "{i}");
         let id = i["id"].as_str().expect("id").to_owned();
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let (_, i) = self
-                .call(Method::GET, &format!("/my/images/{id}"), None)
-                .await;
-            if i["state"] == "active" {
-                return id;
-            }
-            assert!(Instant::now() < deadline, "image never active: {i}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let path = format!("/my/images/{id}");
+        poll(
+            "image never active",
+            10,
+            || self.call(Method::GET, &path, None),
+            |(_, i)| i["state"] == "active",
+        )
+        .await;
+        id
     }
 
     fn ssh_info(&self, id: &str) -> SshInfo {
@@ -463,17 +459,14 @@ async fn triton_machine_runs_commands_isolated_and_its_image_keeps_the_files() {
 
 impl Triton {
     async fn wait_machine_gone(&self, id: &str) {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let (s, _) = self
-                .call(Method::GET, &format!("/my/machines/{id}"), None)
-                .await;
-            if s == StatusCode::GONE {
-                return;
-            }
-            assert!(Instant::now() < deadline, "machine {id} never gone");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let path = format!("/my/machines/{id}");
+        poll(
+            &format!("machine {id} never gone"),
+            10,
+            || self.call(Method::GET, &path, None),
+            |(s, _)| *s == StatusCode::GONE,
+        )
+        .await;
     }
 }
 
@@ -539,6 +532,29 @@ async fn a_panicking_test_leaves_no_mount_and_no_sshd() {
     assert_no_traces(&id);
 }
 
+/// Calls `get` every `every_ms` milliseconds until `done` accepts its answer,
+/// which it returns; fails with `what` and the last answer after [`WAIT`].
+async fn poll<F, Fut>(
+    what: &str,
+    every_ms: u64,
+    mut get: F,
+    done: impl Fn(&(StatusCode, Value)) -> bool,
+) -> (StatusCode, Value)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = (StatusCode, Value)>,
+{
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let answer = get().await;
+        if done(&answer) {
+            return answer;
+        }
+        assert!(Instant::now() < deadline, "{what}: {}", answer.1);
+        tokio::time::sleep(Duration::from_millis(every_ms)).await;
+    }
+}
+
 // ------------------------------------------------------------- Oxide client
 
 struct Oxide {
@@ -583,17 +599,14 @@ impl Oxide {
     }
 
     async fn wait_state(&self, id: &str, want: &str) {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let (_, i) = self
-                .call(Method::GET, &format!("/v1/instances/{id}"), None)
-                .await;
-            if i["run_state"] == want {
-                return;
-            }
-            assert!(Instant::now() < deadline, "instance never {want}: {i}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let path = format!("/v1/instances/{id}");
+        poll(
+            &format!("instance never {want}"),
+            20,
+            || self.call(Method::GET, &path, None),
+            |(_, i)| i["run_state"] == want,
+        )
+        .await;
     }
 
     fn ssh_info(&self, id: &str) -> SshInfo {
