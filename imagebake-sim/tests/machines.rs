@@ -5,6 +5,9 @@
 //! behind. Needs root (overlay mounts, chroot): prints SKIP otherwise.
 #![cfg(all(feature = "triton", feature = "oxide"))]
 
+#[path = "support/oxide_raw.rs"]
+mod oxide_raw;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant, SystemTime};
@@ -12,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use imagebake_sim::machine::{SshInfo, SshMode};
-use imagebake_sim::oxide::{API_VERSION, OxideDelays, OxideSim, OxideSimOptions};
+use imagebake_sim::oxide::{OxideDelays, OxideSim, OxideSimOptions};
 use imagebake_sim::triton::{TritonDelays, TritonSim, TritonSimOptions};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -564,18 +567,7 @@ struct Oxide {
 
 impl Oxide {
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.sim.url()))
-            .bearer_auth(self.sim.token())
-            .header("api-version", API_VERSION);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.expect("response");
-        let status = resp.status();
-        let text = resp.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        oxide_raw::oxide_call(&self.http, &self.sim, method, path, body).await
     }
 
     async fn create_instance(&self, name: &str, source: Value, keys: Value) -> Value {
