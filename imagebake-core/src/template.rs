@@ -63,6 +63,8 @@ pub struct Options {
     pub env: BTreeMap<String, String>,
     /// The working directory (absolute).
     pub cwd: PathBuf,
+    /// Packer's InitTime (`{{timestamp}}`, `{{isotime}}`): now when unset.
+    pub init_time: Option<std::time::SystemTime>,
 }
 
 impl std::fmt::Debug for Options {
@@ -76,6 +78,7 @@ impl std::fmt::Debug for Options {
             .field("var_files", &self.var_files)
             .field("env", &format_args!("{} variables", self.env.len()))
             .field("cwd", &self.cwd)
+            .field("init_time", &self.init_time)
             .finish()
     }
 }
@@ -88,6 +91,7 @@ impl Options {
             var_files: Vec::new(),
             env: std::env::vars().collect(),
             cwd: std::env::current_dir()?,
+            init_time: None,
         })
     }
 
@@ -178,7 +182,7 @@ pub async fn plan(
     data: &dyn DataSources,
 ) -> Result<Plan, TemplateError> {
     let run = Run {
-        init: Utc::now(),
+        init: opts.init_time.map_or_else(Utc::now, DateTime::<Utc>::from),
         uuid: uuid::Uuid::new_v4().to_string(),
     };
     let abs = if path.is_absolute() {

@@ -116,6 +116,11 @@ fn is_deferred(action: &str) -> bool {
         || a.contains(" .")
 }
 
+/// The fix offered with a Go-template error.
+pub(crate) const FIX: &str = "use Packer's template functions (user, isotime, timestamp, uuid, \
+    build_name, build_type, template_dir, pwd, lower, upper, split, replace); {{env}} works \
+    only in a JSON variable's default; in HCL2 use var., local. and functions";
+
 /// The names of the functions, for messages.
 const FUNCS: &str = "user, env (variable defaults only), isotime, strftime, timestamp, uuid, \
     build_name, build_type, template_dir, pwd, packer_version, lower, upper, split, replace, replace_all";

@@ -227,31 +227,26 @@ pub(crate) async fn plan(
         }
         files.push(parse_file(p)?);
     }
-    let root_s = root.to_string_lossy().replace('\\', "/");
-    let template_dir = if root.is_dir() {
+    // path.root: the path as given, or its directory (often `.`); file()
+    // and templatefile() resolve relative paths against it, and it is
+    // relative to the working directory.
+    let is_dir = if root.is_absolute() {
+        root.is_dir()
+    } else {
+        opts.cwd.join(root).is_dir()
+    };
+    let base = if is_dir {
         root.to_path_buf()
     } else {
         root.parent().map(Path::to_path_buf).unwrap_or_default()
     };
-    let template_dir = if template_dir.as_os_str().is_empty() {
+    let base = if base.as_os_str().is_empty() {
         PathBuf::from(".")
     } else {
-        template_dir
+        base
     };
-    let template_dir = if template_dir.is_absolute() {
-        template_dir
-    } else {
-        opts.cwd.join(template_dir)
-    };
-    let root_s = if root.is_dir() {
-        root_s
-    } else {
-        let d = root
-            .parent()
-            .map(|p| p.to_string_lossy().to_string())
-            .unwrap_or_default();
-        if d.is_empty() { ".".into() } else { d }
-    };
+    let root_s = base.to_string_lossy().replace('\\', "/");
+    let template_dir = opts.cwd.join(&base);
     let mut ctx = Ctx {
         files: &files,
         opts,
@@ -619,6 +614,19 @@ pub(crate) async fn plan(
     for v in &local_sensitive {
         sensitive.add(v);
     }
+    let mut planned_locals: Vec<PlannedVariable> = match roots.get("local") {
+        Some(Value::Object(l)) => l
+            .iter()
+            .map(|(n, v)| PlannedVariable {
+                name: n.clone(),
+                value: v.clone(),
+                sensitive: locals.iter().any(|(ln, _, _, s)| ln == n && *s),
+                description: None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    planned_locals.sort_by(|a, b| a.name.cmp(&b.name));
 
     // 4. Builds.
     let mut planned = Vec::new();
@@ -629,6 +637,7 @@ pub(crate) async fn plan(
     Ok(Plan {
         kind: TemplateKind::Hcl2,
         variables,
+        locals: planned_locals,
         builds: planned,
         sensitive,
         warnings: ctx.warnings,
@@ -1290,7 +1299,10 @@ fn build(
         if t != "oxide-instance" {
             config = gotmpl::render_value(&config, &go).map_err(|(path, m)| {
                 let top = path.split(['.', '[']).next().unwrap_or("").to_owned();
-                let mut e = TemplateError::new(m).in_block(&sdesc).key(path);
+                let mut e = TemplateError::new(m)
+                    .in_block(&sdesc)
+                    .key(path)
+                    .fix(gotmpl::FIX);
                 e.location = locations.get(&top).cloned();
                 e
             })?;
@@ -1390,7 +1402,7 @@ fn meta_body(
     let config = match gotmpl::render_value(&Value::Object(config), go) {
         Ok(Value::Object(c)) => c,
         Ok(_) => Map::new(),
-        Err((path, m)) => return Err(at(&path, m)),
+        Err((path, m)) => return Err(at(&path, m).fix(gotmpl::FIX)),
     };
     Ok((
         Meta {

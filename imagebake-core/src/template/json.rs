@@ -515,7 +515,7 @@ pub(crate) fn plan(
                 } else {
                     format!("{at}.{p}")
                 };
-                doc.err(&full, block, Some(&p), m)
+                doc.err(&full, block, Some(&p), m).fix(gotmpl::FIX)
             })
         };
         // oxide-instance does no Go-template pass (the plugin's #95).
@@ -611,6 +611,7 @@ pub(crate) fn plan(
     Ok(Plan {
         kind: TemplateKind::Json,
         variables,
+        locals: Vec::new(),
         builds: planned,
         sensitive,
         warnings: Vec::new(),

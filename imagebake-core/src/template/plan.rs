@@ -27,6 +27,9 @@ pub struct Plan {
     pub kind: TemplateKind,
     /// The input variables with their final values, sorted by name.
     pub variables: Vec<PlannedVariable>,
+    /// The HCL2 locals with their values, sorted by name (`description` is
+    /// always `None`).
+    pub locals: Vec<PlannedVariable>,
     /// The builds, in the order Packer runs them.
     pub builds: Vec<PlannedBuild>,
     /// Every string that comes from a sensitive variable or local: mask
@@ -265,6 +268,11 @@ impl Plan {
     /// The variable `name`.
     pub fn variable(&self, name: &str) -> Option<&PlannedVariable> {
         self.variables.iter().find(|v| v.name == name)
+    }
+
+    /// The local `name`.
+    pub fn local(&self, name: &str) -> Option<&PlannedVariable> {
+        self.locals.iter().find(|v| v.name == name)
     }
 
     /// The build named `name`.
