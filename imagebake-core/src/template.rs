@@ -39,7 +39,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-pub use error::{Location, TemplateError};
+pub use error::{ErrorDetails, Location, TemplateError};
 pub use gotmpl::PACKER_VERSION;
 pub use plan::{
     Plan, PlannedBuild, PlannedPostProcessor, PlannedProvisioner, PlannedVariable, Sensitive,

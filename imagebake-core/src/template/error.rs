@@ -56,8 +56,13 @@ impl fmt::Display for Location {
 ///
 /// Shown as `FILE:LINE:COL: BLOCK, key `KEY`: MESSAGE (fix: FIX)`. Values of
 /// variables are never part of the message (a sensitive value could leak).
+/// Its parts are the fields of [`ErrorDetails`], reached through `Deref`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TemplateError {
+pub struct TemplateError(Box<ErrorDetails>);
+
+/// The parts of a [`TemplateError`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorDetails {
     /// Where, when the problem is in a file.
     pub location: Option<Location>,
     /// The block (`source "triton" "web"`, `variable "x"`, `builders[0]`).
@@ -70,16 +75,29 @@ pub struct TemplateError {
     pub fix: Option<String>,
 }
 
+impl std::ops::Deref for TemplateError {
+    type Target = ErrorDetails;
+    fn deref(&self) -> &ErrorDetails {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for TemplateError {
+    fn deref_mut(&mut self) -> &mut ErrorDetails {
+        &mut self.0
+    }
+}
+
 impl TemplateError {
     /// An error with only a message.
     pub fn new(message: impl Into<String>) -> Self {
-        Self {
+        Self(Box::new(ErrorDetails {
             location: None,
             block: None,
             key: None,
             message: message.into(),
             fix: None,
-        }
+        }))
     }
 
     /// Sets the location unless one is set already.

@@ -55,7 +55,9 @@ fn tokenize(action: &str) -> Result<Vec<Vec<Tok>>, String> {
             '`' => {
                 chars.next();
                 let s: String = chars.by_ref().take_while(|&x| x != '`').collect();
-                cmds.last_mut().map(|c| c.push(Tok::Str(s)));
+                if let Some(c) = cmds.last_mut() {
+                    c.push(Tok::Str(s));
+                }
             }
             '"' => {
                 chars.next();
@@ -82,7 +84,9 @@ fn tokenize(action: &str) -> Result<Vec<Vec<Tok>>, String> {
                 if !closed {
                     return Err("unterminated quoted string".into());
                 }
-                cmds.last_mut().map(|c| c.push(Tok::Str(s)));
+                if let Some(c) = cmds.last_mut() {
+                    c.push(Tok::Str(s));
+                }
             }
             _ => {
                 let mut w = String::new();
@@ -93,7 +97,9 @@ fn tokenize(action: &str) -> Result<Vec<Vec<Tok>>, String> {
                     w.push(x);
                     chars.next();
                 }
-                cmds.last_mut().map(|c| c.push(Tok::Word(w)));
+                if let Some(c) = cmds.last_mut() {
+                    c.push(Tok::Word(w));
+                }
             }
         }
     }

@@ -835,9 +835,9 @@ fn variable_values(
         for (name, v, loc) in read_var_file(path)? {
             match find(&name) {
                 Some(d) => {
-                    let v = convert(d, v, &loc.to_string()).map_err(|e| TemplateError {
-                        location: Some(loc.clone()),
-                        ..e
+                    let v = convert(d, v, &loc.to_string()).map_err(|mut e| {
+                        e.location = Some(loc.clone());
+                        e
                     })?;
                     values.insert(name, v);
                 }

@@ -734,10 +734,10 @@ const POST_PROCESSORS: &[&str] = &["manifest", "checksum", "shell-local"];
 
 /// `post-processors`: each element a chain — a type name, an object, or a
 /// list of those.
-fn post_processor_chains<'v>(
-    doc: &Doc<'_>,
-    v: Option<&'v Value>,
-) -> Result<Vec<Vec<(String, Map<String, Value>)>>, TemplateError> {
+/// A post-processor chain: each element's path and object.
+type Chain = Vec<(String, Map<String, Value>)>;
+
+fn post_processor_chains(doc: &Doc<'_>, v: Option<&Value>) -> Result<Vec<Chain>, TemplateError> {
     let Some(v) = v.filter(|v| !v.is_null()) else {
         return Ok(Vec::new());
     };

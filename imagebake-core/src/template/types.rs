@@ -169,7 +169,7 @@ pub(crate) fn convert(value: &Value, ty: &Type) -> Result<Value, String> {
         (Type::String, v) => to_string(v).map(Value::String).ok_or_else(mismatch),
         (Type::Number, Value::Number(_)) => Ok(value.clone()),
         (Type::Number, Value::String(s)) => parse_number(s)
-            .ok_or_else(|| format!("a string that is not a number cannot be used as number")),
+            .ok_or_else(|| "a string that is not a number cannot be used as number".to_string()),
         (Type::Bool, Value::Bool(_)) => Ok(value.clone()),
         (Type::Bool, Value::String(s)) => match s.as_str() {
             "true" | "1" => Ok(Value::Bool(true)),

@@ -94,9 +94,7 @@ fn unknown_block_and_key() {
     let e = plan_err(
         &[(
             "t.pkr.hcl",
-            &format!(
-                "source \"triton\" \"a\" {{}}\nbuild {{\n  sources = [\"source.triton.a\"]\n  provisoner \"shell\" {{}}\n}}\n"
-            ),
+            "source \"triton\" \"a\" {}\nbuild {\n  sources = [\"source.triton.a\"]\n  provisoner \"shell\" {}\n}\n",
         )],
         "t.pkr.hcl",
         &[],
@@ -319,9 +317,7 @@ fn duplicate_names_and_bad_references() {
     let e = plan_err(
         &[(
             "t.pkr.hcl",
-            &format!(
-                "source \"triton\" \"a\" {{}}\nbuild {{\n  sources = [\"source.triton.a\"]\n  provisioner \"powershell\" {{}}\n}}\n"
-            ),
+            "source \"triton\" \"a\" {}\nbuild {\n  sources = [\"source.triton.a\"]\n  provisioner \"powershell\" {}\n}\n",
         )],
         "t.pkr.hcl",
         &[],
