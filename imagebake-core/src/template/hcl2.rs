@@ -633,6 +633,9 @@ pub(crate) async fn plan(
     for (bi, (fi, b)) in builds.iter().enumerate() {
         planned.extend(build(&ctx, *fi, b, bi, &roots, &sources)?);
     }
+    for b in &mut planned {
+        b.sensitive = sensitive.clone();
+    }
     let _ = ctx.run;
     Ok(Plan {
         kind: TemplateKind::Hcl2,
@@ -1340,6 +1343,7 @@ fn build(
             provisioners,
             error_cleanup_provisioner,
             post_processors,
+            sensitive: Sensitive::default(),
         });
     }
     Ok(out)

@@ -606,6 +606,7 @@ pub(crate) fn plan(
             provisioners,
             error_cleanup_provisioner,
             post_processors,
+            sensitive: sensitive.clone(),
         });
     }
     Ok(Plan {

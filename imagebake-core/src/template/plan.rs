@@ -71,7 +71,7 @@ impl fmt::Debug for PlannedVariable {
 }
 
 /// One build: a source (HCL2) or builder (JSON) with what runs after it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct PlannedBuild {
     /// The build's full name, used by `-only`/`-except`, the UI prefix and
     /// the machine-readable target: `[BUILD.]TYPE.NAME` in HCL2, the
@@ -102,6 +102,36 @@ pub struct PlannedBuild {
     /// The post-processor chains that apply to this build: each chain
     /// starts from the builder's artifact, each element feeds the next.
     pub post_processors: Vec<Vec<PlannedPostProcessor>>,
+    /// The template's sensitive strings (the same set as
+    /// [`Plan::sensitive`]), so whoever runs this build alone can mask its
+    /// output. `Debug` masks with it.
+    pub sensitive: Sensitive,
+}
+
+impl fmt::Debug for PlannedBuild {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.sensitive;
+        let provisioners: Vec<Value> = self.provisioners.iter().map(|p| p.shown(s)).collect();
+        let post_processors: Vec<Vec<Value>> = self
+            .post_processors
+            .iter()
+            .map(|c| c.iter().map(|p| p.shown(s)).collect())
+            .collect();
+        f.debug_struct("PlannedBuild")
+            .field("name", &self.name)
+            .field("packer_build_name", &self.packer_build_name)
+            .field("build_block", &self.build_block)
+            .field("description", &self.description)
+            .field("builder_type", &self.builder_type)
+            .field("config", &s.mask_value(&self.config))
+            .field("provisioners", &provisioners)
+            .field(
+                "error_cleanup_provisioner",
+                &self.error_cleanup_provisioner.as_ref().map(|p| p.shown(s)),
+            )
+            .field("post_processors", &post_processors)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PlannedBuild {
@@ -112,7 +142,7 @@ impl PlannedBuild {
 }
 
 /// One provisioner of a build.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct PlannedProvisioner {
     /// Its type (`shell`, `file`, `shell-local`, `breakpoint`).
     pub kind: String,
@@ -136,8 +166,40 @@ pub struct PlannedProvisioner {
     pub location: Option<Location>,
 }
 
+impl PlannedProvisioner {
+    /// Its type, name and masked configuration, for `Debug`.
+    fn shown(&self, s: &Sensitive) -> Value {
+        serde_json::json!({"type": self.kind, "name": self.name, "config": s.mask_value(&self.config)})
+    }
+}
+
+/// Shows the keys of the configuration but not its values (they may hold
+/// secrets; [`PlannedBuild`]'s `Debug` shows them masked).
+impl fmt::Debug for PlannedProvisioner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PlannedProvisioner")
+            .field("kind", &self.kind)
+            .field("name", &self.name)
+            .field("config_keys", &config_keys(&self.config))
+            .field("only", &self.only)
+            .field("except", &self.except)
+            .field("pause_before", &self.pause_before)
+            .field("max_retries", &self.max_retries)
+            .field("timeout", &self.timeout)
+            .field("continue_on_error", &self.continue_on_error)
+            .field("location", &self.location)
+            .finish()
+    }
+}
+
+fn config_keys(v: &Value) -> Vec<&str> {
+    v.as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default()
+}
+
 /// One post-processor of a chain.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct PlannedPostProcessor {
     /// Its type (`manifest`, `checksum`, `shell-local`...).
     pub kind: String,
@@ -155,11 +217,40 @@ pub struct PlannedPostProcessor {
     pub location: Option<Location>,
 }
 
+impl PlannedPostProcessor {
+    /// Its type, name and masked configuration, for `Debug`.
+    fn shown(&self, s: &Sensitive) -> Value {
+        serde_json::json!({"type": self.kind, "name": self.name, "config": s.mask_value(&self.config)})
+    }
+}
+
+/// Shows the keys of the configuration but not its values.
+impl fmt::Debug for PlannedPostProcessor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PlannedPostProcessor")
+            .field("kind", &self.kind)
+            .field("name", &self.name)
+            .field("config_keys", &config_keys(&self.config))
+            .field("keep_input_artifact", &self.keep_input_artifact)
+            .field("only", &self.only)
+            .field("except", &self.except)
+            .field("location", &self.location)
+            .finish()
+    }
+}
+
 /// The strings to hide: every string inside a sensitive variable's or
 /// local's value.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Sensitive {
     values: BTreeSet<String>,
+}
+
+/// Shows how many values there are, never the values.
+impl fmt::Debug for Sensitive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sensitive({} values)", self.values.len())
+    }
 }
 
 impl Sensitive {

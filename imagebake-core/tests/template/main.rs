@@ -85,10 +85,11 @@ fn hcl2_directory_evaluates_every_feature() {
     assert_eq!(var("layer"), json!(2));
     assert_eq!(var("token"), json!("s3cret-token"));
     assert!(plan.variable("token").unwrap().sensitive);
-    assert!(
-        !format!("{plan:?}").contains("s3cret-token")
-            || plan.sensitive.mask("s3cret-token") == "<sensitive>"
-    );
+    // Sensitive values are in the plan, masked in every Debug.
+    assert_eq!(plan.builds[1].config["token"], json!("s3cret-token"));
+    let shown = format!("{plan:?}");
+    assert!(!shown.contains("s3cret"), "{shown}");
+    assert!(shown.contains("<sensitive>"), "{shown}");
     assert!(!format!("{:?}", plan.variable("token").unwrap()).contains("s3cret"));
     assert_eq!(
         plan.sensitive.mask("token=s3cret-token"),
@@ -397,5 +398,90 @@ fn only_and_except_select_builds_as_packer_does() {
     assert!(
         js2.select(&["w*".into()], &[]).is_err(),
         "JSON names match exactly"
+    );
+}
+
+/// Records the data-source lookups it answers.
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Vec<Map<String, Value>>>);
+
+#[async_trait::async_trait]
+impl DataSources for Recorder {
+    async fn read(
+        &self,
+        _kind: &str,
+        _name: &str,
+        args: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, String> {
+        self.0.lock().unwrap().push(args.clone());
+        let mut m = Map::new();
+        m.insert(
+            "image_id".into(),
+            json!("5e1f0000-0000-4000-8000-000000000002"),
+        );
+        Ok(m)
+    }
+}
+
+#[test]
+fn oxide_doc_shaped_example_plans_with_and_without_lookups() {
+    let o = opts(&[]);
+    let rec = Recorder::default();
+    let plan =
+        futures::executor::block_on(template::plan(Path::new("oxide/example.pkr.hcl"), &o, &rec))
+            .unwrap();
+    assert_eq!(
+        *rec.0.lock().unwrap(),
+        vec![json!({"name": "ubuntu-24.04"}).as_object().unwrap().clone()],
+        "a silo lookup: no project"
+    );
+    let b = &plan.builds[0];
+    assert_eq!(b.name, "oxide-instance.example");
+    assert_eq!(
+        b.config["boot_disk_image_id"],
+        json!("5e1f0000-0000-4000-8000-000000000002")
+    );
+    assert_eq!(b.config["artifact_name"], json!("ubuntu-baked-2026-01-02"));
+    let kinds: Vec<&str> = b.provisioners.iter().map(|p| p.kind.as_str()).collect();
+    assert_eq!(kinds, ["shell", "file", "shell", "shell"]);
+    assert_eq!(
+        b.provisioners[3].config,
+        json!({"expect_disconnect": true, "inline": ["sudo reboot"]})
+    );
+
+    // validate: no lookup, Packer's placeholder.
+    let plan = run(Path::new("oxide/example.pkr.hcl"), &o).unwrap();
+    assert_eq!(
+        plan.builds[0].config["boot_disk_image_id"],
+        json!("<unknown>")
+    );
+}
+
+#[test]
+fn a_failed_lookup_names_the_data_block() {
+    let o = opts(&[("PKR_VAR_token", "t")]);
+    struct Missing;
+    #[async_trait::async_trait]
+    impl DataSources for Missing {
+        async fn read(
+            &self,
+            _: &str,
+            _: &str,
+            _: &Map<String, Value>,
+        ) -> Result<Map<String, Value>, String> {
+            Err("image \"ubuntu-24.04\" not found in project \"images\"".into())
+        }
+    }
+    let e =
+        futures::executor::block_on(template::plan(Path::new("full"), &o, &Missing)).unwrap_err();
+    let l = e.location.as_ref().unwrap();
+    assert!(
+        l.file.ends_with("full/build.pkr.hcl") && l.line == 15,
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("data \"oxide-image\" \"base\"")
+            && e.to_string().contains("not found"),
+        "{e}"
     );
 }
