@@ -41,6 +41,9 @@ use serde_json::{Map, Value};
 
 pub use error::{ErrorDetails, Location, TemplateError};
 pub use gotmpl::PACKER_VERSION;
+/// The one scanner of `{{…}}` actions (for the builders' own template
+/// passes, which still carry a copy in `builders::packer`).
+pub(crate) use gotmpl::replace_actions;
 pub use plan::{
     Plan, PlannedBuild, PlannedPostProcessor, PlannedProvisioner, PlannedVariable, Sensitive,
     TemplateKind, glob_match,
@@ -232,34 +235,24 @@ pub async fn plan(
 /// for `Name`. An unknown name or an unclosed `{{` is an error naming the
 /// template (`what`).
 pub(crate) fn render(what: &str, template: &str, vars: &[(&str, &str)]) -> Result<String, Error> {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else {
-            return Err(Error::Config(format!(
-                "{what}: unclosed `{{{{` in {template:?}"
-            )));
-        };
-        let name = after[..end].trim();
-        let value = name
-            .strip_prefix('.')
-            .and_then(|n| vars.iter().find(|(k, _)| *k == n))
-            .map(|(_, v)| *v)
-            .ok_or_else(|| {
-                let known: Vec<String> =
-                    vars.iter().map(|(k, _)| format!("{{{{.{k}}}}}")).collect();
-                Error::Config(format!(
-                    "{what}: unknown placeholder `{{{{{name}}}}}` (known: {})",
-                    known.join(", ")
-                ))
-            })?;
-        out.push_str(value);
-        rest = &after[end + 2..];
-    }
-    out.push_str(rest);
-    Ok(out)
+    replace_actions(
+        template,
+        || Error::Config(format!("{what}: unclosed `{{{{` in {template:?}")),
+        |inner| {
+            let name = inner.trim();
+            name.strip_prefix('.')
+                .and_then(|n| vars.iter().find(|(k, _)| *k == n))
+                .map(|(_, v)| (*v).to_owned())
+                .ok_or_else(|| {
+                    let known: Vec<String> =
+                        vars.iter().map(|(k, _)| format!("{{{{.{k}}}}}")).collect();
+                    Error::Config(format!(
+                        "{what}: unknown placeholder `{{{{{name}}}}}` (known: {})",
+                        known.join(", ")
+                    ))
+                })
+        },
+    )
 }
 
 #[cfg(test)]

@@ -380,24 +380,7 @@ impl Scope<'_> {
 
     fn for_expr(&self, f: &hcl::edit::expr::ForExpr) -> R<Value> {
         let coll = self.eval(&f.intro.collection_expr)?;
-        let items: Vec<(Value, Value)> = match coll {
-            Value::Array(a) => a
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| (Value::from(i), v))
-                .collect(),
-            Value::Object(o) => o.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
-            Value::Null => Vec::new(),
-            other => {
-                return Err(self.err(
-                    f.intro.collection_expr.span(),
-                    format!(
-                        "a for expression iterates over a list or map, not a {}",
-                        type_of(&other)
-                    ),
-                ));
-            }
-        };
+        let items = self.items(coll, f.intro.collection_expr.span(), "a for expression")?;
         let mut list = Vec::new();
         let mut obj = Map::new();
         for (k, v) in items {
@@ -605,22 +588,8 @@ impl Scope<'_> {
                         Directive::For(fd) => {
                             let fe = &fd.for_expr;
                             let coll = self.eval(&fe.collection_expr)?;
-                            let items: Vec<(Value, Value)> = match coll {
-                                Value::Array(a) => a
-                                    .into_iter()
-                                    .enumerate()
-                                    .map(|(i, v)| (Value::from(i), v))
-                                    .collect(),
-                                Value::Object(o) => {
-                                    o.into_iter().map(|(k, v)| (Value::String(k), v)).collect()
-                                }
-                                _ => {
-                                    return Err(self.err(
-                                        fe.collection_expr.span(),
-                                        "a %{for} directive iterates over a list or map",
-                                    ));
-                                }
-                            };
+                            let items =
+                                self.items(coll, fe.collection_expr.span(), "a %{for} directive")?;
                             for (k, v) in items {
                                 let mut inner = self.clone();
                                 if let Some(kv) = &fe.key_var {
@@ -636,6 +605,29 @@ impl Scope<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// The (key, value) pairs a `for` iterates over: index and element of
+    /// a list, key and value of a map; null is empty.
+    fn items(&self, coll: Value, span: Option<Range<usize>>, what: &str) -> R<Vec<(Value, Value)>> {
+        Ok(match coll {
+            Value::Array(a) => a
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (Value::from(i), v))
+                .collect(),
+            Value::Object(o) => o.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
+            Value::Null => Vec::new(),
+            other => {
+                return Err(self.err(
+                    span,
+                    format!(
+                        "{what} iterates over a list or map, not a {}",
+                        type_of(&other)
+                    ),
+                ));
+            }
+        })
     }
 
     fn stringify(&self, v: &Value, span: Option<Range<usize>>) -> R<String> {

@@ -275,29 +275,42 @@ fn action(text: &str, cx: &GoCtx<'_>) -> Result<String, String> {
     Ok(piped.unwrap_or_default())
 }
 
-/// Renders the functions in `text`; deferred actions stay as written.
-pub(crate) fn render(text: &str, cx: &GoCtx<'_>) -> Result<String, String> {
+/// `text` with each `{{ACTION}}` replaced by what `f` makes of `ACTION`
+/// (the text between the braces, untrimmed); `unclosed` is the error for a
+/// `{{` without `}}`. The one scanner of Go-template text.
+pub(crate) fn replace_actions<E>(
+    text: &str,
+    unclosed: impl FnOnce() -> E,
+    mut f: impl FnMut(&str) -> Result<String, E>,
+) -> Result<String, E> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("{{") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
         let Some(end) = after.find("}}") else {
-            return Err("unclosed `{{`".into());
+            return Err(unclosed());
         };
-        let inner = &after[..end];
-        if is_deferred(inner) {
-            out.push_str("{{");
-            out.push_str(inner);
-            out.push_str("}}");
-        } else {
-            let trimmed = inner.trim_start_matches('-').trim_end_matches('-');
-            out.push_str(&action(trimmed, cx).map_err(|e| format!("in `{{{{{inner}}}}}`: {e}"))?);
-        }
+        out.push_str(&f(&after[..end])?);
         rest = &after[end + 2..];
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// Renders the functions in `text`; deferred actions stay as written.
+pub(crate) fn render(text: &str, cx: &GoCtx<'_>) -> Result<String, String> {
+    replace_actions(
+        text,
+        || "unclosed `{{`".to_string(),
+        |inner| {
+            if is_deferred(inner) {
+                return Ok(format!("{{{{{inner}}}}}"));
+            }
+            let trimmed = inner.trim_start_matches('-').trim_end_matches('-');
+            action(trimmed, cx).map_err(|e| format!("in `{{{{{inner}}}}}`: {e}"))
+        },
+    )
 }
 
 /// Renders every string inside `value`; the error names the path of the

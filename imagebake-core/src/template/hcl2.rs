@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use hcl::edit::Span;
 use hcl::edit::expr::Expression;
-use hcl::edit::structure::{Block, BlockLabel, Body, Structure};
+use hcl::edit::structure::{Attribute, Block, BlockLabel, Body, Structure};
 use serde_json::{Map, Value};
 
 use super::error::{Location, Source, TemplateError};
@@ -182,6 +182,22 @@ fn unknown_key(
         .fix(format!("the {block} block takes: {allowed}"))
 }
 
+/// The attributes of a body that may hold only attributes.
+fn attributes<'b>(
+    ctx: &Ctx<'_>,
+    file: usize,
+    body: &'b Body,
+    block: &str,
+    allowed: &str,
+) -> Result<Vec<&'b Attribute>, TemplateError> {
+    body.iter()
+        .map(|s| match s {
+            Structure::Attribute(a) => Ok(a),
+            Structure::Block(_) => Err(unknown_key(ctx, file, s, block, allowed)),
+        })
+        .collect()
+}
+
 fn string_of(v: &Value, what: &str) -> Result<String, String> {
     types::to_string(v).ok_or_else(|| format!("{what} must be a string"))
 }
@@ -306,16 +322,7 @@ pub(crate) async fn plan(
                 }
                 "variables" => {
                     want_labels(0)?;
-                    for s in b.body.iter() {
-                        let Structure::Attribute(a) = s else {
-                            return Err(unknown_key(
-                                &ctx,
-                                fi,
-                                s,
-                                "variables",
-                                "`name = default` arguments",
-                            ));
-                        };
+                    for a in attributes(&ctx, fi, &b.body, "variables", "`name = default`")? {
                         decls.push(VarDecl {
                             name: a.key.as_str().to_owned(),
                             ty: None,
@@ -330,16 +337,7 @@ pub(crate) async fn plan(
                 }
                 "locals" => {
                     want_labels(0)?;
-                    for s in b.body.iter() {
-                        let Structure::Attribute(a) = s else {
-                            return Err(unknown_key(
-                                &ctx,
-                                fi,
-                                s,
-                                "locals",
-                                "`name = expression` arguments",
-                            ));
-                        };
+                    for a in attributes(&ctx, fi, &b.body, "locals", "`name = expression`")? {
                         locals.push((a.key.as_str().to_owned(), fi, &a.value, false));
                     }
                 }
@@ -555,16 +553,7 @@ pub(crate) async fn plan(
             let block = describe(b);
             let mut args = Map::new();
             let mut blocked = None;
-            for s in b.body.iter() {
-                let Structure::Attribute(a) = s else {
-                    return Err(unknown_key(
-                        &ctx,
-                        *fi,
-                        s,
-                        &block,
-                        "name, project, host, token",
-                    ));
-                };
+            for a in attributes(&ctx, *fi, &b.body, &block, "name, project, host, token")? {
                 match ctx.eval(*fi, &a.value, &roots, FuncSet::All, &pending) {
                     Ok(Value::Null) => {}
                     Ok(v) => {
