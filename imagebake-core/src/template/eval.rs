@@ -112,8 +112,8 @@ impl Scope<'_> {
                 }
                 Ok(Value::Object(out))
             }
-            Expression::StringTemplate(t) => self.template(t, span),
-            Expression::HeredocTemplate(h) => self.template(&h.template, span),
+            Expression::StringTemplate(t) => self.template(t, None),
+            Expression::HeredocTemplate(h) => self.template(&h.template, h.indent()),
             Expression::Parenthesis(p) => self.eval(p.inner()),
             Expression::Variable(v) => self.variable(v.as_str(), span),
             Expression::Traversal(t) => {
@@ -544,67 +544,115 @@ impl Scope<'_> {
     }
 
     /// A template expression: a lone `${expr}` keeps its value's type,
-    /// anything else is a string.
-    fn template(&self, t: &Template, span: Option<Range<usize>>) -> R<Value> {
+    /// anything else is a string. `dedent` is what a `<<-` heredoc strips
+    /// from its lines (hcl-edit strips it from top-level literals only).
+    fn template(&self, t: &Template, dedent: Option<usize>) -> R<Value> {
         if let Some(Element::Interpolation(i)) = t.as_single_element() {
-            let _ = span;
             return self.eval(&i.expr);
         }
-        self.render(t).map(Value::String)
+        let mut out = String::new();
+        self.render_into(t, &mut out, false, dedent, false)?;
+        Ok(Value::String(out))
     }
 
+    /// Renders a whole template (a `templatefile` body).
     fn render(&self, t: &Template) -> R<String> {
         let mut out = String::new();
-        let mut strip_next = false;
+        self.render_into(t, &mut out, false, None, false)?;
+        Ok(out)
+    }
+
+    /// Appends `t` to `out`. `strip_first`: trim the leading whitespace of
+    /// the first literal (a `~}` before it); `nested`: a directive's body,
+    /// whose lines still carry the heredoc indent. Returns whether the
+    /// literal after `t` must be trimmed.
+    fn render_into(
+        &self,
+        t: &Template,
+        out: &mut String,
+        strip_first: bool,
+        dedent: Option<usize>,
+        nested: bool,
+    ) -> R<bool> {
+        let trim_end = |out: &mut String| out.truncate(out.trim_end().len());
+        let starts = |s: &Strip| matches!(s, Strip::Start | Strip::Both);
+        let ends = |s: &Strip| matches!(s, Strip::End | Strip::Both);
+        let mut strip_next = strip_first;
         for el in t.iter() {
             match el {
                 Element::Literal(l) => {
-                    let s: &str = l.value();
-                    if strip_next {
-                        out.push_str(s.trim_start());
-                    } else {
-                        out.push_str(s);
+                    let mut text: String = l.value().clone();
+                    if let (Some(n), true) = (dedent, nested) {
+                        text = dedent_lines(&text, n);
                     }
+                    out.push_str(if strip_next { text.trim_start() } else { &text });
                     strip_next = false;
                 }
                 Element::Interpolation(i) => {
-                    if matches!(i.strip, Strip::Start | Strip::Both) {
-                        out.truncate(out.trim_end().len());
+                    if starts(&i.strip) {
+                        trim_end(out);
                     }
                     let v = self.eval(&i.expr)?;
                     out.push_str(&self.stringify(&v, i.expr.span())?);
-                    strip_next = matches!(i.strip, Strip::End | Strip::Both);
+                    strip_next = ends(&i.strip);
                 }
-                Element::Directive(d) => {
-                    match d.as_ref() {
-                        Directive::If(ifd) => {
-                            let c = self.eval(&ifd.if_expr.cond_expr)?;
-                            if self.to_bool(&c, ifd.if_expr.cond_expr.span())? {
-                                out.push_str(&self.render(&ifd.if_expr.template)?);
-                            } else if let Some(e) = &ifd.else_expr {
-                                out.push_str(&self.render(&e.template)?);
+                Element::Directive(d) => match d.as_ref() {
+                    Directive::If(ifd) => {
+                        if starts(&ifd.if_expr.strip) {
+                            trim_end(out);
+                        }
+                        let c = self.eval(&ifd.if_expr.cond_expr)?;
+                        let close = ifd
+                            .else_expr
+                            .as_ref()
+                            .map_or(&ifd.endif_expr.strip, |e| &e.strip);
+                        if self.to_bool(&c, ifd.if_expr.cond_expr.span())? {
+                            self.render_into(
+                                &ifd.if_expr.template,
+                                out,
+                                ends(&ifd.if_expr.strip),
+                                dedent,
+                                true,
+                            )?;
+                            if starts(close) {
+                                trim_end(out);
+                            }
+                        } else if let Some(e) = &ifd.else_expr {
+                            if starts(&e.strip) {
+                                trim_end(out);
+                            }
+                            self.render_into(&e.template, out, ends(&e.strip), dedent, true)?;
+                            if starts(&ifd.endif_expr.strip) {
+                                trim_end(out);
                             }
                         }
-                        Directive::For(fd) => {
-                            let fe = &fd.for_expr;
-                            let coll = self.eval(&fe.collection_expr)?;
-                            let items =
-                                self.items(coll, fe.collection_expr.span(), "a %{for} directive")?;
-                            for (k, v) in items {
-                                let mut inner = self.clone();
-                                if let Some(kv) = &fe.key_var {
-                                    inner.iter_vars.push((kv.as_str().to_owned(), k));
-                                }
-                                inner.iter_vars.push((fe.value_var.as_str().to_owned(), v));
-                                out.push_str(&inner.render(&fe.template)?);
-                            }
-                        }
+                        strip_next = ends(&ifd.endif_expr.strip);
                     }
-                    strip_next = false;
-                }
+                    Directive::For(fd) => {
+                        let fe = &fd.for_expr;
+                        if starts(&fe.strip) {
+                            trim_end(out);
+                        }
+                        let coll = self.eval(&fe.collection_expr)?;
+                        let items =
+                            self.items(coll, fe.collection_expr.span(), "a %{for} directive")?;
+                        for (k, v) in items {
+                            let mut inner = self.clone();
+                            if let Some(kv) = &fe.key_var {
+                                inner.iter_vars.push((kv.as_str().to_owned(), k));
+                            }
+                            inner.iter_vars.push((fe.value_var.as_str().to_owned(), v));
+                            inner.render_into(&fe.template, out, ends(&fe.strip), dedent, true)?;
+                            if starts(&fd.endfor_expr.strip) {
+                                trim_end(out);
+                            }
+                        }
+                        strip_next = ends(&fd.endfor_expr.strip);
+                    }
+                },
             }
         }
-        Ok(out)
+        Ok(strip_next)
     }
 
     /// The (key, value) pairs a `for` iterates over: index and element of
@@ -641,6 +689,21 @@ impl Scope<'_> {
             other => Ok(types::to_string(other).unwrap_or_default()),
         }
     }
+}
+
+/// `text` with up to `n` leading spaces removed after each newline.
+fn dedent_lines(text: &str, n: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+            let ws = line.len() - line.trim_start_matches([' ', '\t']).len();
+            out.push_str(&line[ws.min(n)..]);
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
 }
 
 enum TfError {

@@ -135,9 +135,24 @@ impl fmt::Debug for PlannedBuild {
 }
 
 impl PlannedBuild {
-    /// Where `key` of the builder configuration was written, if known.
+    /// Where `key` of the builder configuration was written, if known (a
+    /// nested path like `filter.name` or `tags[0]` is located at its
+    /// top-level key).
     pub fn locate(&self, key: &str) -> Option<&Location> {
-        self.key_locations.get(key)
+        let top = key.split(['.', '[']).next().unwrap_or(key);
+        self.key_locations.get(top)
+    }
+
+    /// A builder's or provisioner's configuration error about this build,
+    /// located at the key it names (`` key `NAME` ``, see
+    /// [`crate::Error::config_key`]) and masked, as a [`TemplateError`].
+    pub fn config_error(&self, e: &crate::Error) -> TemplateError {
+        let mut t = TemplateError::new(self.sensitive.mask(&e.to_string()))
+            .in_block(format!("build {}", self.name));
+        if let Some(loc) = e.config_key().and_then(|k| self.locate(k)) {
+            t = t.at(loc.clone());
+        }
+        t
     }
 }
 

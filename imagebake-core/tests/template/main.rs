@@ -485,3 +485,90 @@ fn a_failed_lookup_names_the_data_block() {
         "{e}"
     );
 }
+
+#[test]
+fn builder_errors_are_located_at_the_key() {
+    // The triton builder refuses a key it does not know; the plan says
+    // where that key was written.
+    let o = opts(&[("PKR_VAR_token", "t")]);
+    let plan =
+        futures::executor::block_on(template::plan(Path::new("full"), &o, &FakeImages)).unwrap();
+    let web = &plan.builds[0];
+    let mut block = web.config.clone();
+    block["type"] = json!(web.builder_type);
+    let err = imagebake_core::packer_template::Template::single(block, vec![])
+        .and_then(|t| t.builder(None).map(|_| ()))
+        .unwrap_err();
+    // Whichever key the builder names, the error points at its line.
+    let key = err
+        .config_key()
+        .expect("the builder names the key")
+        .to_owned();
+    let text = std::fs::read_to_string(fixtures().join("full/build.pkr.hcl")).unwrap();
+    let line = 1 + text
+        .lines()
+        .position(|l| l.trim_start().starts_with(&format!("{key} ")))
+        .unwrap();
+    let located = web.config_error(&err);
+    let l = located.location.as_ref().unwrap();
+    assert!(
+        l.file.ends_with("full/build.pkr.hcl") && l.line == line,
+        "{located} ({key} is on line {line})"
+    );
+}
+
+#[test]
+fn expressions_heredocs_and_directives() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("t.pkr.hcl"),
+        r#"
+variable "tags" {
+  type = map(string)
+}
+locals {
+  script = <<-EOT
+    #!/bin/sh
+    %{ for k, v in var.tags ~}
+    echo ${k}=${v}
+    %{ endfor ~}
+    echo $${HOME} %%{literal}
+  EOT
+  names   = [for o in [{ n = "a" }, { n = "b" }] : o.n]
+  splat   = [{ n = "a" }, { n = "b" }][*].n
+  grouped = { for s in ["ab", "ac", "b"] : substr(s, 0, 1) => s... }
+  fallback = try(var.tags.missing, "none")
+  has      = can(var.tags.team)
+  math     = 7 / 2 + 10 % 4 - -1
+  cmp      = 3 >= 2 && !false || false
+}
+source "triton" "a" {
+  script   = local.script
+  names    = local.names
+  splat    = local.splat
+  grouped  = local.grouped
+  fallback = local.fallback
+  has      = local.has
+  math     = local.math
+  cmp      = local.cmp
+}
+build { sources = ["source.triton.a"] }
+"#,
+    )
+    .unwrap();
+    let mut o = opts(&[]).var("tags", r#"{ team = "bake", env = "prod" }"#);
+    o.cwd = dir.path().to_path_buf();
+    let plan = run(Path::new("t.pkr.hcl"), &o).unwrap();
+    let c = &plan.builds[0].config;
+    assert_eq!(
+        c["script"],
+        json!("#!/bin/sh\necho env=prod\necho team=bake\necho ${HOME} %{literal}\n")
+    );
+    assert_eq!(c["names"], json!(["a", "b"]));
+    assert_eq!(c["splat"], json!(["a", "b"]));
+    assert_eq!(c["grouped"], json!({"a": ["ab", "ac"], "b": ["b"]}));
+    assert_eq!(c["fallback"], json!("none"));
+    assert_eq!(c["has"], json!(true));
+    assert_eq!(c["math"], json!(6.5));
+    assert_eq!(c["cmp"], json!(true));
+}
