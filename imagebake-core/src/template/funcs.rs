@@ -442,6 +442,10 @@ pub(crate) fn dirname(p: &str) -> String {
     }
 }
 
+/// The largest width or precision `format()` honours (no giant strings
+/// from a typo).
+const MAX_WIDTH: usize = 4096;
+
 /// `format()`: Go's printf verbs `%s %d %f %t %v %q %%` with flags, width
 /// and precision.
 fn format(spec: &str, args: &[Value]) -> Result<String, String> {
@@ -475,7 +479,7 @@ fn format(spec: &str, args: &[Value]) -> Result<String, String> {
                 p.push(d);
                 chars.next();
             }
-            precision = Some(p.parse().unwrap_or(0));
+            precision = Some(p.parse::<usize>().unwrap_or(0).min(MAX_WIDTH));
         }
         let Some(verb) = chars.next() else {
             return Err("`format()`: the format ends in the middle of a `%` verb".into());
@@ -529,7 +533,7 @@ fn format(spec: &str, args: &[Value]) -> Result<String, String> {
             (Some(p), 's' | 'v') => text.chars().take(p).collect(),
             _ => text,
         };
-        let w: usize = width.parse().unwrap_or(0);
+        let w: usize = width.parse::<usize>().unwrap_or(0).min(MAX_WIDTH);
         let len = text.chars().count();
         if len < w {
             let pad = w - len;
@@ -849,6 +853,10 @@ mod tests {
             "a-007 1.2 true %"
         );
         assert!(format("%s %s", &[Value::from("a")]).is_err());
+        assert_eq!(
+            format("%99999999999999d", &[Value::from(1)]).unwrap().len(),
+            MAX_WIDTH
+        );
         assert_eq!(basename("a/b/"), "b");
         assert_eq!(dirname("a/b/c.sh"), "a/b");
         assert_eq!(dirname("c.sh"), ".");

@@ -423,4 +423,18 @@ fn bad_json_templates() {
         e.to_string().contains("duplicate field: builders[0].a"),
         "{e}"
     );
+    let e = plan_err(
+        &[(
+            "t.json",
+            "{\n  \"min_packer_version\": \"99.0.0\",\n  \"builders\": [{\"type\": \"triton\"}]\n}\n",
+        )],
+        "t.json",
+        &[],
+        &[],
+    );
+    assert!(
+        e.to_string().contains("requires Packer version 99.0.0"),
+        "{e}"
+    );
+    assert_eq!(e.location.as_ref().map(|l| l.line), Some(2), "{e}");
 }
