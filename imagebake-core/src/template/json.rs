@@ -240,6 +240,10 @@ pub(crate) fn plan(
             return Err(doc.err("min_packer_version", "template", Some("min_packer_version"), format!(
                 "This template requires Packer version {want} or higher; imagebake follows Packer {}",
                 gotmpl::PACKER_VERSION
+            ))
+            .fix(format!(
+                "lower min_packer_version to {} or less",
+                gotmpl::PACKER_VERSION
             )));
         }
     }

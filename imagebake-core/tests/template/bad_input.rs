@@ -342,99 +342,53 @@ fn validation_blocks_are_checked() {
 
 #[test]
 fn bad_json_templates() {
-    let e = plan_err(
-        &[(
-            "t.json",
+    // (template, line, column, words in the error)
+    let cases: &[(&str, usize, usize, &[&str])] = &[
+        (
             "{\n  \"builders\": [\n    {\"type\": \"triton\",}\n  ]\n}\n",
-        )],
-        "t.json",
-        &[],
-        &[],
-    );
-    assert_at(&e, "t.json", 3, 23, &["syntax error"]);
-    let e = plan_err(
-        &[(
-            "t.json",
+            3,
+            23,
+            &["syntax error"],
+        ),
+        (
             "{\n  \"builders\": [{\"type\": \"triton\"}],\n  \"varibles\": {}\n}\n",
-        )],
-        "t.json",
-        &[],
-        &[],
-    );
-    assert_at(
-        &e,
-        "t.json",
-        3,
-        3,
-        &["Unknown root level key in template: 'varibles'"],
-    );
-    let e = plan_err(
-        &[(
-            "t.json",
+            3,
+            3,
+            &["Unknown root level key in template: 'varibles'"],
+        ),
+        (
             "{\n  \"builders\": [{\"type\": \"triton\",\n    \"image_name\": \"{{env `HOME`}}\"}]\n}\n",
-        )],
-        "t.json",
-        &[],
-        &[],
-    );
-    assert_at(
-        &e,
-        "t.json",
-        3,
-        5,
-        &["builders[0]", "image_name", "env vars are not allowed here"],
-    );
-    let e = plan_err(
-        &[(
-            "t.json",
+            3,
+            5,
+            &["builders[0]", "image_name", "env vars are not allowed here"],
+        ),
+        (
             "{\n  \"variables\": {\"x\": null},\n  \"builders\": [{\"type\": \"triton\"}]\n}\n",
-        )],
-        "t.json",
-        &[],
-        &[],
-    );
-    assert_at(&e, "t.json", 2, 17, &["required variable not set: x"]);
-    let e = plan_err(
-        &[(
-            "t.json",
+            2,
+            17,
+            &["required variable not set: x"],
+        ),
+        (
             "{\"builders\": [{\"type\": \"triton\", \"_comment\": \"x\"}]}",
-        )],
-        "t.json",
-        &[],
-        &[],
-    );
-    assert_at(
-        &e,
-        "t.json",
-        1,
-        34,
-        &["unknown configuration key: '_comment'"],
-    );
-    let e = plan_err(
-        &[(
-            "t.json",
+            1,
+            34,
+            &["unknown configuration key: '_comment'"],
+        ),
+        (
             "{\"builders\": [{\"type\": \"triton\", \"a\": 1, \"a\": 2}]}",
-        )],
-        "t.json",
-        &[],
-        &[],
-    );
-    assert!(
-        e.to_string().contains("duplicate field: builders[0].a"),
-        "{e}"
-    );
-    let e = plan_err(
-        &[(
-            "t.json",
+            1,
+            42,
+            &["duplicate field: builders[0].a"],
+        ),
+        (
             "{\n  \"min_packer_version\": \"99.0.0\",\n  \"builders\": [{\"type\": \"triton\"}]\n}\n",
-        )],
-        "t.json",
-        &[],
-        &[],
-    );
-    assert!(
-        e.to_string().contains("requires Packer version 99.0.0"),
-        "{e}"
-    );
-    assert_eq!(e.location.as_ref().map(|l| l.line), Some(2), "{e}");
+            2,
+            3,
+            &["requires Packer version 99.0.0"],
+        ),
+    ];
+    for (text, line, col, words) in cases {
+        let e = plan_err(&[("t.json", text)], "t.json", &[], &[]);
+        assert_at(&e, "t.json", *line, *col, words);
+    }
 }
