@@ -14,9 +14,11 @@
 //! 4. `create volume` (tagged with the build id; deleted at the end);
 //! 5. `device lock`, `link volume` (free device name, `LinkVolume`, wait
 //!    `in-use`/`attached`), `wait for device` (node resolved, lock released);
-//! 6. `pre-mount commands`, `mount root`, `post-mount commands`,
-//!    `chroot mounts`, `copy files`, the provisioners in the chroot;
-//! 7. `unmount` (everything, deepest first), `unlink volume`;
+//! 6. `chroot` (the [`ChrootPipeline`] it shares with `local-chroot`):
+//!    `pre-mount commands`, `mount root`, `post-mount commands`,
+//!    `chroot mounts`, `copy files`, the provisioners in the chroot,
+//!    `unmount` (everything, deepest first);
+//! 7. `unlink volume`;
 //! 8. `snapshot`, `deregister omi` (with `force_deregister`), `register omi`,
 //!    `omi permissions`, `tag omi`.
 //!
@@ -35,19 +37,20 @@ pub use config::{
 pub use plan::DEFAULT_METADATA_URL;
 pub use sweep::OscSweeper;
 
+use async_trait::async_trait;
 use osc_client::{Client, MetadataClient};
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::builders::packer::TemplateVars;
-use crate::steps::chroot::{
-    CopyFiles, DeviceLock, MountExtra, MountRoot, PostMountCommands, PreMountCommands, Unmount,
-};
+use crate::builders::{Artifact, Builder, Provisioners};
+use crate::steps::chroot::{ChrootPipeline, DeviceLock};
 use crate::steps::osc::{
     CheckOmiName, CopySourceOmi, CreateSnapshot, CreateVolume, Deregister, LinkVolume, OmiSpec,
     RegisterOmi, SourceOmi, TagOmi, UnlinkVolume, UpdatePermissions, VmInfo, VolumeSpec,
     WaitDevice, Waits,
 };
-use crate::{BuildError, ChrootCommunicator, Comm, Error, Runner, Step};
+use crate::{BuildError, Error, Runner, Sweeper};
 use plan::Plan;
 
 /// A checked `osc-chroot` build, ready to run: its configuration, the API
@@ -56,7 +59,7 @@ pub struct OscChrootBuilder {
     plan: Box<Plan>,
     client: Client,
     metadata: MetadataClient,
-    provisioners: Vec<Box<dyn Step<Comm, Out = Comm>>>,
+    provisioners: Provisioners,
 }
 
 impl std::fmt::Debug for OscChrootBuilder {
@@ -64,7 +67,7 @@ impl std::fmt::Debug for OscChrootBuilder {
         f.debug_struct("OscChrootBuilder")
             .field("client", &self.client)
             .field("omi_name", &self.plan.omi_name)
-            .field("provisioners", &self.provisioners.len())
+            .field("provisioners", &self.provisioners)
             .finish_non_exhaustive()
     }
 }
@@ -92,7 +95,7 @@ impl OscChrootBuilder {
             plan,
             client,
             metadata,
-            provisioners: Vec::new(),
+            provisioners: Provisioners::default(),
         })
     }
 
@@ -100,18 +103,6 @@ impl OscChrootBuilder {
     /// made from the configuration.
     pub fn client(mut self, client: Client) -> Self {
         self.client = client;
-        self
-    }
-
-    /// Adds a provisioner (run in the chroot, in order).
-    pub fn provisioner(mut self, step: impl Step<Comm, Out = Comm> + 'static) -> Self {
-        self.provisioners.push(Box::new(step));
-        self
-    }
-
-    /// Adds provisioners built at run time (from a template).
-    pub fn provisioners(mut self, steps: Vec<Box<dyn Step<Comm, Out = Comm>>>) -> Self {
-        self.provisioners.extend(steps);
         self
     }
 
@@ -184,29 +175,8 @@ impl OscChrootBuilder {
                 let linked = cx.step(&link, (host.clone(), volume, lock)).await?;
                 let attached = cx.step(&WaitDevice::new(&p.device_dir, w), linked).await?;
 
-                let dev = attached.device.clone();
-                let pre = PreMountCommands::new(p.host.clone(), p.pre_mount.clone());
-                let dev = cx.step(&pre, dev).await?;
-                let mount = MountRoot::new(p.host.clone(), &p.mount_path, &p.mount_partition)
-                    .options(p.mount_options.clone())
-                    .mount_device(p.nvme_device_path.clone())
-                    .node_timeout(w.device);
-                let mounted = cx.step(&mount, dev).await?;
-                let mounted = cx
-                    .step(&PostMountCommands::new(p.post_mount.clone()), mounted)
-                    .await?;
-                let mounted = cx
-                    .step(&MountExtra::new(p.chroot_mounts.clone()), mounted)
-                    .await?;
-                let mounted = cx
-                    .step(&CopyFiles::new(p.copy_files.clone()), mounted)
-                    .await?;
-                let mut chroot = ChrootCommunicator::new(&mounted.mount_path)?;
-                if let Some(wrapper) = mounted.host().wrapper() {
-                    chroot = chroot.command_wrapper(wrapper)?;
-                }
-                cx.steps(&self.provisioners, Comm::new(chroot)).await?;
-                let unmounted = cx.step(&Unmount::new(), mounted).await?;
+                let chroot = ChrootPipeline::new(&p.chroot, self.provisioners.steps());
+                let unmounted = cx.step(&chroot, attached.device.clone()).await?;
                 let volume_id = cx
                     .step(&UnlinkVolume::new(c.clone(), w), (attached, unmounted))
                     .await?;
@@ -257,5 +227,37 @@ impl OscChrootBuilder {
             image,
             cleanup: built.cleanup,
         })
+    }
+}
+
+#[async_trait]
+impl Builder for OscChrootBuilder {
+    fn type_name() -> &'static str {
+        BUILDER
+    }
+
+    /// Packer's own name for it, so Packer templates run as they are.
+    fn aliases() -> &'static [&'static str] {
+        &[PACKER_BUILDER]
+    }
+
+    fn from_block(block: &Value, vars: &TemplateVars) -> Result<Self, Error> {
+        Self::with_vars(OscChrootConfig::from_json(block)?, vars)
+    }
+
+    fn provisioners_mut(&mut self) -> &mut Provisioners {
+        &mut self.provisioners
+    }
+
+    async fn bake(
+        &self,
+        runner: &Runner,
+        token: CancellationToken,
+    ) -> Result<Box<dyn Artifact>, BuildError> {
+        Ok(Box::new(self.run(runner, token).await?))
+    }
+
+    fn sweeper(&self) -> Option<Box<dyn Sweeper>> {
+        Some(Box::new(OscSweeper::new(self.client.clone())))
     }
 }

@@ -32,6 +32,7 @@
 //! 9. the cleanup removes the instance, then its disk, then the key.
 //!
 //! ```no_run
+//! use imagebake_core::builders::Builder;
 //! use imagebake_core::builders::oxide::{OxideBuilder, OxideConfig};
 //! use imagebake_core::{CancellationToken, Runner, TracingObserver, provision::Shell};
 //! use std::sync::Arc;
@@ -61,11 +62,13 @@ pub use artifact::OxideArtifact;
 pub use config::{BUILDER, KEYS, OxideConfig, REQUIRED};
 pub use sweep::OxideSweeper;
 
+use async_trait::async_trait;
 use oxide_client::{Client, RetryPolicy};
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::builders::common::provisioners_without_communicator;
 use crate::builders::packer::TemplateVars;
+use crate::builders::{Artifact, Builder, Provisioners};
 use crate::provision::Flush;
 use crate::steps::common::{CommPlan, ConnectSsh};
 use crate::steps::oxide::{
@@ -73,7 +76,7 @@ use crate::steps::oxide::{
     DeleteSnapshot, ExternalAddress, Launch, OxideApi, Provisioned, SourceImage, StopInstance,
     WaitRunning, WaitStopped, Waits,
 };
-use crate::{BuildError, Comm, Error, Runner, Step};
+use crate::{BuildError, Error, Runner, Sweeper};
 use plan::Plan;
 
 /// A checked `oxide-instance` build, ready to run: its configuration, the
@@ -81,7 +84,7 @@ use plan::Plan;
 pub struct OxideBuilder {
     plan: Plan,
     api: OxideApi,
-    provisioners: Vec<Box<dyn Step<Comm, Out = Comm>>>,
+    provisioners: Provisioners,
 }
 
 impl std::fmt::Debug for OxideBuilder {
@@ -91,7 +94,7 @@ impl std::fmt::Debug for OxideBuilder {
             .field("project", &self.api.project)
             .field("source", &self.plan.source)
             .field("comm", &self.plan.comm)
-            .field("provisioners", &self.provisioners.len())
+            .field("provisioners", &self.provisioners)
             .finish_non_exhaustive()
     }
 }
@@ -112,7 +115,7 @@ impl OxideBuilder {
         Ok(Self {
             plan,
             api,
-            provisioners: Vec::new(),
+            provisioners: Provisioners::default(),
         })
     }
 
@@ -129,18 +132,6 @@ impl OxideBuilder {
         self.api.client = Self::client_for(&self.plan)?;
         self.api.retry = policy;
         Ok(self)
-    }
-
-    /// Adds a provisioner (run over SSH, in order, before the flush).
-    pub fn provisioner(mut self, step: impl Step<Comm, Out = Comm> + 'static) -> Self {
-        self.provisioners.push(Box::new(step));
-        self
-    }
-
-    /// Adds provisioners built at run time (from a template).
-    pub fn provisioners(mut self, steps: Vec<Box<dyn Step<Comm, Out = Comm>>>) -> Self {
-        self.provisioners.extend(steps);
-        self
     }
 
     /// The Oxide client the build uses.
@@ -171,10 +162,7 @@ impl OxideBuilder {
         runner: &Runner,
         token: CancellationToken,
     ) -> Result<OxideArtifact, BuildError> {
-        let n = self.provisioners.len();
-        if let Some(e) = provisioners_without_communicator(BUILDER, &self.plan.comm, n, runner) {
-            return Err(e);
-        }
+        self.provisioners.check(BUILDER, &self.plan.comm, runner)?;
         let p = &self.plan;
         let a = &self.api;
         let label = format!("oxide-instance in project {}", a.project);
@@ -211,8 +199,6 @@ impl OxideBuilder {
                         if let Some(k) = &key {
                             connect = connect.temporary_key(k.key.clone());
                         }
-                        let connected = cx.step(&connect, target).await?;
-                        let comm = cx.steps(&self.provisioners, connected.comm).await?;
                         // Oxide's stop cuts the power: flush and shut down inside first.
                         let flush = if ssh.is_root() {
                             Flush::sync_and_power_off()
@@ -221,12 +207,10 @@ impl OxideBuilder {
                                 .sync_command("sudo sync")
                                 .power_off_command("sudo shutdown -h now || sudo poweroff")
                         };
-                        let flushed = cx.step(&flush, comm).await?;
-                        let provisioned = Provisioned {
-                            instance: connected.machine,
-                            flushed,
-                        };
-                        (provisioned, connected.host_key)
+                        let (instance, flushed, host_key) = (self.provisioners)
+                            .run_over_ssh(&cx, &connect, target, &flush)
+                            .await?;
+                        (Provisioned { instance, flushed }, host_key)
                     }
                 };
                 let stopping = cx.step(&StopInstance::new(a.clone()), provisioned).await?;
@@ -257,5 +241,33 @@ impl OxideBuilder {
             host_key,
             cleanup: built.cleanup,
         })
+    }
+}
+
+#[async_trait]
+impl Builder for OxideBuilder {
+    fn type_name() -> &'static str {
+        BUILDER
+    }
+
+    fn from_block(block: &Value, vars: &TemplateVars) -> Result<Self, Error> {
+        Self::with_vars(OxideConfig::from_json(block)?, vars)
+    }
+
+    fn provisioners_mut(&mut self) -> &mut Provisioners {
+        &mut self.provisioners
+    }
+
+    async fn bake(
+        &self,
+        runner: &Runner,
+        token: CancellationToken,
+    ) -> Result<Box<dyn Artifact>, BuildError> {
+        Ok(Box::new(self.run(runner, token).await?))
+    }
+
+    fn sweeper(&self) -> Option<Box<dyn Sweeper>> {
+        let sweeper = OxideSweeper::new(self.api.client.clone(), self.api.project.clone());
+        Some(Box::new(sweeper))
     }
 }

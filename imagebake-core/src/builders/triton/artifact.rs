@@ -2,6 +2,8 @@ use std::fmt;
 
 use triton_client::types::{Image, ImageId};
 
+use super::BUILDER;
+use crate::builders::Artifact;
 use crate::comm::ssh::HostKeyRecord;
 use crate::{BuildId, CleanupReport};
 
@@ -38,5 +40,40 @@ impl fmt::Display for TritonArtifact {
             "Image was created: {} ({}@{}, build {})",
             self.image_id, self.name, self.version, self.build_id
         )
+    }
+}
+
+impl Artifact for TritonArtifact {
+    fn builder_type(&self) -> &str {
+        BUILDER
+    }
+
+    fn builder_id(&self) -> &str {
+        Self::BUILDER_ID
+    }
+
+    fn cloud(&self) -> &str {
+        "triton"
+    }
+
+    /// The image's UUID (also Packer's `Id()`).
+    fn id(&self) -> Option<String> {
+        Some(self.image_id.to_string())
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn version(&self) -> Option<&str> {
+        Some(&self.version)
+    }
+
+    fn build_id(&self) -> &BuildId {
+        &self.build_id
+    }
+
+    fn cleanup(&self) -> &CleanupReport {
+        &self.cleanup
     }
 }

@@ -26,6 +26,7 @@
 //! cancellation; CloudAPI calls are retried by the client where safe.
 //!
 //! ```no_run
+//! use imagebake_core::builders::Builder;
 //! use imagebake_core::builders::triton::{TritonBuilder, TritonConfig};
 //! use imagebake_core::{CancellationToken, Runner, TracingObserver, provision::Shell};
 //! use std::sync::Arc;
@@ -59,18 +60,20 @@ pub use artifact::TritonArtifact;
 pub use config::{BUILDER, DEFAULT_URL, ImageFilter, KEYS, REQUIRED, TritonConfig};
 pub use sweep::TritonSweeper;
 
+use async_trait::async_trait;
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use triton_client::{Client, RetryPolicy};
 
-use crate::builders::common::provisioners_without_communicator;
 use crate::builders::packer::TemplateVars;
+use crate::builders::{Artifact, Builder, Provisioners};
 use crate::provision::Flush;
 use crate::steps::common::{ConnectSsh, SshTarget};
 use crate::steps::triton::{
     CheckImageName, CreateImage, CreateMachine, DeleteMachine, Provisioned, SourceImage,
     StopMachine, TagImage, WaitImage, WaitMachineGone, WaitRunning, WaitStopped, Waits,
 };
-use crate::{BuildError, Comm, Error, Runner, Step};
+use crate::{BuildError, Error, Runner, Sweeper};
 use plan::Plan;
 
 /// A checked `triton` build, ready to run: its configuration, the CloudAPI
@@ -78,7 +81,7 @@ use plan::Plan;
 pub struct TritonBuilder {
     plan: Plan,
     client: Client,
-    provisioners: Vec<Box<dyn Step<Comm, Out = Comm>>>,
+    provisioners: Provisioners,
 }
 
 impl std::fmt::Debug for TritonBuilder {
@@ -87,7 +90,7 @@ impl std::fmt::Debug for TritonBuilder {
             .field("client", &self.client)
             .field("image", &self.plan.image)
             .field("comm", &self.plan.comm)
-            .field("provisioners", &self.provisioners.len())
+            .field("provisioners", &self.provisioners)
             .finish_non_exhaustive()
     }
 }
@@ -106,7 +109,7 @@ impl TritonBuilder {
         Ok(Self {
             plan,
             client,
-            provisioners: Vec::new(),
+            provisioners: Provisioners::default(),
         })
     }
 
@@ -125,18 +128,6 @@ impl TritonBuilder {
         self.plan.client = self.plan.client.clone().retry(policy);
         self.client = Self::client_for(&self.plan)?;
         Ok(self)
-    }
-
-    /// Adds a provisioner (run over SSH, in order, before the flush).
-    pub fn provisioner(mut self, step: impl Step<Comm, Out = Comm> + 'static) -> Self {
-        self.provisioners.push(Box::new(step));
-        self
-    }
-
-    /// Adds provisioners built at run time (from a template).
-    pub fn provisioners(mut self, steps: Vec<Box<dyn Step<Comm, Out = Comm>>>) -> Self {
-        self.provisioners.extend(steps);
-        self
     }
 
     /// The CloudAPI client the build uses.
@@ -167,10 +158,7 @@ impl TritonBuilder {
         runner: &Runner,
         token: CancellationToken,
     ) -> Result<TritonArtifact, BuildError> {
-        let n = self.provisioners.len();
-        if let Some(e) = provisioners_without_communicator(BUILDER, &self.plan.comm, n, runner) {
-            return Err(e);
-        }
+        self.provisioners.check(BUILDER, &self.plan.comm, runner)?;
         let p = &self.plan;
         let c = &self.client;
         let w = p.waits;
@@ -192,19 +180,16 @@ impl TritonBuilder {
                             machine: running.handle,
                             address: running.machine.primary_ip,
                         };
-                        let connected = cx.step(&ConnectSsh::new(ssh.clone()), target).await?;
-                        let comm = cx.steps(&self.provisioners, connected.comm).await?;
                         let flush = if ssh.is_root() {
                             Flush::sync_only()
                         } else {
                             Flush::sync_only().sync_command("sudo sync")
                         };
-                        let flushed = cx.step(&flush, comm).await?;
-                        let provisioned = Provisioned {
-                            machine: connected.machine,
-                            flushed,
-                        };
-                        (provisioned, connected.host_key)
+                        let connect = ConnectSsh::new(ssh.clone());
+                        let (machine, flushed, host_key) = (self.provisioners)
+                            .run_over_ssh(&cx, &connect, target, &flush)
+                            .await?;
+                        (Provisioned { machine, flushed }, host_key)
                     }
                 };
                 let stopping = cx.step(&StopMachine::new(c.clone()), provisioned).await?;
@@ -233,5 +218,34 @@ impl TritonBuilder {
             host_key,
             cleanup: built.cleanup,
         })
+    }
+}
+
+#[async_trait]
+impl Builder for TritonBuilder {
+    fn type_name() -> &'static str {
+        BUILDER
+    }
+
+    fn from_block(block: &Value, vars: &TemplateVars) -> Result<Self, Error> {
+        Self::with_vars(TritonConfig::from_json(block)?, vars)
+    }
+
+    fn provisioners_mut(&mut self) -> &mut Provisioners {
+        &mut self.provisioners
+    }
+
+    async fn bake(
+        &self,
+        runner: &Runner,
+        token: CancellationToken,
+    ) -> Result<Box<dyn Artifact>, BuildError> {
+        Ok(Box::new(self.run(runner, token).await?))
+    }
+
+    fn sweeper(&self) -> Option<Box<dyn Sweeper>> {
+        let w = self.plan.waits;
+        let sweeper = TritonSweeper::new(self.client.clone()).waits(w.state_timeout, w.poll_cap);
+        Some(Box::new(sweeper))
     }
 }

@@ -1,0 +1,227 @@
+//! The [`BuilderRegistry`]: builder type names → [`Builder`]s, so templates,
+//! the command and the Python package make any builder from its block the
+//! same way, and a Rust user's own builder runs like the built-in ones.
+//!
+//! ```no_run
+//! use imagebake_core::builders::{Artifact, AnyBuilder, BuilderRegistry};
+//! # use imagebake_core::builders::{Builder, Provisioners, TemplateVars};
+//! # use imagebake_core::{BuildError, CancellationToken, Error, Runner};
+//! # #[derive(Debug, Default)] struct MyBuilder(Provisioners);
+//! # #[async_trait::async_trait]
+//! # impl Builder for MyBuilder {
+//! #     fn type_name() -> &'static str { "my-cloud" }
+//! #     fn from_block(_: &serde_json::Value, _: &TemplateVars) -> Result<Self, Error> { Ok(Self::default()) }
+//! #     fn provisioners_mut(&mut self) -> &mut Provisioners { &mut self.0 }
+//! #     async fn bake(&self, _: &Runner, _: CancellationToken) -> Result<Box<dyn Artifact>, BuildError> { unimplemented!() }
+//! # }
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut registry = BuilderRegistry::default();
+//! registry.register::<MyBuilder>();
+//! let block = serde_json::json!({"type": "my-cloud"});
+//! let builder: AnyBuilder = registry.builder_from_block(&block, Vec::new())?;
+//! let artifact = builder.run(&Runner::new(), CancellationToken::new()).await?;
+//! println!("{artifact}");
+//! # Ok(())
+//! # }
+//! ```
+
+use std::fmt;
+
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use super::artifact::Artifact;
+use super::builder::{Builder, Provisioner};
+use super::packer::TemplateVars;
+use crate::{BuildError, Error, Runner, Sweeper};
+
+type Make = fn(&Value, &TemplateVars) -> Result<Box<dyn Builder>, Error>;
+
+#[derive(Clone)]
+struct Entry {
+    name: &'static str,
+    aliases: &'static [&'static str],
+    make: Make,
+}
+
+fn make<B: Builder + 'static>(block: &Value, vars: &TemplateVars) -> Result<Box<dyn Builder>, Error> {
+    Ok(Box::new(B::from_block(block, vars)?))
+}
+
+/// The builder types a template may name, each with the [`Builder`] that
+/// decodes its block. [`BuilderRegistry::default`] holds the built-in
+/// builders of this crate's features (`triton`, `oxide-instance`,
+/// `osc-chroot` alias `outscale-chroot`, `local-chroot`);
+/// [`BuilderRegistry::register`] adds one.
+#[derive(Clone)]
+pub struct BuilderRegistry {
+    entries: Vec<Entry>,
+}
+
+impl fmt::Debug for BuilderRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("BuilderRegistry")
+            .field(&self.types())
+            .finish()
+    }
+}
+
+impl Default for BuilderRegistry {
+    fn default() -> Self {
+        let mut r = Self::empty();
+        #[cfg(feature = "triton")]
+        r.register::<super::triton::TritonBuilder>();
+        #[cfg(feature = "oxide")]
+        r.register::<super::oxide::OxideBuilder>();
+        #[cfg(feature = "osc")]
+        r.register::<super::osc_chroot::OscChrootBuilder>();
+        r.register::<super::local_chroot::LocalChrootBuilder>();
+        r
+    }
+}
+
+impl BuilderRegistry {
+    /// A registry without any builder.
+    pub fn empty() -> Self {
+        Self {
+            entries: Vec::new(),
+        }
+    }
+
+    /// Adds builder `B` under its [`Builder::type_name`] and
+    /// [`Builder::aliases`]; it replaces a builder registered before under
+    /// any of these names.
+    pub fn register<B: Builder + 'static>(&mut self) -> &mut Self {
+        let entry = Entry {
+            name: B::type_name(),
+            aliases: B::aliases(),
+            make: make::<B>,
+        };
+        let names: Vec<&str> = std::iter::once(entry.name)
+            .chain(entry.aliases.iter().copied())
+            .collect();
+        self.entries.retain(|e| !names.iter().any(|n| e.answers(n)));
+        self.entries.push(entry);
+        self
+    }
+
+    /// The type names registered (without aliases), in registration order.
+    pub fn types(&self) -> Vec<&'static str> {
+        self.entries.iter().map(|e| e.name).collect()
+    }
+
+    /// The type name `name` stands for (itself, or the type it is an alias
+    /// of), if registered.
+    pub fn resolve(&self, name: &str) -> Option<&'static str> {
+        self.entry(name).map(|e| e.name)
+    }
+
+    fn entry(&self, name: &str) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.answers(name))
+    }
+
+    /// Checks the configuration `config` of a builder of type `kind` (a
+    /// JSON object of its keys; a `type` key in it is ignored), with
+    /// `{{timestamp}}` and `{{uuid}}` taken now, and adds the provisioners.
+    /// An unknown type is an error listing the known ones; the builder's
+    /// errors name its keys.
+    pub fn builder(
+        &self,
+        kind: &str,
+        config: &Value,
+        provisioners: Vec<Provisioner>,
+    ) -> Result<AnyBuilder, Error> {
+        self.builder_with_vars(kind, config, &TemplateVars::now(), provisioners)
+    }
+
+    /// [`BuilderRegistry::builder`] with given template values.
+    pub fn builder_with_vars(
+        &self,
+        kind: &str,
+        config: &Value,
+        vars: &TemplateVars,
+        provisioners: Vec<Provisioner>,
+    ) -> Result<AnyBuilder, Error> {
+        let entry = self.entry(kind).ok_or_else(|| {
+            Error::Config(format!(
+                "template: builder: key `type`: {kind:?} is not a known builder ({})",
+                self.types().join(", ")
+            ))
+        })?;
+        let config = match config {
+            Value::Object(obj) if obj.contains_key("type") => {
+                let mut obj = obj.clone();
+                obj.remove("type");
+                Value::Object(obj)
+            }
+            other => other.clone(),
+        };
+        let mut inner = (entry.make)(&config, vars)?;
+        inner.provisioners_mut().extend(provisioners);
+        Ok(AnyBuilder {
+            builder_type: entry.name,
+            inner,
+        })
+    }
+
+    /// [`BuilderRegistry::builder`] from a template's builder block, whose
+    /// `type` key picks the builder.
+    pub fn builder_from_block(
+        &self,
+        block: &Value,
+        provisioners: Vec<Provisioner>,
+    ) -> Result<AnyBuilder, Error> {
+        let kind = block.get("type").and_then(Value::as_str).ok_or_else(|| {
+            Error::Config(format!(
+                "template: builder: missing required key `type` ({})",
+                self.types().join(", ")
+            ))
+        })?;
+        self.builder(kind, block, provisioners)
+    }
+}
+
+impl Entry {
+    fn answers(&self, name: &str) -> bool {
+        self.name == name || self.aliases.contains(&name)
+    }
+}
+
+/// Any registered builder, checked and ready to run.
+pub struct AnyBuilder {
+    builder_type: &'static str,
+    inner: Box<dyn Builder>,
+}
+
+impl fmt::Debug for AnyBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner, f)
+    }
+}
+
+impl AnyBuilder {
+    /// The builder's type name (`triton`, `oxide-instance`, ...; never an
+    /// alias).
+    pub fn builder_type(&self) -> &'static str {
+        self.builder_type
+    }
+
+    /// The builder.
+    pub fn builder(&self) -> &dyn Builder {
+        self.inner.as_ref()
+    }
+
+    /// Runs the build (see [`Builder::bake`]).
+    pub async fn run(
+        &self,
+        runner: &Runner,
+        token: CancellationToken,
+    ) -> Result<Box<dyn Artifact>, BuildError> {
+        self.inner.bake(runner, token).await
+    }
+
+    /// The builder's sweeper (see [`Builder::sweeper`]).
+    pub fn sweeper(&self) -> Option<Box<dyn Sweeper>> {
+        self.inner.sweeper()
+    }
+}
