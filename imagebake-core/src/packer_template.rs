@@ -27,10 +27,10 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
-pub use crate::builders::{AnyBuilder, Artifact, BuilderRegistry, Provisioner};
-use crate::builders::packer::expand_env;
-use crate::provision::{Download, Shell, Upload};
 use crate::Error;
+use crate::builders::packer::expand_env;
+pub use crate::builders::{AnyBuilder, Artifact, BuilderRegistry, Provisioner};
+use crate::provision::{Download, Shell, Upload};
 
 /// The top-level keys a template may have.
 const TEMPLATE_KEYS: &[&str] = &[

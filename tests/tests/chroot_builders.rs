@@ -13,6 +13,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use imagebake_core::builders::Builder;
 use imagebake_core::builders::local_chroot::{LocalChrootBuilder, LocalChrootConfig};
 use imagebake_core::builders::osc_chroot::{
     OscChrootArtifact, OscChrootBuilder, OscChrootConfig, OscSweeper,

@@ -73,19 +73,16 @@ impl Provisioners {
     /// The error that ends a build at once, before any step, when there
     /// are provisioners but `communicator` is `none` (nothing could run
     /// them); `builder` names the builder in it.
-    pub fn check(&self, builder: &str, comm: &CommPlan, runner: &Runner) -> Result<(), BuildError> {
-        if matches!(comm, CommPlan::None) && !self.is_empty() {
-            return Err(BuildError {
-                build_id: runner.id().clone(),
-                step: None,
-                cause: config_error(
-                    builder,
-                    "provisioners need a communicator, but `communicator` is \"none\"",
-                ),
-                cleanup: CleanupReport::default(),
-            });
-        }
-        Ok(())
+    pub fn refusal(&self, builder: &str, comm: &CommPlan, runner: &Runner) -> Option<BuildError> {
+        (matches!(comm, CommPlan::None) && !self.is_empty()).then(|| BuildError {
+            build_id: runner.id().clone(),
+            step: None,
+            cause: config_error(
+                builder,
+                "provisioners need a communicator, but `communicator` is \"none\"",
+            ),
+            cleanup: CleanupReport::default(),
+        })
     }
 }
 

@@ -2,7 +2,7 @@
 //! `communicator` and `ssh_*` keys ([`SshOptions`]), decoded on their own
 //! and turned into a [`CommPlan`] with the builder's [`SshDefaults`]; and
 //! the check every such builder makes before its first step
-//! ([`Provisioners::check`](super::Provisioners::check)).
+//! ([`Provisioners::refusal`](super::Provisioners::refusal)).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,9 +11,9 @@ use imagebake_http::Secret;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::Error;
 use crate::builders::packer::{self, config_error, secret_opt};
 use crate::steps::common::{CommPlan, SshLogin, SshPlan};
-use crate::Error;
 
 /// The communicator keys [`SshOptions`] takes.
 pub const SSH_KEYS: &[&str] = &[

@@ -44,7 +44,10 @@ struct Entry {
     make: Make,
 }
 
-fn make<B: Builder + 'static>(block: &Value, vars: &TemplateVars) -> Result<Box<dyn Builder>, Error> {
+fn make<B: Builder + 'static>(
+    block: &Value,
+    vars: &TemplateVars,
+) -> Result<Box<dyn Builder>, Error> {
     Ok(Box::new(B::from_block(block, vars)?))
 }
 

@@ -144,7 +144,9 @@ impl LocalChrootBuilder {
                     ..
                 } = &p.input
                 {
-                    chroot = chroot.mkfs(filesystem, label.clone()).populate(rootfs.clone());
+                    chroot = chroot
+                        .mkfs(filesystem, label.clone())
+                        .populate(rootfs.clone());
                 }
                 cx.step(&chroot, attached.device.clone()).await?;
                 let file = cx.step(&DetachLoop::new(h.clone()), attached).await?;

@@ -162,7 +162,9 @@ impl OxideBuilder {
         runner: &Runner,
         token: CancellationToken,
     ) -> Result<OxideArtifact, BuildError> {
-        self.provisioners.check(BUILDER, &self.plan.comm, runner)?;
+        if let Some(e) = self.provisioners.refusal(BUILDER, &self.plan.comm, runner) {
+            return Err(e);
+        }
         let p = &self.plan;
         let a = &self.api;
         let label = format!("oxide-instance in project {}", a.project);

@@ -158,7 +158,9 @@ impl TritonBuilder {
         runner: &Runner,
         token: CancellationToken,
     ) -> Result<TritonArtifact, BuildError> {
-        self.provisioners.check(BUILDER, &self.plan.comm, runner)?;
+        if let Some(e) = self.provisioners.refusal(BUILDER, &self.plan.comm, runner) {
+            return Err(e);
+        }
         let p = &self.plan;
         let c = &self.client;
         let w = p.waits;
