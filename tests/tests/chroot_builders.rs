@@ -345,6 +345,7 @@ async fn local_cancel_at_each_step_leaves_nothing() {
     }
     for step in [
         "attach loop device",
+        "chroot",
         "mkfs ext4",
         "mount root",
         "populate root",
@@ -979,6 +980,7 @@ async fn osc_failing_provisioner_and_cancel_at_each_step_leave_nothing() {
         "device lock",
         "link volume",
         "wait for device",
+        "chroot",
         "mount root",
         "post-mount commands",
         "chroot mounts",
