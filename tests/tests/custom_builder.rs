@@ -8,9 +8,10 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
 use imagebake_core::builders::packer::decode;
-use imagebake_core::builders::{Artifact, Builder, BuilderRegistry, Provisioners, TemplateVars};
+use imagebake_core::builders::{
+    Artifact, ArtifactKind, Builder, BuilderRegistry, Provisioners, TemplateVars,
+};
 use imagebake_core::{
     BuildError, BuildId, CancellationToken, CleanupReport, Error, Resource, Runner, from_fn,
 };
@@ -52,14 +53,8 @@ impl fmt::Display for NoteArtifact {
 }
 
 impl Artifact for NoteArtifact {
-    fn builder_type(&self) -> &str {
-        "note-file"
-    }
-    fn builder_id(&self) -> &str {
-        "example.note-file"
-    }
-    fn cloud(&self) -> &str {
-        "local"
+    fn kind(&self) -> ArtifactKind {
+        ArtifactKind::new("note-file", "example.note-file", "local")
     }
     fn id(&self) -> Option<String> {
         Some(self.path.display().to_string())
@@ -70,23 +65,15 @@ impl Artifact for NoteArtifact {
     fn files(&self) -> Vec<PathBuf> {
         vec![self.path.clone()]
     }
-    fn build_id(&self) -> &BuildId {
-        &self.build_id
-    }
-    fn cleanup(&self) -> &CleanupReport {
-        &self.cleanup
+    fn build(&self) -> (&BuildId, &CleanupReport) {
+        (&self.build_id, &self.cleanup)
     }
 }
 
-#[async_trait]
 impl Builder for NoteBuilder {
-    fn type_name() -> &'static str {
-        "note-file"
-    }
-
-    fn aliases() -> &'static [&'static str] {
-        &["note"]
-    }
+    const TYPE: &'static str = "note-file";
+    const ALIASES: &'static [&'static str] = &["note"];
+    type Artifact = NoteArtifact;
 
     fn from_block(block: &Value, vars: &TemplateVars) -> Result<Self, Error> {
         let mut config: NoteConfig = decode(
@@ -106,11 +93,11 @@ impl Builder for NoteBuilder {
         &mut self.provisioners
     }
 
-    async fn bake(
+    async fn run(
         &self,
         runner: &Runner,
         token: CancellationToken,
-    ) -> Result<Box<dyn Artifact>, BuildError> {
+    ) -> Result<NoteArtifact, BuildError> {
         let c = &self.config;
         let built = runner
             .run("note", token, |cx| async move {
@@ -137,12 +124,12 @@ impl Builder for NoteBuilder {
                 Ok(path)
             })
             .await?;
-        Ok(Box::new(NoteArtifact {
+        Ok(NoteArtifact {
             path: built.value,
             text: c.text.clone(),
             build_id: built.build_id,
             cleanup: built.cleanup,
-        }))
+        })
     }
 }
 
@@ -182,7 +169,7 @@ async fn a_registered_builder_runs_from_a_template() {
     let first = artifacts[0].as_ref();
     assert_eq!(first.builder_type(), "note-file");
     assert_eq!(first.packer_id(), a.display().to_string());
-    assert_eq!(first.files(), [a.clone()]);
+    assert_eq!(first.files(), std::slice::from_ref(&a));
     let note = first
         .downcast_ref::<NoteArtifact>()
         .expect("a NoteArtifact");

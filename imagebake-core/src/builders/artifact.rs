@@ -31,26 +31,47 @@ impl<T: Any> AsAny for T {
     }
 }
 
+/// Which builder made an artifact, and where it lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArtifactKind {
+    /// The builder's type (`triton`, `oxide-instance`, `osc-chroot`,
+    /// `local-chroot`, or a registered builder's).
+    pub builder_type: &'static str,
+    /// Packer's builder id (`joyent.triton`, `oxide.instance`,
+    /// `oapi.outscale.chroot`).
+    pub builder_id: &'static str,
+    /// The cloud: `triton`, `oxide`, `outscale`, `local`, or a registered
+    /// builder's own word.
+    pub cloud: &'static str,
+}
+
+impl ArtifactKind {
+    /// The kind of `builder_type`'s artifacts.
+    pub const fn new(
+        builder_type: &'static str,
+        builder_id: &'static str,
+        cloud: &'static str,
+    ) -> Self {
+        Self {
+            builder_type,
+            builder_id,
+            cloud,
+        }
+    }
+}
+
 /// What a successful build made: an image in a cloud, or a local file.
 ///
 /// [`Display`](fmt::Display) is Packer's one-line description of it
 /// (Packer's `String()`); [`Artifact::packer_id`] is the form Packer's
 /// `manifest` post-processor writes as `artifact_id`. A `Box<dyn Artifact>`
-/// is serialized as [`Artifact::to_json`] gives it, and turned back into
-/// its concrete type with [`downcast_ref`](trait.Artifact.html#method.downcast_ref)
-/// or [`downcast`](trait.Artifact.html#method.downcast).
+/// is serialized as [`to_json`](trait.Artifact.html#method.to_json) gives
+/// it, and turned back into its concrete type with
+/// [`downcast_ref`](trait.Artifact.html#method.downcast_ref) or
+/// [`downcast`](trait.Artifact.html#method.downcast).
 pub trait Artifact: AsAny + fmt::Debug + fmt::Display + Send + Sync {
-    /// The type of the builder that made it (`triton`, `oxide-instance`,
-    /// `osc-chroot`, `local-chroot`, or a registered builder's).
-    fn builder_type(&self) -> &str;
-
-    /// Packer's builder id (`joyent.triton`, `oxide.instance`,
-    /// `oapi.outscale.chroot`).
-    fn builder_id(&self) -> &str;
-
-    /// Where it lives: `triton`, `oxide`, `outscale`, `local`, or a
-    /// registered builder's own word.
-    fn cloud(&self) -> &str;
+    /// Which builder made it, and where it lives.
+    fn kind(&self) -> ArtifactKind;
 
     /// The cloud's id for it (image UUID, OMI id) or the output file;
     /// `None` when the build made no image (Oxide's `skip_create_image`).
@@ -77,11 +98,8 @@ pub trait Artifact: AsAny + fmt::Debug + fmt::Display + Send + Sync {
         Vec::new()
     }
 
-    /// The build that made it.
-    fn build_id(&self) -> &BuildId;
-
-    /// What the build's cleanup did.
-    fn cleanup(&self) -> &CleanupReport;
+    /// The build that made it, and what the build's cleanup did.
+    fn build(&self) -> (&BuildId, &CleanupReport);
 
     /// Cloud-specific details as JSON (region and snapshots, project and
     /// OS, file format); an empty object by default.
@@ -91,6 +109,26 @@ pub trait Artifact: AsAny + fmt::Debug + fmt::Display + Send + Sync {
 }
 
 impl dyn Artifact {
+    /// The type of the builder that made it.
+    pub fn builder_type(&self) -> &'static str {
+        self.kind().builder_type
+    }
+
+    /// Where it lives (`triton`, `oxide`, `outscale`, `local`, ...).
+    pub fn cloud(&self) -> &'static str {
+        self.kind().cloud
+    }
+
+    /// The build that made it.
+    pub fn build_id(&self) -> &BuildId {
+        self.build().0
+    }
+
+    /// What the build's cleanup did.
+    pub fn cleanup(&self) -> &CleanupReport {
+        self.build().1
+    }
+
     /// The concrete artifact, if it is a `T`.
     pub fn downcast_ref<T: Artifact>(&self) -> Option<&T> {
         self.as_any().downcast_ref()
@@ -113,10 +151,11 @@ impl dyn Artifact {
     /// `files`, `build_id`, `description`, `details`, and `cleanup` (its
     /// report as text).
     pub fn to_json(&self) -> Value {
+        let kind = self.kind();
         json!({
-            "builder_type": self.builder_type(),
-            "builder_id": self.builder_id(),
-            "cloud": self.cloud(),
+            "builder_type": kind.builder_type,
+            "builder_id": kind.builder_id,
+            "cloud": kind.cloud,
             "id": self.id(),
             "name": self.name(),
             "version": self.version(),

@@ -3,8 +3,8 @@
 //! [`Provisioners`] a builder runs on its communicator.
 
 use std::fmt;
+use std::future::Future;
 
-use async_trait::async_trait;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -94,32 +94,27 @@ impl fmt::Debug for Provisioners {
 }
 
 /// A builder: a checked configuration that runs as a composition of steps
-/// and returns an [`Artifact`].
+/// and returns its [`Builder::Artifact`].
 ///
 /// The four built-in builders implement it; a Rust user implements it for
 /// their own and registers it with
 /// [`BuilderRegistry::register`](super::BuilderRegistry::register), after
 /// which templates, the command and the Python package run it like the
-/// others. [`Builder::from_block`] does every check that needs no request;
-/// [`Builder::bake`] runs the steps with the [`Runner`] (its build id,
-/// observers and error policy), and the cleanup runs in every case.
-///
-/// The trait is object safe: the registry holds `Box<dyn Builder>`s.
-#[async_trait]
-pub trait Builder: fmt::Debug + Send + Sync {
+/// others (as an [`AnyBuilder`](super::AnyBuilder), whose artifact is a
+/// `Box<dyn Artifact>`). [`Builder::from_block`] does every check that
+/// needs no request; [`Builder::run`] runs the steps with the [`Runner`]
+/// (its build id, observers and error policy), and the cleanup runs in
+/// every case.
+pub trait Builder: fmt::Debug + Send + Sync + Sized + 'static {
     /// The type name in templates (`triton`).
-    fn type_name() -> &'static str
-    where
-        Self: Sized;
+    const TYPE: &'static str;
 
     /// Other type names accepted for it (Packer's `outscale-chroot` for
     /// `osc-chroot`).
-    fn aliases() -> &'static [&'static str]
-    where
-        Self: Sized,
-    {
-        &[]
-    }
+    const ALIASES: &'static [&'static str] = &[];
+
+    /// What a successful build returns.
+    type Artifact: Artifact;
 
     /// Decodes and checks a builder block (a template's `builders[i]`, or
     /// an HCL2 source's attributes as JSON), with `{{timestamp}}` and
@@ -127,27 +122,19 @@ pub trait Builder: fmt::Debug + Send + Sync {
     /// `name` are accepted; any other unknown key, a missing required key
     /// or a value of the wrong type is an error naming the key and the
     /// builder. No request is made.
-    fn from_block(block: &Value, vars: &TemplateVars) -> Result<Self, Error>
-    where
-        Self: Sized;
+    fn from_block(block: &Value, vars: &TemplateVars) -> Result<Self, Error>;
 
     /// The provisioners the build runs (its communicator's steps).
     fn provisioners_mut(&mut self) -> &mut Provisioners;
 
     /// Adds a provisioner (run in order, on the builder's communicator).
-    fn provisioner(mut self, step: impl Step<Comm, Out = Comm> + 'static) -> Self
-    where
-        Self: Sized,
-    {
+    fn provisioner(mut self, step: impl Step<Comm, Out = Comm> + 'static) -> Self {
         self.provisioners_mut().push(Box::new(step));
         self
     }
 
     /// Adds provisioners built at run time (from a template).
-    fn provisioners(mut self, steps: Vec<Provisioner>) -> Self
-    where
-        Self: Sized,
-    {
+    fn provisioners(mut self, steps: Vec<Provisioner>) -> Self {
         self.provisioners_mut().extend(steps);
         self
     }
@@ -155,11 +142,11 @@ pub trait Builder: fmt::Debug + Send + Sync {
     /// Runs the build with `runner` until done, failed, or `token` is
     /// cancelled; the cleanup runs in every case and is reported in the
     /// artifact or the error.
-    async fn bake(
+    fn run(
         &self,
         runner: &Runner,
         token: CancellationToken,
-    ) -> Result<Box<dyn Artifact>, BuildError>;
+    ) -> impl Future<Output = Result<Self::Artifact, BuildError>> + Send;
 
     /// A sweeper for what crashed builds of this kind left, using this
     /// builder's client and settings (`None` for a builder that makes

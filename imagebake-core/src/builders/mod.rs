@@ -28,7 +28,7 @@ mod registry;
 #[cfg(feature = "triton")]
 pub mod triton;
 
-pub use artifact::{Artifact, AsAny};
+pub use artifact::{Artifact, ArtifactKind, AsAny};
 pub use builder::{Builder, Provisioner, Provisioners};
 pub use packer::TemplateVars;
 pub use registry::{AnyBuilder, BuilderRegistry};

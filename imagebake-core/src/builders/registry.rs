@@ -3,16 +3,17 @@
 //! same way, and a Rust user's own builder runs like the built-in ones.
 //!
 //! ```no_run
-//! use imagebake_core::builders::{Artifact, AnyBuilder, BuilderRegistry};
+//! use imagebake_core::builders::{AnyBuilder, BuilderRegistry};
 //! # use imagebake_core::builders::{Builder, Provisioners, TemplateVars};
+//! # use imagebake_core::builders::local_chroot::LocalChrootArtifact;
 //! # use imagebake_core::{BuildError, CancellationToken, Error, Runner};
 //! # #[derive(Debug, Default)] struct MyBuilder(Provisioners);
-//! # #[async_trait::async_trait]
 //! # impl Builder for MyBuilder {
-//! #     fn type_name() -> &'static str { "my-cloud" }
+//! #     const TYPE: &'static str = "my-cloud";
+//! #     type Artifact = LocalChrootArtifact;
 //! #     fn from_block(_: &serde_json::Value, _: &TemplateVars) -> Result<Self, Error> { Ok(Self::default()) }
 //! #     fn provisioners_mut(&mut self) -> &mut Provisioners { &mut self.0 }
-//! #     async fn bake(&self, _: &Runner, _: CancellationToken) -> Result<Box<dyn Artifact>, BuildError> { unimplemented!() }
+//! #     async fn run(&self, _: &Runner, _: CancellationToken) -> Result<LocalChrootArtifact, BuildError> { unimplemented!() }
 //! # }
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut registry = BuilderRegistry::default();
@@ -27,15 +28,47 @@
 
 use std::fmt;
 
+use async_trait::async_trait;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::artifact::Artifact;
-use super::builder::{Builder, Provisioner};
+use super::artifact::{Artifact, AsAny};
+use super::builder::{Builder, Provisioner, Provisioners};
 use super::packer::TemplateVars;
 use crate::{BuildError, Error, Runner, Sweeper};
 
-type Make = fn(&Value, &TemplateVars) -> Result<Box<dyn Builder>, Error>;
+/// What the registry holds: any [`Builder`], its artifact boxed.
+#[async_trait]
+trait DynBuilder: AsAny + fmt::Debug + Send + Sync {
+    fn provisioners_mut(&mut self) -> &mut Provisioners;
+    async fn run(
+        &self,
+        runner: &Runner,
+        token: CancellationToken,
+    ) -> Result<Box<dyn Artifact>, BuildError>;
+    fn sweeper(&self) -> Option<Box<dyn Sweeper>>;
+}
+
+#[async_trait]
+impl<B: Builder> DynBuilder for B {
+    fn provisioners_mut(&mut self) -> &mut Provisioners {
+        Builder::provisioners_mut(self)
+    }
+
+    async fn run(
+        &self,
+        runner: &Runner,
+        token: CancellationToken,
+    ) -> Result<Box<dyn Artifact>, BuildError> {
+        Ok(Box::new(Builder::run(self, runner, token).await?))
+    }
+
+    fn sweeper(&self) -> Option<Box<dyn Sweeper>> {
+        Builder::sweeper(self)
+    }
+}
+
+type Make = fn(&Value, &TemplateVars) -> Result<Box<dyn DynBuilder>, Error>;
 
 #[derive(Clone)]
 struct Entry {
@@ -44,10 +77,7 @@ struct Entry {
     make: Make,
 }
 
-fn make<B: Builder + 'static>(
-    block: &Value,
-    vars: &TemplateVars,
-) -> Result<Box<dyn Builder>, Error> {
+fn make<B: Builder>(block: &Value, vars: &TemplateVars) -> Result<Box<dyn DynBuilder>, Error> {
     Ok(Box::new(B::from_block(block, vars)?))
 }
 
@@ -91,13 +121,13 @@ impl BuilderRegistry {
         }
     }
 
-    /// Adds builder `B` under its [`Builder::type_name`] and
-    /// [`Builder::aliases`]; it replaces a builder registered before under
+    /// Adds builder `B` under its [`Builder::TYPE`] and
+    /// [`Builder::ALIASES`]; it replaces a builder registered before under
     /// any of these names.
-    pub fn register<B: Builder + 'static>(&mut self) -> &mut Self {
+    pub fn register<B: Builder>(&mut self) -> &mut Self {
         let entry = Entry {
-            name: B::type_name(),
-            aliases: B::aliases(),
+            name: B::TYPE,
+            aliases: B::ALIASES,
             make: make::<B>,
         };
         let names: Vec<&str> = std::iter::once(entry.name)
@@ -193,7 +223,7 @@ impl Entry {
 /// Any registered builder, checked and ready to run.
 pub struct AnyBuilder {
     builder_type: &'static str,
-    inner: Box<dyn Builder>,
+    inner: Box<dyn DynBuilder>,
 }
 
 impl fmt::Debug for AnyBuilder {
@@ -209,18 +239,18 @@ impl AnyBuilder {
         self.builder_type
     }
 
-    /// The builder.
-    pub fn builder(&self) -> &dyn Builder {
-        self.inner.as_ref()
+    /// The builder, if it is a `B`.
+    pub fn downcast_ref<B: Builder>(&self) -> Option<&B> {
+        self.inner.as_ref().as_any().downcast_ref()
     }
 
-    /// Runs the build (see [`Builder::bake`]).
+    /// Runs the build (see [`Builder::run`]).
     pub async fn run(
         &self,
         runner: &Runner,
         token: CancellationToken,
     ) -> Result<Box<dyn Artifact>, BuildError> {
-        self.inner.bake(runner, token).await
+        self.inner.run(runner, token).await
     }
 
     /// The builder's sweeper (see [`Builder::sweeper`]).

@@ -28,11 +28,10 @@ use std::path::PathBuf;
 
 use tokio_util::sync::CancellationToken;
 
-use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::builders::packer::TemplateVars;
-use crate::builders::{Artifact, Builder, Provisioners};
+use crate::builders::{Artifact, ArtifactKind, Builder, Provisioners};
 use crate::steps::chroot::{
     AttachLoop, BlankImage, ChrootPipeline, DetachLoop, DiskFormat, Partition, QemuConvert,
 };
@@ -97,14 +96,29 @@ impl LocalChrootBuilder {
     pub fn output(&self) -> &std::path::Path {
         &self.plan.output
     }
+}
+
+impl Builder for LocalChrootBuilder {
+    const TYPE: &'static str = BUILDER;
+    type Artifact = LocalChrootArtifact;
+
+    /// `local-chroot` has no template functions in its keys: `vars` is
+    /// not used.
+    fn from_block(block: &Value, _vars: &TemplateVars) -> Result<Self, Error> {
+        Self::new(LocalChrootConfig::from_json(block)?)
+    }
+
+    fn provisioners_mut(&mut self) -> &mut Provisioners {
+        &mut self.provisioners
+    }
 
     /// Runs the build with `runner` until done, failed, or `token` is
     /// cancelled; the cleanup runs in every case.
-    pub async fn run(
+    async fn run(
         &self,
         runner: &Runner,
         token: CancellationToken,
-    ) -> Result<LocalChrootArtifact, BuildError> {
+    ) -> Result<Self::Artifact, BuildError> {
         let p = &self.plan;
         let mut work = p.output.clone().into_os_string();
         work.push(format!(".{}.work.raw", runner.id()));
@@ -191,16 +205,8 @@ impl LocalChrootBuilder {
 }
 
 impl Artifact for LocalChrootArtifact {
-    fn builder_type(&self) -> &str {
-        BUILDER
-    }
-
-    fn builder_id(&self) -> &str {
-        Self::BUILDER_ID
-    }
-
-    fn cloud(&self) -> &str {
-        "local"
+    fn kind(&self) -> ArtifactKind {
+        ArtifactKind::new(BUILDER, Self::BUILDER_ID, "local")
     }
 
     /// The output file.
@@ -220,41 +226,12 @@ impl Artifact for LocalChrootArtifact {
         vec![self.path.clone()]
     }
 
-    fn build_id(&self) -> &BuildId {
-        &self.build_id
-    }
-
-    fn cleanup(&self) -> &CleanupReport {
-        &self.cleanup
+    fn build(&self) -> (&BuildId, &CleanupReport) {
+        (&self.build_id, &self.cleanup)
     }
 
     /// The file's format.
     fn details(&self) -> Value {
         serde_json::json!({"format": self.format.to_string()})
-    }
-}
-
-#[async_trait]
-impl Builder for LocalChrootBuilder {
-    fn type_name() -> &'static str {
-        BUILDER
-    }
-
-    /// `local-chroot` has no template functions in its keys: `vars` is
-    /// not used.
-    fn from_block(block: &Value, _vars: &TemplateVars) -> Result<Self, Error> {
-        Self::new(LocalChrootConfig::from_json(block)?)
-    }
-
-    fn provisioners_mut(&mut self) -> &mut Provisioners {
-        &mut self.provisioners
-    }
-
-    async fn bake(
-        &self,
-        runner: &Runner,
-        token: CancellationToken,
-    ) -> Result<Box<dyn Artifact>, BuildError> {
-        Ok(Box::new(self.run(runner, token).await?))
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::config::{BUILDER, LocalChrootConfig, parse_size};
 use crate::Error;
 use crate::builders::packer::{config_error, duration_key};
-use crate::steps::chroot::{ChrootKeys, ChrootSettings, DiskFormat, PartitionTable, RootfsSource};
+use crate::steps::chroot::{ChrootSettings, DiskFormat, PartitionTable, RootfsSource, chroot_keys};
 
 /// Where the disk comes from.
 #[derive(Debug, Clone)]
@@ -113,18 +113,7 @@ impl Plan {
             c.device_timeout.as_deref(),
             Duration::from_secs(30),
         )?;
-        let keys = ChrootKeys {
-            mount_path: c.mount_path.as_deref(),
-            mount_partition: c.mount_partition.as_deref(),
-            default_partition: if whole_disk { "0" } else { "1" },
-            mount_options: &c.mount_options,
-            chroot_mounts: c.chroot_mounts.as_deref(),
-            copy_files: c.copy_files.as_deref(),
-            from_scratch: c.from_scratch,
-            command_wrapper: c.command_wrapper.as_deref(),
-            pre_mount_commands: &c.pre_mount_commands,
-            post_mount_commands: &c.post_mount_commands,
-        };
+        let keys = chroot_keys!(c, if whole_disk { "0" } else { "1" });
         let chroot = ChrootSettings::from_keys(BUILDER, &keys, device_timeout)?;
         Ok(Self {
             output_format: c

@@ -5,7 +5,7 @@ use osc_client::types::Image;
 use serde_json::{Value, json};
 
 use super::BUILDER;
-use crate::builders::Artifact;
+use crate::builders::{Artifact, ArtifactKind};
 use crate::{BuildId, CleanupReport};
 
 /// What a successful `osc-chroot` build made: the OMI, its region and
@@ -48,16 +48,8 @@ impl fmt::Display for OscChrootArtifact {
 }
 
 impl Artifact for OscChrootArtifact {
-    fn builder_type(&self) -> &str {
-        BUILDER
-    }
-
-    fn builder_id(&self) -> &str {
-        Self::BUILDER_ID
-    }
-
-    fn cloud(&self) -> &str {
-        "outscale"
+    fn kind(&self) -> ArtifactKind {
+        ArtifactKind::new(BUILDER, Self::BUILDER_ID, "outscale")
     }
 
     /// The OMI's id.
@@ -74,12 +66,8 @@ impl Artifact for OscChrootArtifact {
         format!("{}:{}", self.region, self.omi_id)
     }
 
-    fn build_id(&self) -> &BuildId {
-        &self.build_id
-    }
-
-    fn cleanup(&self) -> &CleanupReport {
-        &self.cleanup
+    fn build(&self) -> (&BuildId, &CleanupReport) {
+        (&self.build_id, &self.cleanup)
     }
 
     /// The region and the snapshots.

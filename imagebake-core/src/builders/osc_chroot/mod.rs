@@ -37,13 +37,12 @@ pub use config::{
 pub use plan::DEFAULT_METADATA_URL;
 pub use sweep::OscSweeper;
 
-use async_trait::async_trait;
 use osc_client::{Client, MetadataClient};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::builders::packer::TemplateVars;
-use crate::builders::{Artifact, Builder, Provisioners};
+use crate::builders::{Builder, Provisioners};
 use crate::steps::chroot::{ChrootPipeline, DeviceLock};
 use crate::steps::osc::{
     CheckOmiName, CopySourceOmi, CreateSnapshot, CreateVolume, Deregister, LinkVolume, OmiSpec,
@@ -115,15 +114,30 @@ impl OscChrootBuilder {
     pub fn waits(&self) -> Waits {
         self.plan.waits
     }
+}
+
+impl Builder for OscChrootBuilder {
+    const TYPE: &'static str = BUILDER;
+    /// Packer's own name for it, so Packer templates run as they are.
+    const ALIASES: &'static [&'static str] = &[PACKER_BUILDER];
+    type Artifact = OscChrootArtifact;
+
+    fn from_block(block: &Value, vars: &TemplateVars) -> Result<Self, Error> {
+        Self::with_vars(OscChrootConfig::from_json(block)?, vars)
+    }
+
+    fn provisioners_mut(&mut self) -> &mut Provisioners {
+        &mut self.provisioners
+    }
 
     /// Runs the build with `runner` until done, failed, or `token` is
     /// cancelled; the cleanup runs in every case and is reported in the
     /// artifact or the error.
-    pub async fn run(
+    async fn run(
         &self,
         runner: &Runner,
         token: CancellationToken,
-    ) -> Result<OscChrootArtifact, BuildError> {
+    ) -> Result<Self::Artifact, BuildError> {
         let p = &self.plan;
         let c = &self.client;
         let w = p.waits;
@@ -227,34 +241,6 @@ impl OscChrootBuilder {
             image,
             cleanup: built.cleanup,
         })
-    }
-}
-
-#[async_trait]
-impl Builder for OscChrootBuilder {
-    fn type_name() -> &'static str {
-        BUILDER
-    }
-
-    /// Packer's own name for it, so Packer templates run as they are.
-    fn aliases() -> &'static [&'static str] {
-        &[PACKER_BUILDER]
-    }
-
-    fn from_block(block: &Value, vars: &TemplateVars) -> Result<Self, Error> {
-        Self::with_vars(OscChrootConfig::from_json(block)?, vars)
-    }
-
-    fn provisioners_mut(&mut self) -> &mut Provisioners {
-        &mut self.provisioners
-    }
-
-    async fn bake(
-        &self,
-        runner: &Runner,
-        token: CancellationToken,
-    ) -> Result<Box<dyn Artifact>, BuildError> {
-        Ok(Box::new(self.run(runner, token).await?))
     }
 
     fn sweeper(&self) -> Option<Box<dyn Sweeper>> {

@@ -11,7 +11,7 @@ use osc_client::types::{BlockDeviceMapping, BootMode, BsuToCreate, VolumeType};
 use super::config::{BUILDER, OscChrootConfig};
 use crate::Error;
 use crate::builders::packer::{TemplateVars, config_error, duration_key};
-use crate::steps::chroot::{ChrootKeys, ChrootSettings, DEFAULT_LOCK_PATH};
+use crate::steps::chroot::{ChrootSettings, DEFAULT_LOCK_PATH, chroot_keys};
 use crate::steps::osc::{OmiSource, Waits};
 
 /// The real metadata service.
@@ -218,18 +218,7 @@ impl Plan {
             return Err(err("key `poll_cap` must be more than 0"));
         }
 
-        let keys = ChrootKeys {
-            mount_path: c.mount_path.as_deref(),
-            mount_partition: c.mount_partition.as_deref(),
-            default_partition: "1",
-            mount_options: &c.mount_options,
-            chroot_mounts: c.chroot_mounts.as_deref(),
-            copy_files: c.copy_files.as_deref(),
-            from_scratch: c.from_scratch,
-            command_wrapper: c.command_wrapper.as_deref(),
-            pre_mount_commands: &c.pre_mount_commands,
-            post_mount_commands: &c.post_mount_commands,
-        };
+        let keys = chroot_keys!(c, "1");
         let chroot = ChrootSettings::from_keys(BUILDER, &keys, waits.device)?
             .mount_device(c.nvme_device_path.clone());
 

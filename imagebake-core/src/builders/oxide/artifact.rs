@@ -6,7 +6,7 @@ use uuid::Uuid;
 use serde_json::{Value, json};
 
 use super::BUILDER;
-use crate::builders::Artifact;
+use crate::builders::{Artifact, ArtifactKind};
 use crate::comm::ssh::HostKeyRecord;
 use crate::{BuildId, CleanupReport};
 
@@ -53,16 +53,8 @@ impl fmt::Display for OxideArtifact {
 }
 
 impl Artifact for OxideArtifact {
-    fn builder_type(&self) -> &str {
-        BUILDER
-    }
-
-    fn builder_id(&self) -> &str {
-        Self::BUILDER_ID
-    }
-
-    fn cloud(&self) -> &str {
-        "oxide"
+    fn kind(&self) -> ArtifactKind {
+        ArtifactKind::new(BUILDER, Self::BUILDER_ID, "oxide")
     }
 
     /// The image's UUID (also Packer's `Id()`); `None` with
@@ -79,12 +71,8 @@ impl Artifact for OxideArtifact {
         Some(&self.version)
     }
 
-    fn build_id(&self) -> &BuildId {
-        &self.build_id
-    }
-
-    fn cleanup(&self) -> &CleanupReport {
-        &self.cleanup
+    fn build(&self) -> (&BuildId, &CleanupReport) {
+        (&self.build_id, &self.cleanup)
     }
 
     /// The project, the OS and the host key trusted on first use.

@@ -62,13 +62,12 @@ pub use artifact::OxideArtifact;
 pub use config::{BUILDER, KEYS, OxideConfig, REQUIRED};
 pub use sweep::OxideSweeper;
 
-use async_trait::async_trait;
 use oxide_client::{Client, RetryPolicy};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::builders::packer::TemplateVars;
-use crate::builders::{Artifact, Builder, Provisioners};
+use crate::builders::{Builder, Provisioners};
 use crate::provision::Flush;
 use crate::steps::common::{CommPlan, ConnectSsh};
 use crate::steps::oxide::{
@@ -153,15 +152,28 @@ impl OxideBuilder {
     pub fn waits(&self) -> Waits {
         self.plan.waits
     }
+}
+
+impl Builder for OxideBuilder {
+    const TYPE: &'static str = BUILDER;
+    type Artifact = OxideArtifact;
+
+    fn from_block(block: &Value, vars: &TemplateVars) -> Result<Self, Error> {
+        Self::with_vars(OxideConfig::from_json(block)?, vars)
+    }
+
+    fn provisioners_mut(&mut self) -> &mut Provisioners {
+        &mut self.provisioners
+    }
 
     /// Runs the build with `runner` (its build id, observers and error
     /// policy) until done, failed, or `token` is cancelled; the cleanup runs
     /// in every case and is reported in the artifact or the error.
-    pub async fn run(
+    async fn run(
         &self,
         runner: &Runner,
         token: CancellationToken,
-    ) -> Result<OxideArtifact, BuildError> {
+    ) -> Result<Self::Artifact, BuildError> {
         if let Some(e) = self.provisioners.refusal(BUILDER, &self.plan.comm, runner) {
             return Err(e);
         }
@@ -243,29 +255,6 @@ impl OxideBuilder {
             host_key,
             cleanup: built.cleanup,
         })
-    }
-}
-
-#[async_trait]
-impl Builder for OxideBuilder {
-    fn type_name() -> &'static str {
-        BUILDER
-    }
-
-    fn from_block(block: &Value, vars: &TemplateVars) -> Result<Self, Error> {
-        Self::with_vars(OxideConfig::from_json(block)?, vars)
-    }
-
-    fn provisioners_mut(&mut self) -> &mut Provisioners {
-        &mut self.provisioners
-    }
-
-    async fn bake(
-        &self,
-        runner: &Runner,
-        token: CancellationToken,
-    ) -> Result<Box<dyn Artifact>, BuildError> {
-        Ok(Box::new(self.run(runner, token).await?))
     }
 
     fn sweeper(&self) -> Option<Box<dyn Sweeper>> {

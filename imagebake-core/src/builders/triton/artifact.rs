@@ -3,7 +3,7 @@ use std::fmt;
 use triton_client::types::{Image, ImageId};
 
 use super::BUILDER;
-use crate::builders::Artifact;
+use crate::builders::{Artifact, ArtifactKind};
 use crate::comm::ssh::HostKeyRecord;
 use crate::{BuildId, CleanupReport};
 
@@ -44,16 +44,8 @@ impl fmt::Display for TritonArtifact {
 }
 
 impl Artifact for TritonArtifact {
-    fn builder_type(&self) -> &str {
-        BUILDER
-    }
-
-    fn builder_id(&self) -> &str {
-        Self::BUILDER_ID
-    }
-
-    fn cloud(&self) -> &str {
-        "triton"
+    fn kind(&self) -> ArtifactKind {
+        ArtifactKind::new(BUILDER, Self::BUILDER_ID, "triton")
     }
 
     /// The image's UUID (also Packer's `Id()`).
@@ -69,11 +61,7 @@ impl Artifact for TritonArtifact {
         Some(&self.version)
     }
 
-    fn build_id(&self) -> &BuildId {
-        &self.build_id
-    }
-
-    fn cleanup(&self) -> &CleanupReport {
-        &self.cleanup
+    fn build(&self) -> (&BuildId, &CleanupReport) {
+        (&self.build_id, &self.cleanup)
     }
 }

@@ -60,13 +60,12 @@ pub use artifact::TritonArtifact;
 pub use config::{BUILDER, DEFAULT_URL, ImageFilter, KEYS, REQUIRED, TritonConfig};
 pub use sweep::TritonSweeper;
 
-use async_trait::async_trait;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use triton_client::{Client, RetryPolicy};
 
 use crate::builders::packer::TemplateVars;
-use crate::builders::{Artifact, Builder, Provisioners};
+use crate::builders::{Builder, Provisioners};
 use crate::provision::Flush;
 use crate::steps::common::{ConnectSsh, SshTarget};
 use crate::steps::triton::{
@@ -149,15 +148,28 @@ impl TritonBuilder {
     pub fn waits(&self) -> Waits {
         self.plan.waits
     }
+}
+
+impl Builder for TritonBuilder {
+    const TYPE: &'static str = BUILDER;
+    type Artifact = TritonArtifact;
+
+    fn from_block(block: &Value, vars: &TemplateVars) -> Result<Self, Error> {
+        Self::with_vars(TritonConfig::from_json(block)?, vars)
+    }
+
+    fn provisioners_mut(&mut self) -> &mut Provisioners {
+        &mut self.provisioners
+    }
 
     /// Runs the build with `runner` (its build id, observers and error
     /// policy) until done, failed, or `token` is cancelled; the cleanup runs
     /// in every case and is reported in the artifact or the error.
-    pub async fn run(
+    async fn run(
         &self,
         runner: &Runner,
         token: CancellationToken,
-    ) -> Result<TritonArtifact, BuildError> {
+    ) -> Result<Self::Artifact, BuildError> {
         if let Some(e) = self.provisioners.refusal(BUILDER, &self.plan.comm, runner) {
             return Err(e);
         }
@@ -220,29 +232,6 @@ impl TritonBuilder {
             host_key,
             cleanup: built.cleanup,
         })
-    }
-}
-
-#[async_trait]
-impl Builder for TritonBuilder {
-    fn type_name() -> &'static str {
-        BUILDER
-    }
-
-    fn from_block(block: &Value, vars: &TemplateVars) -> Result<Self, Error> {
-        Self::with_vars(TritonConfig::from_json(block)?, vars)
-    }
-
-    fn provisioners_mut(&mut self) -> &mut Provisioners {
-        &mut self.provisioners
-    }
-
-    async fn bake(
-        &self,
-        runner: &Runner,
-        token: CancellationToken,
-    ) -> Result<Box<dyn Artifact>, BuildError> {
-        Ok(Box::new(self.run(runner, token).await?))
     }
 
     fn sweeper(&self) -> Option<Box<dyn Sweeper>> {

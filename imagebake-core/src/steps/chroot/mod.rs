@@ -50,6 +50,7 @@ pub use populate::{Populate, RootfsSource};
 pub use post_mount_commands::PostMountCommands;
 pub use pre_mount_commands::PreMountCommands;
 pub use qemu_convert::{DiskFormat, QemuConvert};
+pub(crate) use settings::chroot_keys;
 pub use settings::{ChrootKeys, ChrootSettings};
 pub use unmount::Unmount;
 

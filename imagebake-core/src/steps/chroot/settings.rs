@@ -32,6 +32,27 @@ pub struct ChrootKeys<'a> {
     pub post_mount_commands: &'a [String],
 }
 
+/// The [`ChrootKeys`] of a chroot builder's configuration `$c` (a struct
+/// with the shared keys under their Packer names), mounting partition
+/// `$default_partition` when `mount_partition` is not set.
+macro_rules! chroot_keys {
+    ($c:expr, $default_partition:expr) => {
+        $crate::steps::chroot::ChrootKeys {
+            mount_path: $c.mount_path.as_deref(),
+            mount_partition: $c.mount_partition.as_deref(),
+            default_partition: $default_partition,
+            mount_options: &$c.mount_options,
+            chroot_mounts: $c.chroot_mounts.as_deref(),
+            copy_files: $c.copy_files.as_deref(),
+            from_scratch: $c.from_scratch,
+            command_wrapper: $c.command_wrapper.as_deref(),
+            pre_mount_commands: &$c.pre_mount_commands,
+            post_mount_commands: &$c.post_mount_commands,
+        }
+    };
+}
+pub(crate) use chroot_keys;
+
 /// What the [`ChrootPipeline`](super::ChrootPipeline) does with a device,
 /// checked: the keys both chroot builders share.
 #[derive(Debug, Clone)]
