@@ -13,11 +13,11 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use imagebake_core::builders::Builder;
 use imagebake_core::builders::local_chroot::{LocalChrootBuilder, LocalChrootConfig};
 use imagebake_core::builders::osc_chroot::{
     OscChrootArtifact, OscChrootBuilder, OscChrootConfig, OscSweeper,
 };
+use imagebake_core::builders::{Artifact, Builder};
 use imagebake_core::osc_client::types::Tag;
 use imagebake_core::provision::Shell;
 use imagebake_core::{
@@ -631,6 +631,11 @@ async fn osc_from_scratch_registers_the_mappings() {
         .run(&Runner::new(), CancellationToken::new())
         .await
         .expect("from scratch");
+    // Packer's manifest `artifact_id` for Outscale: `region:ami-…`.
+    assert_eq!(
+        Artifact::packer_id(&art),
+        format!("{}:{}", art.region, art.omi_id)
+    );
     assert_osc_clean(&sim, dir.path(), &kept(&art)).await;
     let image = sim_client(&sim)
         .images()

@@ -258,3 +258,82 @@ impl AnyBuilder {
         self.inner.sweeper()
     }
 }
+
+#[cfg(all(test, feature = "triton", feature = "oxide", feature = "osc"))]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn local_block() -> Value {
+        json!({"type": "local-chroot", "output_path": "/tmp/x.raw",
+               "from_scratch": true, "image_size": "64M"})
+    }
+
+    #[test]
+    fn built_in_types_aliases_and_errors() {
+        let r = BuilderRegistry::default();
+        assert_eq!(
+            r.types(),
+            ["triton", "oxide-instance", "osc-chroot", "local-chroot"]
+        );
+        assert_eq!(r.resolve("outscale-chroot"), Some("osc-chroot"));
+        assert_eq!(r.resolve("amazon-ebs"), None);
+
+        // The type comes with the block, or apart from the configuration
+        // (a `type` key in it is ignored then).
+        let b = r.builder_from_block(&local_block(), Vec::new()).unwrap();
+        assert_eq!(b.builder_type(), "local-chroot");
+        assert!(
+            b.downcast_ref::<crate::builders::local_chroot::LocalChrootBuilder>()
+                .is_some()
+        );
+        assert!(b.sweeper().is_none());
+        let b = r
+            .builder("local-chroot", &local_block(), Vec::new())
+            .unwrap();
+        assert_eq!(b.builder_type(), "local-chroot");
+
+        let e = r
+            .builder("amazon-ebs", &json!({}), Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("\"amazon-ebs\" is not a known builder (triton, oxide-instance"),
+            "{e}"
+        );
+        let e = r.builder_from_block(&json!({}), Vec::new()).unwrap_err();
+        assert!(e.to_string().contains("missing required key `type`"), "{e}");
+        let e = r
+            .builder(
+                "local-chroot",
+                &json!({"output_path": "/x.raw", "bogus": 1}),
+                vec![],
+            )
+            .unwrap_err();
+        assert_eq!(e.config_key(), Some("bogus"), "{e}");
+    }
+
+    #[test]
+    fn a_cloud_builder_comes_with_its_sweeper() {
+        let block = json!({"type": "outscale-chroot", "omi_name": "img",
+            "source_omi": "ami-12345678", "access_key": "a", "secret_key": "s",
+            "region": "eu-west-2"});
+        let b = BuilderRegistry::default()
+            .builder_from_block(&block, Vec::new())
+            .unwrap();
+        assert_eq!(b.builder_type(), "osc-chroot");
+        assert!(b.sweeper().is_some());
+    }
+
+    #[test]
+    fn registering_replaces_every_name_it_takes() {
+        let mut r = BuilderRegistry::empty();
+        assert!(r.types().is_empty());
+        r.register::<crate::builders::osc_chroot::OscChrootBuilder>();
+        r.register::<crate::builders::local_chroot::LocalChrootBuilder>();
+        // The same builder again: still one entry, now last.
+        r.register::<crate::builders::osc_chroot::OscChrootBuilder>();
+        assert_eq!(r.types(), ["local-chroot", "osc-chroot"]);
+        assert_eq!(r.resolve("outscale-chroot"), Some("osc-chroot"));
+    }
+}
