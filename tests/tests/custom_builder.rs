@@ -12,6 +12,7 @@ use imagebake_core::builders::packer::decode;
 use imagebake_core::builders::{
     Artifact, ArtifactKind, Builder, BuilderRegistry, Provisioners, TemplateVars,
 };
+use imagebake_core::steps::common::CommPlan;
 use imagebake_core::{
     BuildError, BuildId, CancellationToken, CleanupReport, Error, Resource, Runner, from_fn,
 };
@@ -73,24 +74,21 @@ impl Artifact for NoteArtifact {
 impl Builder for NoteBuilder {
     const TYPE: &'static str = "note-file";
     const ALIASES: &'static [&'static str] = &["note"];
+    type Config = NoteConfig;
     type Artifact = NoteArtifact;
 
     fn from_block(block: &Value, vars: &TemplateVars) -> Result<Self, Error> {
-        let mut config: NoteConfig = decode(
-            "note-file",
-            block,
-            &["path", "text", "fail_after_write"],
-            &["path"],
-        )?;
-        config.text = vars.expand("note-file", "text", &config.text)?;
-        Ok(Self {
-            config,
-            provisioners: Provisioners::default(),
-        })
+        let keys = ["path", "text", "fail_after_write"];
+        Self::with_vars(decode("note-file", block, &keys, &["path"])?, vars)
     }
 
-    fn provisioners_mut(&mut self) -> &mut Provisioners {
-        &mut self.provisioners
+    fn with_vars(mut config: NoteConfig, vars: &TemplateVars) -> Result<Self, Error> {
+        config.text = vars.expand("note-file", "text", &config.text)?;
+        let provisioners = Provisioners::default();
+        Ok(Self {
+            config,
+            provisioners,
+        })
     }
 
     async fn run(
@@ -98,6 +96,12 @@ impl Builder for NoteBuilder {
         runner: &Runner,
         token: CancellationToken,
     ) -> Result<NoteArtifact, BuildError> {
+        if let Some(e) = self
+            .provisioners
+            .refusal("note-file", &CommPlan::None, runner)
+        {
+            return Err(e);
+        }
         let c = &self.config;
         let built = runner
             .run("note", token, |cx| async move {
@@ -130,6 +134,11 @@ impl Builder for NoteBuilder {
             build_id: built.build_id,
             cleanup: built.cleanup,
         })
+    }
+
+    /// A note has no communicator: provisioners make the build fail at once.
+    fn provisioners_mut(&mut self) -> &mut Provisioners {
+        &mut self.provisioners
     }
 }
 
@@ -230,6 +239,28 @@ async fn a_registered_builder_s_keys_and_undo_work_as_the_built_in_ones() {
     );
     assert_eq!(failed[0].error.cleanup.entries.len(), 1);
     assert!(!path.exists(), "the undo removed the note");
+
+    // The template's provisioners reach it, and it refuses them (it has no
+    // communicator) before writing anything.
+    let t = bake::parse(
+        &json!({"builders": [{"type": "note-file", "path": path, "text": "x"}],
+                "provisioners": [{"type": "shell", "inline": ["true"]}]})
+        .to_string(),
+        &opts,
+    )
+    .unwrap();
+    let e = bake::run(&t, &opts, CancellationToken::new())
+        .await
+        .expect_err("no communicator");
+    let BakeError::Builds { failed, .. } = &e else {
+        panic!("{e}")
+    };
+    let cause = failed[0].error.to_string();
+    assert!(
+        cause.contains("provisioners need a communicator"),
+        "{cause}"
+    );
+    assert!(!path.exists());
 
     // Without the registration the type is unknown, and the error lists the
     // known ones.

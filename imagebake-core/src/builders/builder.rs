@@ -116,6 +116,18 @@ pub trait Builder: fmt::Debug + Send + Sync + Sized + 'static {
     /// What a successful build returns.
     type Artifact: Artifact;
 
+    /// Its configuration, as decoded.
+    type Config;
+
+    /// Checks `config` (no request is made), with `{{timestamp}}` and
+    /// `{{uuid}}` from `vars`, and sets up what the build needs (clients).
+    fn with_vars(config: Self::Config, vars: &TemplateVars) -> Result<Self, Error>;
+
+    /// [`Builder::with_vars`] with `{{timestamp}}` and `{{uuid}}` taken now.
+    fn new(config: Self::Config) -> Result<Self, Error> {
+        Self::with_vars(config, &TemplateVars::now())
+    }
+
     /// Decodes and checks a builder block (a template's `builders[i]`, or
     /// an HCL2 source's attributes as JSON), with `{{timestamp}}` and
     /// `{{uuid}}` from `vars`. `type` (when present, already matched) and

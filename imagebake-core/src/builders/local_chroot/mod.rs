@@ -84,14 +84,6 @@ impl fmt::Debug for LocalChrootBuilder {
 }
 
 impl LocalChrootBuilder {
-    /// Checks `config` (nothing is touched yet).
-    pub fn new(config: LocalChrootConfig) -> Result<Self, Error> {
-        Ok(Self {
-            plan: Box::new(Plan::new(&config)?),
-            provisioners: Provisioners::default(),
-        })
-    }
-
     /// The output file.
     pub fn output(&self) -> &std::path::Path {
         &self.plan.output
@@ -100,20 +92,26 @@ impl LocalChrootBuilder {
 
 impl Builder for LocalChrootBuilder {
     const TYPE: &'static str = BUILDER;
+    type Config = LocalChrootConfig;
     type Artifact = LocalChrootArtifact;
 
     /// `local-chroot` has no template functions in its keys: `vars` is
-    /// not used.
-    fn from_block(block: &Value, _vars: &TemplateVars) -> Result<Self, Error> {
-        Self::new(LocalChrootConfig::from_json(block)?)
+    /// not used; nothing is touched yet.
+    fn with_vars(config: LocalChrootConfig, _vars: &TemplateVars) -> Result<Self, Error> {
+        Ok(Self {
+            plan: Box::new(Plan::new(&config)?),
+            provisioners: Provisioners::default(),
+        })
+    }
+
+    fn from_block(block: &Value, vars: &TemplateVars) -> Result<Self, Error> {
+        Self::with_vars(LocalChrootConfig::from_json(block)?, vars)
     }
 
     fn provisioners_mut(&mut self) -> &mut Provisioners {
         &mut self.provisioners
     }
 
-    /// Runs the build with `runner` until done, failed, or `token` is
-    /// cancelled; the cleanup runs in every case.
     async fn run(
         &self,
         runner: &Runner,

@@ -72,32 +72,6 @@ impl std::fmt::Debug for OscChrootBuilder {
 }
 
 impl OscChrootBuilder {
-    /// Checks `config` (no request is made), expands `{{timestamp}}` and
-    /// `{{uuid}}`, and sets up the clients (credentials from the config, else
-    /// `OSC_*` and the profile file).
-    pub fn new(config: OscChrootConfig) -> Result<Self, Error> {
-        Self::with_vars(config, &TemplateVars::now())
-    }
-
-    /// [`OscChrootBuilder::new`] with given template values.
-    pub fn with_vars(config: OscChrootConfig, vars: &TemplateVars) -> Result<Self, Error> {
-        let plan = Box::new(Plan::new(&config, vars)?);
-        let cfg =
-            plan.client.clone().build().map_err(|e| {
-                Error::provider(format!("builder {BUILDER}: OAPI configuration"), e)
-            })?;
-        let client = Client::new(cfg)
-            .map_err(|e| Error::provider(format!("builder {BUILDER}: OAPI client"), e))?;
-        let metadata = MetadataClient::new(plan.metadata_url.clone())
-            .map_err(|e| Error::provider(format!("builder {BUILDER}: metadata client"), e))?;
-        Ok(Self {
-            plan,
-            client,
-            metadata,
-            provisioners: Provisioners::default(),
-        })
-    }
-
     /// Uses this API client (its own retry policy, say) instead of the one
     /// made from the configuration.
     pub fn client(mut self, client: Client) -> Self {
@@ -120,7 +94,28 @@ impl Builder for OscChrootBuilder {
     const TYPE: &'static str = BUILDER;
     /// Packer's own name for it, so Packer templates run as they are.
     const ALIASES: &'static [&'static str] = &[PACKER_BUILDER];
+    type Config = OscChrootConfig;
     type Artifact = OscChrootArtifact;
+
+    /// Credentials come from the configuration, else `OSC_*` and the
+    /// profile file.
+    fn with_vars(config: Self::Config, vars: &TemplateVars) -> Result<Self, Error> {
+        let plan = Box::new(Plan::new(&config, vars)?);
+        let cfg =
+            plan.client.clone().build().map_err(|e| {
+                Error::provider(format!("builder {BUILDER}: OAPI configuration"), e)
+            })?;
+        let client = Client::new(cfg)
+            .map_err(|e| Error::provider(format!("builder {BUILDER}: OAPI client"), e))?;
+        let metadata = MetadataClient::new(plan.metadata_url.clone())
+            .map_err(|e| Error::provider(format!("builder {BUILDER}: metadata client"), e))?;
+        Ok(Self {
+            plan,
+            client,
+            metadata,
+            provisioners: Provisioners::default(),
+        })
+    }
 
     fn from_block(block: &Value, vars: &TemplateVars) -> Result<Self, Error> {
         Self::with_vars(OscChrootConfig::from_json(block)?, vars)
@@ -130,9 +125,6 @@ impl Builder for OscChrootBuilder {
         &mut self.provisioners
     }
 
-    /// Runs the build with `runner` until done, failed, or `token` is
-    /// cancelled; the cleanup runs in every case and is reported in the
-    /// artifact or the error.
     async fn run(
         &self,
         runner: &Runner,

@@ -99,25 +99,6 @@ impl std::fmt::Debug for OxideBuilder {
 }
 
 impl OxideBuilder {
-    /// Checks `config` (no request is made), expands `{{timestamp}}` and
-    /// `{{uuid}}`, and sets up the client.
-    pub fn new(config: OxideConfig) -> Result<Self, Error> {
-        Self::with_vars(config, &TemplateVars::now())
-    }
-
-    /// [`OxideBuilder::new`] with given template values.
-    pub fn with_vars(config: OxideConfig, vars: &TemplateVars) -> Result<Self, Error> {
-        let plan = Plan::new(&config, vars)?;
-        let client = Self::client_for(&plan)?;
-        let mut api = OxideApi::new(client, plan.project.clone());
-        api.waits = plan.waits;
-        Ok(Self {
-            plan,
-            api,
-            provisioners: Provisioners::default(),
-        })
-    }
-
     fn client_for(plan: &Plan) -> Result<Client, Error> {
         Client::new(plan.client.clone())
             .map_err(|e| Error::provider("builder oxide-instance: setting up the Oxide client", e))
@@ -156,7 +137,20 @@ impl OxideBuilder {
 
 impl Builder for OxideBuilder {
     const TYPE: &'static str = BUILDER;
+    type Config = OxideConfig;
     type Artifact = OxideArtifact;
+
+    fn with_vars(config: Self::Config, vars: &TemplateVars) -> Result<Self, Error> {
+        let plan = Plan::new(&config, vars)?;
+        let client = Self::client_for(&plan)?;
+        let mut api = OxideApi::new(client, plan.project.clone());
+        api.waits = plan.waits;
+        Ok(Self {
+            plan,
+            api,
+            provisioners: Provisioners::default(),
+        })
+    }
 
     fn from_block(block: &Value, vars: &TemplateVars) -> Result<Self, Error> {
         Self::with_vars(OxideConfig::from_json(block)?, vars)
@@ -166,9 +160,6 @@ impl Builder for OxideBuilder {
         &mut self.provisioners
     }
 
-    /// Runs the build with `runner` (its build id, observers and error
-    /// policy) until done, failed, or `token` is cancelled; the cleanup runs
-    /// in every case and is reported in the artifact or the error.
     async fn run(
         &self,
         runner: &Runner,

@@ -95,23 +95,6 @@ impl std::fmt::Debug for TritonBuilder {
 }
 
 impl TritonBuilder {
-    /// Checks `config` (no request is made), expands `{{timestamp}}` and
-    /// `{{uuid}}`, and sets up the client (a key file is read now).
-    pub fn new(config: TritonConfig) -> Result<Self, Error> {
-        Self::with_vars(config, &TemplateVars::now())
-    }
-
-    /// [`TritonBuilder::new`] with given template values.
-    pub fn with_vars(config: TritonConfig, vars: &TemplateVars) -> Result<Self, Error> {
-        let plan = Plan::new(&config, vars)?;
-        let client = Self::client_for(&plan)?;
-        Ok(Self {
-            plan,
-            client,
-            provisioners: Provisioners::default(),
-        })
-    }
-
     fn client_for(plan: &Plan) -> Result<Client, Error> {
         let config = plan
             .client
@@ -152,7 +135,19 @@ impl TritonBuilder {
 
 impl Builder for TritonBuilder {
     const TYPE: &'static str = BUILDER;
+    type Config = TritonConfig;
     type Artifact = TritonArtifact;
+
+    /// Also reads the key file, if any.
+    fn with_vars(config: Self::Config, vars: &TemplateVars) -> Result<Self, Error> {
+        let plan = Plan::new(&config, vars)?;
+        let client = Self::client_for(&plan)?;
+        Ok(Self {
+            plan,
+            client,
+            provisioners: Provisioners::default(),
+        })
+    }
 
     fn from_block(block: &Value, vars: &TemplateVars) -> Result<Self, Error> {
         Self::with_vars(TritonConfig::from_json(block)?, vars)
@@ -162,9 +157,6 @@ impl Builder for TritonBuilder {
         &mut self.provisioners
     }
 
-    /// Runs the build with `runner` (its build id, observers and error
-    /// policy) until done, failed, or `token` is cancelled; the cleanup runs
-    /// in every case and is reported in the artifact or the error.
     async fn run(
         &self,
         runner: &Runner,
