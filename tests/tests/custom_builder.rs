@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use imagebake_core::builders::packer::decode;
 use imagebake_core::builders::{
-    Artifact, ArtifactKind, Builder, BuilderRegistry, Provisioners, TemplateVars,
+    Artifact, ArtifactKind, Builder, BuilderConfig, BuilderRegistry, Provisioners, TemplateVars,
 };
 use imagebake_core::steps::common::CommPlan;
 use imagebake_core::{
@@ -28,6 +28,13 @@ struct NoteConfig {
     text: String,
     #[serde(default)]
     fail_after_write: bool,
+}
+
+impl BuilderConfig for NoteConfig {
+    fn from_block(block: &Value) -> Result<Self, Error> {
+        let keys = ["path", "text", "fail_after_write"];
+        decode("note-file", block, &keys, &["path"])
+    }
 }
 
 /// Writes a note file (`{{timestamp}}` expanded in its text); removes it
@@ -76,11 +83,6 @@ impl Builder for NoteBuilder {
     const ALIASES: &'static [&'static str] = &["note"];
     type Config = NoteConfig;
     type Artifact = NoteArtifact;
-
-    fn from_block(block: &Value, vars: &TemplateVars) -> Result<Self, Error> {
-        let keys = ["path", "text", "fail_after_write"];
-        Self::with_vars(decode("note-file", block, &keys, &["path"])?, vars)
-    }
 
     fn with_vars(mut config: NoteConfig, vars: &TemplateVars) -> Result<Self, Error> {
         config.text = vars.expand("note-file", "text", &config.text)?;

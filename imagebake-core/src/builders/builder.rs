@@ -93,6 +93,15 @@ impl fmt::Debug for Provisioners {
     }
 }
 
+/// A builder's configuration, decoded from a builder block.
+pub trait BuilderConfig: Sized {
+    /// Decodes a builder block: `type` (when present, already matched) and
+    /// `name` are accepted; any other unknown key, a missing required key
+    /// or a value of the wrong type is an error naming the key and the
+    /// builder.
+    fn from_block(block: &Value) -> Result<Self, Error>;
+}
+
 /// A builder: a checked configuration that runs as a composition of steps
 /// and returns its [`Builder::Artifact`].
 ///
@@ -117,7 +126,7 @@ pub trait Builder: fmt::Debug + Send + Sync + Sized + 'static {
     type Artifact: Artifact;
 
     /// Its configuration, as decoded.
-    type Config;
+    type Config: BuilderConfig;
 
     /// Checks `config` (no request is made), with `{{timestamp}}` and
     /// `{{uuid}}` from `vars`, and sets up what the build needs (clients).
@@ -129,12 +138,12 @@ pub trait Builder: fmt::Debug + Send + Sync + Sized + 'static {
     }
 
     /// Decodes and checks a builder block (a template's `builders[i]`, or
-    /// an HCL2 source's attributes as JSON), with `{{timestamp}}` and
-    /// `{{uuid}}` from `vars`. `type` (when present, already matched) and
-    /// `name` are accepted; any other unknown key, a missing required key
-    /// or a value of the wrong type is an error naming the key and the
-    /// builder. No request is made.
-    fn from_block(block: &Value, vars: &TemplateVars) -> Result<Self, Error>;
+    /// an HCL2 source's attributes as JSON; see
+    /// [`BuilderConfig::from_block`]), with `{{timestamp}}` and `{{uuid}}`
+    /// from `vars`. No request is made.
+    fn from_block(block: &Value, vars: &TemplateVars) -> Result<Self, Error> {
+        Self::with_vars(Self::Config::from_block(block)?, vars)
+    }
 
     /// The provisioners the build runs (its communicator's steps).
     fn provisioners_mut(&mut self) -> &mut Provisioners;

@@ -29,6 +29,6 @@ mod registry;
 pub mod triton;
 
 pub use artifact::{Artifact, ArtifactKind, AsAny};
-pub use builder::{Builder, Provisioner, Provisioners};
+pub use builder::{Builder, BuilderConfig, Provisioner, Provisioners};
 pub use packer::TemplateVars;
 pub use registry::{AnyBuilder, BuilderRegistry};

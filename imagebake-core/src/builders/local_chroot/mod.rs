@@ -28,10 +28,8 @@ use std::path::PathBuf;
 
 use tokio_util::sync::CancellationToken;
 
-use serde_json::Value;
-
 use crate::builders::packer::TemplateVars;
-use crate::builders::{Artifact, ArtifactKind, Builder, Provisioners};
+use crate::builders::{Artifact, ArtifactKind, Builder, BuilderConfig, Provisioners};
 use crate::steps::chroot::{
     AttachLoop, BlankImage, ChrootPipeline, DetachLoop, DiskFormat, Partition, QemuConvert,
 };
@@ -102,10 +100,6 @@ impl Builder for LocalChrootBuilder {
             plan: Box::new(Plan::new(&config)?),
             provisioners: Provisioners::default(),
         })
-    }
-
-    fn from_block(block: &Value, vars: &TemplateVars) -> Result<Self, Error> {
-        Self::with_vars(LocalChrootConfig::from_json(block)?, vars)
     }
 
     fn provisioners_mut(&mut self) -> &mut Provisioners {
@@ -229,7 +223,13 @@ impl Artifact for LocalChrootArtifact {
     }
 
     /// The file's format.
-    fn details(&self) -> Value {
+    fn details(&self) -> serde_json::Value {
         serde_json::json!({"format": self.format.to_string()})
+    }
+}
+
+impl BuilderConfig for LocalChrootConfig {
+    fn from_block(block: &serde_json::Value) -> Result<Self, Error> {
+        Self::from_json(block)
     }
 }

@@ -38,11 +38,10 @@ pub use plan::DEFAULT_METADATA_URL;
 pub use sweep::OscSweeper;
 
 use osc_client::{Client, MetadataClient};
-use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::builders::packer::TemplateVars;
-use crate::builders::{Builder, Provisioners};
+use crate::builders::{Builder, BuilderConfig, Provisioners};
 use crate::steps::chroot::{ChrootPipeline, DeviceLock};
 use crate::steps::osc::{
     CheckOmiName, CopySourceOmi, CreateSnapshot, CreateVolume, Deregister, LinkVolume, OmiSpec,
@@ -115,10 +114,6 @@ impl Builder for OscChrootBuilder {
             metadata,
             provisioners: Provisioners::default(),
         })
-    }
-
-    fn from_block(block: &Value, vars: &TemplateVars) -> Result<Self, Error> {
-        Self::with_vars(OscChrootConfig::from_json(block)?, vars)
     }
 
     fn provisioners_mut(&mut self) -> &mut Provisioners {
@@ -237,5 +232,11 @@ impl Builder for OscChrootBuilder {
 
     fn sweeper(&self) -> Option<Box<dyn Sweeper>> {
         Some(Box::new(OscSweeper::new(self.client.clone())))
+    }
+}
+
+impl BuilderConfig for OscChrootConfig {
+    fn from_block(block: &serde_json::Value) -> Result<Self, Error> {
+        Self::from_json(block)
     }
 }

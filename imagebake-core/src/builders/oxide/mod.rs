@@ -63,11 +63,10 @@ pub use config::{BUILDER, KEYS, OxideConfig, REQUIRED};
 pub use sweep::OxideSweeper;
 
 use oxide_client::{Client, RetryPolicy};
-use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::builders::packer::TemplateVars;
-use crate::builders::{Builder, Provisioners};
+use crate::builders::{Builder, BuilderConfig, Provisioners};
 use crate::provision::Flush;
 use crate::steps::common::{CommPlan, ConnectSsh};
 use crate::steps::oxide::{
@@ -150,10 +149,6 @@ impl Builder for OxideBuilder {
             api,
             provisioners: Provisioners::default(),
         })
-    }
-
-    fn from_block(block: &Value, vars: &TemplateVars) -> Result<Self, Error> {
-        Self::with_vars(OxideConfig::from_json(block)?, vars)
     }
 
     fn provisioners_mut(&mut self) -> &mut Provisioners {
@@ -251,5 +246,11 @@ impl Builder for OxideBuilder {
     fn sweeper(&self) -> Option<Box<dyn Sweeper>> {
         let sweeper = OxideSweeper::new(self.api.client.clone(), self.api.project.clone());
         Some(Box::new(sweeper))
+    }
+}
+
+impl BuilderConfig for OxideConfig {
+    fn from_block(block: &serde_json::Value) -> Result<Self, Error> {
+        Self::from_json(block)
     }
 }

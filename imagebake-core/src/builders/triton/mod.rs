@@ -60,12 +60,11 @@ pub use artifact::TritonArtifact;
 pub use config::{BUILDER, DEFAULT_URL, ImageFilter, KEYS, REQUIRED, TritonConfig};
 pub use sweep::TritonSweeper;
 
-use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use triton_client::{Client, RetryPolicy};
 
 use crate::builders::packer::TemplateVars;
-use crate::builders::{Builder, Provisioners};
+use crate::builders::{Builder, BuilderConfig, Provisioners};
 use crate::provision::Flush;
 use crate::steps::common::{ConnectSsh, SshTarget};
 use crate::steps::triton::{
@@ -149,10 +148,6 @@ impl Builder for TritonBuilder {
         })
     }
 
-    fn from_block(block: &Value, vars: &TemplateVars) -> Result<Self, Error> {
-        Self::with_vars(TritonConfig::from_json(block)?, vars)
-    }
-
     fn provisioners_mut(&mut self) -> &mut Provisioners {
         &mut self.provisioners
     }
@@ -230,5 +225,11 @@ impl Builder for TritonBuilder {
         let w = self.plan.waits;
         let sweeper = TritonSweeper::new(self.client.clone()).waits(w.state_timeout, w.poll_cap);
         Some(Box::new(sweeper))
+    }
+}
+
+impl BuilderConfig for TritonConfig {
+    fn from_block(block: &serde_json::Value) -> Result<Self, Error> {
+        Self::from_json(block)
     }
 }
