@@ -4,14 +4,19 @@
 //!
 //! ```no_run
 //! use imagebake_core::builders::{AnyBuilder, BuilderRegistry};
-//! # use imagebake_core::builders::{Builder, Provisioners, TemplateVars};
+//! # use imagebake_core::builders::{Builder, BuilderConfig, Provisioners, TemplateVars};
 //! # use imagebake_core::builders::local_chroot::LocalChrootArtifact;
 //! # use imagebake_core::{BuildError, CancellationToken, Error, Runner};
 //! # #[derive(Debug, Default)] struct MyBuilder(Provisioners);
+//! # struct MyConfig;
+//! # impl BuilderConfig for MyConfig {
+//! #     fn from_block(_: &serde_json::Value) -> Result<Self, Error> { Ok(MyConfig) }
+//! # }
 //! # impl Builder for MyBuilder {
 //! #     const TYPE: &'static str = "my-cloud";
+//! #     type Config = MyConfig;
 //! #     type Artifact = LocalChrootArtifact;
-//! #     fn from_block(_: &serde_json::Value, _: &TemplateVars) -> Result<Self, Error> { Ok(Self::default()) }
+//! #     fn with_vars(_: MyConfig, _: &TemplateVars) -> Result<Self, Error> { Ok(Self::default()) }
 //! #     fn provisioners_mut(&mut self) -> &mut Provisioners { &mut self.0 }
 //! #     async fn run(&self, _: &Runner, _: CancellationToken) -> Result<LocalChrootArtifact, BuildError> { unimplemented!() }
 //! # }
