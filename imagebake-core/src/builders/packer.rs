@@ -312,7 +312,7 @@ where
 
 /// `base` with the keys of `extra` set; a null value removes the key (the
 /// builders' test configurations).
-#[cfg(test)]
+#[cfg(all(test, any(feature = "triton", feature = "oxide")))]
 pub(crate) fn merged(mut base: Value, extra: &Value) -> Value {
     if let (Value::Object(b), Value::Object(x)) = (&mut base, extra) {
         for (k, v) in x {
