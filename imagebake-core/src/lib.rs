@@ -58,7 +58,7 @@ pub use engine::{
     FnStep, OnError, Resource, Runner, Step, StepCx, SweepFilter, SweepReport, Sweeper, UndoCx,
     UndoHandle, UndoWhen, from_fn,
 };
-pub use error::{BoxError, Error, Result};
+pub use error::{BoxError, Chain, Error, ErrorMeta, Result, api_error_meta, chain};
 pub use events::{
     ChannelObserver, Event, Events, FnObserver, Observer, StepOutcome, TracingObserver, UndoOutcome,
 };

@@ -181,10 +181,13 @@ impl BuilderRegistry {
         provisioners: Vec<Provisioner>,
     ) -> Result<AnyBuilder, Error> {
         let entry = self.entry(kind).ok_or_else(|| {
-            Error::Config(format!(
-                "template: builder: key `type`: {kind:?} is not a known builder ({})",
-                self.types().join(", ")
-            ))
+            Error::config_at(
+                "type",
+                format!(
+                    "template: builder: key `type`: {kind:?} is not a known builder ({})",
+                    self.types().join(", ")
+                ),
+            )
         })?;
         let config = match config {
             Value::Object(obj) if obj.contains_key("type") => {
@@ -210,10 +213,13 @@ impl BuilderRegistry {
         provisioners: Vec<Provisioner>,
     ) -> Result<AnyBuilder, Error> {
         let kind = block.get("type").and_then(Value::as_str).ok_or_else(|| {
-            Error::Config(format!(
-                "template: builder: missing required key `type` ({})",
-                self.types().join(", ")
-            ))
+            Error::config_at(
+                "type",
+                format!(
+                    "template: builder: missing required key `type` ({})",
+                    self.types().join(", ")
+                ),
+            )
         })?;
         self.builder(kind, block, provisioners)
     }
@@ -308,6 +314,7 @@ mod tests {
         );
         let e = r.builder_from_block(&json!({}), Vec::new()).unwrap_err();
         assert!(e.to_string().contains("missing required key `type`"), "{e}");
+        assert_eq!(e.config_key(), Some("type"));
         let e = r
             .builder(
                 "local-chroot",

@@ -48,6 +48,11 @@ fn err(msg: &str) -> Error {
     config_error(BUILDER, msg)
 }
 
+/// [`Error::ConfigKey`] about `key`.
+fn err_at(key: &str, message: &str) -> Error {
+    crate::builders::packer::config_key_error(BUILDER, key, message)
+}
+
 /// OAPI image names: 3-128 of letters, digits and `()[] ./-'@_`.
 fn valid_omi_name(name: &str) -> bool {
     (3..=128).contains(&name.chars().count())
@@ -59,22 +64,26 @@ fn valid_omi_name(name: &str) -> bool {
 fn volume_type(key: &str, v: &str) -> Result<VolumeType, Error> {
     match v {
         "standard" | "gp2" | "io1" => Ok(VolumeType::from(v)),
-        other => Err(err(&format!(
-            "key `{key}`: {other:?} is not a volume type (standard, gp2, io1)"
-        ))),
+        other => Err(err_at(
+            key,
+            &format!("key `{key}`: {other:?} is not a volume type (standard, gp2, io1)"),
+        )),
     }
 }
 
 impl Plan {
     pub(crate) fn new(c: &OscChrootConfig, vars: &TemplateVars) -> Result<Self, Error> {
         if c.omi_name.trim().is_empty() {
-            return Err(err("missing required key `omi_name`"));
+            return Err(err_at("omi_name", "missing required key `omi_name`"));
         }
         let omi_name = vars.expand(BUILDER, "omi_name", &c.omi_name)?;
         if !valid_omi_name(&omi_name) {
-            return Err(err(&format!(
-                "key `omi_name`: {omi_name:?} must be 3-128 letters, digits or ()[] ./-'@_"
-            )));
+            return Err(err_at(
+                "omi_name",
+                &format!(
+                    "key `omi_name`: {omi_name:?} must be 3-128 letters, digits or ()[] ./-'@_"
+                ),
+            ));
         }
         let omi_description = c
             .omi_description
@@ -112,8 +121,12 @@ impl Plan {
                     if let Some(id) = id {
                         filters.insert("image-id".to_owned(), id.clone());
                     }
-                    crate::steps::osc::source_omi_filters_check(&filters)
-                        .map_err(|e| err(&format!("key `source_omi_filter`: {e}")))?;
+                    crate::steps::osc::source_omi_filters_check(&filters).map_err(|e| {
+                        err_at(
+                            "source_omi_filter",
+                            &format!("key `source_omi_filter`: {e}"),
+                        )
+                    })?;
                     Some(OmiSource::Filter {
                         filters,
                         owners: f.owners.clone(),
@@ -129,9 +142,10 @@ impl Plan {
             .map(|b| match b.as_str() {
                 "legacy" => Ok(BootMode::Legacy),
                 "uefi" => Ok(BootMode::Uefi),
-                other => Err(err(&format!(
-                    "key `omi_boot_modes`: {other:?} is not a boot mode (legacy, uefi)"
-                ))),
+                other => Err(err_at(
+                    "omi_boot_modes",
+                    &format!("key `omi_boot_modes`: {other:?} is not a boot mode (legacy, uefi)"),
+                )),
             })
             .collect::<Result<Vec<_>, _>>()?;
         let root_volume_type = c
@@ -215,7 +229,7 @@ impl Plan {
             poll_cap: d("poll_cap", &c.poll_cap, 2)?,
         };
         if waits.poll_cap.is_zero() {
-            return Err(err("key `poll_cap` must be more than 0"));
+            return Err(err_at("poll_cap", "key `poll_cap` must be more than 0"));
         }
 
         let keys = chroot_keys!(c, "1");

@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use super::{ChrootMount, DEFAULT_MOUNT_PATH, HostCommands, default_chroot_mounts};
 use crate::Error;
-use crate::builders::packer::config_error;
+use crate::builders::packer::{config_error, config_key_error};
 use crate::template::render;
 
 /// The configuration keys both chroot builders share, as decoded (nothing
@@ -91,9 +91,11 @@ impl ChrootSettings {
         let err = |m: &str| config_error(builder, m);
         let mount_partition = k.mount_partition.unwrap_or(k.default_partition).to_owned();
         if mount_partition.is_empty() || !mount_partition.chars().all(|c| c.is_ascii_digit()) {
-            return Err(err(&format!(
-                "key `mount_partition`: {mount_partition:?} is not a partition number"
-            )));
+            return Err(config_key_error(
+                builder,
+                "mount_partition",
+                &format!("key `mount_partition`: {mount_partition:?} is not a partition number"),
+            ));
         }
         let chroot_mounts = match k.chroot_mounts {
             None => default_chroot_mounts(),
