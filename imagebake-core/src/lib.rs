@@ -47,7 +47,7 @@ pub mod packer_template;
 pub mod provision;
 mod quote;
 pub mod steps;
-mod template;
+pub mod template;
 
 pub use build_id::{BuildId, InvalidBuildId};
 pub use comm::{
