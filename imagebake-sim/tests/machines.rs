@@ -5,8 +5,8 @@
 //! behind. Needs root (overlay mounts, chroot): prints SKIP otherwise.
 #![cfg(all(feature = "triton", feature = "oxide"))]
 
-#[path = "support/oxide_raw.rs"]
-mod oxide_raw;
+#[path = "support/raw_http.rs"]
+mod raw_http;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -199,19 +199,13 @@ impl Triton {
             self.sim.account(),
             self.sim.key_id()
         );
-        let mut req = self
+        let req = self
             .http
             .request(method, format!("{}{target}", self.sim.url()))
             .header("date", date)
             .header("accept-version", "~9")
             .header("authorization", auth);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.expect("response");
-        let status = resp.status();
-        let text = resp.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        raw_http::send_json(req, body).await
     }
 
     async fn create_machine(&self, name: &str, image: &str) -> String {
@@ -567,7 +561,7 @@ struct Oxide {
 
 impl Oxide {
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        oxide_raw::oxide_call(&self.http, &self.sim, method, path, body).await
+        raw_http::oxide_call(&self.http, &self.sim, method, path, body).await
     }
 
     async fn create_instance(&self, name: &str, source: Value, keys: Value) -> Value {

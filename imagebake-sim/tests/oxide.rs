@@ -1,8 +1,8 @@
 //! The Oxide simulator's own rules, checked with raw HTTP.
 #![cfg(feature = "oxide")]
 
-#[path = "support/oxide_raw.rs"]
-mod oxide_raw;
+#[path = "support/raw_http.rs"]
+mod raw_http;
 
 use std::time::Duration;
 
@@ -34,7 +34,7 @@ impl Raw {
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        oxide_raw::oxide_call(&self.http, &self.sim, method, path, body).await
+        raw_http::oxide_call(&self.http, &self.sim, method, path, body).await
     }
 
     async fn get(&self, path: &str) -> (StatusCode, Value) {

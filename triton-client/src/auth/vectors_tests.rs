@@ -45,6 +45,16 @@ fn cases<'a>(v: &'a Value, key: &str) -> &'a [Value] {
     list
 }
 
+/// A request vector's `signed_headers`.
+fn signed_headers(r: &Value) -> Vec<&str> {
+    r["signed_headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap())
+        .collect()
+}
+
 fn param<'a>(authorization: &'a str, name: &str) -> &'a str {
     let start = authorization
         .find(&format!("{name}=\""))
@@ -100,12 +110,7 @@ fn cavage_requests_are_reproduced() {
     let v = vectors();
     let reqs = cases(&v, "requests");
     for r in reqs {
-        let signed: Vec<&str> = r["signed_headers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| h.as_str().unwrap())
-            .collect();
+        let signed = signed_headers(r);
         let headers = &r["headers"];
         let ss = signing_string_for(&signed, s(r, "method"), s(r, "url"), |name| {
             headers[name].as_str()
@@ -137,12 +142,7 @@ async fn triton_requests_are_reproduced_or_verified() {
         let user = (parts.len() == 6).then(|| parts[3]);
         assert_eq!(key_id, key_id_path(parts[1], user, k.key_id()), "{name}");
 
-        let signed: Vec<&str> = r["signed_headers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| h.as_str().unwrap())
-            .collect();
+        let signed = signed_headers(r);
         let date = s(r, "date");
         let ss = if signed == ["(request-target)", "date"] {
             signing_string(s(r, "method"), s(r, "url"), date)

@@ -1,5 +1,5 @@
-//! One raw Oxide API call to a simulator, shared by the test files that
-//! speak HTTP to it directly (`#[path]`-included).
+//! Raw HTTP calls to a simulator (one Oxide API call, one JSON exchange),
+//! shared by the test files that speak HTTP directly (`#[path]`-included).
 
 use imagebake_sim::oxide::{API_VERSION, OxideSim};
 use reqwest::{Method, StatusCode};
@@ -14,10 +14,19 @@ pub async fn oxide_call(
     path: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let mut req = http
+    let req = http
         .request(method, format!("{}{path}", sim.url()))
         .bearer_auth(sim.token())
         .header("api-version", API_VERSION);
+    send_json(req, body).await
+}
+
+/// Sends `req` with `body` as JSON; returns the status and the JSON answer
+/// (`Null` when not JSON).
+pub async fn send_json(
+    mut req: reqwest::RequestBuilder,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     if let Some(b) = body {
         req = req.json(&b);
     }
