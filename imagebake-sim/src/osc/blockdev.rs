@@ -6,33 +6,11 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use tokio::process::Command;
 
 /// One GiB.
 pub(crate) const GIB: u64 = 1 << 30;
-
-/// Whether this process runs as root (`id -u`), asked once.
-pub(crate) fn is_root() -> bool {
-    static ROOT: OnceLock<bool> = OnceLock::new();
-    *ROOT.get_or_init(|| {
-        std::process::Command::new("id")
-            .arg("-u")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-            .unwrap_or(false)
-    })
-}
-
-/// The uid, for error messages.
-pub(crate) fn uid() -> String {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_else(|_| "?".to_owned())
-}
 
 async fn run(cmd: &mut Command) -> io::Result<String> {
     let out = cmd.output().await?;

@@ -184,11 +184,11 @@ pub(super) async fn link_volume(
     let mut loop_dev = None;
     let mut links = Vec::new();
     if vm_id == sh.vm_id {
-        if !blockdev::is_root() {
+        if !crate::is_root() {
             return Err(OscError::internal(format!(
                 "the simulator attaches volumes to the host VM as loop devices (losetup), which needs root; \
                  it runs as uid {}. Run it as root to link volumes",
-                blockdev::uid()
+                crate::euid().map_or_else(|| "?".to_owned(), |u| u.to_string())
             )));
         }
         let Some(file) = file else {
