@@ -8,6 +8,8 @@ use imagebake_core::{
     CancellationToken, ChrootCommunicator, Communicator, Error, OutputStream, RemoteCommand,
 };
 
+use imagebake_testing::needs_root;
+
 use crate::support::{process_is_dead, rootfs};
 
 fn mode(p: &Path) -> u32 {
@@ -32,11 +34,10 @@ async fn run(
     (r, lines)
 }
 
+#[needs_root("chroot")]
 #[tokio::test]
 async fn exec_streams_lines_and_returns_exit_codes() {
-    let Some(fs) = rootfs("exec_streams_lines_and_returns_exit_codes") else {
-        return;
-    };
+    let fs = rootfs();
     let (r, lines) = run(
         fs.comm.as_ref(),
         RemoteCommand::new("echo out1; echo err1 >&2; echo out2; printf 'no newline'; exit 3"),
@@ -61,11 +62,10 @@ async fn exec_streams_lines_and_returns_exit_codes() {
     assert_eq!(r.unwrap().status, 0);
 }
 
+#[needs_root("chroot")]
 #[tokio::test]
 async fn exec_sees_the_root_and_a_clean_environment() {
-    let Some(fs) = rootfs("exec_sees_the_root_and_a_clean_environment") else {
-        return;
-    };
+    let fs = rootfs();
     let cmd = RemoteCommand::new(
         "cat /etc/marker; echo \"home=$HOME\"; echo \"foo=$FOO\"; \
          test -e /usr/sbin/chroot && echo host-visible || echo isolated; env | wc -l",
@@ -82,20 +82,18 @@ async fn exec_sees_the_root_and_a_clean_environment() {
     assert!(vars < 10, "the host environment leaked: {vars} variables");
 }
 
+#[needs_root("chroot")]
 #[tokio::test]
 async fn death_by_signal_is_an_error() {
-    let Some(fs) = rootfs("death_by_signal_is_an_error") else {
-        return;
-    };
+    let fs = rootfs();
     let (r, _) = run(fs.comm.as_ref(), RemoteCommand::new("kill -9 $$")).await;
     assert!(matches!(r, Err(Error::Signal { signal: 9, .. })), "{r:?}");
 }
 
+#[needs_root("chroot")]
 #[tokio::test]
 async fn cancellation_kills_the_command_and_its_children() {
-    let Some(fs) = rootfs("cancellation_kills_the_command_and_its_children") else {
-        return;
-    };
+    let fs = rootfs();
     let token = CancellationToken::new();
     let t = token.clone();
     let cmd = RemoteCommand::new("sleep 600 & echo $! > /tmp/sleep.pid; echo started; wait");
@@ -123,11 +121,10 @@ async fn cancellation_kills_the_command_and_its_children() {
     );
 }
 
+#[needs_root("chroot")]
 #[tokio::test]
 async fn uploads_keep_modes_and_download_round_trips() {
-    let Some(fs) = rootfs("uploads_keep_modes_and_download_round_trips") else {
-        return;
-    };
+    let fs = rootfs();
     let c = CancellationToken::new();
     let comm = fs.comm.as_ref();
 
@@ -185,11 +182,10 @@ async fn uploads_keep_modes_and_download_round_trips() {
     assert!(missing.is_err());
 }
 
+#[needs_root("chroot")]
 #[tokio::test]
 async fn paths_stay_inside_the_root() {
-    let Some(fs) = rootfs("paths_stay_inside_the_root") else {
-        return;
-    };
+    let fs = rootfs();
     let c = CancellationToken::new();
     let name = format!("imagebake-test-{}.so", std::process::id());
     // /lib -> /usr/lib is an absolute link: it must resolve inside the root.
@@ -209,11 +205,10 @@ async fn paths_stay_inside_the_root() {
     assert!(fs.path("/escape.txt").is_file());
 }
 
+#[needs_root("chroot")]
 #[tokio::test]
 async fn command_wrapper_wraps_the_chroot_command() {
-    let Some(fs) = rootfs("command_wrapper_wraps_the_chroot_command") else {
-        return;
-    };
+    let fs = rootfs();
     let wrapped = ChrootCommunicator::new(fs.dir.path())
         .unwrap()
         .command_wrapper("env WRAPPED=yes {{.Command}}")

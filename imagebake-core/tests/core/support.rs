@@ -1,8 +1,8 @@
 //! A minimal busybox root filesystem for the chroot tests.
 
 use std::fs;
-use std::os::unix::fs::{PermissionsExt, symlink};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::symlink;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,36 +32,17 @@ impl Rootfs {
     }
 }
 
-/// Builds the root, or prints why the test is skipped and returns `None`
-/// when not running as root (chroot needs it).
-pub fn rootfs(test: &str) -> Option<Rootfs> {
-    let euid =
-        std::os::unix::fs::MetadataExt::uid(&fs::metadata("/proc/self").expect("/proc/self"));
-    if euid != 0 {
-        println!("SKIPPED {test}: chroot tests need root (run the suite as root)");
-        return None;
-    }
-    let busybox = Path::new("/bin/busybox");
-    assert!(
-        busybox.exists(),
-        "/bin/busybox is missing: run scripts/test-deps.sh (installs busybox-static)"
-    );
+/// Builds the root (chroot needs root: mark the test `#[needs_root]`).
+pub fn rootfs() -> Rootfs {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path();
-    for d in ["bin", "etc", "root", "tmp", "usr/lib"] {
-        fs::create_dir_all(root.join(d)).expect("mkdir");
-    }
-    fs::set_permissions(root.join("tmp"), fs::Permissions::from_mode(0o1777)).expect("chmod tmp");
-    fs::copy(busybox, root.join("bin/busybox")).expect("copy busybox");
-    for a in APPLETS {
-        symlink("busybox", root.join("bin").join(a)).expect("applet link");
-    }
+    imagebake_testing::busybox_tree(root, APPLETS, &["usr/lib"]);
     // An absolute link, as merged-/usr systems have: uploads must follow it
     // inside the root.
     symlink("/usr/lib", root.join("lib")).expect("lib link");
     fs::write(root.join("etc/marker"), "inside-chroot\n").expect("marker");
     let comm = Arc::new(ChrootCommunicator::new(root).expect("communicator"));
-    Some(Rootfs { dir, comm })
+    Rootfs { dir, comm }
 }
 
 /// Whether process `pid` has exited (gone, or a zombie nobody reaped yet).
