@@ -18,6 +18,7 @@ use imagebake_core::{
     BuildError, CancellationToken, Error, Event, OnError, Runner, SweepFilter, Sweeper,
 };
 use imagebake_sim::Fault;
+use imagebake_testing::needs_root;
 use imagebake_sim::oxide::{OxideDelays, OxideSim, OxideSimOptions};
 use serde_json::{Value, json};
 
@@ -696,16 +697,15 @@ async fn b_image_id(sim: &OxideSim, name: &str) -> String {
 /// trusted on first use and reported, a shell provisioner's files end up
 /// in the image, and the guest is shut down from inside before the API
 /// stop. Needs root, overlayfs, OpenSSH and busybox
-/// (`scripts/test-deps.sh`); where simulated instances cannot run, it says
-/// why and checks nothing.
+/// (`scripts/test-deps.sh`).
+#[needs_root("simulated instances: overlay mounts, chroot, sshd")]
 #[tokio::test]
 async fn over_ssh_a_provisioner_s_files_end_up_in_the_image() {
     use imagebake_core::provision::{Shell, Upload};
     use imagebake_sim::machine::{SshMode, check_support};
 
     if let Err(why) = check_support() {
-        eprintln!("SKIPPED: simulated instances cannot run SSH here (need root): {why}");
-        return;
+        panic!("simulated instances cannot run SSH here: {why}");
     }
     let sim = Arc::new(
         OxideSim::start(OxideSimOptions {

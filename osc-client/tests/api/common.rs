@@ -46,11 +46,3 @@ pub async fn setup() -> (OscSim, Client) {
     let client = client_for(&sim);
     (sim, client)
 }
-
-pub fn is_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
