@@ -254,7 +254,7 @@ pub fn provisioners_without_communicator(
     runner: &Runner,
 ) -> Option<BuildError> {
     (matches!(comm, CommPlan::None) && provisioners > 0).then(|| BuildError {
-        build_id: runner.id().clone(),
+        build_id: runner.id(),
         step: None,
         cause: config_error(
             builder,

@@ -58,7 +58,7 @@ async fn shell_inline_streams_output_and_sees_env() {
         })
         .await
     });
-    handle.await.unwrap().unwrap();
+    let built = handle.await.unwrap().unwrap();
     let events = drain(&mut rx);
     // Order is kept within a stream (not across the two pipes).
     let lines = output_lines(&events);
@@ -71,7 +71,7 @@ async fn shell_inline_streams_output_and_sees_env() {
     };
     assert_eq!(
         of(OutputStream::Stdout),
-        ["hello wor'ld".to_owned(), format!("id={}", runner.id())]
+        ["hello wor'ld".to_owned(), format!("id={}", built.build_id)]
     );
     assert_eq!(of(OutputStream::Stderr), ["warn"]);
     assert!(
