@@ -8,6 +8,7 @@
 //!   the test fails it whenever it runs without root anyway.
 //! - [`is_root`], [`euid`]: who the tests run as.
 //! - [`busybox_tree`]: a minimal busybox root directory for chroot tests.
+//! - `capture_logs` (feature `logs`): what code logs (`tracing`), as text.
 //!
 //! ```ignore
 //! #[imagebake_testing::needs_root("loop devices, mount, chroot")]
@@ -18,6 +19,8 @@
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
+#[cfg(feature = "logs")]
+use std::sync::{Arc, Mutex};
 
 pub use imagebake_testing_macros::needs_root;
 
@@ -83,5 +86,48 @@ pub fn busybox_tree(dir: &Path, applets: &[&str], extra_dirs: &[&str]) {
     fs::copy(busybox, dir.join("bin/busybox")).expect("copy busybox");
     for a in applets {
         symlink("busybox", dir.join("bin").join(a)).unwrap_or_else(|e| panic!("link {a}: {e}"));
+    }
+}
+
+#[cfg(feature = "logs")]
+/// Runs `f` with a `tracing` subscriber of its own (this thread only) and
+/// returns what was logged at INFO and above, one line per event, without
+/// colours.
+pub fn capture_logs(f: impl FnOnce()) -> String {
+    let buf = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(buf.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    let bytes = buf.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The log lines [`capture_logs`] collects.
+#[cfg(feature = "logs")]
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+#[cfg(feature = "logs")]
+impl std::io::Write for Captured {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(feature = "logs")]
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
     }
 }
