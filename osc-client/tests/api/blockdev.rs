@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use osc_client::Client;
-use osc_client::api::{CreateImageRequest, CreateSnapshotRequest, CreateVolumeRequest};
+use osc_client::api::{CreateSnapshotRequest, CreateVolumeRequest};
 
 use imagebake_testing::{is_root, needs_root};
 
-use crate::common::{setup, waits};
+use crate::common::{blank_volume, setup, source_copy, waits};
 
 /// Unmounts its mount points (lazily) when dropped, even on panic.
 #[derive(Default)]
@@ -83,13 +83,7 @@ async fn unlink(client: &Client, volume: &str) {
 async fn format_mount_write_snapshot_and_find_the_file_again() {
     let (sim, client) = setup().await;
     let vols = client.volumes();
-    let blank = vols
-        .create(&CreateVolumeRequest::blank(sim.subregion(), 1))
-        .await
-        .expect("CreateVolume");
-    vols.wait_available(&blank.volume_id, &waits())
-        .await
-        .expect("available");
+    let blank = blank_volume(&sim, &client).await;
 
     if !is_root() {
         let e = vols
@@ -159,20 +153,7 @@ async fn format_mount_write_snapshot_and_find_the_file_again() {
 async fn the_public_source_image_boots_a_real_root_filesystem() {
     let (sim, client) = setup().await;
     // As the chroot builder does: copy the public OMI, then use its snapshot.
-    let copy = client
-        .images()
-        .create(&CreateImageRequest::copy(
-            "source-copy",
-            sim.source_image_id(),
-            sim.region(),
-        ))
-        .await
-        .expect("CreateImage copy");
-    let copy = client
-        .images()
-        .wait_available(&copy.image_id, &waits())
-        .await
-        .expect("available");
+    let copy = source_copy(&sim, &client, "source-copy").await;
     let root = copy.root_mapping().expect("root mapping");
     let snap = root
         .bsu

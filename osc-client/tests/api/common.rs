@@ -2,6 +2,8 @@ use std::time::Duration;
 
 use imagebake_http::{Backoff, RetryPolicy, WaitOptions};
 use imagebake_sim::osc::{OscDelays, OscSim, OscSimOptions};
+use osc_client::api::{CreateImageRequest, CreateVolumeRequest};
+use osc_client::types::{Image, Volume};
 use osc_client::{Client, Config, SignatureVersion};
 
 /// Retries quickly (a few milliseconds apart).
@@ -45,4 +47,37 @@ pub async fn setup() -> (OscSim, Client) {
     let sim = sim().await;
     let client = client_for(&sim);
     (sim, client)
+}
+
+/// A blank 1 GiB volume in the simulator's subregion, available.
+pub async fn blank_volume(sim: &OscSim, client: &Client) -> Volume {
+    let v = client
+        .volumes()
+        .create(&CreateVolumeRequest::blank(sim.subregion(), 1))
+        .await
+        .expect("CreateVolume");
+    client
+        .volumes()
+        .wait_available(&v.volume_id, &waits())
+        .await
+        .expect("volume available")
+}
+
+/// A copy named `name` of the simulator's public source image, available
+/// (as the chroot builder starts).
+pub async fn source_copy(sim: &OscSim, client: &Client, name: &str) -> Image {
+    let copy = client
+        .images()
+        .create(&CreateImageRequest::copy(
+            name,
+            sim.source_image_id(),
+            sim.region(),
+        ))
+        .await
+        .expect("CreateImage copy");
+    client
+        .images()
+        .wait_available(&copy.image_id, &waits())
+        .await
+        .expect("image available")
 }

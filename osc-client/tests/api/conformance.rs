@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::common::{setup, waits};
+use crate::common::{setup, source_copy, waits};
 
 const SPEC: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -343,20 +343,7 @@ async fn every_body_sent_in_a_session_matches_its_schema() {
     let (sim, client) = setup().await;
     client.vms().check_auth().await.expect("ReadVms");
     client.accounts().current().await.expect("ReadAccounts");
-    let copy = client
-        .images()
-        .create(&CreateImageRequest::copy(
-            "conformance-copy",
-            sim.source_image_id(),
-            sim.region(),
-        ))
-        .await
-        .expect("CreateImage");
-    let copy = client
-        .images()
-        .wait_available(&copy.image_id, &waits())
-        .await
-        .expect("available");
+    let copy = source_copy(&sim, &client, "conformance-copy").await;
     let snap = copy.snapshot_ids()[0].to_owned();
     let v = client
         .volumes()

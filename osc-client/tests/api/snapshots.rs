@@ -2,21 +2,12 @@ use imagebake_sim::Fault;
 use osc_client::api::{CreateSnapshotRequest, CreateVolumeRequest, FiltersSnapshot};
 use osc_client::types::{Permissions, PermissionsChange, SnapshotState};
 
-use crate::common::{setup, waits};
+use crate::common::{blank_volume, setup, waits};
 
 #[tokio::test]
 async fn snapshot_lifecycle_permissions_and_volume_from_it() {
     let (sim, client) = setup().await;
-    let v = client
-        .volumes()
-        .create(&CreateVolumeRequest::blank(sim.subregion(), 1))
-        .await
-        .expect("CreateVolume");
-    client
-        .volumes()
-        .wait_available(&v.volume_id, &waits())
-        .await
-        .expect("available");
+    let v = blank_volume(&sim, &client).await;
 
     let mut req = CreateSnapshotRequest::from_volume(&v.volume_id);
     req.description = Some("imagebake test".into());
@@ -105,16 +96,7 @@ async fn snapshot_lifecycle_permissions_and_volume_from_it() {
 #[tokio::test]
 async fn a_failed_snapshot_ends_the_wait_and_others_snapshots_are_hidden() {
     let (sim, client) = setup().await;
-    let v = client
-        .volumes()
-        .create(&CreateVolumeRequest::blank(sim.subregion(), 1))
-        .await
-        .expect("CreateVolume");
-    client
-        .volumes()
-        .wait_available(&v.volume_id, &waits())
-        .await
-        .expect("available");
+    let v = blank_volume(&sim, &client).await;
     sim.faults()
         .inject("CreateSnapshot", Fault::FailResource, 1);
     let s = client
