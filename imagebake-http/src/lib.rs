@@ -23,6 +23,6 @@ pub use backoff::Backoff;
 pub use paginate::{Page, paginate};
 pub use retry::{RetryPolicy, Retryable, retry};
 pub use secret::Secret;
-pub use transport::{CONNECT_TIMEOUT, connect_timeout, warn_if_tls_unverified};
 pub use tokio_util::sync::CancellationToken;
+pub use transport::{CONNECT_TIMEOUT, connect_timeout, warn_if_tls_unverified};
 pub use wait::{Poll, WaitError, WaitOptions, wait_for};

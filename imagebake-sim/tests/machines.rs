@@ -10,11 +10,11 @@ use std::process::Output;
 use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine as _;
-use imagebake_testing::needs_root;
 use base64::engine::general_purpose::STANDARD;
 use imagebake_sim::machine::{SshInfo, SshMode};
 use imagebake_sim::oxide::{API_VERSION, OxideDelays, OxideSim, OxideSimOptions};
 use imagebake_sim::triton::{TritonDelays, TritonSim, TritonSimOptions};
+use imagebake_testing::needs_root;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use ssh_key::private::{Ed25519Keypair, KeypairData};

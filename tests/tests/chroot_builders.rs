@@ -24,8 +24,8 @@ use imagebake_core::{
     Sweeper,
 };
 use imagebake_sim::Fault;
-use imagebake_testing::needs_root;
 use imagebake_sim::osc::{OscDelays, OscSim, OscSimOptions};
+use imagebake_testing::needs_root;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 

@@ -18,8 +18,8 @@ use imagebake_core::{
     BuildError, CancellationToken, Error, Event, OnError, Runner, SweepFilter, Sweeper,
 };
 use imagebake_sim::Fault;
-use imagebake_testing::needs_root;
 use imagebake_sim::oxide::{OxideDelays, OxideSim, OxideSimOptions};
+use imagebake_testing::needs_root;
 use serde_json::{Value, json};
 
 mod support;

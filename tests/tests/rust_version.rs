@@ -56,7 +56,10 @@ fn the_declared_rust_version_covers_every_dependency() {
             needed.push((version(rv), name));
         }
     }
-    let (need, by) = needed.into_iter().max().expect("dependencies declare versions");
+    let (need, by) = needed
+        .into_iter()
+        .max()
+        .expect("dependencies declare versions");
     assert!(!declared.is_empty());
     for (have, member) in declared {
         assert!(

@@ -503,9 +503,7 @@ mod tests {
         // An explicit TLS_INSECURE wins over SDC_TESTING; TRITON_ over SDC_.
         assert!(!insecure(&[("TRITON_TLS_INSECURE", "false"), ("SDC_TESTING", "1")]).unwrap());
         assert!(!insecure(&[("SDC_TLS_INSECURE", "0"), ("SDC_TESTING", "1")]).unwrap());
-        assert!(
-            !insecure(&[("TRITON_TLS_INSECURE", "0"), ("SDC_TLS_INSECURE", "1")]).unwrap()
-        );
+        assert!(!insecure(&[("TRITON_TLS_INSECURE", "0"), ("SDC_TLS_INSECURE", "1")]).unwrap());
         assert!(insecure(&[("TRITON_TLS_INSECURE", "1")]).unwrap());
         assert!(insecure(&[("SDC_TLS_INSECURE", "true")]).unwrap());
         // Only true/false/1/0, as boolFromString.
@@ -525,7 +523,10 @@ mod tests {
             crate::Client::new(c).unwrap();
         });
         assert!(logs.contains("WARN"), "{logs}");
-        assert!(logs.contains("TLS certificate verification is off"), "{logs}");
+        assert!(
+            logs.contains("TLS certificate verification is off"),
+            "{logs}"
+        );
         assert!(logs.contains("https://cloudapi.example"), "{logs}");
     }
 

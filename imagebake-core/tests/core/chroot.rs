@@ -4,59 +4,23 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use imagebake_core::{
-    CancellationToken, ChrootCommunicator, Communicator, Error, OutputStream, RemoteCommand,
-};
+use imagebake_core::{CancellationToken, ChrootCommunicator, Communicator, Error, RemoteCommand};
 
 use imagebake_testing::needs_root;
 
-use crate::support::{process_is_dead, rootfs};
+use crate::support::{TWO_STREAMS_EXIT_3, assert_dead, assert_two_streams_exit_3, rootfs, run};
 
 fn mode(p: &Path) -> u32 {
     fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
-}
-
-async fn run(
-    comm: &dyn Communicator,
-    cmd: RemoteCommand,
-) -> (
-    Result<imagebake_core::ExitOutput, Error>,
-    Vec<(OutputStream, String)>,
-) {
-    let mut lines = Vec::new();
-    let r = comm
-        .exec(
-            &cmd,
-            &mut |s, l: &str| lines.push((s, l.to_owned())),
-            &CancellationToken::new(),
-        )
-        .await;
-    (r, lines)
 }
 
 #[needs_root("chroot")]
 #[tokio::test]
 async fn exec_streams_lines_and_returns_exit_codes() {
     let fs = rootfs();
-    let (r, lines) = run(
-        fs.comm.as_ref(),
-        RemoteCommand::new("echo out1; echo err1 >&2; echo out2; printf 'no newline'; exit 3"),
-    )
-    .await;
-    let out = r.unwrap();
-    assert_eq!(out.status, 3);
+    let (r, lines) = run(fs.comm.as_ref(), RemoteCommand::new(TWO_STREAMS_EXIT_3)).await;
+    let out = assert_two_streams_exit_3(r, &lines);
     assert!(!out.success());
-    assert_eq!(out.stdout_tail, ["out1", "out2", "no newline"]);
-    assert_eq!(out.stderr_tail, ["err1"]);
-    let stdout: Vec<&str> = lines
-        .iter()
-        .filter(|(s, _)| *s == OutputStream::Stdout)
-        .map(|(_, l)| l.as_str())
-        .collect();
-    assert_eq!(stdout, ["out1", "out2", "no newline"]);
-    assert!(lines.contains(&(OutputStream::Stderr, "err1".into())));
-    let err = out.check("the command").unwrap_err();
-    assert!(matches!(err, Error::CommandFailed { status: 3, .. }));
 
     let (r, _) = run(fs.comm.as_ref(), RemoteCommand::new("true")).await;
     assert_eq!(r.unwrap().status, 0);
@@ -110,15 +74,7 @@ async fn cancellation_kills_the_command_and_its_children() {
         )
         .await;
     assert!(matches!(r, Err(Error::Cancelled { .. })), "{r:?}");
-    let pid: i32 = fs::read_to_string(fs.path("/tmp/sleep.pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    assert!(
-        process_is_dead(pid),
-        "sleep {pid} survived the cancellation"
-    );
+    assert_dead(&fs.path("/tmp/sleep.pid"));
 }
 
 #[needs_root("chroot")]

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use imagebake_core::{
-    BuildError, BuildId, CancellationToken, ChannelObserver, Cleanup, CleanupOutcome, Error, Event, OnError,
-    Poll, Resource, Runner, Step, StepCx, StepOutcome, UndoOutcome, UndoWhen, WaitOptions, from_fn,
+    BuildError, BuildId, CancellationToken, ChannelObserver, Cleanup, CleanupOutcome, Error, Event,
+    OnError, Poll, Resource, Runner, Step, StepCx, StepOutcome, UndoOutcome, UndoWhen, WaitOptions,
+    from_fn,
 };
 use mockall::predicate::eq;
 use mockall::{Sequence, automock};

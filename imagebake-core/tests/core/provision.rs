@@ -16,7 +16,7 @@ use imagebake_core::{
 
 use imagebake_testing::needs_root;
 
-use crate::support::{drain, output_lines, process_is_dead, rootfs};
+use crate::support::{assert_dead, drain, output_lines, rootfs};
 
 /// Runs one provisioner step in a build.
 async fn provision<S>(
@@ -388,13 +388,5 @@ async fn cancelling_a_build_mid_command_kills_it_and_cleans_up() {
     assert_eq!(err.step.as_deref(), Some("shell"));
     assert!(undone.load(Ordering::SeqCst));
     assert!(err.cleanup.is_clean());
-    let pid: i32 = fs::read_to_string(fs.path("/tmp/sleep.pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    assert!(
-        process_is_dead(pid),
-        "sleep {pid} survived the cancellation"
-    );
+    assert_dead(&fs.path("/tmp/sleep.pid"));
 }

@@ -17,9 +17,10 @@ use imagebake_core::{
 use imagebake_http::Secret;
 use sha2::{Digest, Sha256};
 
-use crate::sshd::{Agent, Sshd, free_port};
 use imagebake_testing::needs_root;
-use crate::support::process_is_dead;
+
+use crate::sshd::{Agent, Sshd, free_port};
+use crate::support::{self, TWO_STREAMS_EXIT_3, assert_two_streams_exit_3, process_is_dead};
 
 /// Short limits: a test that fails should fail fast.
 fn fast() -> SshTimeouts {
@@ -58,15 +59,7 @@ async fn run(
     comm: &dyn Communicator,
     cmd: &str,
 ) -> (Result<ExitOutput, Error>, Vec<(OutputStream, String)>) {
-    let mut lines = Vec::new();
-    let r = comm
-        .exec(
-            &RemoteCommand::new(cmd),
-            &mut |s, l: &str| lines.push((s, l.to_owned())),
-            &CancellationToken::new(),
-        )
-        .await;
-    (r, lines)
+    support::run(comm, RemoteCommand::new(cmd)).await
 }
 
 async fn stdout_of(comm: &dyn Communicator, cmd: &str) -> String {
@@ -327,26 +320,8 @@ async fn ssh_trust_first_use_records_the_key_and_refuses_a_changed_one() {
 async fn ssh_exec_streams_lines_exit_codes_and_signals() {
     let sshd = Sshd::start("");
     let comm = connected(&sshd).await;
-    let (r, lines) = run(
-        &comm,
-        "echo out1; echo err1 >&2; echo out2; printf 'no newline'; exit 3",
-    )
-    .await;
-    let out = r.unwrap();
-    assert_eq!(out.status, 3);
-    assert_eq!(out.stdout_tail, ["out1", "out2", "no newline"]);
-    assert_eq!(out.stderr_tail, ["err1"]);
-    let stdout: Vec<&str> = lines
-        .iter()
-        .filter(|(s, _)| *s == OutputStream::Stdout)
-        .map(|(_, l)| l.as_str())
-        .collect();
-    assert_eq!(stdout, ["out1", "out2", "no newline"]);
-    assert!(lines.contains(&(OutputStream::Stderr, "err1".into())));
-    assert!(matches!(
-        out.check("x").unwrap_err(),
-        Error::CommandFailed { status: 3, .. }
-    ));
+    let (r, lines) = run(&comm, TWO_STREAMS_EXIT_3).await;
+    assert_two_streams_exit_3(r, &lines);
 
     // Every line of a long output arrives, in order; stdin is closed.
     let (r, lines) = run(&comm, "seq 1 5000; cat").await;

@@ -2,11 +2,14 @@
 
 use std::fs;
 use std::os::unix::fs::symlink;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use imagebake_core::{ChrootCommunicator, Comm, Event, OutputStream};
+use imagebake_core::{
+    CancellationToken, ChrootCommunicator, Comm, Communicator, Error, Event, ExitOutput,
+    OutputStream, RemoteCommand,
+};
 use tempfile::TempDir;
 
 const APPLETS: &[&str] = &[
@@ -81,4 +84,61 @@ pub fn drain(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Event>) -> Vec<Event>
         v.push(e);
     }
     v
+}
+
+/// Asserts that the process whose pid a command wrote to `pid_file` is dead.
+pub fn assert_dead(pid_file: &Path) {
+    let pid: i32 = fs::read_to_string(pid_file)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("a pid");
+    assert!(
+        process_is_dead(pid),
+        "process {pid} survived the cancellation"
+    );
+}
+
+/// Runs `cmd` on `comm`, collecting its output lines.
+pub async fn run(
+    comm: &dyn Communicator,
+    cmd: RemoteCommand,
+) -> (Result<ExitOutput, Error>, Vec<(OutputStream, String)>) {
+    let mut lines = Vec::new();
+    let r = comm
+        .exec(
+            &cmd,
+            &mut |s, l: &str| lines.push((s, l.to_owned())),
+            &CancellationToken::new(),
+        )
+        .await;
+    (r, lines)
+}
+
+/// A command writing to both streams, ending without a newline, exiting 3.
+pub const TWO_STREAMS_EXIT_3: &str =
+    "echo out1; echo err1 >&2; echo out2; printf 'no newline'; exit 3";
+
+/// What every communicator must make of [`TWO_STREAMS_EXIT_3`]: each line on
+/// its stream, in order, the tails, and status 3 as a failure.
+pub fn assert_two_streams_exit_3(
+    r: Result<ExitOutput, Error>,
+    lines: &[(OutputStream, String)],
+) -> ExitOutput {
+    let out = r.expect("the command ran");
+    assert_eq!(out.status, 3);
+    assert_eq!(out.stdout_tail, ["out1", "out2", "no newline"]);
+    assert_eq!(out.stderr_tail, ["err1"]);
+    let stdout: Vec<&str> = lines
+        .iter()
+        .filter(|(s, _)| *s == OutputStream::Stdout)
+        .map(|(_, l)| l.as_str())
+        .collect();
+    assert_eq!(stdout, ["out1", "out2", "no newline"]);
+    assert!(lines.contains(&(OutputStream::Stderr, "err1".into())));
+    assert!(matches!(
+        out.clone().check("the command").unwrap_err(),
+        Error::CommandFailed { status: 3, .. }
+    ));
+    out
 }
