@@ -316,10 +316,10 @@ async fn oxide(ssh: bool, token: &CancellationToken) -> anyhow::Result<Outcome> 
     let result = builder.run(&runner, token.clone()).await;
     finish(runner, printer).await;
     let ok = report(&result, |a| &a.cleanup);
-    if let (Ok(artifact), Some(_)) = (&result, port) {
-        if let Some(id) = artifact.image_id {
-            print_mark(sim.image_file(id, MARK_PATH));
-        }
+    if let (Ok(artifact), Some(_)) = (&result, port)
+        && let Some(id) = artifact.image_id
+    {
+        print_mark(sim.image_file(id, MARK_PATH));
     }
 
     let inv = sim.inventory();

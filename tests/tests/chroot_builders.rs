@@ -99,10 +99,10 @@ fn with_mounted_image<T>(image: &Path, part: u32, f: impl FnOnce(&Path) -> T) ->
 /// Cancels `token` when step `name` starts.
 fn cancel_at(name: &'static str, token: CancellationToken) -> Arc<FnObserver<impl Fn(&Event)>> {
     Arc::new(FnObserver(move |e: &Event| {
-        if let Event::StepStarted { step } = e {
-            if step == name {
-                token.cancel();
-            }
+        if let Event::StepStarted { step } = e
+            && step == name
+        {
+            token.cancel();
         }
     }))
 }

@@ -18,14 +18,13 @@ pub(super) async fn create_volume(
     r: CreateVolumeReq,
     fail: bool,
 ) -> OscResult {
-    if let Some(token) = &r.client_token {
-        if let Some(v) = st
+    if let Some(token) = &r.client_token
+        && let Some(v) = st
             .volumes
             .values()
             .find(|v| v.client_token.as_ref() == Some(token))
-        {
-            return Ok(json!({"Volume": st.volume_view(v)}));
-        }
+    {
+        return Ok(json!({"Volume": st.volume_view(v)}));
     }
     let subregion = need(&r.subregion_name, "SubregionName")?.clone();
     if !subregion.starts_with(&st.region) || subregion.len() != st.region.len() + 1 {
