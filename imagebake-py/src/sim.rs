@@ -49,14 +49,17 @@ fn ms(n: u64) -> Duration {
 /// A fault from its Python description: `kind` is "status" (with
 /// `status`), "throttle", "drop_before", "drop_after", "slow" (with
 /// `delay_ms`) or "fail_resource".
+/// A `ConfigError` whose `field` is `field`.
+fn config_error(field: &str, message: String) -> PyErr {
+    let err = ConfigError::new_err(message);
+    Python::attach(|py| match err.value(py).setattr("field", field) {
+        Ok(()) => err,
+        Err(e) => e,
+    })
+}
+
 fn fault(kind: &str, status: Option<u16>, delay_ms: Option<u64>) -> PyResult<Fault> {
-    let bad = |m: String| -> PyErr {
-        let err = ConfigError::new_err(m);
-        Python::attach(|py| match err.value(py).setattr("field", "kind") {
-            Ok(()) => err,
-            Err(e) => e,
-        })
-    };
+    let bad = |m: String| config_error("kind", m);
     Ok(match kind {
         "status" => Fault::Status(
             status.ok_or_else(|| bad("key `kind`: fault \"status\" needs status=".into()))?,
@@ -75,8 +78,12 @@ fn fault(kind: &str, status: Option<u16>, delay_ms: Option<u64>) -> PyResult<Fau
     })
 }
 
-fn inject(faults: &Faults, op: &str, f: Fault, times: usize) {
-    faults.inject(op, f, times);
+/// Queues the fault; an operation the simulator does not serve (a typo) is a
+/// `ConfigError` with `field` "operation" listing the close names.
+fn inject(faults: &Faults, op: &str, f: Fault, times: usize) -> PyResult<()> {
+    faults
+        .try_inject(op, f, times)
+        .map_err(|e| config_error("operation", format!("key `operation`: {e}")))
 }
 
 fn ssh_json(s: Option<&SshInfo>) -> Value {
@@ -189,7 +196,7 @@ impl PyTritonSim {
         times: usize,
     ) -> PyResult<()> {
         let f = fault(kind, status, delay_ms)?;
-        self.sim.with(|s| inject(s.faults(), operation, f, times))
+        self.sim.with(|s| inject(s.faults(), operation, f, times))?
     }
 
     /// Drops every queued fault.
@@ -252,11 +259,19 @@ pub struct PyOxideSim {
 #[pymethods]
 impl PyOxideSim {
     /// Starts the simulator. `ssh=True` makes instances reachable over real
-    /// SSH (needs root); `delay_ms` is the time of a start or a stop.
+    /// SSH (needs root); `delay_ms` is the time of a start or a stop;
+    /// `api_version` the newest `api-version` the rack accepts (default the
+    /// simulator's newest, what current SDKs send).
     #[new]
-    #[pyo3(signature = (*, ssh=false, delay_ms=20, port=0))]
-    fn new(py: Python<'_>, ssh: bool, delay_ms: u64, port: u16) -> PyResult<Self> {
-        let opts = OxideSimOptions {
+    #[pyo3(signature = (*, ssh=false, delay_ms=20, port=0, api_version=None))]
+    fn new(
+        py: Python<'_>,
+        ssh: bool,
+        delay_ms: u64,
+        port: u16,
+        api_version: Option<String>,
+    ) -> PyResult<Self> {
+        let mut opts = OxideSimOptions {
             port,
             delays: OxideDelays {
                 instance_start: ms(delay_ms),
@@ -265,7 +280,16 @@ impl PyOxideSim {
             ssh: ssh_mode(ssh),
             ..OxideSimOptions::default()
         };
-        let sim = block_on(py, OxideSim::start(opts))?.map_err(Failure::from)?;
+        if let Some(v) = api_version {
+            opts.api_version = v;
+        }
+        let sim = block_on(py, OxideSim::start(opts))?.map_err(|e| {
+            if e.kind() == std::io::ErrorKind::InvalidInput {
+                config_error("api_version", format!("key `api_version`: {e}"))
+            } else {
+                Failure::from(e).into()
+            }
+        })?;
         Ok(Self {
             sim: Slot::new(sim),
         })
@@ -287,6 +311,12 @@ impl PyOxideSim {
     #[getter]
     fn project(&self) -> &'static str {
         imagebake_sim::oxide::SEED_PROJECT
+    }
+
+    /// The newest `api-version` the simulated rack accepts.
+    #[getter]
+    fn api_version(&self) -> PyResult<String> {
+        self.sim.with(OxideSim::api_version)
     }
 
     /// The port instances' sshd listen on (None without `ssh=True`).
@@ -321,7 +351,7 @@ impl PyOxideSim {
         times: usize,
     ) -> PyResult<()> {
         let f = fault(kind, status, delay_ms)?;
-        self.sim.with(|s| inject(s.faults(), operation, f, times))
+        self.sim.with(|s| inject(s.faults(), operation, f, times))?
     }
 
     /// Drops every queued fault.
@@ -470,7 +500,7 @@ impl PyOscSim {
         times: usize,
     ) -> PyResult<()> {
         let f = fault(kind, status, delay_ms)?;
-        self.sim.with(|s| inject(s.faults(), operation, f, times))
+        self.sim.with(|s| inject(s.faults(), operation, f, times))?
     }
 
     /// Drops every queued fault.

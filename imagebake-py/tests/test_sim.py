@@ -50,6 +50,31 @@ def test_fault_kinds_are_checked() -> None:
             sim.inject_fault("GetImage", "status")
 
 
+def test_an_unknown_operation_name_is_refused_with_close_names() -> None:
+    with imagebake.sim.Triton(delay_ms=5) as sim:
+        with pytest.raises(imagebake.ConfigError) as e:
+            sim.inject_fault("CreateMachin", "throttle")
+        assert e.value.field == "operation"
+        assert "close names: CreateMachine" in str(e.value)
+    with imagebake.sim.Oxide(delay_ms=5) as oxide:
+        oxide.inject_fault("instance_create", "throttle")
+        with pytest.raises(imagebake.ConfigError, match="close names: instance_create"):
+            oxide.inject_fault("instance_creat", "throttle")
+    with imagebake.sim.Osc(delay_ms=5) as osc:
+        with pytest.raises(imagebake.ConfigError, match="close names: ReadVolumes"):
+            osc.inject_fault("ReadVolume", "throttle")
+
+
+def test_oxide_api_version_is_settable() -> None:
+    with imagebake.sim.Oxide(delay_ms=5) as sim:
+        assert sim.api_version == "2026091500.0.0"
+    with imagebake.sim.Oxide(delay_ms=5, api_version="2026010300.0.0") as old:
+        assert old.api_version == "2026010300.0.0"
+    with pytest.raises(imagebake.ConfigError) as e:
+        imagebake.sim.Oxide(api_version="latest")
+    assert e.value.field == "api_version"
+
+
 def test_built_without_the_sim_feature_the_simulators_raise_a_clear_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

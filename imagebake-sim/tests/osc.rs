@@ -32,7 +32,10 @@ fn now() -> String {
 struct Call<'a> {
     sim: &'a OscSim,
     scheme: Scheme,
+    /// The path signed.
     path: String,
+    /// The path sent, when not `path`.
+    sent_path: Option<String>,
     signed_host: Option<String>,
     timestamp: String,
     sign: bool,
@@ -44,6 +47,7 @@ impl<'a> Call<'a> {
             sim,
             scheme: Scheme::Osc4,
             path: format!("/api/v1/{action}"),
+            sent_path: None,
             signed_host: None,
             timestamp: now(),
             sign: true,
@@ -51,7 +55,8 @@ impl<'a> Call<'a> {
     }
 
     async fn send(&self, body: &str) -> (u16, Value) {
-        let url = format!("{}{}", self.sim.endpoint(), self.path);
+        let sent = self.sent_path.as_deref().unwrap_or(&self.path);
+        let url = format!("{}{sent}", self.sim.endpoint());
         let host = self.sim.endpoint().trim_start_matches("http://").to_owned();
         let signed_host = self.signed_host.clone().unwrap_or(host);
         let mut req = reqwest::Client::new()
@@ -128,6 +133,65 @@ async fn signatures_are_checked_like_the_gateway() {
         c.path = path.into();
         assert_eq!(c.send("{}").await.0, 200, "{path}");
     }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn doubled_slashes_are_collapsed_and_signed_collapsed_as_the_gateway_does() {
+    let sim = start().await;
+    // What Outscale's CLI sends: `//api/latest/X`, signed over `/api/latest/X`.
+    for (sent, signed) in [
+        ("//api/latest/ReadVolumes", "/api/latest/ReadVolumes"),
+        ("/api//v1///ReadVolumes", "/api/v1/ReadVolumes"),
+    ] {
+        let mut c = Call::new(&sim, "ReadVolumes");
+        c.path = signed.into();
+        c.sent_path = Some(sent.into());
+        let (s, v) = c.send("{}").await;
+        assert_eq!(s, 200, "{sent}: {v}");
+        assert!(v["Volumes"].is_array(), "{v}");
+    }
+    // Signed over the uncollapsed path: not what the gateway checks.
+    let mut c = Call::new(&sim, "ReadVolumes");
+    c.path = "//api/latest/ReadVolumes".into();
+    let (s, v) = c.send("{}").await;
+    assert_eq!((s, code(&v)), (401, "1"), "{v}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_paths_and_methods_answer_errors_bodies() {
+    let sim = start().await;
+    for signed in [true, false] {
+        let mut c = Call::new(&sim, "ReadVolumes");
+        c.path = "/api/v2/ReadVolumes".into();
+        c.sign = signed;
+        let (s, v) = c.send("{}").await;
+        assert_eq!((s, code(&v)), (404, "5011"), "{v}");
+        assert_eq!(v["Errors"][0]["Type"], "InvalidResource");
+        assert!(v["ResponseContext"]["RequestId"].is_string(), "{v}");
+    }
+    let (s, v) = call(&sim, "ReadNothing", json!({})).await;
+    assert_eq!((s, code(&v)), (404, "5011"), "{v}");
+    let resp = reqwest::get(format!("{}/api/v1/ReadVolumes", sim.endpoint()))
+        .await
+        .expect("GET");
+    assert_eq!(resp.status().as_u16(), 405);
+    let v: Value = resp.json().await.expect("an Errors body");
+    assert_eq!(code(&v), "5011", "{v}");
+    assert!(v["ResponseContext"]["RequestId"].is_string(), "{v}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_fault_for_an_unknown_action_is_refused() {
+    let sim = start().await;
+    let e = sim
+        .faults()
+        .try_inject("ReadVolume", Fault::Throttle, 1)
+        .unwrap_err();
+    assert_eq!(e.close, ["ReadVolumes"]);
+    assert!(e.to_string().contains("osc simulator"), "{e}");
     sim.shutdown().await;
 }
 

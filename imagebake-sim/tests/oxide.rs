@@ -362,3 +362,185 @@ async fn faults_answer_with_oxide_errors_or_drop_the_connection() {
     let (s, _) = r.get("/v1/projects/imagebake").await;
     assert_eq!(s, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_fault_for_an_unknown_operation_id_is_refused() {
+    let r = Raw::new().await;
+    let e = r
+        .sim
+        .faults()
+        .try_inject("instance_creat", Fault::Throttle, 1)
+        .unwrap_err();
+    assert_eq!(e.close, ["instance_create"]);
+    // CloudAPI's name is not an Oxide operation id.
+    let e = r
+        .sim
+        .faults()
+        .try_inject("CreateMachine", Fault::Throttle, 1)
+        .unwrap_err();
+    assert!(e.to_string().contains("oxide simulator"), "{e}");
+    assert!(r.sim.faults().operations().contains(&"project_list"));
+}
+
+#[tokio::test]
+async fn unknown_paths_and_methods_get_dropshot_error_bodies_before_auth() {
+    let r = Raw::new().await;
+    for auth in [true, false] {
+        let mut req = r.http.get(format!("{}/v1/no-such-thing", r.sim.url()));
+        if auth {
+            req = req.bearer_auth(r.sim.token());
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["message"], "Not Found", "{body}");
+        assert!(body.get("error_code").is_none(), "{body}");
+        assert!(body["request_id"].as_str().is_some_and(|r| !r.is_empty()));
+    }
+    let (s, body) = r.call(Method::DELETE, "/v1/projects", None).await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(body["message"], "Method Not Allowed", "{body}");
+    assert!(body["request_id"].as_str().is_some());
+}
+
+#[tokio::test]
+async fn projects_and_the_current_user_need_auth_and_page() {
+    let r = Raw::new().await;
+    for path in ["/v1/projects", "/v1/me"] {
+        let resp = r
+            .http
+            .get(format!("{}{path}", r.sim.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+    let (s, page) = r.get("/v1/projects?limit=1").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(page["items"][0]["name"], "imagebake", "{page}");
+    assert_eq!(page["items"][0]["id"], r.sim.project_id().to_string());
+    let token = page["next_page"].as_str().unwrap();
+    let (_, next) = r
+        .get(&format!("/v1/projects?limit=1&page_token={token}"))
+        .await;
+    assert_eq!(next["items"], json!([]), "one project only");
+    assert_eq!(next["next_page"], Value::Null);
+
+    let (s, me) = r.get("/v1/me").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(me["display_name"], "imagebake-sim");
+    assert_eq!(me["silo_name"], "imagebake-silo");
+    assert!(uuid_like(&me["id"]) && uuid_like(&me["silo_id"]), "{me}");
+    // The user's SSH keys name the same user.
+    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHb0mK2ZqG8v3R9s6yV8c2xJ2tJgkQ3p1w4q7aZ0bC1d";
+    let (_, k) = r
+        .post(
+            "/v1/me/ssh-keys",
+            json!({ "name": "mine", "description": "", "public_key": key }),
+        )
+        .await;
+    assert_eq!(k["silo_user_id"], me["id"]);
+}
+
+fn uuid_like(v: &Value) -> bool {
+    v.as_str().is_some_and(|s| uuid::Uuid::try_parse(s).is_ok())
+}
+
+#[tokio::test]
+async fn the_newest_api_version_is_what_current_sdks_send_and_is_settable() {
+    let r = Raw::new().await;
+    assert_eq!(API_VERSION, "2026091500.0.0");
+    assert_eq!(r.sim.api_version(), API_VERSION);
+    let status = |sim: &OxideSim, version: &'static str| {
+        let req = r
+            .http
+            .get(format!("{}/v1/me", sim.url()))
+            .bearer_auth(sim.token())
+            .header("api-version", version);
+        async move { req.send().await.unwrap().status() }
+    };
+    assert_eq!(status(&r.sim, "2026091500.0.0").await, StatusCode::OK);
+    assert_eq!(status(&r.sim, "2026072800.0.0").await, StatusCode::OK);
+    assert_eq!(
+        status(&r.sim, "2026091500.0.1").await,
+        StatusCode::BAD_REQUEST
+    );
+    let old = OxideSim::start(OxideSimOptions {
+        api_version: "2026010300.0.0".into(),
+        ..OxideSimOptions::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(old.api_version(), "2026010300.0.0");
+    assert_eq!(
+        status(&old, "2026091500.0.0").await,
+        StatusCode::BAD_REQUEST
+    );
+    let bad = OxideSim::start(OxideSimOptions {
+        api_version: "latest".into(),
+        ..OxideSimOptions::default()
+    })
+    .await
+    .unwrap_err();
+    assert!(bad.to_string().contains("\"latest\""), "{bad}");
+}
+
+#[test]
+fn every_operation_name_is_an_operation_id_of_the_stored_spec() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/reference/oxide-openapi.json"
+    );
+    let spec = std::fs::read_to_string(path).expect("the stored OpenAPI document");
+    for op in imagebake_sim::oxide::OPERATIONS {
+        assert!(
+            spec.contains(&format!("\"operationId\": \"{op}\"")),
+            "{op} is not an operationId"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_binary_takes_the_oxide_api_version() {
+    // cargo builds the binary for tests only when all its features are on.
+    let all_features = cfg!(all(feature = "triton", feature = "osc"));
+    let Some(bin) = option_env!("CARGO_BIN_EXE_imagebake-sim").filter(|_| all_features) else {
+        eprintln!("imagebake-sim binary not built with these features; skipped");
+        return;
+    };
+    let refused = tokio::process::Command::new(bin)
+        .args(["--cloud", "triton", "--oxide-api-version", "2026010300.0.0"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--cloud oxide only"));
+
+    use tokio::io::AsyncBufReadExt as _;
+    let mut child = tokio::process::Command::new(bin)
+        .args(["--cloud", "oxide", "--oxide-api-version", "2026010300.0.0"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::io::BufReader::new(stdout).lines().next_line(),
+    )
+    .await
+    .expect("a line in time")
+    .unwrap()
+    .expect("one line");
+    let v: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["api_version"], "2026010300.0.0");
+    let status = |version: &'static str| {
+        let req = reqwest::Client::new()
+            .get(format!("{}/v1/me", v["host"].as_str().unwrap()))
+            .bearer_auth(v["token"].as_str().unwrap())
+            .header("api-version", version);
+        async move { req.send().await.unwrap().status() }
+    };
+    assert_eq!(status("2026010300.0.0").await, StatusCode::OK);
+    assert_eq!(status(API_VERSION).await, StatusCode::BAD_REQUEST);
+}

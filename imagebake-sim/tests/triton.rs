@@ -1423,3 +1423,240 @@ async fn binary_prints_one_json_line() {
     assert!(exit.success(), "{exit:?}");
     assert!(!key_path.exists(), "key files removed on exit");
 }
+
+// ---------------------------------------------------------------- audit, rename, datacenters, routes
+
+/// MachineAudit's entries, newest first, as `(action, success)`.
+async fn audit(c: &Client, id: &str) -> (Vec<(String, String)>, Value) {
+    let (status, body) = c.get(&format!("/my/machines/{id}/audit")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let entries = body
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap_or_default().to_owned(),
+                e["success"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    (entries, body)
+}
+
+fn entries(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, s)| ((*a).to_owned(), (*s).to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn machine_audit_lists_the_finished_actions_newest_first() {
+    let sim = sim().await;
+    let c = Client::new(&sim);
+    let m = create_machine(&c, "audited", json!({})).await;
+    let id = m["id"].as_str().expect("id");
+    c.wait_machine(id, "running").await;
+    let (list, body) = audit(&c, id).await;
+    assert_eq!(list, entries(&[("provision", "yes")]));
+    let first = &body[0];
+    assert_eq!(
+        first["caller"],
+        json!({ "type": "signature", "ip": "127.0.0.1",
+                "keyId": format!("/{}/keys/{}", sim.account(), sim.key_id()) })
+    );
+    assert_eq!(first["parameters"]["name"], "audited");
+    assert!(first["time"].as_str().is_some_and(|t| t.ends_with('Z')));
+
+    let (s, _) = c
+        .post(&format!("/my/machines/{id}?action=reboot"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let (s, _) = c
+        .post(
+            &format!("/my/machines/{id}?action=rename&name=audited-2"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let (s, _) = c
+        .post(&format!("/my/machines/{id}?action=stop"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    c.wait_machine(id, "stopped").await;
+    let (list, body) = audit(&c, id).await;
+    assert_eq!(
+        list,
+        entries(&[
+            ("stop", "yes"),
+            ("rename", "yes"),
+            ("reboot", "yes"),
+            ("provision", "yes")
+        ])
+    );
+    assert_eq!(body[1]["parameters"]["name"], "audited-2");
+
+    // A job still running is not listed (CloudAPI skips unfinished jobs).
+    sim.set_delays(TritonDelays::all(Duration::from_secs(3600)));
+    let (s, _) = c
+        .post(&format!("/my/machines/{id}?action=start"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    assert_eq!(audit(&c, id).await.0[0].0, "stop");
+    sim.set_delays(TritonDelays::all(Duration::from_millis(5)));
+
+    // The audit of a deleted machine is still there, destroy first.
+    let doomed = create_machine(&c, "doomed", json!({})).await;
+    let doomed = doomed["id"].as_str().expect("id");
+    c.wait_machine(doomed, "running").await;
+    let (s, _) = c.delete(&format!("/my/machines/{doomed}")).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.get(&format!("/my/machines/{doomed}")).await.0 != StatusCode::GONE {
+        assert!(Instant::now() < deadline, "never deleted");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let (list, _) = audit(&c, doomed).await;
+    assert_eq!(list, entries(&[("destroy", "yes"), ("provision", "yes")]));
+
+    // A failed provision is a "no".
+    sim.faults().inject("CreateMachine", Fault::FailResource, 1);
+    let bad = create_machine(&c, "bad", json!({})).await;
+    let bad = bad["id"].as_str().expect("id");
+    c.wait_machine(bad, "failed").await;
+    assert_eq!(audit(&c, bad).await.0, entries(&[("provision", "no")]));
+
+    let (s, body) = c
+        .get("/my/machines/00000000-0000-0000-0000-000000000000/audit")
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(error_of(&body).0, "ResourceNotFound");
+}
+
+#[tokio::test]
+async fn rename_machine_checks_the_name_and_conflicts() {
+    let sim = sim().await;
+    let c = Client::new(&sim);
+    let a = create_machine(&c, "first", json!({})).await;
+    let a = a["id"].as_str().expect("id");
+    create_machine(&c, "second", json!({})).await;
+    let rename = |name: &str| format!("/my/machines/{a}?action=rename&name={name}");
+
+    let (s, body) = c
+        .post(&format!("/my/machines/{a}?action=rename"), json!({}))
+        .await;
+    assert_eq!(
+        (s, error_of(&body).0),
+        (StatusCode::CONFLICT, "MissingParameter")
+    );
+    for bad in ["-leading-dash", "has%20space", "slash%2Fin"] {
+        let (s, body) = c.post(&rename(bad), json!({})).await;
+        assert_eq!(s, StatusCode::CONFLICT, "{bad}: {body}");
+        assert_eq!(body["code"], "ValidationFailed", "{bad}");
+        assert_eq!(body["errors"][0]["code"], "Invalid", "{bad}");
+    }
+    let (s, _) = c.post(&rename(&"x".repeat(190)), json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (s, body) = c.post(&rename("second"), json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(body["errors"][0]["code"], "Duplicate", "{body}");
+    // Its own name is no conflict; the name may also come in the body.
+    let (s, _) = c.post(&rename("first"), json!({})).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let (s, _) = c
+        .post(
+            &format!("/my/machines/{a}"),
+            json!({ "action": "rename", "name": "renamed.v2" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let (_, m) = c.get(&format!("/my/machines/{a}")).await;
+    assert_eq!(m["name"], "renamed.v2");
+    let (_, found) = c.get("/my/machines?name=renamed.v2").await;
+    assert_eq!(found.as_array().map(Vec::len), Some(1));
+    let (s, body) = c
+        .post(
+            "/my/machines/00000000-0000-0000-0000-000000000000?action=rename&name=x",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (s, error_of(&body).0),
+        (StatusCode::NOT_FOUND, "ResourceNotFound")
+    );
+}
+
+#[tokio::test]
+async fn list_datacenters_names_this_one() {
+    let sim = sim().await;
+    let c = Client::new(&sim);
+    let (s, body) = c.get("/my/datacenters").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body, json!({ "imagebake-sim-1": sim.url() }));
+}
+
+#[tokio::test]
+async fn unknown_routes_answer_cloudapi_error_bodies_before_auth() {
+    let sim = sim().await;
+    let c = Client::new(&sim);
+    for no_auth in [false, true] {
+        let o = || Opts {
+            no_auth,
+            ..Opts::default()
+        };
+        let (s, _, body) = c.send(Method::GET, "/my/no-such-thing", o()).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
+        assert_eq!(
+            error_of(&body),
+            ("ResourceNotFound", "/my/no-such-thing does not exist")
+        );
+        let (s, _, body) = c.send(Method::GET, "/", o()).await;
+        assert_eq!(
+            (s, error_of(&body).0),
+            (StatusCode::NOT_FOUND, "ResourceNotFound")
+        );
+        let (s, _, body) = c.send(Method::PUT, "/my/machines", o()).await;
+        assert_eq!(
+            (s, error_of(&body)),
+            (
+                StatusCode::METHOD_NOT_ALLOWED,
+                ("BadMethod", "PUT is not allowed")
+            )
+        );
+    }
+    // A known path still needs a signature.
+    let (s, _, _) = c
+        .send(
+            Method::GET,
+            "/my/machines",
+            Opts {
+                no_auth: true,
+                ..Opts::default()
+            },
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_fault_for_an_unknown_operation_name_is_refused() {
+    let sim = sim().await;
+    let e = sim
+        .faults()
+        .try_inject("CreateMachines", Fault::Throttle, 1)
+        .unwrap_err();
+    assert_eq!(e.close, ["CreateMachine"]);
+    assert!(e.to_string().contains("close names: CreateMachine"), "{e}");
+    let e = sim
+        .faults()
+        .try_inject("instance_create", Fault::Throttle, 1)
+        .unwrap_err();
+    assert!(e.to_string().contains("its operations: GetAccount"), "{e}");
+    for op in ["MachineAudit", "RenameMachine", "ListDatacenters"] {
+        sim.faults().inject(op, Fault::Status(503), 1);
+    }
+    let c = Client::new(&sim);
+    let (s, _) = c.get("/my/datacenters").await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(sim.faults().pending("ListDatacenters"), 0);
+}

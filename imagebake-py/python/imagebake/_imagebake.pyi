@@ -215,13 +215,22 @@ class TritonSim:
 
 @final
 class OxideSim:
-    def __new__(cls, *, ssh: bool = False, delay_ms: int = 20, port: int = 0) -> Self: ...
+    def __new__(
+        cls,
+        *,
+        ssh: bool = False,
+        delay_ms: int = 20,
+        port: int = 0,
+        api_version: str | None = None,
+    ) -> Self: ...
     @property
     def url(self) -> str: ...
     @property
     def token(self) -> str: ...
     @property
     def project(self) -> str: ...
+    @property
+    def api_version(self) -> str: ...
     @property
     def ssh_port(self) -> int | None: ...
     @property

@@ -19,6 +19,10 @@ struct Args {
     /// Port to listen on (0 picks a free one).
     #[arg(long, default_value_t = 0)]
     port: u16,
+    /// Oxide only: the newest `api-version` the rack accepts (newer ones get
+    /// 400), e.g. an older rack's `2026010300.0.0`.
+    #[arg(long, value_name = "X.Y.Z")]
+    oxide_api_version: Option<String>,
 }
 
 #[tokio::main]
@@ -28,10 +32,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    if args.oxide_api_version.is_some() && !matches!(args.cloud, Cloud::Oxide) {
+        return Err("--oxide-api-version applies to --cloud oxide only".into());
+    }
     // Each serves until Ctrl-C, after printing one JSON line on stdout.
     match args.cloud {
         Cloud::Triton => imagebake_sim::triton::serve_cli(args.port).await?,
-        Cloud::Oxide => imagebake_sim::oxide::serve_cli(args.port).await?,
+        Cloud::Oxide => imagebake_sim::oxide::serve_cli(args.port, args.oxide_api_version).await?,
         Cloud::Osc => imagebake_sim::osc::serve_cli(args.port).await?,
     }
     Ok(())

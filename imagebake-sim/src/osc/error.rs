@@ -78,6 +78,16 @@ impl OscError {
         Self::new(409, code, "ResourceConflict", details)
     }
 
+    /// 404 for a path or action the gateway does not know.
+    pub fn no_such_call(what: &str) -> Self {
+        Self::new(
+            404,
+            "5011",
+            "InvalidResource",
+            format!("no-such-call: {what}"),
+        )
+    }
+
     /// 429 code 25, per-call throttling.
     pub fn throttled() -> Self {
         Self::new(

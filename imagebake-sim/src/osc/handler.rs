@@ -1,13 +1,14 @@
-//! The one API handler: count, check the signature, parse, log, apply the
-//! queued fault, dispatch, answer with a `ResponseContext`.
+//! The one API handler: count, route (duplicate slashes collapsed, as the
+//! gateway does), check the signature over the collapsed path, parse, log,
+//! apply the queued fault, dispatch, answer with a `ResponseContext`.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use axum::body::Bytes;
-use axum::extract::{Path as UrlPath, State as AxState};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State as AxState;
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -39,19 +40,54 @@ fn error_response(e: &OscError, request_id: &str) -> Response {
         .into_response()
 }
 
+/// `path` with every run of slashes collapsed to one (`//api/latest/X` →
+/// `/api/latest/X`), as the gateway reads it.
+fn collapse_slashes(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        if !(c == '/' && out.ends_with('/')) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The action a (collapsed) path calls: `/api/v1/{Action}`,
+/// `/api/latest/{Action}` or `/{Action}`.
+fn action_of(path: &str) -> Option<&str> {
+    let rest = ["/api/v1/", "/api/latest/", "/"]
+        .iter()
+        .find_map(|prefix| path.strip_prefix(prefix))?;
+    (!rest.is_empty() && !rest.contains('/') && rest != "api").then_some(rest)
+}
+
+/// Every request to the API port.
 pub(crate) async fn handle(
     AxState(sh): AxState<Arc<Shared>>,
-    UrlPath(action): UrlPath<String>,
+    method: Method,
     headers: HeaderMap,
     uri: axum::http::Uri,
     body: Bytes,
 ) -> Response {
     let n = sh.requests.fetch_add(1, Ordering::SeqCst) + 1;
     let request_id = format!("0475ca1e-5151-4b1d-8e5a-{n:012x}");
+    let path = collapse_slashes(uri.path());
+    let Some(action) = action_of(&path).map(str::to_owned) else {
+        return error_response(&OscError::no_such_call(&path), &request_id);
+    };
+    if method != Method::POST {
+        let e = OscError::new(
+            405,
+            "5011",
+            "InvalidResource",
+            format!("no-such-call: {method} {path} (OAPI calls are POST)"),
+        );
+        return error_response(&e, &request_id);
+    }
     let lookup = |ak: &str| (ak == sh.access_key).then(|| sh.secret_key.clone());
     if let Err(refusal) = auth::verify(
         &headers,
-        uri.path(),
+        &path,
         &body,
         &sh.region,
         lookup,
@@ -83,15 +119,7 @@ pub(crate) async fn handle(
         .unwrap_or_else(|e| e.into_inner())
         .push((action.clone(), parsed.clone()));
     if !actions::ACTIONS.contains(&action.as_str()) {
-        return error_response(
-            &OscError::new(
-                404,
-                "5011",
-                "InvalidResource",
-                format!("no-such-call: {action}"),
-            ),
-            &request_id,
-        );
+        return error_response(&OscError::no_such_call(&action), &request_id);
     }
     let mut fail = false;
     let mut drop_after = false;
@@ -114,5 +142,24 @@ pub(crate) async fn handle(
             tracing::debug!(action = %action, code = e.code, details = %e.details, "osc error");
             error_response(&e, &request_id)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_route_after_collapsing_slashes() {
+        assert_eq!(
+            collapse_slashes("//api/latest//ReadVolumes"),
+            "/api/latest/ReadVolumes"
+        );
+        assert_eq!(action_of("/api/latest/ReadVolumes"), Some("ReadVolumes"));
+        assert_eq!(action_of("/api/v1/ReadVolumes"), Some("ReadVolumes"));
+        assert_eq!(action_of("/ReadVolumes"), Some("ReadVolumes"));
+        assert_eq!(action_of("/api/v2/ReadVolumes"), None);
+        assert_eq!(action_of("/api/v1/"), None);
+        assert_eq!(action_of("/"), None);
     }
 }

@@ -1,7 +1,9 @@
 //! The Outscale (OAPI) simulator, with real block devices.
 //!
-//! Serves `POST /api/v1/{Action}` (also `/{Action}` and `/api/latest/{Action}`)
-//! on 127.0.0.1, checks OSC4-HMAC-SHA256 and AWS4-HMAC-SHA256 signatures
+//! Serves `POST /api/v1/{Action}` (also `/{Action}` and `/api/latest/{Action}`;
+//! runs of slashes collapsed first, as the gateway does, so Outscale's CLI's
+//! `//api/latest/{Action}` works, signed over the collapsed path) on
+//! 127.0.0.1, answers any other path with a 404 `Errors[]` body, checks OSC4-HMAC-SHA256 and AWS4-HMAC-SHA256 signatures
 //! (401 with an `Errors[]` body otherwise), answers `Errors[]` bodies with the
 //! gateway's codes, pages Read calls, keeps tags, and moves volumes, links,
 //! snapshots and images through their states after configurable delays.
@@ -38,7 +40,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::post;
 use serde_json::{Value, json};
 
 use crate::faults::Faults;
@@ -233,7 +234,7 @@ impl OscSim {
             seed::seed(&mut st, &data_dir, &subregion, opts.seed_disk_bytes).await?;
         let shared = Arc::new(Shared {
             state: tokio::sync::Mutex::new(st),
-            faults: Faults::default(),
+            faults: Faults::new("osc", actions::ACTIONS),
             requests: AtomicU64::new(0),
             log: std::sync::Mutex::new(Vec::new()),
             loops: std::sync::Mutex::new(BTreeSet::new()),
@@ -246,10 +247,9 @@ impl OscSim {
             data_dir,
             dev_dir,
         });
+        // One handler routes every path itself, after collapsing slashes.
         let api_router = Router::new()
-            .route("/api/v1/{action}", post(handler::handle))
-            .route("/api/latest/{action}", post(handler::handle))
-            .route("/{action}", post(handler::handle))
+            .fallback(handler::handle)
             .with_state(shared.clone());
         let api = SimServer::serve(api_router, opts.port).await?;
         let metadata =

@@ -117,7 +117,9 @@ pub(crate) fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
 }
 
 /// Logs every request, then checks `api-version` (as dropshot does, before
-/// routing) and the bearer token.
+/// routing). The bearer token is checked by [`authenticate`], on routed
+/// requests only: an unknown path is 404 whoever asks, as in Nexus, where
+/// authentication runs inside the handlers.
 pub(crate) async fn gate(State(sh): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     sh.request_count.fetch_add(1, Ordering::SeqCst);
     let headers = req.headers();
@@ -125,11 +127,7 @@ pub(crate) async fn gate(State(sh): State<Arc<Shared>>, req: Request, next: Next
         .get("api-version")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let authorized = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| t == sh.token);
+    let authorized = bearer_ok(&sh, headers);
     let query: Vec<(String, String)> = req
         .uri()
         .query()
@@ -167,7 +165,16 @@ pub(crate) async fn gate(State(sh): State<Arc<Shared>>, req: Request, next: Next
             Some(_) => {}
         }
     }
-    if !authorized {
+    next.run(req).await
+}
+
+/// Refuses a routed request without the right bearer token: 401.
+pub(crate) async fn authenticate(
+    State(sh): State<Arc<Shared>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if !bearer_ok(&sh, req.headers()) {
         return ApiError::new(
             StatusCode::UNAUTHORIZED,
             Some("Unauthorized"),
@@ -176,6 +183,15 @@ pub(crate) async fn gate(State(sh): State<Arc<Shared>>, req: Request, next: Next
         .into_response();
     }
     next.run(req).await
+}
+
+/// Whether the request carries the simulator's bearer token.
+fn bearer_ok(sh: &Shared, headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| t == sh.token)
 }
 
 /// What an operation sees of its request's circumstances.

@@ -1,4 +1,5 @@
-//! The current user's SSH keys, IP pools, projects, and unknown paths.
+//! The current user and their SSH keys, IP pools, projects, and unknown
+//! paths and methods.
 
 use std::sync::Arc;
 
@@ -146,6 +147,37 @@ pub(crate) async fn project_view(
     .await
 }
 
+pub(crate) async fn project_list(
+    State(sh): State<Arc<Shared>>,
+    Query(q): Query<http::Query>,
+) -> Response {
+    run(&sh, "project_list", |w, _| {
+        let page = PageRequest::parse(&q, &[])?;
+        let items = w
+            .projects
+            .iter()
+            .map(|p| (p.name.clone(), p.id, p.view()))
+            .collect();
+        Ok(json_response(StatusCode::OK, page.page(items)))
+    })
+    .await
+}
+
+pub(crate) async fn current_user_view(State(sh): State<Arc<Shared>>) -> Response {
+    run(&sh, "current_user_view", |w, _| {
+        Ok(json_response(StatusCode::OK, w.current_user_view()))
+    })
+    .await
+}
+
+/// dropshot's answer to a path no route has: 404, `message` "Not Found",
+/// no `error_code`.
 pub(crate) async fn not_found() -> Response {
-    ApiError::new(StatusCode::NOT_FOUND, Some("NotFound"), "Not Found").into_response()
+    ApiError::new(StatusCode::NOT_FOUND, None, "Not Found").into_response()
+}
+
+/// dropshot's answer to a method the path does not take: 405, `message`
+/// "Method Not Allowed", no `error_code`.
+pub(crate) async fn method_not_allowed() -> Response {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, None, "Method Not Allowed").into_response()
 }

@@ -1,7 +1,10 @@
-//! A simulated Oxide rack (the external API, version 2026072800.0.0).
+//! A simulated Oxide rack (the external API, newest version
+//! [`API_VERSION`] by default, settable with [`OxideSimOptions::api_version`]).
 //!
-//! It serves the real paths with bearer-token auth (401 otherwise), rejects an
-//! `api-version` newer than its own with dropshot's 400, and follows Nexus's
+//! It serves the real paths with bearer-token auth (401 otherwise; an unknown
+//! path is 404 and a wrong method 405 with dropshot's error body, whoever
+//! asks), rejects an `api-version` newer than its own with dropshot's 400,
+//! and follows Nexus's
 //! rules: instance create starts the instance inside the request (a start
 //! fault leaves it `stopped` and still answers 201); stop is a hard,
 //! idempotent power-off; delete only from `stopped`/`failed`, detaching the
@@ -36,8 +39,44 @@ use crate::server::SimServer;
 
 pub use model::SEED_PROJECT;
 
-/// The newest API version the simulator supports by default.
-pub const API_VERSION: &str = "2026072800.0.0";
+/// The newest API version the simulator supports by default: what the
+/// current official SDKs send (the `oxide` crate 0.19).
+pub const API_VERSION: &str = "2026091500.0.0";
+
+/// Every operation id the simulator serves; faults can be queued for these
+/// only.
+pub const OPERATIONS: &[&str] = &[
+    "current_user_view",
+    "current_user_ssh_key_create",
+    "current_user_ssh_key_delete",
+    "current_user_ssh_key_list",
+    "current_user_ssh_key_view",
+    "disk_delete",
+    "disk_list",
+    "disk_view",
+    "image_create",
+    "image_delete",
+    "image_demote",
+    "image_list",
+    "image_promote",
+    "image_view",
+    "instance_create",
+    "instance_delete",
+    "instance_external_ip_list",
+    "instance_list",
+    "instance_serial_console",
+    "instance_start",
+    "instance_stop",
+    "instance_view",
+    "ip_pool_list",
+    "ip_pool_view",
+    "project_list",
+    "project_view",
+    "snapshot_create",
+    "snapshot_delete",
+    "snapshot_list",
+    "snapshot_view",
+];
 
 /// How long simulated state transitions take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -196,7 +235,10 @@ impl OxideSim {
         let api_version = http::parse_version(&opts.api_version).ok_or_else(|| {
             std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
-                "api_version must be X.Y.Z",
+                format!(
+                    "api_version {:?} must be X.Y.Z (e.g. {API_VERSION})",
+                    opts.api_version
+                ),
             )
         })?;
         let vms = match opts.ssh {
@@ -211,7 +253,7 @@ impl OxideSim {
         world.vms.clone_from(&vms);
         let shared = Arc::new(Shared {
             world: Mutex::new(world),
-            faults: Faults::default(),
+            faults: Faults::new("oxide", OPERATIONS),
             token: opts
                 .token
                 .unwrap_or_else(|| format!("oxide-sim-{}", Uuid::new_v4().simple())),
@@ -258,6 +300,12 @@ impl OxideSim {
     /// The bearer token the simulator accepts.
     pub fn token(&self) -> &str {
         &self.shared.token
+    }
+
+    /// The newest `api-version` the simulator accepts.
+    pub fn api_version(&self) -> String {
+        let (a, b, c) = self.shared.api_version;
+        format!("{a}.{b}.{c}")
     }
 
     /// Fault queues, by operation id.
@@ -387,7 +435,14 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/v1/ip-pools", get(misc::ip_pool_list))
         .route("/v1/ip-pools/{pool}", get(misc::ip_pool_view))
+        .route("/v1/projects", get(misc::project_list))
         .route("/v1/projects/{project}", get(misc::project_view))
+        .route("/v1/me", get(misc::current_user_view))
+        .method_not_allowed_fallback(misc::method_not_allowed)
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            http::authenticate,
+        ))
         .fallback(misc::not_found)
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&shared),
@@ -397,12 +452,14 @@ fn router(shared: Arc<Shared>) -> Router {
 }
 
 /// Serves this simulator on 127.0.0.1:`port` (with short, visible start and
-/// stop delays), prints one JSON line describing it on stdout (with
+/// stop delays) supporting API versions up to `api_version` ([`API_VERSION`]
+/// when `None`), prints one JSON line describing it on stdout (with
 /// `ssh_port` when instances have SSH; stderr says why not otherwise), and
 /// runs until Ctrl-C.
-pub async fn serve_cli(port: u16) -> std::io::Result<()> {
+pub async fn serve_cli(port: u16, api_version: Option<String>) -> std::io::Result<()> {
     let sim = OxideSim::start(OxideSimOptions {
         port,
+        api_version: api_version.unwrap_or_else(|| API_VERSION.to_owned()),
         ssh: crate::machine::cli_mode("oxide"),
         delays: OxideDelays {
             instance_start: Duration::from_secs(2),
@@ -416,6 +473,7 @@ pub async fn serve_cli(port: u16) -> std::io::Result<()> {
         "host": sim.url(),
         "token": sim.token(),
         "project": SEED_PROJECT,
+        "api_version": sim.api_version(),
     });
     if let Some(port) = sim.ssh_port() {
         line["ssh_port"] = port.into();

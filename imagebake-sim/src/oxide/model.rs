@@ -184,6 +184,10 @@ pub(crate) struct SshKey {
 #[derive(Debug)]
 pub(crate) struct World {
     pub(crate) user_id: Uuid,
+    /// When the current user was created.
+    pub(crate) user_times: Times,
+    /// The silo the user and the projects belong to ([`SEED_SILO`]).
+    pub(crate) silo_id: Uuid,
     pub(crate) projects: Vec<Project>,
     pub(crate) vpcs: Vec<Vpc>,
     pub(crate) pools: Vec<Pool>,
@@ -198,6 +202,12 @@ pub(crate) struct World {
 
 /// The project every simulator starts with.
 pub const SEED_PROJECT: &str = "imagebake";
+
+/// The silo's name.
+pub const SEED_SILO: &str = "imagebake-silo";
+
+/// The current user's display name.
+pub const SEED_USER: &str = "imagebake-sim";
 
 impl World {
     /// A silo with project `imagebake` (VPC `default`, subnet `default`), a
@@ -222,6 +232,8 @@ impl World {
         };
         Self {
             user_id: Uuid::new_v4(),
+            user_times: Times::now(),
+            silo_id: Uuid::new_v4(),
             vpcs: vec![Vpc {
                 project_id: project.id,
                 name: "default".into(),
@@ -397,6 +409,18 @@ pub(crate) fn check_hostname(value: &str) -> Result<(), ApiError> {
         )));
     }
     Ok(())
+}
+
+impl World {
+    /// `CurrentUser`: the one user, a silo admin.
+    pub(crate) fn current_user_view(&self) -> Value {
+        json!({
+            "id": self.user_id, "display_name": SEED_USER,
+            "silo_id": self.silo_id, "silo_name": SEED_SILO,
+            "silo_admin": true, "fleet_viewer": false,
+            "time_created": self.user_times.created, "time_modified": self.user_times.modified,
+        })
+    }
 }
 
 impl Project {

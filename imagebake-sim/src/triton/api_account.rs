@@ -1,4 +1,4 @@
-//! GetAccount, the account's keys, packages and networks.
+//! GetAccount, the account's keys, packages, networks and datacenters.
 
 use axum::http::{StatusCode, header};
 use serde_json::{Value, json};
@@ -207,6 +207,12 @@ pub(crate) fn get_network(store: &Store, id: &str) -> ApiResult {
         .find(|n| n.id.to_string() == id)
         .map(|n| Reply::ok(network_json(n)))
         .ok_or_else(|| ApiError::not_found(format!("network {id} not found")))
+}
+
+/// ListDatacenters: `GET /:login/datacenters` → `{name: url}` (the one
+/// simulated datacenter, at the URL the request was sent to).
+pub(crate) fn list_datacenters(cx: &Context) -> ApiResult {
+    Ok(Reply::ok(json!({ super::http::DATACENTER: cx.url })))
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Machines: ListMachines, CreateMachine, GetMachine, Stop/Start/Reboot,
-//! DeleteMachine.
+//! RenameMachine, DeleteMachine, and MachineAudit (the jobs those ran).
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -13,7 +13,7 @@ use super::error::{ApiError, ApiResult, Reply};
 use super::params::{Params, metadata_string};
 use super::routes::Context;
 use super::seed;
-use super::state::{ImageState, Machine, MachineState, Store, Transition};
+use super::state::{AuditEntry, ImageState, Machine, MachineState, Store, Transition};
 use super::time::rfc3339;
 
 /// ListMachines' default and largest `limit`.
@@ -188,24 +188,7 @@ pub(crate) fn create(store: &mut Store, cx: &Context, params: &Params) -> ApiRes
         .str("name")
         .filter(|n| !n.is_empty())
         .map_or_else(|| short.clone(), |n| n.replace("{{shortId}}", &short));
-    if store
-        .machines
-        .iter()
-        .any(|m| !m.is_deleted() && m.name == name)
-    {
-        return Err(ApiError::Raw {
-            status: StatusCode::CONFLICT,
-            body: json!({
-                "code": "ValidationFailed",
-                "message": "Invalid VM parameters",
-                "errors": [{
-                    "field": "alias",
-                    "code": "Duplicate",
-                    "message": "Already exists for this owner_uuid",
-                }],
-            }),
-        });
-    }
+    ensure_name_free(store, &name, None)?;
     let brand = match (image.kind.as_str(), params.str("brand")) {
         ("zvol", Some(b)) if b == "kvm" || b == "bhyve" => b,
         ("zvol", _) => "bhyve".to_owned(),
@@ -237,7 +220,8 @@ pub(crate) fn create(store: &mut Store, cx: &Context, params: &Params) -> ApiRes
     } else {
         MachineState::Running
     };
-    let machine = Machine {
+    let provision = Transition::after(outcome, store.delays.provision);
+    let mut machine = Machine {
         id,
         name,
         brand,
@@ -247,7 +231,7 @@ pub(crate) fn create(store: &mut Store, cx: &Context, params: &Params) -> ApiRes
         disk: package.disk,
         networks,
         state: MachineState::Provisioning,
-        pending: Some(Transition::after(outcome, store.delays.provision)),
+        pending: Some(provision),
         has_ip: false,
         ip: store.vms.as_ref().map_or_else(
             || super::vm::API_ONLY_IP.to_owned(),
@@ -259,7 +243,10 @@ pub(crate) fn create(store: &mut Store, cx: &Context, params: &Params) -> ApiRes
         deletion_protection: params.bool("deletion_protection")?.unwrap_or(false),
         created: now,
         updated: now,
+        audit: Vec::new(),
     };
+    let ok = !cx.fail_resource;
+    record(&mut machine, cx, params, "provision", ok, provision.at_wall);
     let body = machine_json(&machine);
     store.machines.push(machine);
     Ok(Reply::json(StatusCode::CREATED, body)
@@ -267,14 +254,16 @@ pub(crate) fn create(store: &mut Store, cx: &Context, params: &Params) -> ApiRes
 }
 
 /// StopMachine: `POST /:login/machines/:id?action=stop` → 202.
-pub(crate) fn stop(store: &mut Store, id: &str) -> ApiResult {
+pub(crate) fn stop(store: &mut Store, cx: &Context, id: &str, params: &Params) -> ApiResult {
     let delay = store.delays.stop;
     let m = live_machine(store, id)?;
     match m.state {
         MachineState::Running if !m.is_deleting() => {
+            let t = Transition::after(MachineState::Stopped, delay);
             m.state = MachineState::Stopping;
             m.updated = SystemTime::now();
-            m.pending = Some(Transition::after(MachineState::Stopped, delay));
+            m.pending = Some(t);
+            record(m, cx, params, "stop", true, t.at_wall);
         }
         MachineState::Stopping => {}
         state => {
@@ -288,13 +277,15 @@ pub(crate) fn stop(store: &mut Store, id: &str) -> ApiResult {
 }
 
 /// StartMachine: `POST /:login/machines/:id?action=start` → 202.
-pub(crate) fn start(store: &mut Store, id: &str) -> ApiResult {
+pub(crate) fn start(store: &mut Store, cx: &Context, id: &str, params: &Params) -> ApiResult {
     let delay = store.delays.start;
     let m = live_machine(store, id)?;
     match m.state {
         MachineState::Stopped if !m.is_deleting() => {
             if m.pending.is_none() {
-                m.pending = Some(Transition::after(MachineState::Running, delay));
+                let t = Transition::after(MachineState::Running, delay);
+                m.pending = Some(t);
+                record(m, cx, params, "start", true, t.at_wall);
             }
         }
         state => {
@@ -309,7 +300,7 @@ pub(crate) fn start(store: &mut Store, id: &str) -> ApiResult {
 
 /// RebootMachine: `POST /:login/machines/:id?action=reboot` → 202 (stays
 /// `running`).
-pub(crate) fn reboot(store: &mut Store, id: &str) -> ApiResult {
+pub(crate) fn reboot(store: &mut Store, cx: &Context, id: &str, params: &Params) -> ApiResult {
     let m = live_machine(store, id)?;
     if m.state != MachineState::Running || m.is_deleting() {
         return Err(ApiError::invalid_state(format!(
@@ -317,7 +308,9 @@ pub(crate) fn reboot(store: &mut Store, id: &str) -> ApiResult {
             m.state.as_str()
         )));
     }
-    m.updated = SystemTime::now();
+    let now = SystemTime::now();
+    m.updated = now;
+    record(m, cx, params, "reboot", true, now);
     let machine = m.id;
     if let Some(Err(e)) = store.vms.as_ref().map(|vms| vms.reboot(machine)) {
         tracing::warn!(%machine, error = %e, "simulated machine failed to reboot");
@@ -327,7 +320,7 @@ pub(crate) fn reboot(store: &mut Store, id: &str) -> ApiResult {
 
 /// DeleteMachine: `DELETE /:login/machines/:id` → 204 (also while a delete is
 /// under way); 410 with the body once deleted.
-pub(crate) fn delete(store: &mut Store, id: &str) -> ApiResult {
+pub(crate) fn delete(store: &mut Store, cx: &Context, id: &str, params: &Params) -> ApiResult {
     let delay = store.delays.delete;
     let m = live_machine(store, id)?;
     if m.deletion_protection {
@@ -338,7 +331,118 @@ pub(crate) fn delete(store: &mut Store, id: &str) -> ApiResult {
         ));
     }
     if !m.is_deleting() {
-        m.pending = Some(Transition::after(MachineState::Deleted, delay));
+        let t = Transition::after(MachineState::Deleted, delay);
+        m.pending = Some(t);
+        record(m, cx, params, "destroy", true, t.at_wall);
     }
     Ok(Reply::empty(StatusCode::NO_CONTENT))
+}
+
+/// Adds a job to the machine's audit trail, shown from `time` on.
+fn record(
+    m: &mut Machine,
+    cx: &Context,
+    params: &Params,
+    action: &'static str,
+    success: bool,
+    time: SystemTime,
+) {
+    m.audit.push(AuditEntry {
+        action,
+        parameters: Value::Object(params.0.clone()),
+        success,
+        caller: cx.caller.clone(),
+        time,
+    });
+}
+
+/// MachineAudit: `GET /:login/machines/:id/audit` → the machine's finished
+/// jobs, newest first, as `{action, parameters, success: "yes"|"no",
+/// caller, time}` (also for a deleted machine; 404 for an unknown one).
+pub(crate) fn audit(store: &mut Store, id: &str) -> ApiResult {
+    let m = store
+        .machine_mut(id)
+        .ok_or_else(|| ApiError::not_found(format!("VM {id} not found")))?;
+    let now = SystemTime::now();
+    let entries: Vec<Value> = m
+        .audit
+        .iter()
+        .rev()
+        .filter(|e| e.time <= now)
+        .map(|e| {
+            json!({
+                "action": e.action,
+                "parameters": e.parameters,
+                "success": if e.success { "yes" } else { "no" },
+                "caller": e.caller,
+                "time": rfc3339(e.time),
+            })
+        })
+        .collect();
+    Ok(Reply::ok(Value::Array(entries)))
+}
+
+/// Longest machine name (alias) RenameMachine accepts.
+const MAX_NAME: usize = 189;
+
+/// RenameMachine: `POST /:login/machines/:id?action=rename&name=NAME` → 202.
+/// The name is required (409 `MissingParameter`), must be 1 to 189 letters,
+/// digits, `_`, `.` or `-` starting with a letter or digit, and free among
+/// live machines (409 `ValidationFailed`, as CreateMachine).
+pub(crate) fn rename(store: &mut Store, cx: &Context, id: &str, params: &Params) -> ApiResult {
+    let name = params
+        .str("name")
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ApiError::missing("name"))?;
+    let valid = name.len() <= MAX_NAME
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if !valid {
+        return Err(validation_failed(
+            "Invalid",
+            &format!("Invalid alias: {name:?}"),
+        ));
+    }
+    let machine = live_machine(store, id)?.id;
+    ensure_name_free(store, &name, Some(machine))?;
+    let m = live_machine(store, id)?;
+    if m.is_deleting() {
+        return Err(ApiError::invalid_state(format!(
+            "VM {id} cannot be renamed while it is being deleted"
+        )));
+    }
+    let now = SystemTime::now();
+    m.name = name;
+    m.updated = now;
+    record(m, cx, params, "rename", true, now);
+    Ok(Reply::empty(StatusCode::ACCEPTED))
+}
+
+/// 409 `ValidationFailed` when a live machine other than `except` has `name`.
+fn ensure_name_free(store: &Store, name: &str, except: Option<Uuid>) -> Result<(), ApiError> {
+    let taken = store
+        .machines
+        .iter()
+        .any(|m| !m.is_deleted() && m.name == name && Some(m.id) != except);
+    if taken {
+        return Err(validation_failed(
+            "Duplicate",
+            "Already exists for this owner_uuid",
+        ));
+    }
+    Ok(())
+}
+
+/// VMAPI's 409 `ValidationFailed` about the machine's alias.
+fn validation_failed(code: &str, message: &str) -> ApiError {
+    ApiError::Raw {
+        status: StatusCode::CONFLICT,
+        body: json!({
+            "code": "ValidationFailed",
+            "message": "Invalid VM parameters",
+            "errors": [{ "field": "alias", "code": code, "message": message }],
+        }),
+    }
 }

@@ -19,6 +19,8 @@ pub(crate) struct Caller {
     pub login: String,
     /// The RBAC sub-user, if a sub-user key signed.
     pub user: Option<String>,
+    /// The signature's `keyId` as sent (`/LOGIN/keys/KEY`).
+    pub key_id: String,
 }
 
 /// A parsed `Authorization: Signature ...` header.
@@ -106,10 +108,12 @@ fn caller_of(key_id: &str) -> Result<Caller, ApiError> {
         ["", login, "keys", _] => Ok(Caller {
             login: (*login).to_owned(),
             user: None,
+            key_id: key_id.to_owned(),
         }),
         ["", login, _, user, "keys", _] => Ok(Caller {
             login: (*login).to_owned(),
             user: Some((*user).to_owned()),
+            key_id: key_id.to_owned(),
         }),
         _ => Err(ApiError::credentials(format!(
             "Invalid KeyId {key_id} in authorization header"
@@ -368,7 +372,8 @@ mod tests {
             caller_of("/demo/keys/fp").expect("account"),
             Caller {
                 login: "demo".into(),
-                user: None
+                user: None,
+                key_id: "/demo/keys/fp".into(),
             }
         );
         assert_eq!(

@@ -23,6 +23,8 @@ use crate::drop::dropped_connection;
 
 /// restify's `maxBodySize` in CloudAPI.
 const MAX_BODY: usize = 100_000;
+/// The datacenter's name (`Triton-Datacenter-Name`, ListDatacenters).
+pub(crate) const DATACENTER: &str = "imagebake-sim-1";
 /// The API versions CloudAPI 9 serves (`GET /--ping`).
 const VERSIONS: &[&str] = &["7.0.0", "7.1.0", "7.2.0", "7.3.0", "8.0.0", "9.0.0"];
 
@@ -51,7 +53,7 @@ fn decorate(mut response: Response, version: &'static str) -> Response {
     h.insert("response-time", HeaderValue::from_static("0"));
     h.insert(
         "triton-datacenter-name",
-        HeaderValue::from_static("imagebake-sim-1"),
+        HeaderValue::from_static(DATACENTER),
     );
     response
 }
@@ -119,28 +121,35 @@ async fn process(shared: &Shared, req: Request) -> Response {
         .into_response();
     };
 
-    let login = {
+    // restify routes before the auth handlers run: an unknown path is 404
+    // and a wrong method 405 whoever asks.
+    let segments = routes::segments(&path);
+    let Some((first, rest)) = segments.split_first() else {
+        return ApiError::not_found(format!("{path} does not exist")).into_response();
+    };
+    if let Err(e) = routes::check_route(&path, rest, &parts.method) {
+        return e.into_response();
+    }
+
+    let (login, caller) = {
         let store = shared.store();
         let request = auth::Request {
             method: &parts.method,
             target: &target,
             headers: &parts.headers,
         };
-        if let Err(e) = auth::authenticate(
+        let caller = match auth::authenticate(
             &request,
             &store.account,
             shared.clock_skew_limit,
             SystemTime::now(),
         ) {
-            return e.into_response();
-        }
-        store.account.login.clone()
+            Ok(caller) => caller,
+            Err(e) => return e.into_response(),
+        };
+        (store.account.login.clone(), caller)
     };
 
-    let segments = routes::segments(&path);
-    let Some((first, rest)) = segments.split_first() else {
-        return ApiError::not_found("/ does not exist").into_response();
-    };
     if first != "my" && *first != login {
         return ApiError::not_authorized(format!("You do not have permission to access /{first}"))
             .into_response();
@@ -166,6 +175,12 @@ async fn process(shared: &Shared, req: Request) -> Response {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         fail_resource: false,
+        caller: json!({ "type": "signature", "ip": "127.0.0.1", "keyId": caller.key_id }),
+        url: parts
+            .headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map_or_else(String::new, |h| format!("http://{h}")),
     };
     let fault = shared.faults.take(op.name());
     match fault {

@@ -13,9 +13,15 @@
 //!   which GetMachine answers 410 Gone with the machine body;
 //! - images made by CreateImageFromMachine move `creating` → `active` (or
 //!   `failed` with an `error` object);
+//! - MachineAudit lists the machine's finished jobs newest first
+//!   (`provision`, `start`, `stop`, `reboot`, `rename`, `destroy`, each
+//!   shown once it has finished); RenameMachine renames at once;
+//!   ListDatacenters names the one datacenter, `imagebake-sim-1`;
+//! - an unknown path is 404 `ResourceNotFound` and a method the path does not
+//!   take 405 `BadMethod`, before authentication, as restify routes;
 //! - every transition takes the time set in [`TritonDelays`];
 //! - [`Faults`] injected per CloudAPI operation name (`CreateMachine`,
-//!   `GetImage`, ...) are applied to the next requests of that operation. A
+//!   `GetImage`, ...; another name is refused) are applied to the next requests of that operation. A
 //!   dropped connection (`DropBefore`/`DropAfter`) closes the connection
 //!   without any HTTP answer: the client sees a connection error.
 //!
@@ -172,7 +178,7 @@ impl TritonSim {
         store.vms.clone_from(&vms);
         let shared = Arc::new(Shared {
             store: Mutex::new(store),
-            faults: Faults::default(),
+            faults: Faults::new("triton", routes::OPERATIONS),
             requests: AtomicU64::new(0),
             clock_skew_limit: opts.clock_skew_limit,
         });

@@ -45,7 +45,51 @@ pub(crate) enum Op {
     GetMachineMetadata(String, String),
     DeleteMachineMetadata(String, String),
     DeleteAllMachineMetadata(String),
+    MachineAudit(String),
+    RenameMachine(String),
+    ListDatacenters,
 }
+
+/// Every operation name the simulator serves ([`Op::name`]); faults can be
+/// queued for these only.
+pub(crate) const OPERATIONS: &[&str] = &[
+    "GetAccount",
+    "ListKeys",
+    "GetKey",
+    "CreateKey",
+    "DeleteKey",
+    "ListPackages",
+    "GetPackage",
+    "ListNetworks",
+    "GetNetwork",
+    "ListImages",
+    "GetImage",
+    "CreateImageFromMachine",
+    "UpdateImage",
+    "ExportImage",
+    "DeleteImage",
+    "ListMachines",
+    "CreateMachine",
+    "GetMachine",
+    "StopMachine",
+    "StartMachine",
+    "RebootMachine",
+    "DeleteMachine",
+    "ListMachineTags",
+    "AddMachineTags",
+    "ReplaceMachineTags",
+    "GetMachineTag",
+    "DeleteMachineTag",
+    "DeleteMachineTags",
+    "ListMachineMetadata",
+    "AddMachineMetadata",
+    "GetMachineMetadata",
+    "DeleteMachineMetadata",
+    "DeleteAllMachineMetadata",
+    "MachineAudit",
+    "RenameMachine",
+    "ListDatacenters",
+];
 
 impl Op {
     /// CloudAPI's operation name (the key faults are queued under).
@@ -84,6 +128,9 @@ impl Op {
             Self::GetMachineMetadata(..) => "GetMachineMetadata",
             Self::DeleteMachineMetadata(..) => "DeleteMachineMetadata",
             Self::DeleteAllMachineMetadata(_) => "DeleteAllMachineMetadata",
+            Self::MachineAudit(_) => "MachineAudit",
+            Self::RenameMachine(_) => "RenameMachine",
+            Self::ListDatacenters => "ListDatacenters",
         }
     }
 
@@ -124,6 +171,7 @@ impl Op {
                 Some("stop") => Op::StopMachine((*id).to_owned()),
                 Some("start") => Op::StartMachine((*id).to_owned()),
                 Some("reboot") => Op::RebootMachine((*id).to_owned()),
+                Some("rename") => Op::RenameMachine((*id).to_owned()),
                 None | Some("") => return Err(ApiError::missing("action")),
                 Some(other) => return Err(unsupported_action(other)),
             },
@@ -150,7 +198,15 @@ impl Op {
             (["machines", id, "metadata", k], "DELETE") => {
                 Op::DeleteMachineMetadata((*id).to_owned(), (*k).to_owned())
             }
-            _ => return Err(no_route(&seg, m)),
+            (["machines", id, "audit"], "GET" | "HEAD") => Op::MachineAudit((*id).to_owned()),
+            (["datacenters"], "GET" | "HEAD") => Op::ListDatacenters,
+            _ => {
+                return Err(ApiError::new(
+                    405,
+                    "BadMethod",
+                    format!("{m} is not allowed"),
+                ));
+            }
         };
         Ok(op)
     }
@@ -176,10 +232,10 @@ impl Op {
             Op::ListMachines => machines::list(store, params),
             Op::CreateMachine => machines::create(store, cx, params),
             Op::GetMachine(id) => machines::get(store, id),
-            Op::StopMachine(id) => machines::stop(store, id),
-            Op::StartMachine(id) => machines::start(store, id),
-            Op::RebootMachine(id) => machines::reboot(store, id),
-            Op::DeleteMachine(id) => machines::delete(store, id),
+            Op::StopMachine(id) => machines::stop(store, cx, id, params),
+            Op::StartMachine(id) => machines::start(store, cx, id, params),
+            Op::RebootMachine(id) => machines::reboot(store, cx, id, params),
+            Op::DeleteMachine(id) => machines::delete(store, cx, id, params),
             Op::ListMachineTags(id) => meta::list_tags(store, id),
             Op::AddMachineTags(id) => meta::add_tags(store, id, params, false),
             Op::ReplaceMachineTags(id) => meta::add_tags(store, id, params, true),
@@ -191,6 +247,9 @@ impl Op {
             Op::GetMachineMetadata(id, k) => meta::get_metadata(store, cx, id, k),
             Op::DeleteMachineMetadata(id, k) => meta::delete_metadata(store, id, Some(k)),
             Op::DeleteAllMachineMetadata(id) => meta::delete_metadata(store, id, None),
+            Op::MachineAudit(id) => machines::audit(store, id),
+            Op::RenameMachine(id) => machines::rename(store, cx, id, params),
+            Op::ListDatacenters => account::list_datacenters(cx),
         }
     }
 }
@@ -205,6 +264,11 @@ pub(crate) struct Context {
     /// `Fault::FailResource` was injected: the resource this request starts
     /// ends `failed`.
     pub fail_resource: bool,
+    /// MachineAudit's `caller` for actions this request starts
+    /// (`{type: "signature", ip, keyId}`).
+    pub caller: serde_json::Value,
+    /// The datacenter's own URL (ListDatacenters), from the `Host` header.
+    pub url: String,
 }
 
 impl Context {
@@ -221,18 +285,32 @@ fn unsupported_action(action: &str) -> ApiError {
     ApiError::invalid_argument(format!("{action} is not a supported action"))
 }
 
-fn no_route(seg: &[&str], method: &str) -> ApiError {
-    let known = matches!(
-        seg,
-        [] | ["keys" | "packages" | "networks" | "images" | "machines"]
-            | ["keys" | "packages" | "networks" | "images" | "machines", _]
-            | ["machines", _, "tags" | "metadata"]
-            | ["machines", _, "tags" | "metadata", _]
-    );
-    if known {
-        ApiError::new(405, "BadMethod", format!("{method} is not allowed"))
+/// restify's routing, which runs before authentication: a path no route
+/// has is 404 `ResourceNotFound` "PATH does not exist", a method the path
+/// does not take is 405 `BadMethod`. `rest` = the segments after the login.
+pub(crate) fn check_route(path: &str, rest: &[String], method: &Method) -> Result<(), ApiError> {
+    let seg: Vec<&str> = rest.iter().map(String::as_str).collect();
+    const READ: &[&str] = &["GET", "HEAD"];
+    const READ_POST: &[&str] = &["GET", "HEAD", "POST"];
+    const READ_DELETE: &[&str] = &["GET", "HEAD", "DELETE"];
+    const READ_POST_DELETE: &[&str] = &["GET", "HEAD", "POST", "DELETE"];
+    let allowed: &[&str] = match seg.as_slice() {
+        [] | ["packages" | "networks" | "datacenters"] => READ,
+        ["packages" | "networks", _] | ["machines", _, "audit"] => READ,
+        ["keys" | "images" | "machines"] => READ_POST,
+        ["keys", _] | ["machines", _, "tags" | "metadata", _] => READ_DELETE,
+        ["images" | "machines", _] | ["machines", _, "metadata"] => READ_POST_DELETE,
+        ["machines", _, "tags"] => &["GET", "HEAD", "POST", "PUT", "DELETE"],
+        _ => return Err(ApiError::not_found(format!("{path} does not exist"))),
+    };
+    if allowed.contains(&method.as_str()) {
+        Ok(())
     } else {
-        ApiError::not_found(format!("/{} does not exist", seg.join("/")))
+        Err(ApiError::new(
+            405,
+            "BadMethod",
+            format!("{method} is not allowed"),
+        ))
     }
 }
 
@@ -284,8 +362,84 @@ mod tests {
             Op::resolve(&Method::GET, &seg("machines/m/tags/a%20b"), &p("")).expect("tag"),
             Op::GetMachineTag("m".into(), "a b".into())
         );
+        assert_eq!(
+            Op::resolve(
+                &Method::POST,
+                &seg("machines/m"),
+                &p("action=rename&name=x")
+            )
+            .expect("rename"),
+            Op::RenameMachine("m".into())
+        );
         assert!(Op::resolve(&Method::PUT, &seg("machines"), &p("")).is_err());
-        assert!(Op::resolve(&Method::GET, &seg("nothing/here"), &p("")).is_err());
+        let route = |m: Method, s: &str| check_route(&format!("/l/{s}"), &seg(s), &m);
+        assert!(route(Method::GET, "machines/m/audit").is_ok());
+        assert!(route(Method::PUT, "machines/m/tags").is_ok());
+        assert!(matches!(
+            route(Method::GET, "nothing/here"),
+            Err(ApiError::Error { code: "ResourceNotFound", ref message, .. })
+                if message == "/l/nothing/here does not exist"
+        ));
+        assert!(matches!(
+            route(Method::PUT, "machines"),
+            Err(ApiError::Error {
+                code: "BadMethod",
+                ..
+            })
+        ));
         assert_eq!(percent_decode("50%"), "50%");
+    }
+
+    #[test]
+    fn every_route_resolves_to_a_listed_operation_and_every_listed_one_is_served() {
+        let p = |q: &str| Params::merge(Some(q), None, b"").expect("params");
+        let requests: &[(Method, &str, &str)] = &[
+            (Method::GET, "", ""),
+            (Method::GET, "keys", ""),
+            (Method::POST, "keys", ""),
+            (Method::GET, "keys/k", ""),
+            (Method::DELETE, "keys/k", ""),
+            (Method::GET, "packages", ""),
+            (Method::GET, "packages/p", ""),
+            (Method::GET, "networks", ""),
+            (Method::GET, "networks/n", ""),
+            (Method::GET, "images", ""),
+            (Method::POST, "images", ""),
+            (Method::GET, "images/i", ""),
+            (Method::POST, "images/i", "action=update"),
+            (Method::POST, "images/i", "action=export"),
+            (Method::DELETE, "images/i", ""),
+            (Method::GET, "machines", ""),
+            (Method::POST, "machines", ""),
+            (Method::GET, "machines/m", ""),
+            (Method::POST, "machines/m", "action=stop"),
+            (Method::POST, "machines/m", "action=start"),
+            (Method::POST, "machines/m", "action=reboot"),
+            (Method::POST, "machines/m", "action=rename"),
+            (Method::DELETE, "machines/m", ""),
+            (Method::GET, "machines/m/tags", ""),
+            (Method::POST, "machines/m/tags", ""),
+            (Method::PUT, "machines/m/tags", ""),
+            (Method::DELETE, "machines/m/tags", ""),
+            (Method::GET, "machines/m/tags/t", ""),
+            (Method::DELETE, "machines/m/tags/t", ""),
+            (Method::GET, "machines/m/metadata", ""),
+            (Method::POST, "machines/m/metadata", ""),
+            (Method::DELETE, "machines/m/metadata", ""),
+            (Method::GET, "machines/m/metadata/k", ""),
+            (Method::DELETE, "machines/m/metadata/k", ""),
+            (Method::GET, "machines/m/audit", ""),
+            (Method::GET, "datacenters", ""),
+        ];
+        let mut served = std::collections::BTreeSet::new();
+        for (method, path, query) in requests {
+            let seg = segments(path);
+            check_route(path, &seg, method).expect(path);
+            let op = Op::resolve(method, &seg, &p(query)).expect(path);
+            assert!(OPERATIONS.contains(&op.name()), "{} not listed", op.name());
+            served.insert(op.name());
+        }
+        let listed: std::collections::BTreeSet<_> = OPERATIONS.iter().copied().collect();
+        assert_eq!(served, listed);
     }
 }

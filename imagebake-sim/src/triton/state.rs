@@ -110,6 +110,21 @@ impl MachineState {
     }
 }
 
+/// One finished VMAPI job on a machine, as MachineAudit shows it.
+#[derive(Debug, Clone)]
+pub(crate) struct AuditEntry {
+    /// `provision`, `start`, `stop`, `reboot`, `destroy`, `rename`.
+    pub action: &'static str,
+    /// The request's parameters.
+    pub parameters: Value,
+    pub success: bool,
+    /// `{type: "signature", ip, keyId}`.
+    pub caller: Value,
+    /// When the job finishes: an entry is shown from then on (CloudAPI
+    /// hides jobs still running).
+    pub time: SystemTime,
+}
+
 /// A machine (instance).
 #[derive(Debug, Clone)]
 pub(crate) struct Machine {
@@ -133,6 +148,8 @@ pub(crate) struct Machine {
     pub deletion_protection: bool,
     pub created: SystemTime,
     pub updated: SystemTime,
+    /// Its jobs, oldest first.
+    pub audit: Vec<AuditEntry>,
 }
 
 impl Machine {

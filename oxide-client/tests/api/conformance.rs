@@ -401,6 +401,8 @@ async fn simulator_answers_validate_against_the_spec() {
         ("ip_pool_list", "/v1/ip-pools".to_owned()),
         ("ip_pool_view", "/v1/ip-pools/default".to_owned()),
         ("project_view", "/v1/projects/imagebake".to_owned()),
+        ("project_list", "/v1/projects?limit=1".to_owned()),
+        ("current_user_view", "/v1/me".to_owned()),
     ];
     for (op, path) in checks {
         let body: Value = http
@@ -415,19 +417,22 @@ async fn simulator_answers_validate_against_the_spec() {
             .unwrap();
         check_valid(op, &validator(response_schema(op)), &body);
     }
-    // An error answer has the documented shape.
-    let err: Value = http
-        .get(format!("{}/v1/images/nope", sim.url()))
-        .bearer_auth(sim.token())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    check_valid(
-        "error",
-        &validator(&json!({ "$ref": "#/components/schemas/Error" })),
-        &err,
-    );
+    // An error answer has the documented shape: a missing object, an
+    // unknown path, a method the path does not take.
+    let error_schema = validator(&json!({ "$ref": "#/components/schemas/Error" }));
+    for (method, path, status) in [
+        (reqwest::Method::GET, "/v1/images/nope", 404),
+        (reqwest::Method::GET, "/v1/no-such-thing", 404),
+        (reqwest::Method::PUT, "/v1/projects", 405),
+    ] {
+        let resp = http
+            .request(method, format!("{}{path}", sim.url()))
+            .bearer_auth(sim.token())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), status, "{path}");
+        let err: Value = resp.json().await.unwrap();
+        check_valid("error", &error_schema, &err);
+    }
 }

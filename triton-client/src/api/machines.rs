@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 
 use crate::client::{Attempt, Client, Repeat, Req};
 use crate::error::Result;
-use crate::types::{CreateMachine, ListMachines, Machine, MachineId, MachineLookup};
+use crate::types::{AuditEntry, CreateMachine, ListMachines, Machine, MachineId, MachineLookup};
 
 impl Client {
     /// CloudAPI `CreateMachine`: `POST /:login/machines`.
@@ -139,6 +139,29 @@ impl Client {
     /// (202; wait for `running`).
     pub async fn start_machine(&self, id: &MachineId) -> Result<()> {
         self.machine_action("StartMachine", id, "start").await
+    }
+
+    /// CloudAPI `RenameMachine`: `POST
+    /// /:login/machines/:id?action=rename&name=NAME` (202). The rename is a
+    /// job: [`machine_audit`](Client::machine_audit) shows it once done.
+    pub async fn rename_machine(&self, id: &MachineId, name: &str) -> Result<()> {
+        let id = id.to_string();
+        let req = Req::post("RenameMachine", &["machines", &id])
+            .query("action", "rename")
+            .query("name", name);
+        self.send(&req).await?;
+        Ok(())
+    }
+
+    /// CloudAPI `MachineAudit`: `GET /:login/machines/:id/audit`, the
+    /// machine's finished jobs, newest first. Actions without a lasting
+    /// state change (reboot, rename) are confirmed here.
+    pub async fn machine_audit(&self, id: &MachineId) -> Result<Vec<AuditEntry>> {
+        let op = "MachineAudit";
+        let id = id.to_string();
+        self.send(&Req::get(op, &["machines", &id, "audit"]))
+            .await?
+            .json(op)
     }
 
     async fn machine_action(&self, op: &'static str, id: &MachineId, action: &str) -> Result<()> {

@@ -56,6 +56,40 @@ impl fmt::Display for MachineState {
     }
 }
 
+/// One finished job on a machine (CloudAPI `MachineAudit`), e.g. `provision`,
+/// `start`, `stop`, `reboot`, `rename`, `destroy`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct AuditEntry {
+    /// What the job did.
+    pub action: String,
+    /// Whether it succeeded (the wire's `"yes"`/`"no"`).
+    #[serde(with = "yes_no")]
+    pub success: bool,
+    /// When it finished (ISO 8601).
+    pub time: String,
+    /// Who asked: `{type, ip, keyId}` for a signed request, `{type:
+    /// "operator"}` for an operator's job.
+    #[serde(default)]
+    pub caller: Value,
+    /// The request's parameters, when CloudAPI recorded them.
+    #[serde(default)]
+    pub parameters: Option<Value>,
+}
+
+/// CloudAPI's `success: "yes" | "no"` as a bool.
+mod yes_no {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(v: &bool, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(if *v { "yes" } else { "no" })
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        Ok(String::deserialize(d)? == "yes")
+    }
+}
+
 /// A machine (CloudAPI `GetMachine`, `ListMachines`, `CreateMachine`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[non_exhaustive]

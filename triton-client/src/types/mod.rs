@@ -17,6 +17,6 @@ pub use image::{
     CreateImageFromMachine, ExportedImage, Image, ImageError, ImageState, ImageType, ListImages,
     UpdateImage, pick_most_recent,
 };
-pub use machine::{CreateMachine, ListMachines, Machine, MachineLookup, MachineState};
+pub use machine::{AuditEntry, CreateMachine, ListMachines, Machine, MachineLookup, MachineState};
 pub use network::Network;
 pub use package::Package;

@@ -423,3 +423,51 @@ async fn waits_time_out_and_cancel() {
         .unwrap_err();
     assert!(matches!(e, Error::Cancelled { .. }), "{e}");
 }
+
+#[tokio::test]
+async fn rename_audit_and_datacenters() {
+    let sim = sim().await;
+    let c = client(&sim);
+    let dcs = c.list_datacenters().await.unwrap();
+    assert_eq!(dcs.get("imagebake-sim-1"), Some(&sim.url()));
+
+    let image = c
+        .most_recent_image(&ListImages::new().name("base-64-lts"))
+        .await
+        .unwrap()
+        .unwrap();
+    let m = c
+        .create_machine(&CreateMachine::new(image.id, "g1.small").name("before"))
+        .await
+        .unwrap();
+    c.wait_machine_state(&m.id, MachineState::Running, &wait())
+        .await
+        .unwrap();
+    c.rename_machine(&m.id, "after").await.unwrap();
+    let audit = c.machine_audit(&m.id).await.unwrap();
+    let actions: Vec<(&str, bool)> = audit
+        .iter()
+        .map(|e| (e.action.as_str(), e.success))
+        .collect();
+    assert_eq!(actions, [("rename", true), ("provision", true)]);
+    assert_eq!(
+        audit[0].caller["keyId"],
+        format!("/{}/keys/{}", sim.account(), sim.key_id())
+    );
+    let found = c.get_machine(&m.id).await.unwrap();
+    assert!(
+        matches!(found, triton_client::types::MachineLookup::Found(ref f) if f.name == "after")
+    );
+
+    // A taken or invalid name is CloudAPI's 409, not retried.
+    let other = c
+        .create_machine(&CreateMachine::new(image.id, "g1.small").name("taken"))
+        .await
+        .unwrap();
+    let e = c.rename_machine(&m.id, "taken").await.unwrap_err();
+    assert_eq!(e.status(), Some(409), "{e}");
+    let e = c.rename_machine(&m.id, "bad name").await.unwrap_err();
+    assert_eq!(e.status(), Some(409), "{e}");
+    c.delete_machine(&other.id).await.unwrap();
+    c.delete_machine(&m.id).await.unwrap();
+}

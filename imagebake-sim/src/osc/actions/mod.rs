@@ -102,12 +102,7 @@ pub(crate) async fn dispatch(sh: &Shared, action: &str, body: &Value, fail: bool
         "DeleteImage" => images::delete_image(&mut st, parse(body)?),
         "CreateTags" => tags::create_tags(&mut st, parse(body)?),
         "DeleteTags" => tags::delete_tags(&mut st, parse(body)?),
-        other => Err(OscError::new(
-            404,
-            "5011",
-            "InvalidResource",
-            format!("no-such-call: {other}"),
-        )),
+        other => Err(OscError::no_such_call(other)),
     }
 }
 

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Drives the simulators with the clouds' own command-line clients, installed
+# from their registries into a scratch directory (not part of CI):
+#   - Outscale's `osc-cli` (PyPI package osc-sdk), which sends
+#     `//api/latest/<Action>` signed over `/api/latest/<Action>`;
+#   - Triton's `triton` (npm package triton, node-triton): datacenters,
+#     instance create/list/rename/reboot/audit/delete against the Triton
+#     simulator, with its generated key.
+# A client that cannot be installed (no network, no npm) is reported as
+# SKIPPED, not failed. Any command of an installed client failing fails the
+# script. Usage: bash scripts/sim-real-clients.sh [osc|triton]...
+# IMAGEBAKE_SIM=path uses that simulator binary instead of building one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WHICH=("$@")
+[ ${#WHICH[@]} -eq 0 ] && WHICH=(osc triton)
+SCRATCH=$(mktemp -d /tmp/imagebake-real-clients.XXXXXX)
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]+"${PIDS[@]}"}"; do kill -INT "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]+"${PIDS[@]}"}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+
+SIM=${IMAGEBAKE_SIM:-}
+if [ -z "$SIM" ]; then
+    echo "== building the simulator binary"
+    cargo build --quiet -p imagebake-sim --bin imagebake-sim
+    SIM="${CARGO_TARGET_DIR:-target}/debug/imagebake-sim"
+fi
+
+# Starts `imagebake-sim --cloud $1` (in this shell, so the cleanup knows
+# its pid) and sets LINE to its JSON line.
+start_sim() {
+    local out="$SCRATCH/$1.json"
+    "$SIM" --cloud "$1" --port 0 >"$out" 2>"$SCRATCH/$1.err" &
+    PIDS+=($!)
+    for _ in $(seq 1 300); do
+        if [ -s "$out" ]; then
+            LINE=$(head -n1 "$out")
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "imagebake-sim --cloud $1 printed no line" >&2
+    cat "$SCRATCH/$1.err" >&2
+    return 1
+}
+
+field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+
+run_osc() {
+    echo "== osc-cli (PyPI osc-sdk) against the Outscale simulator"
+    if ! python3 -m venv "$SCRATCH/osc-venv" \
+        || ! "$SCRATCH/osc-venv/bin/pip" install --quiet --disable-pip-version-check osc-sdk==1.11.0; then
+        echo "SKIPPED osc: osc-sdk could not be installed"
+        return 0
+    fi
+    local line home
+    start_sim osc
+    line=$LINE
+    home="$SCRATCH/osc-home"
+    mkdir -p "$home/.osc"
+    cat >"$home/.osc/config.json" <<EOF
+{"default": {"access_key": "$(field "$line" access_key)", "secret_key": "$(field "$line" secret_key)",
+  "endpoint": "$(field "$line" endpoint)", "region_name": "$(field "$line" region)"}}
+EOF
+    local osc=(env HOME="$home" "$SCRATCH/osc-venv/bin/osc-cli" api)
+    "${osc[@]}" ReadAccounts | tee "$SCRATCH/accounts.json"
+    grep -q '"AccountId"' "$SCRATCH/accounts.json"
+    "${osc[@]}" CreateVolume --SubregionName "$(field "$line" region)a" --Size 1 | tee "$SCRATCH/volume.json"
+    local vol
+    vol=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["Volume"]["VolumeId"])' "$SCRATCH/volume.json")
+    "${osc[@]}" ReadVolumes --Filters "{\"VolumeIds\": [\"$vol\"]}" >"$SCRATCH/volumes.json"
+    grep -q "$vol" "$SCRATCH/volumes.json"
+    "${osc[@]}" DeleteVolume --VolumeId "$vol" >/dev/null
+    # A wrong secret is refused with the gateway's error body.
+    sed -i 's/"secret_key": "[^"]*"/"secret_key": "wrong"/' "$home/.osc/config.json"
+    if "${osc[@]}" ReadAccounts >"$SCRATCH/denied.txt" 2>&1; then
+        echo "osc-cli with a wrong secret key succeeded" >&2
+        return 1
+    fi
+    grep -q "status = 401" "$SCRATCH/denied.txt"
+    echo "osc: OK"
+}
+
+run_triton() {
+    echo "== node-triton (npm triton) against the Triton simulator"
+    if ! command -v npm >/dev/null \
+        || ! (cd "$SCRATCH" && npm install --silent --no-audit --no-fund triton@7 >/dev/null 2>&1); then
+        echo "SKIPPED triton: npm or the triton package is not available"
+        return 0
+    fi
+    local line home key
+    start_sim triton
+    line=$LINE
+    home="$SCRATCH/triton-home"
+    mkdir -p "$home/.ssh"
+    key=$(field "$line" private_key_path)
+    cp "$key" "$home/.ssh/id_ed25519"
+    cp "$key.pub" "$home/.ssh/id_ed25519.pub"
+    chmod 600 "$home/.ssh/id_ed25519"
+    local triton=(env -u SSH_AUTH_SOCK HOME="$home" TRITON_URL="$(field "$line" url)"
+        TRITON_ACCOUNT="$(field "$line" account)" TRITON_KEY_ID="$(field "$line" key_id)"
+        "$SCRATCH/node_modules/.bin/triton")
+    "${triton[@]}" datacenters
+    "${triton[@]}" datacenters -j >"$SCRATCH/dcs.json"
+    grep -q imagebake-sim-1 "$SCRATCH/dcs.json"
+    "${triton[@]}" instance create -w -n real-1 base-64-lts g1.small
+    "${triton[@]}" instance list
+    "${triton[@]}" instance list -j >"$SCRATCH/list.json"
+    grep -q '"name":"real-1"' "$SCRATCH/list.json"
+    "${triton[@]}" instance rename -w real-1 real-2
+    "${triton[@]}" instance get real-2 >/dev/null
+    "${triton[@]}" instance stop -w real-2
+    "${triton[@]}" instance start -w real-2
+    "${triton[@]}" instance reboot -w real-2
+    "${triton[@]}" instance audit real-2 | tee "$SCRATCH/audit.txt"
+    grep -q rename "$SCRATCH/audit.txt"
+    grep -q reboot "$SCRATCH/audit.txt"
+    "${triton[@]}" instance delete -w -f real-2
+    "${triton[@]}" instance list -j >"$SCRATCH/list.json"
+    if grep -q real-2 "$SCRATCH/list.json"; then
+        echo "real-2 still listed after delete" >&2
+        return 1
+    fi
+    echo "triton: OK"
+}
+
+for w in "${WHICH[@]}"; do
+    case "$w" in
+        osc) run_osc ;;
+        triton) run_triton ;;
+        *) echo "unknown client $w (osc, triton)" >&2; exit 2 ;;
+    esac
+done
