@@ -11,7 +11,7 @@ use osc_client::api::{CreateSnapshotRequest, CreateVolumeRequest};
 
 use imagebake_testing::{is_root, needs_root};
 
-use crate::common::{blank_volume, setup, source_copy, waits};
+use crate::common::{available_volume, blank_volume, setup, source_copy, waits};
 
 /// Unmounts its mount points (lazily) when dropped, even on panic.
 #[derive(Default)]
@@ -115,16 +115,11 @@ async fn format_mount_write_snapshot_and_find_the_file_again() {
         .wait_completed(&snap.snapshot_id, &waits())
         .await
         .expect("completed");
-    let restored = vols
-        .create(&CreateVolumeRequest::from_snapshot(
-            sim.subregion(),
-            &snap.snapshot_id,
-        ))
-        .await
-        .expect("CreateVolume from snapshot");
-    vols.wait_available(&restored.volume_id, &waits())
-        .await
-        .expect("available");
+    let restored = available_volume(
+        &client,
+        &CreateVolumeRequest::from_snapshot(sim.subregion(), &snap.snapshot_id),
+    )
+    .await;
     link(&client, sim.vm_id(), &restored.volume_id, "/dev/xvdg").await;
     let at = guard.mount(&sim.device_path("/dev/xvdg"));
     let text = std::fs::read_to_string(at.join("baked.txt")).expect("the file is back");
@@ -162,12 +157,7 @@ async fn the_public_source_image_boots_a_real_root_filesystem() {
         .expect("snapshot");
     let mut req = CreateVolumeRequest::from_snapshot(sim.subregion(), &snap);
     req.size = Some(2);
-    let v = client.volumes().create(&req).await.expect("CreateVolume");
-    client
-        .volumes()
-        .wait_available(&v.volume_id, &waits())
-        .await
-        .expect("available");
+    let v = available_volume(&client, &req).await;
 
     let mut guard = MountGuard::default();
     link(&client, sim.vm_id(), &v.volume_id, "/dev/sdh").await;

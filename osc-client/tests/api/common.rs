@@ -51,11 +51,12 @@ pub async fn setup() -> (OscSim, Client) {
 
 /// A blank 1 GiB volume in the simulator's subregion, available.
 pub async fn blank_volume(sim: &OscSim, client: &Client) -> Volume {
-    let v = client
-        .volumes()
-        .create(&CreateVolumeRequest::blank(sim.subregion(), 1))
-        .await
-        .expect("CreateVolume");
+    available_volume(client, &CreateVolumeRequest::blank(sim.subregion(), 1)).await
+}
+
+/// The volume `req` creates, once available.
+pub async fn available_volume(client: &Client, req: &CreateVolumeRequest) -> Volume {
+    let v = client.volumes().create(req).await.expect("CreateVolume");
     client
         .volumes()
         .wait_available(&v.volume_id, &waits())

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::common::{setup, source_copy, waits};
+use crate::common::{available_volume, setup, source_copy, waits};
 
 const SPEC: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -345,16 +345,11 @@ async fn every_body_sent_in_a_session_matches_its_schema() {
     client.accounts().current().await.expect("ReadAccounts");
     let copy = source_copy(&sim, &client, "conformance-copy").await;
     let snap = copy.snapshot_ids()[0].to_owned();
-    let v = client
-        .volumes()
-        .create(&CreateVolumeRequest::from_snapshot(sim.subregion(), &snap))
-        .await
-        .expect("CreateVolume");
-    client
-        .volumes()
-        .wait_available(&v.volume_id, &waits())
-        .await
-        .expect("available");
+    let v = available_volume(
+        &client,
+        &CreateVolumeRequest::from_snapshot(sim.subregion(), &snap),
+    )
+    .await;
     client
         .tags()
         .create([&v.volume_id], vec![Tag::new("k", "v")])

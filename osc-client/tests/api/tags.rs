@@ -1,16 +1,12 @@
-use osc_client::api::{CreateVolumeRequest, FiltersVolume};
+use osc_client::api::FiltersVolume;
 use osc_client::types::Tag;
 
-use crate::common::setup;
+use crate::common::{blank_volume, setup};
 
 #[tokio::test]
 async fn create_filter_and_delete_tags() {
     let (sim, client) = setup().await;
-    let v = client
-        .volumes()
-        .create(&CreateVolumeRequest::blank(sim.subregion(), 1))
-        .await
-        .expect("CreateVolume");
+    let v = blank_volume(&sim, &client).await;
     client
         .tags()
         .create(
