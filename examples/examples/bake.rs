@@ -8,7 +8,9 @@
 //! the build's name; each artifact is printed with its cleanup report. Exits
 //! 0 when every build succeeded, 1 when one failed or the template is
 //! invalid, 2 on a usage error, and 130 after Ctrl-C (which cancels every
-//! build and waits for their cleanup; a second Ctrl-C is ignored).
+//! build and waits for their cleanup, creates still in flight included; a
+//! second Ctrl-C exits at once, printing what each build may leave and the
+//! `imagebake sweep` command that removes it).
 //!
 //! Ready-to-run templates for the simulators are in `examples/templates/`
 //! (their `description` and `README.md` say which variables to export).
@@ -56,12 +58,25 @@ async fn main() -> ExitCode {
 
     let cancel = CancellationToken::new();
     let on_ctrl_c = cancel.clone();
+    let leftovers = options.leftovers.clone();
     tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        eprintln!(
+            "\nCtrl-C: cancelling every build, then cleaning up (Ctrl-C again exits at once)…"
+        );
+        on_ctrl_c.cancel();
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
-                "\nCtrl-C: cancelling every build, then cleaning up (Ctrl-C again is ignored)…"
-            );
-            on_ctrl_c.cancel();
+            eprintln!("\nCtrl-C again: exiting before the cleanup ended.");
+            let lines = leftovers.lines();
+            if lines.is_empty() {
+                eprintln!("No build had anything left to remove.");
+            }
+            for line in lines {
+                eprintln!("  {line}");
+            }
+            std::process::exit(130);
         }
     });
 

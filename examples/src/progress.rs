@@ -40,10 +40,12 @@ pub fn describe(event: &Event) -> Option<String> {
             };
             format!("  {s}| {line}")
         }
+        Event::UndoRegistered { .. } | Event::UndoDismissed { .. } => return None,
         Event::UndoStarted { resource } => format!("↺ removing {resource}"),
         Event::UndoFinished { resource, outcome } => match outcome {
             UndoOutcome::Removed => format!("↺ removed {resource}"),
             UndoOutcome::Kept => format!("↺ kept {resource}"),
+            UndoOutcome::NotMade => format!("↺ {resource}: the create made nothing"),
             UndoOutcome::Failed { message } => format!("↺ NOT removed {resource}: {message}"),
             other => format!("↺ {resource}: {other:?}"),
         },

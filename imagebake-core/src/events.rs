@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::{BuildId, OutputStream, Resource};
+use crate::{BuildId, OutputStream, Resource, UndoWhen};
 
 /// How a step or a build ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -41,6 +41,8 @@ pub enum UndoOutcome {
     },
     /// The build's `OnError::Keep` policy left the resource in place.
     Kept,
+    /// A create in flight ended having made nothing (proven absent).
+    NotMade,
 }
 
 /// One thing that happened during a build.
@@ -99,6 +101,21 @@ pub enum Event {
         stream: OutputStream,
         /// The line, without its line ending.
         line: String,
+    },
+    /// A resource became the build's: its undo was registered (or, for a
+    /// create in flight, whose id is not known yet, the create was sent).
+    /// Until its undo finishes or is dismissed it may be left behind.
+    UndoRegistered {
+        /// The resource.
+        resource: Resource,
+        /// When its undo runs.
+        when: UndoWhen,
+    },
+    /// A registered undo was dropped: a step removed the resource itself,
+    /// or the create in flight answered and its undo now names the real id.
+    UndoDismissed {
+        /// The resource.
+        resource: Resource,
     },
     /// An undo started.
     UndoStarted {
@@ -203,12 +220,22 @@ impl Observer for TracingObserver {
             Event::OutputLine { step, stream, line } => {
                 tracing::debug!(step = step.as_deref(), ?stream, "{line}");
             }
+            Event::UndoRegistered { resource, when } => {
+                tracing::debug!(%resource, ?when, "undo registered");
+            }
+            Event::UndoDismissed { resource } => tracing::debug!(%resource, "undo dismissed"),
             Event::UndoStarted { resource } => tracing::info!(%resource, "removing"),
             Event::UndoFinished {
                 resource,
                 outcome: UndoOutcome::Removed,
             } => {
                 tracing::info!(%resource, "removed");
+            }
+            Event::UndoFinished {
+                resource,
+                outcome: UndoOutcome::NotMade,
+            } => {
+                tracing::info!(%resource, "the create made nothing");
             }
             Event::UndoFinished { resource, outcome } => {
                 tracing::warn!(%resource, ?outcome, "left in place");

@@ -1,10 +1,13 @@
 //! The imagebake step engine, communicators and provisioners.
 //!
 //! A build is a sequence of typed [`Step`]s run by a [`Runner`]. A step that
-//! creates a resource registers its undo on the [`StepCx`] right away, before
-//! it awaits anything else; undos run in reverse order when the build fails or
-//! is cancelled, and those registered with [`StepCx::defer`] (temporary
-//! machine, temporary key) also run when it succeeds. Every build result, good
+//! creates a resource sends the create with [`StepCx::create`]: the resource
+//! is the build's from the moment the request is sent (a Ctrl-C before the
+//! answer looks it up, removes it and still awaits the answer), and its undo
+//! holds the real id once the answer comes. Undos run in reverse order when
+//! the build fails or is cancelled, and those registered with
+//! [`StepCx::defer`] (temporary machine, temporary key) also run when it
+//! succeeds. Every build result, good
 //! or bad, carries a [`CleanupReport`].
 //!
 //! Steps talk to the machine being baked through a [`Communicator`] (SSH, or
@@ -51,9 +54,9 @@ pub use comm::{
     ChrootCommunicator, Comm, Communicator, Ended, ExitOutput, OutputStream, RemoteCommand,
 };
 pub use engine::{
-    BuildError, Built, Cleanup, CleanupEntry, CleanupOutcome, CleanupReport, FnStep, OnError,
-    Resource, Runner, Step, StepCx, SweepFilter, SweepReport, Sweeper, UndoCx, UndoHandle,
-    UndoWhen, from_fn,
+    BuildError, Built, Cleanup, CleanupEntry, CleanupOutcome, CleanupReport, Create, Created,
+    FnStep, OnError, Resource, Runner, Step, StepCx, SweepFilter, SweepReport, Sweeper, UndoCx,
+    UndoHandle, UndoWhen, from_fn,
 };
 pub use error::{BoxError, Error, Result};
 pub use events::{

@@ -31,6 +31,10 @@ pub enum Fault {
     /// state instead of the wanted one (machine `failed`, image `failed`,
     /// instance start failure, volume `error`, ...).
     FailResource,
+    /// Do the operation at once (what it makes exists and is listed), then
+    /// hold the answer this long before sending it: a slow or hung API
+    /// whose create has in fact been done.
+    LateAnswer(Duration),
 }
 
 /// An operation name the simulator does not serve.

@@ -265,6 +265,47 @@ impl Triton {
     }
 }
 
+/// A guest slow to boot holds up neither the API nor the simulator: while
+/// its boot waits, requests are answered and the machine stays
+/// `provisioning`; once the boot goes on, the machine turns `running` with
+/// its sshd answering. (Before, the request that started a boot held the
+/// store's lock on an async worker until sshd answered. Two workers, so
+/// that a handler blocking one cannot stop this test's own timeout.)
+#[needs_root("overlay mounts, chroot, sshd")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_guest_boot_does_not_hold_up_the_api() {
+    let t = Triton::start().await;
+    let hold = t.sim.hold_machine_boots().expect("machines have SSH");
+    let m1 = t.create_machine("slow", TRITON_IMAGE).await;
+    let path = format!("/my/machines/{m1}");
+    // Requests are answered until the boot is under way (and waiting).
+    tokio::time::timeout(WAIT, async {
+        while hold.boots_waiting() == 0 {
+            let (s, m) = t.call(Method::GET, &path, None).await;
+            assert_eq!(s, StatusCode::OK, "{m}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the boot started while requests were answered");
+    // And while it waits.
+    let (s, m) = t.call(Method::GET, &path, None).await;
+    assert_eq!((s, &m["state"]), (StatusCode::OK, &json!("provisioning")));
+    let (s, list) = t.call(Method::GET, "/my/machines", None).await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    assert_eq!(list[0]["id"], m1.as_str());
+    let (s, images) = t.call(Method::GET, "/my/images", None).await;
+    assert_eq!(s, StatusCode::OK, "{images}");
+    assert!(t.sim.inventory().machines.iter().any(|m| m.id == m1));
+    assert_eq!(hold.boots_waiting(), 1, "the boot is still pending");
+    drop(hold);
+    t.wait_machine(&m1, "running").await;
+    assert!(t.ssh_info(&m1).sshd_running);
+    assert_eq!(t.ssh(&m1).ok("echo up").await, "up\n");
+    t.sim.shutdown().await;
+    assert_no_traces(&m1);
+}
+
 #[needs_root("overlay mounts, chroot, sshd")]
 #[tokio::test]
 async fn triton_machine_runs_commands_isolated_and_its_image_keeps_the_files() {

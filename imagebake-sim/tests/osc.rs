@@ -3,6 +3,7 @@
 
 #![cfg(feature = "osc")]
 
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use imagebake_sim::Fault;
@@ -11,6 +12,9 @@ use imagebake_sim::osc::{OscDelays, OscSim, OscSimOptions};
 use serde_json::{Value, json};
 
 const CT: &str = "application/json; charset=utf-8";
+
+/// `O_NONBLOCK` on Linux.
+const O_NONBLOCK: i32 = 0o4000;
 
 async fn start() -> OscSim {
     OscSim::start(OscSimOptions {
@@ -91,6 +95,18 @@ async fn call(sim: &OscSim, action: &str, body: Value) -> (u16, Value) {
 
 fn code(v: &Value) -> &str {
     v["Errors"][0]["Code"].as_str().unwrap_or("")
+}
+
+/// A 1 GiB volume in the simulator's subregion; its description.
+async fn create_volume(sim: &OscSim) -> Value {
+    let (s, v) = call(
+        sim,
+        "CreateVolume",
+        json!({"SubregionName": sim.subregion(), "Size": 1}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    v["Volume"].clone()
 }
 
 #[tokio::test]
@@ -228,15 +244,9 @@ async fn states_move_after_their_delays_and_pages_are_cut() {
     let sim = start().await;
     sim.set_delays(OscDelays::uniform(Duration::from_millis(40)))
         .await;
-    let (s, v) = call(
-        &sim,
-        "CreateVolume",
-        json!({"SubregionName": sim.subregion(), "Size": 1}),
-    )
-    .await;
-    assert_eq!(s, 200, "{v}");
-    assert_eq!(v["Volume"]["State"], "creating");
-    let id = v["Volume"]["VolumeId"].as_str().expect("id").to_owned();
+    let v = create_volume(&sim).await;
+    assert_eq!(v["State"], "creating");
+    let id = v["VolumeId"].as_str().expect("id").to_owned();
     let mut seen = Vec::new();
     for _ in 0..200 {
         let (_, r) = call(&sim, "ReadVolumes", json!({"Filters": {"VolumeIds": [id]}})).await;
@@ -377,4 +387,77 @@ async fn metadata_and_seed_describe_the_host() {
     let data = sim.data_dir().to_path_buf();
     sim.shutdown().await;
     assert!(!data.exists(), "the temporary data dir is removed");
+}
+
+/// A copy that takes its time holds up no other request: while CreateSnapshot
+/// copies a volume file (here a FIFO, so the copy waits for the test to
+/// write), reads are answered; once the data arrives, the snapshot exists.
+/// (Before, the copy ran under the state lock and the read waited for it.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_copy_does_not_hold_up_other_requests() {
+    let sim = start().await;
+    let volume = create_volume(&sim).await["VolumeId"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let file = sim.data_dir().join("volumes").join(format!("{volume}.img"));
+    std::fs::remove_file(&file).expect("the volume's file");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&file)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let create = async {
+        let answer = call(&sim, "CreateSnapshot", json!({"VolumeId": volume})).await;
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        answer
+    };
+    let meanwhile = async {
+        // Opening the FIFO for writing succeeds once the copy opened it to
+        // read (without a reader, a non-blocking open fails with ENXIO).
+        let mut writer = None;
+        for _ in 0..2000 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(O_NONBLOCK)
+                .open(&file)
+            {
+                Ok(w) => {
+                    writer = Some(w);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+        }
+        let mut writer = writer.expect("the copy opened the volume's file");
+        let (s, r) = tokio::time::timeout(
+            Duration::from_secs(20),
+            call(
+                &sim,
+                "ReadVolumes",
+                json!({"Filters": {"VolumeIds": [volume]}}),
+            ),
+        )
+        .await
+        .expect("a read is answered while the copy waits");
+        assert_eq!(s, 200, "{r}");
+        assert!(
+            !done.load(std::sync::atomic::Ordering::SeqCst),
+            "the copy still waits for data"
+        );
+        std::io::Write::write_all(&mut writer, b"disk contents").expect("write");
+    };
+    let ((s, snap), ()) = tokio::join!(create, meanwhile);
+    assert_eq!(s, 200, "{snap}");
+    let id = snap["Snapshot"]["SnapshotId"].as_str().expect("id");
+    let (_, r) = call(
+        &sim,
+        "ReadSnapshots",
+        json!({"Filters": {"SnapshotIds": [id]}}),
+    )
+    .await;
+    assert_eq!(r["Snapshots"][0]["SnapshotId"], id);
+    sim.shutdown().await;
 }

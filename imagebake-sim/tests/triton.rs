@@ -1271,6 +1271,29 @@ async fn injected_faults_apply_per_operation() {
         "the machine exists although the answer was lost"
     );
 
+    // A late answer: the machine is made (and listed) at once, the answer
+    // held (here for an hour: it never comes while the test looks).
+    sim.faults().inject(
+        "CreateMachine",
+        Fault::LateAnswer(Duration::from_secs(3600)),
+        1,
+    );
+    let body = json!({"name": "late", "package": "g1.small",
+                      "image": "e44ed3e0-910b-11ee-b2d6-0b4f7a3c2301"});
+    let create = c.post("/my/machines", body);
+    tokio::pin!(create);
+    let listed = loop {
+        tokio::select! {
+            answer = &mut create => panic!("answered despite the hold: {answer:?}"),
+            (_, found) = c.get("/my/machines?name=late") => {
+                if found.as_array().is_some_and(|a| !a.is_empty()) {
+                    break found;
+                }
+            }
+        }
+    };
+    assert_eq!(listed[0]["name"], "late", "made before its answer");
+
     sim.faults().inject("CreateMachine", Fault::FailResource, 1);
     let failing = create_machine(&c, "doomed", json!({})).await;
     c.wait_machine(failing["id"].as_str().expect("id"), "failed")

@@ -17,6 +17,8 @@ use imagebake_sim::oxide::{OxideDelays, OxideSim, OxideSimOptions};
 use imagebake_sim::triton::{TritonDelays, TritonSim, TritonSimOptions};
 use serde_json::{Value, json};
 
+mod support;
+
 const TEMPLATES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/templates");
 const SEED_OXIDE_IMAGES: [&str; 3] = ["debian-12", "ubuntu-24-04", "alpine-3-20"];
 
@@ -356,4 +358,56 @@ async fn cancelling_cleans_up_every_build() {
     );
     assert_triton_holds(&triton, &[], "cancelled");
     triton.shutdown().await;
+}
+
+/// While a create is in flight (done, its answer held past the abort
+/// grace), the bake knows what each build may leave and the command that
+/// sweeps it (what a second Ctrl-C prints); once the cleanup has removed
+/// it, nothing.
+#[tokio::test]
+async fn what_a_build_may_leave_is_known_while_a_create_is_in_flight() {
+    let triton = Arc::new(triton_sim().await);
+    triton.faults().inject(
+        "CreateMachine",
+        Fault::LateAnswer(Duration::from_secs(3)),
+        1,
+    );
+    let cancel = CancellationToken::new();
+    let (mut opts, _) = options(BTreeMap::new());
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (c, s, t, left) = (
+        cancel.clone(),
+        seen.clone(),
+        triton.clone(),
+        opts.leftovers.clone(),
+    );
+    opts.progress = Arc::new(move |line: &str| {
+        if !line.ends_with("| ▶ create machine") {
+            return;
+        }
+        let (s, t, left) = (s.clone(), t.clone(), left.clone());
+        // Ctrl-C once the machine exists, noting what may be left then.
+        support::cancel_when(c.clone(), move || {
+            let made = !t.inventory().machines.is_empty();
+            if made {
+                *s.lock().unwrap() = left.lines();
+            }
+            async move { made }
+        });
+    });
+    let template = json!({"builders": [triton_block(&triton, "one", json!({}))]});
+    let t = load_written(&template, &opts).expect("loads");
+    let e = bake::run(&t, &opts, cancel).await.expect_err("cancelled");
+    assert!(e.is_cancelled(), "{e}");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    for want in [
+        "one (build ib-",
+        "may leave: machine <create in flight, id unknown>",
+        "remove them with: imagebake sweep --cloud triton",
+    ] {
+        assert!(seen[0].contains(want), "want {want:?} in {seen:?}");
+    }
+    assert_eq!(opts.leftovers.lines(), Vec::<String>::new());
+    assert_triton_holds(&triton, &[], "late create");
 }

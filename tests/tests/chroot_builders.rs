@@ -29,6 +29,8 @@ use imagebake_testing::needs_root;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+mod support;
+
 const APPLETS: &[&str] = &[
     "sh", "echo", "cat", "sleep", "sync", "ls", "rm", "chmod", "mkdir", "env", "test", "true",
     "false", "printf", "id",
@@ -1008,4 +1010,77 @@ fn osc_config_errors_name_the_key() {
         ))
         .contains("owner-alias")
     );
+}
+
+/// Ctrl-C while a create has been done but not answered (a slow or hung
+/// API: the answer comes after the runner's abort grace): the volume or
+/// snapshot is found by its `ClientToken`, the image (the source's copy, or
+/// the registered OMI) by its name, and deleted at once; the answer is
+/// still awaited, and the report names what was removed.
+#[needs_root("loop devices, mount, chroot")]
+#[tokio::test]
+async fn osc_ctrl_c_while_a_create_answers_late_removes_what_it_made() {
+    use imagebake_core::osc_client::api::FiltersSnapshot;
+
+    let late = Fault::LateAnswer(Duration::from_secs(3));
+    // (operation, faults queued before the late one, step, kind)
+    let cases = [
+        ("CreateVolume", 0, "create volume", "volume"),
+        ("CreateSnapshot", 0, "snapshot", "snapshot"),
+        ("CreateImage", 0, "copy source omi", "image"),
+        ("CreateImage", 1, "register omi", "image"),
+    ];
+    for (op, before, step, kind) in cases {
+        let sim = Arc::new(osc_sim().await);
+        let dir = TempDir::new().unwrap();
+        if before > 0 {
+            sim.faults().inject(op, Fault::Slow(Duration::ZERO), before);
+        }
+        sim.faults().inject(op, late.clone(), 1);
+        let token = CancellationToken::new();
+        let (s, t) = (sim.clone(), token.clone());
+        let on_step = FnObserver(move |e: &Event| {
+            if !matches!(e, Event::StepStarted { step: st } if st == step) {
+                return;
+            }
+            let s = s.clone();
+            support::cancel_when(t.clone(), move || {
+                let s = s.clone();
+                async move {
+                    let inv = s.inventory().await;
+                    match kind {
+                        "volume" => !inv.volumes.is_empty(),
+                        // Before the snapshot, only the source's copy has an image.
+                        "image" if step == "register omi" => inv.images.len() > 1,
+                        "image" => !inv.images.is_empty(),
+                        // A snapshot of the working volume.
+                        _ => {
+                            let filters = FiltersSnapshot {
+                                volume_ids: inv.volumes.clone(),
+                                ..FiltersSnapshot::default()
+                            };
+                            let found = sim_client(&s).snapshots().read(filters).await;
+                            found.is_ok_and(|f| !f.is_empty())
+                        }
+                    }
+                }
+            });
+        });
+        let runner = Runner::new()
+            .abort_grace(Duration::from_secs(1))
+            .observer(Arc::new(on_step));
+        let e = osc_builder(&sim, dir.path(), json!({}))
+            .run(&runner, token)
+            .await
+            .expect_err(step);
+        drop(runner);
+        assert_osc_clean(&sim, dir.path(), &[]).await;
+        support::assert_late_create_removed(&e, kind);
+        assert_eq!(e.step.as_deref(), Some(step), "{step}: {e}");
+        assert_eq!(sim.faults().pending(op), 0, "{step}");
+        match Arc::try_unwrap(sim) {
+            Ok(sim) => sim.shutdown().await,
+            Err(_) => panic!("{step}: the simulator is still shared"),
+        }
+    }
 }

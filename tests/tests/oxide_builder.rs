@@ -803,3 +803,61 @@ async fn over_ssh_a_provisioner_s_files_end_up_in_the_image() {
     assert_failed_in(&e, "shell", "status 3");
     assert_clean(&sim, Some(&artifact), "failing provisioner");
 }
+
+/// Ctrl-C while a create has been done but not answered (a slow or hung
+/// API: the answer comes after the runner's abort grace): the instance
+/// (with its boot disk), temporary key, snapshot or image is found by its
+/// unique name at once and deleted, the answer is still awaited, and the
+/// report names what was removed.
+#[tokio::test]
+async fn ctrl_c_while_a_create_answers_late_removes_what_it_made() {
+    let cases = [
+        ("instance_create", "create instance", "instance"),
+        ("current_user_ssh_key_create", "temporary key", "ssh key"),
+        ("snapshot_create", "create snapshot", "snapshot"),
+        ("image_create", "create image", "image"),
+    ];
+    let runs = cases.iter().map(|&(op, step, kind)| async move {
+        let sim = new_sim().await;
+        sim.faults()
+            .inject(op, Fault::LateAnswer(Duration::from_secs(3)), 1);
+        // The key is made only for SSH (which never comes: the build is
+        // cancelled before).
+        let extra = if kind == "ssh key" {
+            dead_ssh()
+        } else {
+            json!({})
+        };
+        let runner = Runner::new().abort_grace(Duration::from_secs(1));
+        let s = sim.clone();
+        let made = move || {
+            let inv = s.inventory();
+            match kind {
+                "instance" => !inv.instances.is_empty(),
+                "ssh key" => !inv.ssh_keys.is_empty(),
+                "snapshot" => !inv.snapshots.is_empty(),
+                _ => inv
+                    .images
+                    .iter()
+                    .any(|i| !SEED_IMAGES.contains(&i.name.as_str())),
+            }
+        };
+        let on_event = support::ctrl_c_once_made(step, made);
+        let e = run_with(&builder(&sim, extra), runner, on_event)
+            .await
+            .expect_err(op);
+        assert_clean(&sim, None, op);
+        assert_eq!(e.step.as_deref(), Some(step), "{op}: {e}");
+        support::assert_late_create_removed(&e, kind);
+        if kind == "instance" {
+            // The boot disk made with it went too.
+            assert!(
+                e.cleanup.removed().any(|r| r.kind == "disk"),
+                "{}",
+                e.cleanup
+            );
+        }
+        assert_eq!(sim.faults().pending(op), 0, "{op}");
+    });
+    futures::future::join_all(runs).await;
+}

@@ -641,3 +641,75 @@ async fn a_failing_provisioner_names_the_command_and_cleans_up() {
     );
     assert_clean(&sim, None, "failing provisioner");
 }
+
+/// Ctrl-C while a create has been done but not answered (a slow or hung
+/// CloudAPI: the answer comes after the runner's abort grace): the machine
+/// or image is found by its build tag and deleted at once, the answer is
+/// still awaited, and the report names what was removed.
+#[tokio::test]
+async fn ctrl_c_while_a_create_answers_late_removes_what_it_made() {
+    let cases = [
+        ("CreateMachine", "create machine", "machine"),
+        ("CreateImageFromMachine", "create image", "image"),
+    ];
+    let runs = cases.iter().map(|&(op, step, kind)| async move {
+        let sim = sim().await;
+        sim.faults()
+            .inject(op, Fault::LateAnswer(Duration::from_secs(3)), 1);
+        let runner = Runner::new().abort_grace(Duration::from_secs(1));
+        let s = sim.clone();
+        let made = move || {
+            let inv = s.inventory();
+            match kind {
+                "machine" => !inv.machines.is_empty(),
+                _ => !inv.custom_images().is_empty(),
+            }
+        };
+        let on_event = support::ctrl_c_once_made(step, made);
+        let e = run_with(&builder(&sim, json!({})), runner, on_event)
+            .await
+            .expect_err(op);
+        assert_clean(&sim, None, op);
+        assert_eq!(e.step.as_deref(), Some(step), "{op}: {e}");
+        support::assert_late_create_removed(&e, kind);
+        assert_eq!(sim.faults().pending(op), 0, "{op}");
+    });
+    futures::future::join_all(runs).await;
+}
+
+/// A create still unanswered when its cleanup's time is up is reported as
+/// possibly left (id unknown), never as "nothing to clean up"; what it had
+/// made was still found by its build tag and deleted.
+#[tokio::test]
+async fn a_create_still_in_flight_after_the_undo_limit_is_reported_as_left() {
+    let sim = sim().await;
+    sim.faults().inject(
+        "CreateMachine",
+        Fault::LateAnswer(Duration::from_secs(5)),
+        1,
+    );
+    let runner = Runner::new()
+        .abort_grace(Duration::from_secs(1))
+        .undo_timeout(Duration::from_secs(2));
+    let s = sim.clone();
+    let made = move || !s.inventory().machines.is_empty();
+    let on_event = support::ctrl_c_once_made("create machine", made);
+    let e = run_with(&builder(&sim, json!({})), runner, on_event)
+        .await
+        .unwrap_err();
+    assert!(e.is_cancelled(), "{e}");
+    let report = e.cleanup.to_string();
+    let left: Vec<_> = e.cleanup.left().map(|l| l.resource.clone()).collect();
+    assert_eq!(left.len(), 1, "{report}");
+    assert_eq!(left[0].kind, "machine", "{report}");
+    assert!(!left[0].has_id(), "{report}");
+    assert!(report.contains("create in flight"), "{report}");
+    assert!(e.to_string().contains("left behind"), "{e}");
+    assert!(
+        e.cleanup
+            .removed()
+            .any(|r| r.kind == "machine" && r.has_id()),
+        "{report}"
+    );
+    assert_clean(&sim, None, "in flight after the undo limit");
+}

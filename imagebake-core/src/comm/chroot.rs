@@ -1,22 +1,13 @@
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
-use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::Command;
+use imagebake_host::process::{self, DEFAULT_PATH};
 use tokio_util::sync::CancellationToken;
 
-use super::{
-    Communicator, ExitOutput, OnLine, OutputCollector, OutputStream, RemoteCommand, root_fs,
-};
+use super::{Communicator, ExitOutput, OnLine, RemoteCommand, local, root_fs};
 use crate::template::render;
 use crate::{Error, shell_quote};
-
-/// `PATH` for commands in the chroot (the host's environment is not passed on).
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// How long to keep reading output after the command exited (a background
 /// process it started may hold the pipes open).
@@ -82,14 +73,14 @@ impl ChrootCommunicator {
         &self.root
     }
 
-    fn command(&self, cmd: &RemoteCommand) -> Result<Command, Error> {
+    fn command(&self, cmd: &RemoteCommand) -> Result<process::Command, Error> {
         let line = cmd.shell_line();
-        let mut c = match &self.wrapper {
-            None => {
-                let mut c = Command::new("chroot");
-                c.arg(&self.root).arg(&self.shell).arg("-c").arg(&line);
-                c
-            }
+        let c = match &self.wrapper {
+            None => process::Command::new("chroot")
+                .arg(&self.root)
+                .arg(&self.shell)
+                .arg("-c")
+                .arg(&line),
             Some(template) => {
                 let root = self.root.to_str().unwrap_or_default();
                 let inner = format!(
@@ -99,20 +90,14 @@ impl ChrootCommunicator {
                     shell_quote(&line)
                 );
                 let full = render("command_wrapper", template, &[("Command", &inner)])?;
-                let mut c = Command::new("/bin/sh");
-                c.arg("-c").arg(full);
-                c
+                process::Command::new("/bin/sh").arg("-c").arg(full)
             }
         };
-        c.env_clear()
-            .env("PATH", DEFAULT_PATH)
+        // A clean environment: the host's is never passed on.
+        Ok(c.env("PATH", DEFAULT_PATH)
             .env("HOME", "/root")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
-        Ok(c)
+            .shown_as(cmd.command.clone())
+            .drain_after_exit(DRAIN_AFTER_EXIT))
     }
 
     fn cancelled(&self, what: &str) -> Error {
@@ -134,37 +119,6 @@ impl ChrootCommunicator {
     }
 }
 
-/// Kills the command's whole process group (the shell and anything it
-/// started) unless disarmed: on cancellation, and if the exec future is
-/// dropped.
-struct GroupKiller(Option<Pid>);
-
-impl GroupKiller {
-    fn kill(&mut self) {
-        if let Some(pid) = self.0.take() {
-            // ESRCH (already gone) is fine.
-            let _ = killpg(pid, Signal::SIGKILL);
-        }
-    }
-}
-
-impl Drop for GroupKiller {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Reads from a stream that may already be closed (then never ready).
-async fn read_some<R: AsyncRead + Unpin>(
-    r: &mut Option<R>,
-    buf: &mut [u8],
-) -> std::io::Result<usize> {
-    match r {
-        Some(r) => r.read(buf).await,
-        None => std::future::pending().await,
-    }
-}
-
 #[async_trait]
 impl Communicator for ChrootCommunicator {
     fn describe(&self) -> String {
@@ -177,66 +131,8 @@ impl Communicator for ChrootCommunicator {
         on_line: &mut OnLine<'_>,
         cancel: &CancellationToken,
     ) -> Result<ExitOutput, Error> {
-        let what = format!("command `{}`", cmd.command);
-        if cancel.is_cancelled() {
-            return Err(self.cancelled(&what));
-        }
-        let mut child = self
-            .command(cmd)?
-            .spawn()
-            .map_err(|e| Error::io(format!("starting {what} in {}", self.describe()), e))?;
-        let mut killer = GroupKiller(
-            child
-                .id()
-                .and_then(|id| i32::try_from(id).ok())
-                .map(Pid::from_raw),
-        );
-        let mut stdout = child.stdout.take();
-        let mut stderr = child.stderr.take();
-        let mut collector = OutputCollector::new();
-        let (mut obuf, mut ebuf) = (vec![0u8; 8192], vec![0u8; 8192]);
-        let mut status = None;
-        let drain = tokio::time::sleep(Duration::MAX);
-        tokio::pin!(drain);
-        let read_err = |e| Error::io(format!("reading the output of {what}"), e);
-        while stdout.is_some() || stderr.is_some() || status.is_none() {
-            tokio::select! {
-                () = cancel.cancelled() => {
-                    killer.kill();
-                    let _ = child.wait().await;
-                    return Err(self.cancelled(&what));
-                }
-                r = read_some(&mut stdout, &mut obuf) => match r.map_err(read_err)? {
-                    0 => stdout = None,
-                    n => collector.push(OutputStream::Stdout, &obuf[..n], on_line),
-                },
-                r = read_some(&mut stderr, &mut ebuf) => match r.map_err(read_err)? {
-                    0 => stderr = None,
-                    n => collector.push(OutputStream::Stderr, &ebuf[..n], on_line),
-                },
-                s = child.wait(), if status.is_none() => {
-                    status = Some(s.map_err(|e| Error::io(format!("waiting for {what}"), e))?);
-                    drain.as_mut().reset(tokio::time::Instant::now() + DRAIN_AFTER_EXIT);
-                }
-                () = &mut drain, if status.is_some() => break,
-            }
-        }
-        // The command has exited: its process group may live on (a daemon it
-        // started), which is the command's business.
-        killer.0 = None;
-        let Some(status) = status else {
-            return Err(Error::io(what, std::io::Error::other("no exit status")));
-        };
-        match status.code() {
-            Some(code) => Ok(collector.finish(code, on_line)),
-            None => {
-                use std::os::unix::process::ExitStatusExt;
-                Err(Error::Signal {
-                    command: cmd.command.clone(),
-                    signal: status.signal().unwrap_or(0),
-                })
-            }
-        }
+        let what = format!("command `{}` in {}", cmd.command, self.describe());
+        local::run(self.command(cmd)?, &what, &cmd.command, on_line, cancel).await
     }
 
     async fn upload_file(

@@ -1,43 +1,11 @@
 use std::collections::VecDeque;
 
+pub use imagebake_host::process::LineSplitter;
+
 use super::{ExitOutput, OnLine, OutputStream};
 
 /// How many lines of each stream [`ExitOutput`] keeps.
 pub const TAIL_LINES: usize = 20;
-
-/// Splits a byte stream into lines. Handles lines split across chunks,
-/// `\r\n` endings and invalid UTF-8 (replaced).
-#[derive(Debug, Default)]
-pub struct LineSplitter {
-    partial: Vec<u8>,
-}
-
-impl LineSplitter {
-    /// Feeds a chunk; calls `emit` for each complete line (without its ending).
-    pub fn push(&mut self, chunk: &[u8], mut emit: impl FnMut(&str)) {
-        let mut rest = chunk;
-        while let Some(i) = rest.iter().position(|&b| b == b'\n') {
-            self.partial.extend_from_slice(&rest[..i]);
-            emit_line(&self.partial, &mut emit);
-            self.partial.clear();
-            rest = &rest[i + 1..];
-        }
-        self.partial.extend_from_slice(rest);
-    }
-
-    /// Emits what is left after the stream ended (a last line without `\n`).
-    pub fn finish(&mut self, mut emit: impl FnMut(&str)) {
-        if !self.partial.is_empty() {
-            emit_line(&self.partial, &mut emit);
-            self.partial.clear();
-        }
-    }
-}
-
-fn emit_line(bytes: &[u8], emit: &mut impl FnMut(&str)) {
-    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-    emit(&String::from_utf8_lossy(bytes));
-}
 
 /// The last `n` lines seen.
 #[derive(Debug, Clone)]

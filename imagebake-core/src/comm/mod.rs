@@ -4,6 +4,7 @@
 
 mod chroot;
 mod lines;
+pub(crate) mod local;
 mod root_fs;
 pub mod ssh;
 

@@ -1,78 +1,18 @@
 //! File operations inside a chroot's root directory, as the chroot sees them:
 //! absolute symbolic links point inside the root and `..` never climbs out of
 //! it, so an upload to `/lib/x` where `/lib -> /usr/lib` lands in
-//! `ROOT/usr/lib/x`, never in the host's `/usr/lib`. Blocking; run them on a
-//! blocking thread.
+//! `ROOT/usr/lib/x`, never in the host's `/usr/lib` (resolved by
+//! [`imagebake_host::root_path`]). Blocking; run them on a blocking thread.
 
-use std::ffi::OsString;
 use std::fs;
 use std::io;
 use std::os::unix::fs::{PermissionsExt, symlink};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
+use imagebake_host::root_path;
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
-
-/// Symbolic links followed in one path before giving up (Linux's limit).
-const MAX_LINKS: u32 = 40;
-
-/// The host path of `path` as seen from inside `root`. Missing components are
-/// kept as they are; a final symbolic link is followed only if `follow_last`.
-pub(crate) fn resolve(root: &Path, path: &Path, follow_last: bool) -> io::Result<PathBuf> {
-    // A stack: the next component to look at is at the end.
-    let mut pending = reversed_components(path);
-    let mut done: Vec<OsString> = Vec::new();
-    let mut links = 0u32;
-    while let Some(c) = pending.pop() {
-        if c == ".." {
-            done.pop();
-            continue;
-        }
-        if pending.is_empty() && !follow_last {
-            done.push(c);
-            break;
-        }
-        let mut candidate = root.to_path_buf();
-        candidate.extend(&done);
-        candidate.push(&c);
-        match fs::symlink_metadata(&candidate) {
-            Ok(m) if m.file_type().is_symlink() => {
-                links += 1;
-                if links > MAX_LINKS {
-                    return Err(io::Error::other(format!(
-                        "too many levels of symbolic links at {}",
-                        candidate.display()
-                    )));
-                }
-                let target = fs::read_link(&candidate)?;
-                if target.is_absolute() {
-                    done.clear();
-                }
-                pending.extend(reversed_components(&target));
-            }
-            Ok(_) => done.push(c),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => done.push(c),
-            Err(e) => return Err(e),
-        }
-    }
-    let mut out = root.to_path_buf();
-    out.extend(done);
-    Ok(out)
-}
-
-fn reversed_components(p: &Path) -> Vec<OsString> {
-    let mut v: Vec<OsString> = p
-        .components()
-        .filter_map(|c| match c {
-            Component::Normal(s) => Some(s.to_owned()),
-            Component::ParentDir => Some(OsString::from("..")),
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => None,
-        })
-        .collect();
-    v.reverse();
-    v
-}
 
 fn io_err(what: impl FnOnce() -> String) -> impl FnOnce(io::Error) -> Error {
     move |e| Error::io(what(), e)
@@ -94,7 +34,7 @@ fn create_parent(path: &Path) -> Result<(), Error> {
 }
 
 fn resolve_err(root: &Path, path: &Path, follow_last: bool) -> Result<PathBuf, Error> {
-    resolve(root, path, follow_last).map_err(io_err(|| {
+    root_path::resolve(root, path, follow_last).map_err(io_err(|| {
         format!("resolving {} in chroot {}", path.display(), root.display())
     }))
 }
@@ -223,36 +163,4 @@ pub(crate) fn download(root: &Path, src: &Path, dst: &Path) -> Result<(), Error>
         format!("copying {} to {}", from.display(), dst.display())
     }))?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn resolves_links_inside_the_root() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        fs::create_dir_all(root.join("usr/lib")).unwrap();
-        symlink("/usr/lib", root.join("lib")).unwrap();
-        symlink("../../usr", root.join("usr/lib/up")).unwrap();
-        symlink("loop", root.join("loop")).unwrap();
-        assert_eq!(
-            resolve(root, Path::new("/lib/x"), true).unwrap(),
-            root.join("usr/lib/x")
-        );
-        assert_eq!(
-            resolve(root, Path::new("/lib/up/lib"), true).unwrap(),
-            root.join("usr/lib")
-        );
-        assert_eq!(
-            resolve(root, Path::new("/../../etc/passwd"), true).unwrap(),
-            root.join("etc/passwd")
-        );
-        assert_eq!(
-            resolve(root, Path::new("lib"), false).unwrap(),
-            root.join("lib")
-        );
-        assert!(resolve(root, Path::new("/loop/x"), true).is_err());
-    }
 }

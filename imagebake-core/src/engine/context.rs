@@ -6,8 +6,9 @@ use std::time::Instant;
 use imagebake_http::{Poll, WaitOptions, wait_for};
 use tokio_util::sync::CancellationToken;
 
+use super::create::Created;
 use super::journal::Journal;
-use super::{Cleanup, Resource, Step, UndoCx, UndoHandle};
+use super::{Cleanup, Create, Resource, Step, UndoCx, UndoHandle};
 use crate::events::{Event, Events, StepOutcome};
 use crate::{BuildId, Error, OutputStream};
 
@@ -75,7 +76,45 @@ impl StepCx {
     /// exists (no `.await` between the create call's answer and this).
     pub fn register(&self, cleanup: Cleanup) -> UndoHandle {
         tracing::debug!(resource = %cleanup.resource, when = ?cleanup.when, "undo registered");
-        self.shared.journal().push(cleanup)
+        let (resource, when) = (cleanup.resource.clone(), cleanup.when);
+        let handle = self.shared.journal().push(cleanup);
+        self.events().emit(Event::UndoRegistered { resource, when });
+        handle
+    }
+
+    /// Sends a create whose resource belongs to the build from the moment
+    /// it is sent: `create` (what it makes, how to find it without the
+    /// answer, its undo) is registered first, then `send` runs on a task of
+    /// its own (never dropped, whatever happens to the build). Its answer
+    /// swaps the registration for the resource's undo, with the real id.
+    ///
+    /// On cancellation this returns [`Error::Cancelled`] at once; the
+    /// cleanup then looks the resource up (by what `create` finds it with)
+    /// and removes it, keeps waiting for the create to end, and removes
+    /// what its answer names. When the create fails, the cleanup also looks
+    /// for what it may have made before failing.
+    pub async fn create<T, Fut>(&self, create: Create<T>, send: Fut) -> Result<Created<T>, Error>
+    where
+        T: Send + 'static,
+        Fut: Future<Output = Result<T, Error>> + Send + 'static,
+    {
+        super::create::create(self, create, send).await
+    }
+
+    /// Swaps a registered entry for `cleanups` at its place; the handle of
+    /// the last one.
+    pub(crate) fn replace(&self, handle: UndoHandle, cleanups: Vec<Cleanup>) -> UndoHandle {
+        let (old, added) = self.shared.journal().replace(handle, cleanups);
+        if let Some(resource) = old {
+            self.events().emit(Event::UndoDismissed { resource });
+        }
+        let mut last = handle;
+        for (h, resource, when) in added {
+            tracing::debug!(%resource, ?when, "undo registered");
+            self.events().emit(Event::UndoRegistered { resource, when });
+            last = h;
+        }
+        last
     }
 
     /// Registers an undo that runs at the end of the build whatever its
@@ -101,7 +140,14 @@ impl StepCx {
     /// Drops a registered undo because its resource is already gone (a step
     /// deleted it). Returns whether it was still registered.
     pub fn dismiss(&self, handle: UndoHandle) -> bool {
-        self.shared.journal().remove(handle)
+        let removed = self.shared.journal().remove(handle);
+        match removed {
+            Some(resource) => {
+                self.events().emit(Event::UndoDismissed { resource });
+                true
+            }
+            None => false,
+        }
     }
 
     /// An error if the build has been cancelled (check it before starting

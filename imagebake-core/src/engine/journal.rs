@@ -8,6 +8,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use super::Resource;
+use super::create::{InFlight, Settle};
 use crate::{BuildId, Error};
 
 /// When an undo runs.
@@ -55,6 +56,14 @@ impl UndoCx {
 
 type UndoFn = Box<dyn FnOnce(UndoCx) -> BoxFuture<'static, Result<(), Error>> + Send>;
 
+/// How a journal entry is undone.
+pub(crate) enum Action {
+    /// An undo of a resource whose id is known.
+    Undo(UndoFn),
+    /// A create in flight, settled by looking up and removing what it made.
+    InFlight(Box<dyn Settle>),
+}
+
 /// A compensating action for one resource: what to remove, when, how, and
 /// (optionally) its own time limit. Register it with
 /// [`crate::StepCx::register`], or use the [`crate::StepCx::defer`] and
@@ -63,7 +72,7 @@ pub struct Cleanup {
     pub(crate) resource: Resource,
     pub(crate) when: UndoWhen,
     pub(crate) timeout: Option<Duration>,
-    pub(crate) action: UndoFn,
+    pub(crate) action: Action,
 }
 
 impl Cleanup {
@@ -76,8 +85,23 @@ impl Cleanup {
             resource,
             when,
             timeout: None,
-            action: Box::new(move |cx| undo(cx).boxed()),
+            action: Action::Undo(Box::new(move |cx| undo(cx).boxed())),
         }
+    }
+
+    /// The entry of a create in flight (settled whatever the build's outcome).
+    pub(crate) fn in_flight<T: Send + 'static>(entry: InFlight<T>) -> Self {
+        Self {
+            resource: entry.create.resource().clone(),
+            when: UndoWhen::Always,
+            timeout: None,
+            action: Action::InFlight(Box::new(entry)),
+        }
+    }
+
+    /// Whether this is a create in flight.
+    pub(crate) fn is_in_flight(&self) -> bool {
+        matches!(self.action, Action::InFlight(_))
     }
 
     /// An undo that runs at the end of every build.
@@ -135,10 +159,36 @@ impl Journal {
         h
     }
 
-    pub(crate) fn remove(&mut self, handle: UndoHandle) -> bool {
-        let before = self.entries.len();
-        self.entries.retain(|(h, _)| *h != handle);
-        self.entries.len() != before
+    /// Removes an entry; its resource if it was there.
+    pub(crate) fn remove(&mut self, handle: UndoHandle) -> Option<Resource> {
+        let at = self.entries.iter().position(|(h, _)| *h == handle)?;
+        Some(self.entries.remove(at).1.resource)
+    }
+
+    /// Replaces an entry with `cleanups` at its place (in their order), and
+    /// returns the handle of the last one; the replaced entry's resource.
+    /// Without the entry (already drained), they are added at the end.
+    pub(crate) fn replace(
+        &mut self,
+        handle: UndoHandle,
+        cleanups: Vec<Cleanup>,
+    ) -> (Option<Resource>, Vec<(UndoHandle, Resource, UndoWhen)>) {
+        let (at, old) = match self.entries.iter().position(|(h, _)| *h == handle) {
+            Some(at) => (at, Some(self.entries.remove(at).1.resource)),
+            None => (self.entries.len(), None),
+        };
+        let mut added = Vec::with_capacity(cleanups.len());
+        let new: Vec<(UndoHandle, Cleanup)> = cleanups
+            .into_iter()
+            .map(|c| {
+                let h = UndoHandle(self.next);
+                self.next += 1;
+                added.push((h, c.resource.clone(), c.when));
+                (h, c)
+            })
+            .collect();
+        self.entries.splice(at..at, new);
+        (old, added)
     }
 
     /// Takes every entry, newest first.
@@ -175,7 +225,11 @@ pub(crate) async fn run_undo(
         timeout: limit,
     };
     let what = format!("removing {}", cleanup.resource);
-    let action = cleanup.action;
+    let Action::Undo(action) = cleanup.action else {
+        return Err(Error::Other(
+            format!("{what}: a create in flight is settled, not undone").into(),
+        ));
+    };
     let Ok(fut) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || action(cx))) else {
         return Err(Error::Panicked { what });
     };

@@ -2,6 +2,7 @@
 //! cleanup report.
 
 mod context;
+mod create;
 mod journal;
 mod report;
 mod runner;
@@ -9,6 +10,7 @@ mod step;
 mod sweep;
 
 pub use context::StepCx;
+pub use create::{Create, Created};
 pub use journal::{Cleanup, UndoCx, UndoHandle, UndoWhen};
 pub use report::{CleanupEntry, CleanupOutcome, CleanupReport, Resource};
 pub use runner::{BuildError, Built, OnError, Runner};

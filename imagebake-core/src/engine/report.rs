@@ -28,6 +28,16 @@ impl Resource {
         }
     }
 
+    /// A resource whose create is in flight: its id is not known yet.
+    pub fn being_created(kind: impl Into<String>) -> Self {
+        Self::new(kind, "")
+    }
+
+    /// Whether its id is known (not a create in flight).
+    pub fn has_id(&self) -> bool {
+        !self.id.is_empty()
+    }
+
     /// Sets its name.
     pub fn named(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
@@ -37,7 +47,11 @@ impl Resource {
 
 impl fmt::Display for Resource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.kind, self.id)?;
+        if self.has_id() {
+            write!(f, "{} {}", self.kind, self.id)?;
+        } else {
+            write!(f, "{} <create in flight, id unknown>", self.kind)?;
+        }
         if let Some(n) = &self.name {
             write!(f, " ({n})")?;
         }

@@ -7,8 +7,8 @@ use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
 
 use super::context::Shared;
-use super::journal::{Journal, run_undo};
-use super::{CleanupEntry, CleanupOutcome, CleanupReport, StepCx, UndoWhen};
+use super::journal::{Action, Journal, run_undo};
+use super::{Cleanup, CleanupEntry, CleanupOutcome, CleanupReport, Resource, StepCx, UndoWhen};
 use crate::events::{Event, Events, Observer, StepOutcome, UndoOutcome};
 use crate::{BuildId, Error};
 
@@ -163,6 +163,8 @@ impl Runner {
 
     /// Sets how long the build may go on after its token is cancelled before
     /// the runner drops it (a step that ignores the token) and cleans up.
+    /// A create in flight is never dropped with it (see [`StepCx::create`]):
+    /// the cleanup settles it.
     pub fn abort_grace(mut self, grace: Duration) -> Self {
         self.abort_grace = grace;
         self
@@ -234,48 +236,32 @@ impl Runner {
         let entries = shared.journal().drain_lifo();
         let success = result.is_ok();
 
+        let undoer = Undoer {
+            events: &events,
+            build_id: &build_id,
+            timeout: self.undo_timeout,
+        };
         let mut report = CleanupReport::default();
         for cleanup in entries {
-            let resource = cleanup.resource.clone();
-            let when = cleanup.when;
-            let outcome = if success && when == UndoWhen::OnFailure {
+            if success && cleanup.when == UndoWhen::OnFailure {
                 // The build's result (an image): committed, not undone.
                 continue;
-            } else if !success && self.on_error == OnError::Keep {
+            }
+            if !success && self.on_error == OnError::Keep {
                 events.emit(Event::UndoFinished {
-                    resource: resource.clone(),
+                    resource: cleanup.resource.clone(),
                     outcome: UndoOutcome::Kept,
                 });
-                CleanupOutcome::Kept
-            } else {
-                events.emit(Event::UndoStarted {
-                    resource: resource.clone(),
+                report.entries.push(CleanupEntry {
+                    resource: cleanup.resource,
+                    when: cleanup.when,
+                    outcome: CleanupOutcome::Kept,
                 });
-                match run_undo(cleanup, &build_id, self.undo_timeout).await {
-                    Ok(()) => {
-                        events.emit(Event::UndoFinished {
-                            resource: resource.clone(),
-                            outcome: UndoOutcome::Removed,
-                        });
-                        CleanupOutcome::Removed
-                    }
-                    Err(e) => {
-                        tracing::warn!(%resource, error = %e, "undo failed");
-                        events.emit(Event::UndoFinished {
-                            resource: resource.clone(),
-                            outcome: UndoOutcome::Failed {
-                                message: e.to_string(),
-                            },
-                        });
-                        CleanupOutcome::Failed(e)
-                    }
-                }
-            };
-            report.entries.push(CleanupEntry {
-                resource,
-                when,
-                outcome,
-            });
+            } else if cleanup.is_in_flight() {
+                report.entries.extend(undoer.settle(cleanup).await);
+            } else {
+                report.entries.push(undoer.run(cleanup).await);
+            }
         }
 
         let outcome = match &result {
@@ -338,5 +324,87 @@ impl Runner {
                 "build did not stop within {grace:?} of cancellation; abandoned"
             ))),
         }
+    }
+}
+
+/// Runs undos for the cleanup at the end of a build, reporting each as
+/// events.
+pub(crate) struct Undoer<'a> {
+    pub(crate) events: &'a Events,
+    pub(crate) build_id: &'a BuildId,
+    pub(crate) timeout: Duration,
+}
+
+impl Undoer<'_> {
+    /// Runs one undo (of a resource whose id is known).
+    pub(crate) async fn run(&self, cleanup: Cleanup) -> CleanupEntry {
+        let resource = cleanup.resource.clone();
+        let when = cleanup.when;
+        self.events.emit(Event::UndoStarted {
+            resource: resource.clone(),
+        });
+        let outcome = match run_undo(cleanup, self.build_id, self.timeout).await {
+            Ok(()) => CleanupOutcome::Removed,
+            Err(e) => CleanupOutcome::Failed(e),
+        };
+        self.finished(&resource, &outcome);
+        CleanupEntry {
+            resource,
+            when,
+            outcome,
+        }
+    }
+
+    /// Settles a create in flight: an entry per resource it made, and one
+    /// for the create itself while it may still make something unseen.
+    pub(crate) async fn settle(&self, cleanup: Cleanup) -> Vec<CleanupEntry> {
+        let resource = cleanup.resource.clone();
+        let when = cleanup.when;
+        let limit = cleanup.timeout.unwrap_or(self.timeout);
+        let Action::InFlight(entry) = cleanup.action else {
+            return vec![self.run(cleanup).await];
+        };
+        self.events.emit(Event::UndoStarted {
+            resource: resource.clone(),
+        });
+        let settled = entry.settle(self, limit).await;
+        let mut entries = settled.entries;
+        match settled.outcome {
+            Ok(()) => {
+                let outcome = if entries.is_empty() {
+                    UndoOutcome::NotMade
+                } else {
+                    UndoOutcome::Removed
+                };
+                self.events.emit(Event::UndoFinished { resource, outcome });
+            }
+            Err(e) => {
+                let outcome = CleanupOutcome::Failed(e);
+                self.finished(&resource, &outcome);
+                entries.push(CleanupEntry {
+                    resource,
+                    when,
+                    outcome,
+                });
+            }
+        }
+        entries
+    }
+
+    fn finished(&self, resource: &Resource, outcome: &CleanupOutcome) {
+        let outcome = match outcome {
+            CleanupOutcome::Failed(e) => {
+                tracing::warn!(%resource, error = %e, "undo failed");
+                UndoOutcome::Failed {
+                    message: e.to_string(),
+                }
+            }
+            CleanupOutcome::Kept => UndoOutcome::Kept,
+            _ => UndoOutcome::Removed,
+        };
+        self.events.emit(Event::UndoFinished {
+            resource: resource.clone(),
+            outcome,
+        });
     }
 }

@@ -12,9 +12,12 @@ use crate::Error;
 /// (`BuildSpec → Instance → Connected → … → Image`), so steps in the wrong
 /// order do not compile.
 ///
-/// A step that creates a resource registers its undo on `cx` (see
-/// [`StepCx::defer`], [`StepCx::on_failure`]) as soon as it learns the
-/// resource's id, before it awaits anything else. Long awaits go through
+/// A step that creates a cloud resource sends the create through
+/// [`StepCx::create`], so that the resource is the build's from the moment
+/// the request is sent (a Ctrl-C before the answer still finds and removes
+/// it). Other undos are registered on `cx` (see [`StepCx::defer`],
+/// [`StepCx::on_failure`]) as soon as the step learns what to undo, before
+/// it awaits anything else. Long awaits go through
 /// [`StepCx::cancellable`] or [`StepCx::wait_for`], so cancellation acts at
 /// once. Run steps with [`StepCx::step`], which reports them as events.
 ///

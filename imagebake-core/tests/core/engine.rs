@@ -431,6 +431,7 @@ async fn events_report_steps_undos_and_the_build() {
                 format!("failed {step}: {message}")
             }
             Event::Artifact { artifact } => format!("artifact {artifact}"),
+            Event::UndoRegistered { resource, .. } => format!("registered {resource}"),
             Event::UndoStarted { resource } => format!("undo {resource}"),
             Event::UndoFinished {
                 resource,
@@ -448,6 +449,7 @@ async fn events_report_steps_undos_and_the_build() {
         [
             "build started events",
             "start create machine",
+            "registered machine m-1",
             "ok create machine",
             "artifact image img-of-m-1",
             "start explode",

@@ -3,6 +3,7 @@
 //! root, in a busybox root filesystem.
 
 mod chroot;
+mod create;
 mod engine;
 mod provision;
 mod ssh;

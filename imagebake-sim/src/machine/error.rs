@@ -33,6 +33,9 @@ pub enum MachineError {
         /// The end of its standard error.
         stderr: String,
     },
+    /// A host command (`mount`, `cp`, `ldd`, ...) failed or timed out.
+    #[error(transparent)]
+    Host(imagebake_host::process::Error),
     /// A machine's sshd exited or never accepted connections.
     #[error("machine {vm}: sshd did not start; its log ends with: {log}")]
     Sshd {
@@ -40,6 +43,14 @@ pub enum MachineError {
         vm: Uuid,
         /// The last lines sshd wrote.
         log: String,
+    },
+    /// The image (or snapshot) a machine boots from could not be captured.
+    #[error("image {image} has no contents: capturing it failed: {why}")]
+    Capture {
+        /// The image or snapshot.
+        image: Uuid,
+        /// Why the capture failed.
+        why: String,
     },
     /// No such machine.
     #[error("unknown simulated machine {0}")]

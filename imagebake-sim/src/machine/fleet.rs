@@ -54,8 +54,9 @@ pub(crate) struct Fleet {
     dir: PathBuf,
     base: PathBuf,
     port: u16,
-    next_ip: u32,
     next_scratch: u64,
+    /// Layers whose capture failed, with why: boots from them fail.
+    broken: HashMap<Uuid, String>,
     layers: HashMap<Uuid, Vec<PathBuf>>,
     disks: HashMap<Uuid, Disk>,
     vms: HashMap<Uuid, Vm>,
@@ -86,8 +87,8 @@ impl Fleet {
             dir,
             base,
             port,
-            next_ip: 1,
             next_scratch: 0,
+            broken: HashMap::new(),
             layers: HashMap::new(),
             disks: HashMap::new(),
             vms: HashMap::new(),
@@ -124,16 +125,9 @@ impl Fleet {
         self.port
     }
 
-    /// The next free `127.x.y.z` address (never `.0`, `.1` or `.255`).
-    pub fn allocate_ip(&mut self) -> Ipv4Addr {
-        loop {
-            self.next_ip = self.next_ip.wrapping_add(1) & 0x00ff_ffff;
-            let n = self.next_ip;
-            let [_, a, b, c] = n.to_be_bytes();
-            if c > 1 && c < 255 {
-                return Ipv4Addr::new(127, a, b, c);
-            }
-        }
+    /// Records that the capture of `key` failed.
+    pub fn mark_broken(&mut self, key: Uuid, why: String) {
+        self.broken.insert(key, why);
     }
 
     fn lowers_of(&self, key: Option<Uuid>) -> Vec<PathBuf> {
@@ -152,6 +146,12 @@ impl Fleet {
     /// See [`super::Machines::boot`].
     pub fn boot(&mut self, b: &Boot<'_>) -> Result<(), MachineError> {
         self.live()?;
+        if let Some(why) = b.source.and_then(|s| self.broken.get(&s)) {
+            return Err(MachineError::Capture {
+                image: b.source.unwrap_or_default(),
+                why: why.clone(),
+            });
+        }
         if !self.disks.contains_key(&b.disk) {
             let disk = Disk {
                 lowers: self.lowers_of(b.source),

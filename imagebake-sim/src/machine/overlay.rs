@@ -1,8 +1,9 @@
 //! overlayfs mounts and layer copies.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
+
+use imagebake_host::process::Command;
 
 use super::MachineError;
 use super::fsutil::run;

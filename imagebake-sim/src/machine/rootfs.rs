@@ -6,7 +6,8 @@
 use std::fs;
 use std::os::unix::fs::{PermissionsExt as _, symlink};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use imagebake_host::process::Command;
 
 use super::MachineError;
 use super::fsutil::run;

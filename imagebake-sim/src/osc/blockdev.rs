@@ -6,23 +6,27 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use tokio::process::Command;
+use imagebake_host::process::Command;
 
 /// One GiB.
 pub(crate) const GIB: u64 = 1 << 30;
 
-async fn run(cmd: &mut Command) -> io::Result<String> {
-    let out = cmd.output().await?;
-    if !out.status.success() {
-        return Err(io::Error::other(format!(
-            "{:?} failed ({}): {}",
-            cmd.as_std(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+/// How long one host command (`cp` of a volume, `mkfs.ext4`, `losetup`)
+/// may run before it is killed.
+const HOST_COMMAND_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Runs `cmd` (in its own process group, killed if this request is dropped);
+/// its trimmed standard output, or an error naming it with the end of its
+/// standard error.
+async fn run(cmd: Command) -> io::Result<String> {
+    let out = cmd
+        .timeout(HOST_COMMAND_TIMEOUT)
+        .checked()
+        .await
+        .map_err(io::Error::other)?;
+    Ok(out.stdout_text())
 }
 
 /// A blank sparse file of `size` bytes.
@@ -86,12 +90,16 @@ pub(crate) async fn detach(device: &str) -> io::Result<()> {
         .map(drop)
 }
 
-/// Detaches a loop device without async (for `Drop`).
+/// Detaches a loop device without async (for `Drop`; blocks the thread).
 pub(crate) fn detach_blocking(device: &str) {
-    let _ = std::process::Command::new("losetup")
+    if let Err(e) = Command::new("losetup")
         .arg("-d")
         .arg(device)
-        .status();
+        .timeout(HOST_COMMAND_TIMEOUT)
+        .checked_blocking()
+    {
+        tracing::warn!(%device, error = %e, "detaching a loop device");
+    }
 }
 
 /// The links for API device `device_name` (`/dev/xvdf`): the whole disk and

@@ -123,6 +123,7 @@ pub(crate) async fn handle(
     }
     let mut fail = false;
     let mut drop_after = false;
+    let mut late = None;
     match sh.faults.take(&action) {
         Some(Fault::Status(s)) => return error_response(&OscError::for_status(s), &request_id),
         Some(Fault::Throttle) => return error_response(&OscError::throttled(), &request_id),
@@ -130,9 +131,13 @@ pub(crate) async fn handle(
         Some(Fault::DropAfter) => drop_after = true,
         Some(Fault::Slow(d)) => tokio::time::sleep(d).await,
         Some(Fault::FailResource) => fail = true,
+        Some(Fault::LateAnswer(d)) => late = Some(d),
         None => {}
     }
     let result = actions::dispatch(&sh, &action, &parsed, fail).await;
+    if let Some(d) = late {
+        tokio::time::sleep(d).await;
+    }
     if drop_after {
         return crate::drop::dropped_connection();
     }

@@ -228,6 +228,9 @@ where
         world.settle(ctx.now);
         f(&mut world, ctx)
     };
+    if let Some(Fault::LateAnswer(d)) = fault {
+        tokio::time::sleep(d).await;
+    }
     if matches!(fault, Some(Fault::DropAfter)) {
         return crate::drop::dropped_connection();
     }

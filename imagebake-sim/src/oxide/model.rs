@@ -263,10 +263,7 @@ impl World {
 
     /// Applies every due instance transition.
     pub(crate) fn settle(&mut self, now: Instant) {
-        for i in &mut self.instances {
-            i.settle(now);
-        }
-        super::vm::sync_all(self);
+        super::vm::settle_all(self, now);
     }
 
     /// Finds a project by name or ID.

@@ -189,10 +189,13 @@ async fn process(shared: &Shared, req: Request) -> Response {
         Some(Fault::DropBefore) => return dropped_connection(),
         Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
         Some(Fault::FailResource) => cx.fail_resource = true,
-        Some(Fault::DropAfter) | None => {}
+        Some(Fault::DropAfter | Fault::LateAnswer(_)) | None => {}
     }
     tracing::debug!(operation = op.name(), %target, "triton sim request");
     let result = op.execute(&cx, &params, &mut shared.store());
+    if let Some(Fault::LateAnswer(d)) = fault {
+        tokio::time::sleep(d).await;
+    }
     if fault == Some(Fault::DropAfter) {
         return dropped_connection();
     }

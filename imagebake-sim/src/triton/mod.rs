@@ -53,7 +53,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use crate::machine::{Machines, ShutdownOnDrop, SshMode};
+use crate::machine::{BootHold, Machines, ShutdownOnDrop, SshMode};
 use crate::{Faults, SimServer};
 
 pub use inventory::{SEED_IMAGE_OWNER, SimImage, SimMachine, TritonInventory};
@@ -199,6 +199,13 @@ impl TritonSim {
     /// address), when machines have SSH.
     pub fn ssh_port(&self) -> Option<u16> {
         self.vms.as_ref().map(|v| v.0.ssh_port())
+    }
+
+    /// Makes every machine boot wait until the returned guard is dropped (a
+    /// guest slow to boot, for tests of what the API does meanwhile); `None`
+    /// when machines have no SSH.
+    pub fn hold_machine_boots(&self) -> Option<BootHold> {
+        Some(self.vms.as_ref()?.0.hold_boots())
     }
 
     /// File `path` (absolute, as the image's machines see it) of image

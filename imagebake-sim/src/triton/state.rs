@@ -270,11 +270,11 @@ impl Store {
     /// Applies every due transition.
     pub fn settle(&mut self) {
         let now = Instant::now();
-        self.machines.iter_mut().for_each(|m| m.settle(now));
+        let vms = self.vms.as_ref();
+        self.machines
+            .iter_mut()
+            .for_each(|m| vm::settle(vms, m, now));
         self.images.iter_mut().for_each(|i| i.settle(now));
-        if let Some(vms) = &self.vms {
-            self.machines.iter_mut().for_each(|m| vm::sync(vms, m));
-        }
     }
 
     /// The machine with this id (in any state), settled.
@@ -282,10 +282,7 @@ impl Store {
         let id = Uuid::parse_str(id).ok()?;
         let now = Instant::now();
         let m = self.machines.iter_mut().find(|m| m.id == id)?;
-        m.settle(now);
-        if let Some(vms) = &self.vms {
-            vm::sync(vms, m);
-        }
+        vm::settle(self.vms.as_ref(), m, now);
         Some(m)
     }
 

@@ -51,3 +51,52 @@ pub fn assert_failed_in(e: &BuildError, step: &str, cause: &str) {
     assert!(text.contains(cause), "want {cause:?} in: {text}");
     assert!(e.cleanup.is_clean(), "{}", e.cleanup);
 }
+
+/// Cancels `token` as soon as `ready` says so (polled every 10 ms on a task
+/// of its own): Ctrl-C at a moment defined by the simulator's state, such as
+/// "the create has been done but not answered".
+pub fn cancel_when<F, Fut>(token: CancellationToken, ready: F)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    tokio::spawn(async move {
+        while !ready().await {
+            tokio::time::sleep(ms(10)).await;
+        }
+        token.cancel();
+    });
+}
+
+/// An observer (for [`observed`]) that cancels the build once step `step`
+/// has started and `made` says its create has been done (the simulator
+/// holds the resource).
+pub fn ctrl_c_once_made(
+    step: &'static str,
+    made: impl Fn() -> bool + Send + Sync + 'static,
+) -> impl Fn(&Event, &CancellationToken) + Send + Sync + 'static {
+    let made = Arc::new(made);
+    move |e, token| {
+        if matches!(e, Event::StepStarted { step: s } if s == step) {
+            let made = made.clone();
+            cancel_when(token.clone(), move || {
+                let m = made();
+                async move { m }
+            });
+        }
+    }
+}
+
+/// A build cancelled while the create of a `kind` resource had been done
+/// but not answered: its report removed that resource (by its real id),
+/// leaves nothing, and never says "nothing to clean up".
+pub fn assert_late_create_removed(e: &BuildError, kind: &str) {
+    assert!(e.is_cancelled(), "{e}");
+    let report = e.cleanup.to_string();
+    assert!(e.cleanup.is_clean(), "{report}");
+    assert!(!report.contains("nothing to clean up"), "{report}");
+    assert!(
+        e.cleanup.removed().any(|r| r.kind == kind && r.has_id()),
+        "no {kind} removed: {report}"
+    );
+}

@@ -1,20 +1,12 @@
 //! Commands run on the build host (mount, losetup, mkfs, the pre- and
 //! post-mount commands), through Packer's `command_wrapper`.
 
-use std::process::Stdio;
-
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
-use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::Command;
+use imagebake_host::process::{self, DEFAULT_PATH};
 use tokio_util::sync::CancellationToken;
 
-use crate::comm::{OnLine, OutputCollector};
+use crate::comm::{OnLine, local};
 use crate::template::render;
 use crate::{Error, ExitOutput, OutputStream, StepCx, shell_quote};
-
-/// `PATH` for host commands (the caller's environment is not relied on).
-const HOST_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Runs host commands with `/bin/sh -c`, each first passed through the
 /// `command_wrapper` template (`{{.Command}}`, e.g. `sudo {{.Command}}`).
@@ -71,54 +63,15 @@ impl HostCommands {
         cancel: &CancellationToken,
     ) -> Result<ExitOutput, Error> {
         let what = format!("host command `{line}`");
-        if cancel.is_cancelled() {
-            return Err(Error::cancelled(what));
-        }
-        let mut child = Command::new("/bin/sh")
+        // The host's environment is kept (a wrapper such as `sudo` may need
+        // it), with a known `PATH`.
+        let cmd = process::Command::new("/bin/sh")
             .arg("-c")
             .arg(line)
-            .env("PATH", HOST_PATH)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| Error::io(format!("starting {what}"), e))?;
-        let pid = child
-            .id()
-            .and_then(|id| i32::try_from(id).ok())
-            .map(Pid::from_raw);
-        let mut out = child.stdout.take();
-        let mut err = child.stderr.take();
-        let mut collector = OutputCollector::new();
-        let (mut obuf, mut ebuf) = (vec![0u8; 4096], vec![0u8; 4096]);
-        let mut status = None;
-        let read_err = |e| Error::io(format!("reading the output of {what}"), e);
-        while out.is_some() || err.is_some() || status.is_none() {
-            tokio::select! {
-                () = cancel.cancelled() => {
-                    if let Some(pid) = pid {
-                        let _ = killpg(pid, Signal::SIGKILL);
-                    }
-                    let _ = child.wait().await;
-                    return Err(Error::cancelled(what));
-                }
-                r = read_some(&mut out, &mut obuf) => match r.map_err(read_err)? {
-                    0 => out = None,
-                    n => collector.push(OutputStream::Stdout, &obuf[..n], on_line),
-                },
-                r = read_some(&mut err, &mut ebuf) => match r.map_err(read_err)? {
-                    0 => err = None,
-                    n => collector.push(OutputStream::Stderr, &ebuf[..n], on_line),
-                },
-                s = child.wait(), if status.is_none() => {
-                    status = Some(s.map_err(|e| Error::io(format!("waiting for {what}"), e))?);
-                }
-            }
-        }
-        let code = status.and_then(|s| s.code()).unwrap_or(-1);
-        Ok(collector.finish(code, on_line))
+            .inherit_env()
+            .env("PATH", DEFAULT_PATH)
+            .shown_as(line);
+        local::run(cmd, &what, line, on_line, cancel).await
     }
 
     /// Runs `args` (quoted and wrapped); a non-zero status is
@@ -149,16 +102,6 @@ impl HostCommands {
     ) -> Result<ExitOutput, Error> {
         let mut sink = |_: OutputStream, l: &str| tracing::debug!(line = l, "host command output");
         self.run(args, &mut sink, cancel).await
-    }
-}
-
-async fn read_some<R: AsyncRead + Unpin>(
-    r: &mut Option<R>,
-    buf: &mut [u8],
-) -> std::io::Result<usize> {
-    match r {
-        Some(r) => r.read(buf).await,
-        None => std::future::pending().await,
     }
 }
 
@@ -196,5 +139,16 @@ mod tests {
             e.to_string().contains("status 3") && e.to_string().contains("no"),
             "{e}"
         );
+    }
+
+    #[tokio::test]
+    async fn death_by_signal_is_reported_as_the_signal() {
+        let t = CancellationToken::new();
+        let mut sink = |_: OutputStream, _: &str| {};
+        let e = HostCommands::plain()
+            .run_line("kill -KILL $$", &mut sink, &t)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Signal { signal: 9, .. }), "{e:?}");
     }
 }

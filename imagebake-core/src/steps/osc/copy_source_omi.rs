@@ -5,15 +5,17 @@ use osc_client::Client;
 use osc_client::api::CreateImageRequest;
 use osc_client::types::{Image, ImageState};
 
-use super::{HostVm, Waits, api, build_tags, create_image, remove_image_and_snapshots};
-use crate::{Error, Poll, Resource, Step, StepCx};
+use super::{HostVm, Waits, api, build_tags, create_image_owned, remove_image_and_snapshots};
+use crate::{Cleanup, Error, Poll, Resource, Step, StepCx};
 
 /// The plugin's StepCopySourceOMI (1.6.0): the snapshot behind another
 /// account's OMI (Outscale's public images) cannot make a volume, so such a
 /// source is first copied into our account (`CreateImage` with
 /// `SourceImageId`), and the copy is the source. The copy and its snapshots
-/// are removed at the end of the build whatever its outcome. An OMI of our
-/// own account passes through unchanged.
+/// are removed at the end of the build whatever its outcome; the copy is the
+/// build's from the moment the request is sent ([`StepCx::create`]: a
+/// Ctrl-C before the answer looks it up by name and deletes it). An OMI of
+/// our own account passes through unchanged.
 #[derive(Debug, Clone)]
 pub struct CopySourceOmi {
     client: Client,
@@ -53,15 +55,18 @@ impl Step<(HostVm, Image)> for CopySourceOmi {
         }
         cx.check_cancelled()?;
         let req = CreateImageRequest::copy(&self.copy_name, &source.image_id, &self.region);
-        // Not abandoned half-way: the answer holds the id the undo needs.
-        let copy = create_image(&self.client, &req)
-            .await
-            .map_err(|e| api(format!("CreateImage (copy of {})", source.image_id), e))?;
-        let (c, id) = (self.client.clone(), copy.image_id.clone());
-        cx.defer(
-            Resource::new("image", id.clone()).named(self.copy_name.clone()),
-            move |_| remove_image_and_snapshots(c, id),
-        );
+        let c = self.client.clone();
+        let undo = move |i: &Image| {
+            let (c, id) = (c.clone(), i.image_id.clone());
+            Cleanup::always(
+                Resource::new("image", id.clone()).named(i.image_name.clone()),
+                move |_| remove_image_and_snapshots(c, id),
+            )
+        };
+        let what = format!("CreateImage (copy of {})", source.image_id);
+        let copy = create_image_owned(cx, &self.client, req, what, undo)
+            .await?
+            .value;
         cx.cancellable(
             self.client
                 .tags()

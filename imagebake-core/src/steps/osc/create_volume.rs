@@ -3,11 +3,11 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use osc_client::Client;
-use osc_client::api::CreateVolumeRequest;
-use osc_client::types::{Image, Tag, VolumeState, VolumeType};
+use osc_client::api::{CreateVolumeRequest, FiltersVolume};
+use osc_client::types::{Image, Tag, Volume, VolumeState, VolumeType};
 
 use super::{Waits, api, build_tags, remove_volume, resend_if_lost};
-use crate::{Error, Poll, Resource, Step, StepCx, UndoHandle};
+use crate::{Cleanup, Create, Error, Poll, Resource, Step, StepCx, UndoHandle};
 
 /// The working volume to make.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,8 +38,10 @@ pub struct WorkVolume {
 
 /// The plugin's StepCreateVolume: `CreateVolume` in the host's subregion
 /// from the source's root snapshot (or blank), tagged with the build id and
-/// `root_volume_tags`, then waits for `available`. The delete is registered
-/// the moment the answer names the volume and runs whatever the outcome.
+/// `root_volume_tags`, then waits for `available`. The volume is the
+/// build's from the moment the request is sent ([`StepCx::create`]: a
+/// Ctrl-C before the answer looks it up by its `ClientToken` and deletes
+/// it); its delete runs whatever the outcome.
 #[derive(Debug, Clone)]
 pub struct CreateVolume {
     client: Client,
@@ -111,14 +113,39 @@ impl Step<()> for CreateVolume {
         // One ClientToken for every attempt: a retry after a lost answer
         // gets the volume the first attempt made, never a second one.
         req.client_token = Some(uuid::Uuid::new_v4().to_string());
-        let vols = self.client.volumes();
-        let v = resend_if_lost(|| vols.create(&req))
-            .await
-            .map_err(|e| api("CreateVolume", e))?;
-        let (c, id) = (self.client.clone(), v.volume_id.clone());
-        let undo = cx.defer(Resource::new("volume", id.clone()), move |_| {
-            remove_volume(c, id)
-        });
+        let (client, token) = (self.client.clone(), req.client_token.clone());
+        let find = move || {
+            let (client, token) = (client.clone(), token.clone());
+            async move {
+                let filters = FiltersVolume {
+                    client_tokens: token.into_iter().collect(),
+                    ..FiltersVolume::default()
+                };
+                client
+                    .volumes()
+                    .read(filters)
+                    .await
+                    .map_err(|e| api("ReadVolumes (by ClientToken)", e))
+            }
+        };
+        let client = self.client.clone();
+        let undo = move |v: &Volume| {
+            let (c, id) = (client.clone(), v.volume_id.clone());
+            Cleanup::always(Resource::new("volume", id.clone()), move |_| {
+                remove_volume(c, id)
+            })
+        };
+        let client = self.client.clone();
+        let send = async move {
+            let vols = client.volumes();
+            resend_if_lost(|| vols.create(&req))
+                .await
+                .map_err(|e| api("CreateVolume", e))
+        };
+        let made = cx
+            .create(Create::new("volume", None, find, undo), send)
+            .await?;
+        let (v, undo) = (made.value, made.undo);
         let mut tags = build_tags(cx.build_id());
         tags.extend(self.spec.tags.iter().map(|(k, v)| Tag::new(k, v)));
         cx.cancellable(self.client.tags().create([v.volume_id.clone()], tags))

@@ -212,6 +212,37 @@ pub(crate) async fn create_image(
     }
 }
 
+/// `CreateImage` (a registration or a copy) through [`StepCx::create`]:
+/// the image is the build's from the moment the request is sent, found by
+/// its name in our account (names are unique per account) when the answer
+/// does not come. `undo` makes the undo of the made image; `what` names the
+/// call in errors.
+pub(crate) async fn create_image_owned<U>(
+    cx: &crate::StepCx,
+    client: &Client,
+    req: osc_client::api::CreateImageRequest,
+    what: String,
+    undo: U,
+) -> Result<crate::Created<osc_client::types::Image>, Error>
+where
+    U: Fn(&osc_client::types::Image) -> crate::Cleanup + Send + Sync + 'static,
+{
+    let name = req.image_name.clone().unwrap_or_default();
+    let (c, n) = (client.clone(), name.clone());
+    let find = move || {
+        let (c, n) = (c.clone(), n.clone());
+        async move {
+            find_own_image(&c, &n)
+                .await
+                .map_err(|e| api(format!("looking up image {n}"), e))
+        }
+    };
+    let c = client.clone();
+    let send = async move { create_image(&c, &req).await.map_err(|e| api(what, e)) };
+    cx.create(crate::Create::new("image", Some(name), find, undo), send)
+        .await
+}
+
 /// Deletes a volume now, retrying transient failures ("not found" is done).
 pub fn remove_volume_now(
     client: Client,

@@ -5,8 +5,8 @@ use osc_client::Client;
 use osc_client::api::CreateImageRequest;
 use osc_client::types::{BlockDeviceMapping, BootMode, BsuToCreate, Image, ImageState};
 
-use super::{SnapshotDone, Waits, api, create_image, remove_image};
-use crate::{Error, Poll, Resource, Step, StepCx};
+use super::{SnapshotDone, Waits, create_image_owned, remove_image};
+use crate::{Cleanup, Error, Poll, Resource, Step, StepCx};
 
 /// The new root snapshot, as [`RegisterOmi`] takes it.
 pub type RootSnapshot = SnapshotDone;
@@ -74,7 +74,9 @@ impl OmiSpec {
 /// The plugin's StepCreateOMI: `CreateImage` from the new snapshot with the
 /// block device mappings and boot modes, then waits for `available`
 /// (`failed` ends at once with the state's message). Unlike the plugin, the
-/// OMI is deleted if the build fails later.
+/// OMI is deleted if the build fails later; it is the build's from the
+/// moment the request is sent ([`StepCx::create`]: a Ctrl-C before the
+/// answer looks it up by name and deletes it).
 #[derive(Debug, Clone)]
 pub struct RegisterOmi {
     client: Client,
@@ -104,14 +106,18 @@ impl Step<SnapshotDone> for RegisterOmi {
     async fn run(&self, cx: &StepCx, snap: SnapshotDone) -> Result<Image, Error> {
         let req = self.spec.request(&snap)?;
         cx.check_cancelled()?;
-        let image = create_image(&self.client, &req)
-            .await
-            .map_err(|e| api(format!("CreateImage {}", self.spec.name), e))?;
-        let (c, id) = (self.client.clone(), image.image_id.clone());
-        cx.on_failure(
-            Resource::new("image", id.clone()).named(self.spec.name.clone()),
-            move |_| remove_image(c, id),
-        );
+        let c = self.client.clone();
+        let undo = move |i: &Image| {
+            let (c, id) = (c.clone(), i.image_id.clone());
+            Cleanup::on_failure(
+                Resource::new("image", id.clone()).named(i.image_name.clone()),
+                move |_| remove_image(c, id),
+            )
+        };
+        let what = format!("CreateImage {}", self.spec.name);
+        let image = create_image_owned(cx, &self.client, req, what, undo)
+            .await?
+            .value;
         let client = self.client.clone();
         let id = image.image_id.clone();
         let opts = self.waits.opts(self.waits.image);

@@ -2,11 +2,11 @@ use std::borrow::Cow;
 
 use async_trait::async_trait;
 use osc_client::Client;
-use osc_client::api::CreateSnapshotRequest;
-use osc_client::types::SnapshotState;
+use osc_client::api::{CreateSnapshotRequest, FiltersSnapshot};
+use osc_client::types::{Snapshot, SnapshotState};
 
 use super::{Waits, api, build_tags, remove_snapshot, resend_if_lost};
-use crate::{Error, Poll, Resource, Step, StepCx, UndoHandle};
+use crate::{Cleanup, Create, Error, Poll, Resource, Step, StepCx, UndoHandle};
 
 /// A completed snapshot of the working volume.
 #[derive(Debug, Clone)]
@@ -21,8 +21,10 @@ pub struct SnapshotDone {
 
 /// The plugin's StepSnapshot: `CreateSnapshot` of the unlinked volume
 /// (tagged with the build id), then waits for `completed` (`in-queue` and
-/// `pending` are progress, `error` fails at once). Deleted if the build
-/// fails or is cancelled later.
+/// `pending` are progress, `error` fails at once). It is the build's from
+/// the moment the request is sent ([`StepCx::create`]: a Ctrl-C before the
+/// answer looks it up by its `ClientToken` and deletes it); deleted if the
+/// build fails or is cancelled later.
 #[derive(Debug, Clone)]
 pub struct CreateSnapshot {
     client: Client,
@@ -49,14 +51,39 @@ impl Step<String> for CreateSnapshot {
         let mut req = CreateSnapshotRequest::from_volume(&volume_id);
         req.description = Some(format!("imagebake {}", cx.build_id()));
         req.client_token = Some(uuid::Uuid::new_v4().to_string());
-        let snaps = self.client.snapshots();
-        let s = resend_if_lost(|| snaps.create(&req))
-            .await
-            .map_err(|e| api(format!("CreateSnapshot of {volume_id}"), e))?;
-        let (c, id) = (self.client.clone(), s.snapshot_id.clone());
-        let undo = cx.on_failure(Resource::new("snapshot", id.clone()), move |_| {
-            remove_snapshot(c, id)
-        });
+        let (client, token) = (self.client.clone(), req.client_token.clone());
+        let find = move || {
+            let (client, token) = (client.clone(), token.clone());
+            async move {
+                let filters = FiltersSnapshot {
+                    client_tokens: token.into_iter().collect(),
+                    ..FiltersSnapshot::default()
+                };
+                client
+                    .snapshots()
+                    .read(filters)
+                    .await
+                    .map_err(|e| api("ReadSnapshots (by ClientToken)", e))
+            }
+        };
+        let client = self.client.clone();
+        let undo = move |s: &Snapshot| {
+            let (c, id) = (client.clone(), s.snapshot_id.clone());
+            Cleanup::on_failure(Resource::new("snapshot", id.clone()), move |_| {
+                remove_snapshot(c, id)
+            })
+        };
+        let client = self.client.clone();
+        let send = async move {
+            let snaps = client.snapshots();
+            resend_if_lost(|| snaps.create(&req))
+                .await
+                .map_err(|e| api(format!("CreateSnapshot of {volume_id}"), e))
+        };
+        let made = cx
+            .create(Create::new("snapshot", None, find, undo), send)
+            .await?;
+        let (s, undo) = (made.value, made.undo);
         cx.cancellable(
             self.client
                 .tags()

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use oxide_client::{Image, ImageCreate, NameOrId};
 
 use super::{ImageMade, OxideApi, Snapshotted, api, create_or_adopt, delete, found};
-use crate::{BuildId, Error, Resource, Step, StepCx};
+use crate::{BuildId, Cleanup, Create, Error, Resource, Step, StepCx};
 
 /// The artifact's keys as configured (`artifact_*`); unset ones come from
 /// the source image.
@@ -57,8 +57,10 @@ impl ImagePlan {
     }
 }
 
-/// `image_create` in the project from the snapshot. Its delete is
-/// registered at once, to run if the build fails.
+/// `image_create` in the project from the snapshot. It is the build's from
+/// the moment the request is sent ([`StepCx::create`]: a Ctrl-C before the
+/// answer looks it up by its name, free when the build began, and deletes
+/// it); its delete runs if the build fails.
 #[derive(Debug, Clone)]
 pub struct CreateImage {
     api: OxideApi,
@@ -90,34 +92,59 @@ impl Step<Snapshotted> for CreateImage {
             s.version.clone(),
         )
         .description(s.description.clone());
-        let c = &self.api.client;
-        let p = &self.api.project;
-        let image = create_or_adopt(
-            || c.image_create(Some(p), &body),
-            || async {
-                // The name was free when the build began (`check image name`).
-                let i = found(c.image_view(NameOrId::Name(s.name.clone()), Some(p)).await)?;
-                Ok(i.filter(|i| {
-                    i.os == s.os && i.version == s.version && i.description == s.description
-                }))
-            },
-        )
-        .await
-        .map_err(|e| api(format!("creating image {} in project {p}", s.name), e))?;
-        let id = image.id;
-        let a = self.api.clone();
-        cx.on_failure(
-            Resource::new("image", id.to_string()).named(s.name.clone()),
-            move |_| async move {
-                delete(&a.retry, || a.client.image_delete(id, None))
+        let (a, spec) = (self.api.clone(), s.clone());
+        let find = move || {
+            let (a, spec) = (a.clone(), spec.clone());
+            async move {
+                find_image(&a, &spec)
                     .await
-                    .map_err(|e| api(format!("deleting image {id}"), e))
-            },
-        );
+                    .map_err(|e| api(format!("looking up image {}", spec.name), e))
+            }
+        };
+        let a = self.api.clone();
+        let undo = move |i: &Image| {
+            let (a, id) = (a.clone(), i.id);
+            Cleanup::on_failure(
+                Resource::new("image", id.to_string()).named(i.name.clone()),
+                move |_| async move {
+                    delete(&a.retry, || a.client.image_delete(id, None))
+                        .await
+                        .map_err(|e| api(format!("deleting image {id}"), e))
+                },
+            )
+        };
+        let (a, spec) = (self.api.clone(), s.clone());
+        let send = async move {
+            let p = &a.project;
+            create_or_adopt(
+                || a.client.image_create(Some(p), &body),
+                || find_image(&a, &spec),
+            )
+            .await
+            .map_err(|e| api(format!("creating image {} in project {p}", spec.name), e))
+        };
+        let made = cx
+            .create(Create::new("image", Some(s.name.clone()), find, undo), send)
+            .await?;
+        let image = made.value;
+        let id = image.id;
         tracing::info!(image = %id, name = %s.name, "image created");
         Ok(ImageMade {
             snapshot: snap,
             image,
         })
     }
+}
+
+/// The image `spec` describes, if there is one (its name was free when the
+/// build began: `check image name`).
+async fn find_image(a: &OxideApi, spec: &ImageSpec) -> Result<Option<Image>, oxide_client::Error> {
+    let i = found(
+        a.client
+            .image_view(NameOrId::Name(spec.name.clone()), Some(&a.project))
+            .await,
+    )?;
+    Ok(i.filter(|i| {
+        i.os == spec.os && i.version == spec.version && i.description == spec.description
+    }))
 }

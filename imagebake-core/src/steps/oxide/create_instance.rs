@@ -11,7 +11,7 @@ use super::{
     InstanceHandle, OxideApi, api, create_or_adopt, description, found, made_by, remove_disk,
     remove_instance,
 };
-use crate::{Error, Resource, Step, StepCx};
+use crate::{BuildId, Cleanup, Create, Error, Resource, Step, StepCx};
 
 /// What instance to create (the `oxide-instance` keys).
 #[derive(Debug, Clone, PartialEq)]
@@ -108,10 +108,14 @@ pub struct Launch {
 /// ephemeral external IP, one NIC, explicit `ssh_public_keys`, the user
 /// data; the build id in its description.
 ///
-/// The undos (stop, wait stopped, delete the instance; then delete its boot
-/// disk) are registered with the ids straight from the answer, so an
-/// instance that never starts is still removed. When the answer is lost,
-/// the instance is looked up by its (unique) name and adopted. The rack
+/// The instance is the build's from the moment the request is sent
+/// ([`StepCx::create`]): a Ctrl-C before the answer looks it up by its
+/// (unique) name and build id and removes it with its boot disk, and keeps
+/// waiting for the answer. The undos (stop, wait stopped, delete the
+/// instance; then delete its boot disk) are registered with the ids
+/// straight from the answer, so an instance that never starts is still
+/// removed. When the answer is lost, the instance is looked up by name and
+/// adopted. The rack
 /// starts the instance inside the create and still answers 201 when that
 /// start fails, leaving it `stopped`: that is reported as the start failure
 /// it is, not waited on.
@@ -146,33 +150,54 @@ impl Step<Launch> for CreateInstance {
             launch.temporary_key,
             &description(&build),
         );
-        let c = &self.api.client;
-        let p = &self.api.project;
-        let instance: Instance = create_or_adopt(
-            || c.instance_create(p, &body),
-            || async {
-                let i = found(c.instance_view(NameOrId::Name(name.clone()), Some(p)).await)?;
-                Ok(i.filter(|i| made_by(&i.description, &build)))
-            },
-        )
-        .await
-        .map_err(|e| api(format!("creating instance {name} in project {p}"), e))?;
-
-        // Registered in the same poll that learned the ids: the disk's undo
-        // first, so that it runs after the instance's.
-        let id = instance.id;
-        if let Some(disk) = instance.boot_disk_id {
-            let a = self.api.clone();
-            cx.defer(
-                Resource::new("disk", disk.to_string()).named(name.clone()),
-                move |u| async move { remove_disk(&a, disk, u.timeout(), u.token()).await },
-            );
-        }
         let a = self.api.clone();
-        let undo = cx.defer(
-            Resource::new("instance", id.to_string()).named(name.clone()),
-            move |u| async move { remove_instance(&a, id, u.timeout(), u.token()).await },
-        );
+        let (n, b) = (name.clone(), build.clone());
+        let find = move || {
+            let (a, n, b) = (a.clone(), n.clone(), b.clone());
+            async move {
+                let p = &a.project;
+                find_instance(&a, &n, &b)
+                    .await
+                    .map_err(|e| api(format!("looking up instance {n} in project {p}"), e))
+            }
+        };
+        let a = self.api.clone();
+        let undo = move |i: &Instance| {
+            let (a, id) = (a.clone(), i.id);
+            Cleanup::always(
+                Resource::new("instance", id.to_string()).named(i.name.clone()),
+                move |u| async move { remove_instance(&a, id, u.timeout(), u.token()).await },
+            )
+        };
+        // Registered before the instance's undo, so that it runs after it.
+        let a = self.api.clone();
+        let disk = move |i: &Instance| {
+            let a = a.clone();
+            let name = i.name.clone();
+            i.boot_disk_id
+                .map(|disk| {
+                    Cleanup::always(
+                        Resource::new("disk", disk.to_string()).named(name),
+                        move |u| async move { remove_disk(&a, disk, u.timeout(), u.token()).await },
+                    )
+                })
+                .into_iter()
+                .collect()
+        };
+        let (a, n) = (self.api.clone(), name.clone());
+        let send = async move {
+            let (c, p) = (&a.client, &a.project);
+            create_or_adopt(
+                || c.instance_create(p, &body),
+                || find_instance(&a, &n, &build),
+            )
+            .await
+            .map_err(|e| api(format!("creating instance {n} in project {p}"), e))
+        };
+        let create = Create::new("instance", Some(name.clone()), find, undo).also(disk);
+        let made = cx.create(create, send).await?;
+        let (instance, undo) = (made.value, made.undo);
+        let id = instance.id;
         tracing::info!(instance = %id, %name, state = instance.run_state.as_str(), "instance created");
         let handle = InstanceHandle {
             id,
@@ -191,6 +216,20 @@ impl Step<Launch> for CreateInstance {
         cx.check_cancelled()?;
         Ok(handle)
     }
+}
+
+/// This build's instance named `name`, if there is one.
+async fn find_instance(
+    a: &OxideApi,
+    name: &str,
+    build: &BuildId,
+) -> Result<Option<Instance>, oxide_client::Error> {
+    let i = found(
+        a.client
+            .instance_view(NameOrId::Name(name.to_owned()), Some(&a.project))
+            .await,
+    )?;
+    Ok(i.filter(|i| made_by(&i.description, build)))
 }
 
 #[cfg(test)]

@@ -8,11 +8,13 @@ use super::{
     OxideApi, Snapshotted, StoppedInstance, api, create_or_adopt, delete, description, found,
     idempotent, made_by,
 };
-use crate::{Error, Resource, Step, StepCx};
+use crate::{BuildId, Cleanup, Create, Error, Resource, Step, StepCx};
 
 /// `snapshot_create` of the stopped instance's boot disk, named after the
-/// instance, the build id in its description. Its delete is registered at
-/// once, to run if the build fails. The rack answers with the finished
+/// instance, the build id in its description. It is the build's from the
+/// moment the request is sent ([`StepCx::create`]: a Ctrl-C before the
+/// answer looks it up by name and deletes it); its delete runs if the build
+/// fails. The rack answers with the finished
 /// snapshot; one that is not `ready` yet is polled (within
 /// `state_timeout`), and `faulted` ends the build.
 #[derive(Debug, Clone)]
@@ -45,28 +47,45 @@ impl Step<StoppedInstance> for CreateSnapshot {
             None => NameOrId::Name(name.clone()),
         };
         let body = SnapshotCreate::new(name.clone(), disk.clone()).description(description(&build));
-        let c = &self.api.client;
-        let r = &self.api.retry;
-        let p = &self.api.project;
-        let snap: Snapshot = create_or_adopt(
-            || c.snapshot_create(p, &body),
-            || async {
-                let s = found(c.snapshot_view(NameOrId::Name(name.clone()), Some(p)).await)?;
-                Ok(s.filter(|s| made_by(&s.description, &build)))
-            },
-        )
-        .await
-        .map_err(|e| api(format!("creating snapshot {name} of disk {disk}"), e))?;
-        let id = snap.id;
-        let a = self.api.clone();
-        let undo = cx.on_failure(
-            Resource::new("snapshot", id.to_string()).named(name.clone()),
-            move |_| async move {
-                delete(&a.retry, || a.client.snapshot_delete(id, None))
+        let (a, n, b) = (self.api.clone(), name.clone(), build.clone());
+        let find = move || {
+            let (a, n, b) = (a.clone(), n.clone(), b.clone());
+            async move {
+                find_snapshot(&a, &n, &b)
                     .await
-                    .map_err(|e| api(format!("deleting snapshot {id}"), e))
-            },
-        );
+                    .map_err(|e| api(format!("looking up snapshot {n}"), e))
+            }
+        };
+        let a = self.api.clone();
+        let undo = move |s: &Snapshot| {
+            let (a, id) = (a.clone(), s.id);
+            Cleanup::on_failure(
+                Resource::new("snapshot", id.to_string()).named(s.name.clone()),
+                move |_| async move {
+                    delete(&a.retry, || a.client.snapshot_delete(id, None))
+                        .await
+                        .map_err(|e| api(format!("deleting snapshot {id}"), e))
+                },
+            )
+        };
+        let (a, n) = (self.api.clone(), name.clone());
+        let send = async move {
+            create_or_adopt(
+                || a.client.snapshot_create(&a.project, &body),
+                || find_snapshot(&a, &n, &build),
+            )
+            .await
+            .map_err(|e| api(format!("creating snapshot {n} of disk {disk}"), e))
+        };
+        let made = cx
+            .create(
+                Create::new("snapshot", Some(name.clone()), find, undo),
+                send,
+            )
+            .await?;
+        let (snap, undo) = (made.value, made.undo);
+        let id = snap.id;
+        let (c, r) = (&self.api.client, &self.api.retry);
         tracing::info!(snapshot = %id, %name, "snapshot created");
         let snapshot = match snap.state {
             SnapshotState::Ready => snap,
@@ -93,4 +112,18 @@ impl Step<StoppedInstance> for CreateSnapshot {
             undo,
         })
     }
+}
+
+/// This build's snapshot named `name`, if there is one.
+async fn find_snapshot(
+    a: &OxideApi,
+    name: &str,
+    build: &BuildId,
+) -> Result<Option<Snapshot>, oxide_client::Error> {
+    let s = found(
+        a.client
+            .snapshot_view(NameOrId::Name(name.to_owned()), Some(&a.project))
+            .await,
+    )?;
+    Ok(s.filter(|s| made_by(&s.description, build)))
 }

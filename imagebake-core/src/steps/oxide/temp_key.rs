@@ -1,12 +1,12 @@
 use std::borrow::Cow;
 
 use async_trait::async_trait;
-use oxide_client::{NameOrId, SshKeyCreate};
+use oxide_client::{NameOrId, SshKey, SshKeyCreate};
 use uuid::Uuid;
 
 use super::{OxideApi, api, create_or_adopt, delete, description, found, made_by};
 use crate::comm::ssh::TemporaryKey;
-use crate::{Error, Resource, Step, StepCx, UndoHandle};
+use crate::{BuildId, Cleanup, Create, Error, Resource, Step, StepCx, UndoHandle};
 
 /// The build's temporary key, uploaded to the current user's SSH keys.
 #[derive(Debug, Clone)]
@@ -23,8 +23,10 @@ pub struct TemporaryKeyHandle {
 
 /// Generates an ed25519 key pair in memory and uploads its public half with
 /// `current_user_ssh_key_create`, named `temporary_key_pair_name` (default:
-/// the build id) with the build id in its description. Its delete is
-/// registered at once and runs at the end of every build.
+/// the build id) with the build id in its description. The key is the
+/// build's from the moment the request is sent ([`StepCx::create`]: a
+/// Ctrl-C before the answer looks it up by name and deletes it); its delete
+/// runs at the end of every build.
 #[derive(Debug, Clone)]
 pub struct CreateTemporaryKey {
     api: OxideApi,
@@ -53,32 +55,45 @@ impl Step<()> for CreateTemporaryKey {
         let key = TemporaryKey::generate(build.as_str())?;
         let public = key.public_openssh();
         let body = SshKeyCreate::new(name.clone(), public.clone()).description(description(&build));
-        let c = &self.api.client;
-        let created = create_or_adopt(
-            || c.current_user_ssh_key_create(&body),
-            || async {
-                let k = found(
-                    c.current_user_ssh_key_view(NameOrId::Name(name.clone()))
-                        .await,
-                )?;
-                Ok(k.filter(|k| {
-                    k.public_key.trim() == public.trim() && made_by(&k.description, &build)
-                }))
-            },
-        )
-        .await
-        .map_err(|e| api(format!("uploading temporary SSH key {name}"), e))?;
-        // Registered in the same poll that learned the id.
-        let id = created.id;
-        let a = self.api.clone();
-        let undo = cx.defer(
-            Resource::new("ssh key", id.to_string()).named(name.clone()),
-            move |_| async move {
-                delete(&a.retry, || a.client.current_user_ssh_key_delete(id))
-                    .await
-                    .map_err(|e| api(format!("deleting temporary SSH key {id}"), e))
-            },
+        let (a, n, k, b) = (
+            self.api.clone(),
+            name.clone(),
+            public.clone(),
+            build.clone(),
         );
+        let find = move || {
+            let (a, n, k, b) = (a.clone(), n.clone(), k.clone(), b.clone());
+            async move {
+                find_key(&a, &n, &k, &b)
+                    .await
+                    .map_err(|e| api(format!("looking up temporary SSH key {n}"), e))
+            }
+        };
+        let a = self.api.clone();
+        let undo = move |k: &SshKey| {
+            let (a, id) = (a.clone(), k.id);
+            Cleanup::always(
+                Resource::new("ssh key", id.to_string()).named(k.name.clone()),
+                move |_| async move {
+                    delete(&a.retry, || a.client.current_user_ssh_key_delete(id))
+                        .await
+                        .map_err(|e| api(format!("deleting temporary SSH key {id}"), e))
+                },
+            )
+        };
+        let (a, n) = (self.api.clone(), name.clone());
+        let send = async move {
+            create_or_adopt(
+                || a.client.current_user_ssh_key_create(&body),
+                || find_key(&a, &n, &public, &build),
+            )
+            .await
+            .map_err(|e| api(format!("uploading temporary SSH key {n}"), e))
+        };
+        let made = cx
+            .create(Create::new("ssh key", Some(name.clone()), find, undo), send)
+            .await?;
+        let (id, undo) = (made.value.id, made.undo);
         tracing::info!(key = %id, %name, fingerprint = %key.fingerprint(), "temporary SSH key uploaded");
         Ok(TemporaryKeyHandle {
             id,
@@ -87,4 +102,19 @@ impl Step<()> for CreateTemporaryKey {
             undo,
         })
     }
+}
+
+/// This build's key named `name` with public half `public`, if there is one.
+async fn find_key(
+    a: &OxideApi,
+    name: &str,
+    public: &str,
+    build: &BuildId,
+) -> Result<Option<SshKey>, oxide_client::Error> {
+    let k = found(
+        a.client
+            .current_user_ssh_key_view(NameOrId::Name(name.to_owned()))
+            .await,
+    )?;
+    Ok(k.filter(|k| k.public_key.trim() == public.trim() && made_by(&k.description, build)))
 }

@@ -3,10 +3,12 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use triton_client::Client;
-use triton_client::types::{CreateMachine as CreateMachineRequest, ImageId, NetworkId};
+use triton_client::types::{
+    CreateMachine as CreateMachineRequest, ImageId, ListMachines, Machine, NetworkId,
+};
 
 use super::{BUILD_TAG, CREATED_TAG, MachineHandle, Waits, api, now_secs, remove_machine};
-use crate::{Error, Resource, Step, StepCx};
+use crate::{Cleanup, Create, Error, Resource, Step, StepCx};
 
 /// What machine to create (Packer's `source_machine_*` keys).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -60,10 +62,12 @@ impl MachineSpec {
 }
 
 /// CloudAPI `CreateMachine` from the source image, tagged with the build id.
-/// The undo (delete, wait until gone) is registered with the machine id the
-/// moment the create answers, so a machine that never reaches `running` is
-/// still deleted. The create itself is never abandoned half-way (its answer
-/// carries the id to clean up): a cancelled build stops right after it.
+/// The machine is the build's from the moment the request is sent
+/// ([`StepCx::create`]): a Ctrl-C before the answer finds it by its build
+/// tag (ListMachines) and deletes it, and keeps waiting for the answer. The
+/// undo (delete, wait until gone) holds the machine id from the moment the
+/// create answers, so a machine that never reaches `running` is still
+/// deleted.
 #[derive(Debug, Clone)]
 pub struct CreateMachine {
     client: Client,
@@ -109,21 +113,38 @@ impl Step<ImageId> for CreateMachine {
         req = req
             .tag(BUILD_TAG, cx.build_id().as_str())
             .tag(CREATED_TAG, now_secs().to_string());
-        let machine = self
-            .client
-            .create_machine(&req)
-            .await
-            .map_err(|e| api(format!("creating machine {name}"), e))?;
-        // Registered in the same poll that learned the id.
-        let id = machine.id;
         let client = self.client.clone();
-        let cap = self.waits.poll_cap;
-        let undo = cx.defer(
-            Resource::new("machine", id.to_string()).named(name.clone()),
-            move |ucx| async move {
-                remove_machine(&client, &id, ucx.timeout(), cap, ucx.token()).await
-            },
-        );
+        let build = cx.build_id().to_string();
+        let find = move || {
+            let (client, build) = (client.clone(), build.clone());
+            async move {
+                client
+                    .list_machines(&ListMachines::new().tag(BUILD_TAG, build))
+                    .await
+                    .map_err(|e| api("looking up the build's machine", e))
+            }
+        };
+        let (client, cap) = (self.client.clone(), self.waits.poll_cap);
+        let undo = move |m: &Machine| {
+            let (client, id) = (client.clone(), m.id);
+            Cleanup::always(
+                Resource::new("machine", id.to_string()).named(m.name.clone()),
+                move |ucx| async move {
+                    remove_machine(&client, &id, ucx.timeout(), cap, ucx.token()).await
+                },
+            )
+        };
+        let (client, label) = (self.client.clone(), name.clone());
+        let send = async move {
+            client
+                .create_machine(&req)
+                .await
+                .map_err(|e| api(format!("creating machine {label}"), e))
+        };
+        let made = cx
+            .create(Create::new("machine", Some(name.clone()), find, undo), send)
+            .await?;
+        let (id, undo) = (made.value.id, made.undo);
         tracing::info!(machine = %id, %name, "machine created");
         let handle = MachineHandle { id, name, undo };
         cx.check_cancelled()?;

@@ -3,6 +3,7 @@
 use serde_json::json;
 use tokio::time::Instant;
 
+use super::Locked;
 use super::change_perms;
 use super::need;
 use super::requests::*;
@@ -18,19 +19,8 @@ pub(super) fn valid_image_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "()[] ./-'@_".contains(c))
 }
 
-pub(super) async fn create_image(
-    sh: &Shared,
-    st: &mut State,
-    r: CreateImageReq,
-    fail: bool,
-) -> OscResult {
-    let name = need(&r.image_name, "ImageName")?.clone();
-    if !valid_image_name(&name) {
-        return Err(OscError::invalid(
-            "4026",
-            format!("invalid-image-name: {name:?}"),
-        ));
-    }
+/// An error if the account has an image named `name`.
+fn name_free(st: &State, name: &str) -> OscResult<()> {
     if st
         .images
         .values()
@@ -41,6 +31,36 @@ pub(super) async fn create_image(
             format!("already-exist: an image named {name:?}"),
         ));
     }
+    Ok(())
+}
+
+/// Copies each snapshot file; on failure removes the copies made.
+async fn copy_snapshots(copies: &[(std::path::PathBuf, SnapshotRec)]) -> OscResult<()> {
+    for (from, to) in copies {
+        if let Err(e) = blockdev::copy_sparse(from, &to.file, 0).await {
+            for (_, s) in copies {
+                let _ = tokio::fs::remove_file(&s.file).await;
+            }
+            return Err(OscError::internal(format!("copying into {}: {e}", to.id)));
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn create_image(
+    sh: &Shared,
+    mut st: Locked<'_>,
+    r: CreateImageReq,
+    fail: bool,
+) -> OscResult {
+    let name = need(&r.image_name, "ImageName")?.clone();
+    if !valid_image_name(&name) {
+        return Err(OscError::invalid(
+            "4026",
+            format!("invalid-image-name: {name:?}"),
+        ));
+    }
+    name_free(&st, &name)?;
     if r.vm_id.is_some() || r.file_location.is_some() {
         return Err(OscError::invalid(
             "4045",
@@ -90,6 +110,8 @@ pub(super) async fn create_image(
         perms: Perms::default(),
         seed: false,
     };
+    // Snapshot files to copy (from, new record), for a copied image.
+    let mut copies: Vec<(std::path::PathBuf, SnapshotRec)> = Vec::new();
     if let Some(src_id) = &r.source_image_id {
         if r.source_region_name.as_deref() != Some(st.region.as_str()) {
             return Err(OscError::missing("SourceRegionName"));
@@ -118,11 +140,8 @@ pub(super) async fn create_image(
                     .ok_or_else(|| OscError::not_found(&sid))?;
                 let id = st.id("snap");
                 let file = sh.data_dir.join("snapshots").join(format!("{id}.img"));
-                blockdev::copy_sparse(&s.file, &file, 0)
-                    .await
-                    .map_err(|e| OscError::internal(format!("copying into {id}: {e}")))?;
-                st.snapshots.insert(
-                    id.clone(),
+                copies.push((
+                    s.file.clone(),
                     SnapshotRec {
                         id: id.clone(),
                         owner: ACCOUNT_ID.to_owned(),
@@ -136,7 +155,7 @@ pub(super) async fn create_image(
                         seed: false,
                         ..s
                     },
-                );
+                ));
                 m["Bsu"]["SnapshotId"] = json!(id);
             }
             mappings.push(m);
@@ -207,6 +226,23 @@ pub(super) async fn create_image(
             ));
         }
         rec.root_device_name = root;
+    }
+    if !copies.is_empty() {
+        // The copies run without the state lock: other requests go on
+        // meanwhile.
+        drop(st);
+        let copied = copy_snapshots(&copies).await;
+        st = sh.state.lock().await;
+        copied?;
+        if let Err(e) = name_free(&st, &rec.name) {
+            for (_, s) in &copies {
+                let _ = tokio::fs::remove_file(&s.file).await;
+            }
+            return Err(e);
+        }
+        for (_, s) in copies {
+            st.snapshots.insert(s.id.clone(), s);
+        }
     }
     rec.id = st.id("ami");
     let view = st.image_view(&rec);

@@ -46,6 +46,10 @@ fn need<'a, T>(v: &'a Option<T>, name: &str) -> OscResult<&'a T> {
     v.as_ref().ok_or_else(|| OscError::missing(name))
 }
 
+/// The state, locked. Actions that copy files take it by value and let it
+/// go while they copy, so other requests are answered meanwhile.
+pub(crate) type Locked<'a> = tokio::sync::MutexGuard<'a, State>;
+
 /// Runs one action on the state. `fail` comes from a `FailResource` fault.
 pub(crate) async fn dispatch(sh: &Shared, action: &str, body: &Value, fail: bool) -> OscResult {
     if body.get("DryRun").and_then(Value::as_bool) == Some(true) {
@@ -90,14 +94,14 @@ pub(crate) async fn dispatch(sh: &Shared, action: &str, body: &Value, fail: bool
                 .collect();
             read(body, views, SNAPSHOT_FILTERS, "Snapshots")
         }
-        "CreateVolume" => volumes::create_volume(sh, &mut st, parse(body)?, fail).await,
-        "LinkVolume" => volumes::link_volume(sh, &mut st, parse(body)?, fail).await,
+        "CreateVolume" => volumes::create_volume(sh, st, parse(body)?, fail).await,
+        "LinkVolume" => volumes::link_volume(sh, st, parse(body)?, fail).await,
         "UnlinkVolume" => volumes::unlink_volume(sh, &mut st, parse(body)?).await,
         "DeleteVolume" => volumes::delete_volume(&mut st, parse(body)?).await,
-        "CreateSnapshot" => snapshots::create_snapshot(sh, &mut st, parse(body)?, fail).await,
+        "CreateSnapshot" => snapshots::create_snapshot(sh, st, parse(body)?, fail).await,
         "UpdateSnapshot" => snapshots::update_snapshot(&mut st, parse(body)?),
         "DeleteSnapshot" => snapshots::delete_snapshot(&mut st, parse(body)?).await,
-        "CreateImage" => images::create_image(sh, &mut st, parse(body)?, fail).await,
+        "CreateImage" => images::create_image(sh, st, parse(body)?, fail).await,
         "UpdateImage" => images::update_image(&mut st, parse(body)?),
         "DeleteImage" => images::delete_image(&mut st, parse(body)?),
         "CreateTags" => tags::create_tags(&mut st, parse(body)?),

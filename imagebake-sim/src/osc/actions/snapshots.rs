@@ -3,6 +3,7 @@
 use serde_json::json;
 use tokio::time::Instant;
 
+use super::Locked;
 use super::change_perms;
 use super::need;
 use super::requests::*;
@@ -13,7 +14,7 @@ use crate::osc::state::*;
 
 pub(super) async fn create_snapshot(
     sh: &Shared,
-    st: &mut State,
+    mut st: Locked<'_>,
     r: CreateSnapshotReq,
     fail: bool,
 ) -> OscResult {
@@ -63,9 +64,22 @@ pub(super) async fn create_snapshot(
     };
     let id = st.id("snap");
     let file = sh.data_dir.join("snapshots").join(format!("{id}.img"));
-    blockdev::copy_sparse(&src, &file, 0)
-        .await
-        .map_err(|e| OscError::internal(format!("copying into {id}: {e}")))?;
+    // The copy runs without the state lock: other requests go on meanwhile.
+    drop(st);
+    let copied = blockdev::copy_sparse(&src, &file, 0).await;
+    let mut st = sh.state.lock().await;
+    copied.map_err(|e| OscError::internal(format!("copying into {id}: {e}")))?;
+    if let Some(token) = &r.client_token {
+        // The same request, answered while this one copied.
+        if let Some(s) = st
+            .snapshots
+            .values()
+            .find(|s| s.client_token.as_ref() == Some(token))
+        {
+            let _ = tokio::fs::remove_file(&file).await;
+            return Ok(json!({"Snapshot": st.snapshot_view(s)}));
+        }
+    }
     let rec = SnapshotRec {
         id: id.clone(),
         volume_id,

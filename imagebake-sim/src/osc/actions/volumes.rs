@@ -1,8 +1,11 @@
 //! CreateVolume, LinkVolume (real loop devices), UnlinkVolume, DeleteVolume.
 
+use std::time::Duration;
+
 use serde_json::json;
 use tokio::time::Instant;
 
+use super::Locked;
 use super::need;
 use super::requests::*;
 use crate::osc::Shared;
@@ -14,7 +17,7 @@ const VOLUME_TYPES: &[&str] = &["standard", "gp2", "io1"];
 
 pub(super) async fn create_volume(
     sh: &Shared,
-    st: &mut State,
+    mut st: Locked<'_>,
     r: CreateVolumeReq,
     fail: bool,
 ) -> OscResult {
@@ -85,11 +88,25 @@ pub(super) async fn create_volume(
     }
     let id = st.id("vol");
     let file = sh.data_dir.join("volumes").join(format!("{id}.img"));
+    // The copy runs without the state lock: other requests go on meanwhile.
+    drop(st);
     let made = match &source {
         Some(src) => blockdev::copy_sparse(src, &file, size as u64 * GIB).await,
         None => blockdev::make_blank(&file, size as u64 * GIB).await,
     };
+    let mut st = sh.state.lock().await;
     made.map_err(|e| OscError::internal(format!("creating the file of {id}: {e}")))?;
+    if let Some(token) = &r.client_token {
+        // The same request, answered while this one copied.
+        if let Some(v) = st
+            .volumes
+            .values()
+            .find(|v| v.client_token.as_ref() == Some(token))
+        {
+            let _ = tokio::fs::remove_file(&file).await;
+            return Ok(json!({"Volume": st.volume_view(v)}));
+        }
+    }
     let rec = VolumeRec {
         id: id.clone(),
         size: size as u64,
@@ -129,7 +146,7 @@ pub(crate) fn valid_device_name(name: &str) -> bool {
 
 pub(super) async fn link_volume(
     sh: &Shared,
-    st: &mut State,
+    mut st: Locked<'_>,
     r: LinkVolumeReq,
     fail: bool,
 ) -> OscResult {
@@ -180,49 +197,100 @@ pub(super) async fn link_volume(
         ));
     }
     let file = v.file.clone();
-    let mut loop_dev = None;
-    let mut links = Vec::new();
-    if vm_id == sh.vm_id {
-        if !crate::is_root() {
-            return Err(OscError::internal(format!(
-                "the simulator attaches volumes to the host VM as loop devices (losetup), which needs root; \
-                 it runs as uid {}. Run it as root to link volumes",
-                crate::euid().map_or_else(|| "?".to_owned(), |u| u.to_string())
-            )));
+    let delay = st.delays.volume_link;
+    let link = |loop_dev, links, ready_at| Link {
+        vm_id: vm_id.clone(),
+        device_name: device.clone(),
+        phase: LinkPhase::Attaching,
+        ready_at,
+        fail,
+        loop_dev,
+        links,
+        date: now_iso(),
+    };
+    if vm_id != sh.vm_id {
+        if let Some(v) = st.volumes.get_mut(&volume_id) {
+            v.link = Some(link(None, Vec::new(), Instant::now() + delay));
         }
-        let Some(file) = file else {
-            return Err(OscError::internal(format!(
-                "{volume_id} has no backing file"
-            )));
-        };
-        let dev = blockdev::attach(&file)
-            .await
-            .map_err(|e| OscError::internal(format!("attaching {volume_id}: {e}")))?;
-        links = blockdev::link_paths(&sh.dev_dir, &device, &dev);
-        if let Err(e) = blockdev::make_links(&links) {
-            blockdev::remove_links(&links);
-            let _ = blockdev::detach(&dev).await;
-            return Err(OscError::internal(format!(
-                "linking {device} to {dev}: {e}"
-            )));
-        }
-        sh.track_loop(&dev, true);
-        loop_dev = Some(dev);
+        return Ok(json!({}));
     }
-    let ready_at = Instant::now() + st.delays.volume_link;
+    if !crate::is_root() {
+        return Err(OscError::internal(format!(
+            "the simulator attaches volumes to the host VM as loop devices (losetup), which needs root; \
+             it runs as uid {}. Run it as root to link volumes",
+            crate::euid().map_or_else(|| "?".to_owned(), |u| u.to_string())
+        )));
+    }
+    let Some(file) = file else {
+        return Err(OscError::internal(format!(
+            "{volume_id} has no backing file"
+        )));
+    };
+    // The device slot is taken (attaching) while losetup runs without the
+    // state lock; this instant marks the reservation as this request's.
+    let reserved = Instant::now() + RESERVATION;
     if let Some(v) = st.volumes.get_mut(&volume_id) {
-        v.link = Some(Link {
-            vm_id,
-            device_name: device,
-            phase: LinkPhase::Attaching,
-            ready_at,
-            fail,
-            loop_dev,
-            links,
-            date: now_iso(),
-        });
+        v.link = Some(link(None, Vec::new(), reserved));
     }
-    Ok(json!({}))
+    drop(st);
+    let attached = attach_and_link(sh, &volume_id, &file, &device).await;
+    let mut st = sh.state.lock().await;
+    let ours = st.volumes.get_mut(&volume_id).filter(|v| {
+        v.link
+            .as_ref()
+            .is_some_and(|l| l.phase == LinkPhase::Attaching && l.ready_at == reserved)
+    });
+    match (attached, ours) {
+        (Ok((dev, links)), Some(v)) => {
+            v.link = Some(link(Some(dev), links, Instant::now() + delay));
+            Ok(json!({}))
+        }
+        (Ok((dev, links)), None) => {
+            // Unlinked (or deleted) meanwhile: undo the attachment.
+            blockdev::remove_links(&links);
+            if let Err(e) = blockdev::detach(&dev).await {
+                tracing::warn!(device = %dev, error = %e, "detaching a link undone meanwhile");
+            } else {
+                sh.track_loop(&dev, false);
+            }
+            Ok(json!({}))
+        }
+        (Err(e), ours) => {
+            if let Some(v) = ours {
+                v.link = None;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// How long a device slot may stay reserved by a LinkVolume whose losetup
+/// runs (an upper bound; the request clears it when losetup ends).
+const RESERVATION: Duration = Duration::from_secs(3600);
+
+/// Attaches `file` to a loop device and links `device` to it; the loop
+/// device and the links.
+async fn attach_and_link(
+    sh: &Shared,
+    volume_id: &str,
+    file: &std::path::Path,
+    device: &str,
+) -> OscResult<(String, Vec<(std::path::PathBuf, String)>)> {
+    let dev = blockdev::attach(file)
+        .await
+        .map_err(|e| OscError::internal(format!("attaching {volume_id}: {e}")))?;
+    sh.track_loop(&dev, true);
+    let links = blockdev::link_paths(&sh.dev_dir, device, &dev);
+    if let Err(e) = blockdev::make_links(&links) {
+        blockdev::remove_links(&links);
+        if blockdev::detach(&dev).await.is_ok() {
+            sh.track_loop(&dev, false);
+        }
+        return Err(OscError::internal(format!(
+            "linking {device} to {dev}: {e}"
+        )));
+    }
+    Ok((dev, links))
 }
 
 /// `/dev/sdf` and `/dev/xvdf` name the same slot.
