@@ -110,7 +110,7 @@ async fn main() -> ExitCode {
             }
         }
         Err(e) => {
-            eprintln!("bake: {e}");
+            eprintln!("bake: {}", imagebake_core::chain(&e));
             ExitCode::FAILURE
         }
     }

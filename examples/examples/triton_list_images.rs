@@ -12,7 +12,6 @@
 //!   TRITON_KEY_MATERIAL=... cargo run -p imagebake-examples --example triton_list_images
 //! ```
 
-use std::error::Error as _;
 use std::process::ExitCode;
 
 use triton_client::types::ListImages;
@@ -23,12 +22,7 @@ async fn main() -> ExitCode {
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("triton_list_images: {e}");
-            let mut cause = e.source();
-            while let Some(c) = cause {
-                eprintln!("  caused by: {c}");
-                cause = c.source();
-            }
+            eprintln!("triton_list_images: {}", imagebake_core::chain(&e));
             ExitCode::FAILURE
         }
     }

@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use imagebake_http::WaitError;
+pub use imagebake_http::{Chain, ErrorMeta, chain};
 
 /// A boxed error from another crate (a cloud client, the SSH library).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -87,6 +88,17 @@ pub enum Error {
     /// The configuration of a step or provisioner is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A configuration value is invalid at a known key: the key is kept as
+    /// data ([`Error::config_key`]) for the Python binding and the command,
+    /// which never read it back from the message.
+    #[error("invalid configuration: {message}")]
+    ConfigKey {
+        /// The key's path as the user wrote it (`ssh_port`, `filter.name`,
+        /// `source_machine_image_filter.type`).
+        key: String,
+        /// The whole message, naming the builder or provisioner and the key.
+        message: String,
+    },
     /// A cloud API call failed.
     #[error("{what}: {source}")]
     Provider {
@@ -166,17 +178,54 @@ impl Error {
         matches!(self, Self::Cancelled { .. })
     }
 
-    /// For [`Error::Config`], the configuration key it names (the first
-    /// `` key `NAME` `` of the message, as the builders and provisioners
-    /// write it; for a nested key, its path like `filter.name`).
-    pub fn config_key(&self) -> Option<&str> {
-        let Self::Config(message) = self else {
-            return None;
-        };
-        let start = message.find("key `")? + "key `".len();
-        let len = message[start..].find('`')?;
-        Some(&message[start..start + len]).filter(|k| !k.is_empty())
+    /// Builds [`Error::ConfigKey`]: `message` about the value at `key`.
+    pub fn config_at(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::ConfigKey {
+            key: key.into(),
+            message: message.into(),
+        }
     }
+
+    /// The configuration key an [`Error::ConfigKey`] is about (its path,
+    /// like `filter.name`); `None` for other errors.
+    pub fn config_key(&self) -> Option<&str> {
+        match self {
+            Self::ConfigKey { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a configuration error ([`Error::Config`] or
+    /// [`Error::ConfigKey`]).
+    pub fn is_config(&self) -> bool {
+        matches!(self, Self::Config(_) | Self::ConfigKey { .. })
+    }
+}
+
+/// The first cloud API error in `error`'s cause chain, read through the
+/// shared contract ([`ErrorMeta`]: status, cloud code, message, request id,
+/// retryable). The Python binding and the command use this; nothing reads
+/// a client's message text.
+pub fn api_error_meta<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a dyn ErrorMeta> {
+    let mut cur = Some(error);
+    while let Some(e) = cur {
+        #[cfg(feature = "triton")]
+        if let Some(t) = e.downcast_ref::<triton_client::Error>() {
+            return Some(t);
+        }
+        #[cfg(feature = "oxide")]
+        if let Some(o) = e.downcast_ref::<oxide_client::Error>() {
+            return Some(o);
+        }
+        #[cfg(feature = "osc")]
+        if let Some(o) = e.downcast_ref::<osc_client::Error>() {
+            return Some(o);
+        }
+        cur = e.source();
+    }
+    None
 }
 
 impl<E> From<WaitError<E>> for Error
@@ -232,15 +281,17 @@ mod tests {
     }
 
     #[test]
-    fn config_key_is_the_named_key() {
-        let e = Error::Config("builder triton: unknown key `ssh_pty`".into());
-        assert_eq!(e.config_key(), Some("ssh_pty"));
-        let e = Error::Config("builder t: key `a.b`: invalid type".into());
+    fn config_key_is_data_not_read_from_the_message() {
+        let e = Error::config_at("a.b", "builder t: the value at a.b is wrong");
         assert_eq!(e.config_key(), Some("a.b"));
         assert_eq!(
-            Error::Config("shell: no inline commands".into()).config_key(),
-            None
+            e.to_string(),
+            "invalid configuration: builder t: the value at a.b is wrong"
         );
+        // A message that merely mentions a key carries none.
+        let e = Error::Config("builder triton: unknown key `ssh_pty`".into());
+        assert_eq!(e.config_key(), None);
+        assert!(e.is_config());
         assert_eq!(Error::cancelled("x").config_key(), None);
     }
 

@@ -47,7 +47,7 @@ pub mod packer_template;
 pub mod provision;
 mod quote;
 pub mod steps;
-mod template;
+pub mod template;
 
 pub use build_id::{BuildId, InvalidBuildId};
 pub use comm::{
@@ -58,7 +58,7 @@ pub use engine::{
     FnStep, OnError, Resource, Runner, Step, StepCx, SweepFilter, SweepReport, Sweeper, UndoCx,
     UndoHandle, UndoWhen, from_fn,
 };
-pub use error::{BoxError, Error, Result};
+pub use error::{BoxError, Chain, Error, ErrorMeta, Result, api_error_meta, chain};
 pub use events::{
     ChannelObserver, Event, Events, FnObserver, Observer, StepOutcome, TracingObserver, UndoOutcome,
 };

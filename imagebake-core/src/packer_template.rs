@@ -257,12 +257,16 @@ fn decode_block<T: DeserializeOwned>(
             _ if known.contains(&k.as_str()) => {
                 fields.insert(k.clone(), v.clone());
             }
-            _ => return Err(provisioner_error(kind, &format!("unknown key `{k}`"))),
+            _ => {
+                let m = format!("provisioner {kind}: unknown key `{k}`");
+                return Err(Error::config_at(k, m));
+            }
         }
     }
     serde_path_to_error::deserialize(Value::Object(fields)).map_err(|e| {
         let path = e.path().to_string();
-        provisioner_error(kind, &format!("key `{path}`: {}", e.into_inner()))
+        let m = format!("provisioner {kind}: key `{path}`: {}", e.into_inner());
+        Error::config_at(path, m)
     })
 }
 
@@ -272,14 +276,18 @@ fn decode_block<T: DeserializeOwned>(
 /// the provisioner type and the key.
 pub fn provisioner(block: &Value) -> Result<Provisioner, Error> {
     let kind = block.get("type").and_then(Value::as_str).ok_or_else(|| {
-        Error::Config("provisioner: missing required key `type` (shell or file)".into())
+        Error::config_at(
+            "type",
+            "provisioner: missing required key `type` (shell or file)",
+        )
     })?;
     match kind {
         "shell" => shell(decode_block(kind, block, SHELL_KEYS)?),
         "file" => file(decode_block(kind, block, FILE_KEYS)?),
-        other => Err(Error::Config(format!(
-            "provisioner: key `type`: {other:?} is not supported (shell or file)"
-        ))),
+        other => Err(Error::config_at(
+            "type",
+            format!("provisioner: key `type`: {other:?} is not supported (shell or file)"),
+        )),
     }
 }
 

@@ -1,19 +1,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::Backoff;
-
-/// What [`retry`] asks of an error.
-pub trait Retryable {
-    /// Whether trying the same operation again may succeed (throttling,
-    /// "service unavailable", a dropped idempotent request).
-    fn is_retryable(&self) -> bool;
-
-    /// A delay the server asked for (`Retry-After`), used instead of the backoff.
-    fn retry_after(&self) -> Option<Duration> {
-        None
-    }
-}
+use crate::classify::{Idempotency, MAX_RETRY_AFTER, Verdict, classify};
+use crate::{Backoff, ErrorMeta};
 
 /// How often and how patiently to retry.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -43,50 +32,73 @@ impl RetryPolicy {
     }
 }
 
-/// Runs `op` until it succeeds, fails with a non-retryable error, or the
-/// policy's attempts are used up; returns the last result.
-///
-/// `op` is called afresh for every attempt, so per-attempt work (a new `Date`
-/// header and signature, a new request id) belongs inside it. Cancellation is
-/// by dropping the returned future.
-pub async fn retry<T, E, F, Fut>(policy: &RetryPolicy, mut op: F) -> Result<T, E>
+/// Sends one API request with `op` (called afresh for each attempt: a new
+/// `Date` header and signature) until it succeeds or [`classify`] says to
+/// stop for its `idempotency`, at most `policy.max_attempts` times. The one
+/// retry loop of every client; cancellation is by dropping the future.
+pub async fn retry_request<T, E, F, Fut>(
+    policy: &RetryPolicy,
+    idempotency: Idempotency,
+    op: F,
+) -> Result<T, E>
 where
-    E: Retryable + std::fmt::Display,
+    E: ErrorMeta,
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
+    let decide = |e: &E| {
+        e.failure()
+            .map_or(Verdict::Stop, |f| classify(&f, idempotency))
+    };
+    let mut op = op;
     let mut attempt = 0;
     loop {
-        match op(attempt).await {
+        let e = match op(attempt).await {
             Ok(v) => return Ok(v),
-            Err(e) if e.is_retryable() && attempt + 1 < policy.max_attempts => {
-                let delay = e
-                    .retry_after()
-                    .unwrap_or_else(|| policy.backoff.delay(attempt));
-                tracing::debug!(attempt, ?delay, error = %e, "retrying");
-                tokio::time::sleep(delay).await;
-                attempt += 1;
-            }
-            Err(e) => return Err(e),
+            Err(e) => e,
+        };
+        let Verdict::Retry(after) = decide(&e) else {
+            return Err(e);
+        };
+        if attempt + 1 >= policy.max_attempts {
+            return Err(e);
         }
+        let delay = after.map_or_else(|| policy.backoff.delay(attempt), |d| d.min(MAX_RETRY_AFTER));
+        tracing::debug!(attempt, ?delay, error = %e, "retrying");
+        tokio::time::sleep(delay).await;
+        attempt += 1;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Failure;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     #[derive(Debug)]
-    struct E(bool);
+    struct E(Failure);
     impl std::fmt::Display for E {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            write!(f, "E({})", self.0)
+            write!(f, "{:?}", self.0)
         }
     }
-    impl Retryable for E {
-        fn is_retryable(&self) -> bool {
-            self.0
+    impl std::error::Error for E {}
+    impl ErrorMeta for E {
+        fn status(&self) -> Option<u16> {
+            None
+        }
+        fn code(&self) -> Option<&str> {
+            None
+        }
+        fn message(&self) -> Option<&str> {
+            None
+        }
+        fn request_id(&self) -> Option<&str> {
+            None
+        }
+        fn failure(&self) -> Option<Failure> {
+            Some(self.0)
         }
     }
 
@@ -98,11 +110,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn retries_retryable_until_success() {
+    async fn retries_what_the_classifier_allows_until_success() {
         let calls = AtomicU32::new(0);
-        let r: Result<u32, E> = retry(&fast(5), |n| {
+        let r: Result<u32, E> = retry_request(&fast(5), Idempotency::Idempotent, |n| {
             calls.fetch_add(1, Ordering::SeqCst);
-            async move { if n < 2 { Err(E(true)) } else { Ok(n) } }
+            async move { if n < 2 { Err(E(Failure::Lost)) } else { Ok(n) } }
         })
         .await;
         assert_eq!(r.unwrap(), 2);
@@ -110,23 +122,42 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn stops_on_fatal_and_on_exhaustion() {
+    async fn stops_on_a_final_error_and_on_exhaustion() {
         let calls = AtomicU32::new(0);
-        let r: Result<(), E> = retry(&fast(5), |_| {
+        let r: Result<(), E> = retry_request(&fast(5), Idempotency::Create, |_| {
             calls.fetch_add(1, Ordering::SeqCst);
-            async { Err(E(false)) }
+            async { Err(E(Failure::Lost)) }
         })
         .await;
         assert!(r.is_err());
-        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "a create is not re-sent blindly"
+        );
 
         let calls = AtomicU32::new(0);
-        let r: Result<(), E> = retry(&fast(3), |_| {
+        let r: Result<(), E> = retry_request(&fast(3), Idempotency::Create, |_| {
             calls.fetch_add(1, Ordering::SeqCst);
-            async { Err(E(true)) }
+            async { Err(E(Failure::Connect)) }
         })
         .await;
         assert!(r.is_err());
         assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_huge_retry_after_is_capped() {
+        let start = tokio::time::Instant::now();
+        let asked = Failure::status(429, false, Some(Duration::from_secs(3600)));
+        let r: Result<(), E> =
+            retry_request(
+                &fast(2),
+                Idempotency::Create,
+                |_| async move { Err(E(asked)) },
+            )
+            .await;
+        assert!(r.is_err());
+        assert_eq!(start.elapsed(), MAX_RETRY_AFTER);
     }
 }

@@ -18,6 +18,24 @@ pub enum Poll<T> {
     Failed(String),
 }
 
+impl<T> Poll<T> {
+    /// The same answer with the done value mapped.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Poll<U> {
+        match self {
+            Poll::Done(v) => Poll::Done(f(v)),
+            Poll::Pending(s) => Poll::Pending(s),
+            Poll::Failed(s) => Poll::Failed(s),
+        }
+    }
+
+    /// What a look that may find nothing means: `None` (the resource is not
+    /// there) is a failure, `"not found"`; a resource found means what
+    /// `meaning` says.
+    pub fn found<U>(resource: Option<U>, meaning: impl FnOnce(U) -> Poll<T>) -> Poll<T> {
+        resource.map_or_else(|| Poll::Failed("not found".to_owned()), meaning)
+    }
+}
+
 /// How to wait.
 #[derive(Debug, Clone)]
 pub struct WaitOptions {

@@ -9,7 +9,7 @@
 
 use std::error::Error as StdError;
 
-use imagebake_core::{BuildError, CleanupOutcome, Error as CoreError};
+use imagebake_core::{BuildError, CleanupOutcome, Error as CoreError, chain};
 use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -97,19 +97,23 @@ impl From<Failure> for PyErr {
     fn from(f: Failure) -> PyErr {
         Python::attach(|py| match f {
             Failure::Build(e) => build_error(py, *e),
-            Failure::Core(e) => classify(py, &e, None, e.to_string()),
+            Failure::Core(e) => classify(py, &e, None, chain(&e).to_string()),
             Failure::Sim(e) => ImagebakeError::new_err(format!("simulator: {e}")),
-            Failure::Client(e) => match api_details(&*e) {
-                Some(api) => api_error(py, e.to_string(), api),
-                None => ImagebakeError::new_err(e.to_string()),
-            },
+            Failure::Client(e) => {
+                let message = chain(&*e).to_string();
+                match api_details(&*e) {
+                    Some(api) => api_error(py, message, api),
+                    None => ImagebakeError::new_err(message),
+                }
+            }
             Failure::Usage(m) => ImagebakeError::new_err(m),
         })
     }
 }
 
-/// An [`ApiError`]'s attributes, read from the first cloud client error in
-/// a source chain.
+/// An [`ApiError`]'s attributes, read through the shared error contract
+/// ([`imagebake_core::ErrorMeta`]) from the first cloud API error in a
+/// source chain that carries an HTTP status.
 struct ApiDetails {
     status: Option<u16>,
     code: Option<String>,
@@ -117,38 +121,13 @@ struct ApiDetails {
 }
 
 fn api_details(top: &(dyn StdError + 'static)) -> Option<ApiDetails> {
-    let mut cur: Option<&(dyn StdError + 'static)> = Some(top);
-    while let Some(e) = cur {
-        if let Some(t) = e.downcast_ref::<imagebake_core::triton_client::Error>()
-            && t.status().is_some()
-        {
-            return Some(ApiDetails {
-                status: t.status(),
-                code: t.code().map(str::to_owned),
-                request_id: t.request_id().map(str::to_owned),
-            });
-        }
-        if let Some(o) = e.downcast_ref::<imagebake_core::oxide_client::Error>()
-            && o.status().is_some()
-        {
-            return Some(ApiDetails {
-                status: o.status(),
-                code: o.error_code().map(str::to_owned),
-                request_id: o.request_id().map(str::to_owned),
-            });
-        }
-        if let Some(o) = e.downcast_ref::<imagebake_core::osc_client::Error>()
-            && o.status().is_some()
-        {
-            return Some(ApiDetails {
-                status: o.status(),
-                code: o.code().map(str::to_owned),
-                request_id: o.request_id().map(str::to_owned),
-            });
-        }
-        cur = e.source();
-    }
-    None
+    let meta = imagebake_core::api_error_meta(top)?;
+    meta.status()?;
+    Some(ApiDetails {
+        status: meta.status(),
+        code: meta.code().map(str::to_owned),
+        request_id: meta.request_id().map(str::to_owned),
+    })
 }
 
 fn api_error(py: Python<'_>, message: String, api: ApiDetails) -> PyErr {
@@ -192,7 +171,7 @@ fn classify(py: Python<'_>, e: &CoreError, step: Option<&str>, message: String) 
         return BuildCancelled::new_err(message);
     }
     match e {
-        CoreError::Config(_) => with_attrs(
+        CoreError::Config(_) | CoreError::ConfigKey { .. } => with_attrs(
             py,
             ConfigError::new_err(message),
             &[("field", obj(py, e.config_key()))],

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use futures::Stream;
-use imagebake_http::{Page, paginate, retry};
+use imagebake_http::{Idempotency, Page, RetryPolicy, paginate, retry_request};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use url::Url;
@@ -97,15 +97,31 @@ impl Client {
         Tags::new(self.clone())
     }
 
-    /// Sends `action` with body `req`, retrying throttled attempts (each
-    /// attempt is signed afresh), and decodes the answer.
+    /// The same client with another retry policy (an undo may retry longer
+    /// than a build step).
+    pub fn with_retry(&self, retry: RetryPolicy) -> Self {
+        let mut config = self.inner.config.clone();
+        config.retry = retry;
+        Self {
+            inner: Arc::new(Inner {
+                http: self.inner.http.clone(),
+                config,
+                base: self.inner.base.clone(),
+                host: self.inner.host.clone(),
+            }),
+        }
+    }
+
+    /// Sends `action` with body `req`, retrying (each attempt signed afresh)
+    /// what [`imagebake_http::classify`] allows for the action's
+    /// [`idempotency`], and decodes the answer.
     pub(crate) async fn call<Req, Resp>(&self, action: &'static str, req: &Req) -> Result<Resp>
     where
         Req: Serialize + ?Sized,
         Resp: DeserializeOwned,
     {
         let body = serde_json::to_vec(req).map_err(|source| Error::Encode { action, source })?;
-        retry(&self.inner.config.retry, |attempt| {
+        retry_request(&self.inner.config.retry, idempotency(action), |attempt| {
             self.send_once(action, &body, attempt)
         })
         .await
@@ -193,6 +209,19 @@ impl Client {
                 })
             }
         })
+    }
+}
+
+/// How safe an OAPI action is to send again: reads, deletes, tag changes
+/// and the creates this client sends with a `ClientToken` (`CreateVolume`,
+/// `CreateSnapshot`) are idempotent; `CreateImage` has no token and may make
+/// a second image; the other actions are refused rather than repeated.
+pub fn idempotency(action: &str) -> Idempotency {
+    match action {
+        "CreateVolume" | "CreateSnapshot" | "CreateTags" | "DeleteTags" => Idempotency::Idempotent,
+        "CreateImage" => Idempotency::Create,
+        a if a.starts_with("Read") || a.starts_with("Delete") => Idempotency::Idempotent,
+        _ => Idempotency::Action,
     }
 }
 

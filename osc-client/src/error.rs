@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use imagebake_http::{Retryable, WaitError};
+use imagebake_http::{ErrorMeta, Failure};
 use serde::Deserialize;
 
 /// Result with this crate's [`Error`].
@@ -16,7 +16,7 @@ pub enum Error {
     #[error(transparent)]
     Api(Box<ApiError>),
     /// The request never got a complete answer (connection, TLS, timeout).
-    #[error("{action}: transport error")]
+    #[error("{action}: transport error: {source}")]
     Transport {
         /// The OAPI action.
         action: &'static str,
@@ -25,7 +25,7 @@ pub enum Error {
         source: reqwest::Error,
     },
     /// The answer was not the JSON the action documents.
-    #[error("{action}: cannot decode the response")]
+    #[error("{action}: cannot decode the response: {source}")]
     Decode {
         /// The OAPI action.
         action: &'static str,
@@ -34,7 +34,7 @@ pub enum Error {
         source: serde_path_to_error::Error<serde_json::Error>,
     },
     /// A request body could not be encoded.
-    #[error("{action}: cannot encode the request")]
+    #[error("{action}: cannot encode the request: {source}")]
     Encode {
         /// The OAPI action.
         action: &'static str,
@@ -45,9 +45,6 @@ pub enum Error {
     /// The configuration is incomplete or unreadable.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// A wait for a state ended without reaching it.
-    #[error(transparent)]
-    Wait(Box<WaitError<Error>>),
     /// The server answered something the client cannot use (e.g. a create
     /// response without the created resource).
     #[error("{action}: unexpected response: {what}")]
@@ -236,10 +233,6 @@ impl Error {
     pub fn api(&self) -> Option<&ApiError> {
         match self {
             Self::Api(e) => Some(e),
-            Self::Wait(w) => match w.as_ref() {
-                WaitError::Poll { source, .. } => source.api(),
-                _ => None,
-            },
             _ => None,
         }
     }
@@ -272,19 +265,36 @@ impl Error {
     }
 }
 
-impl Retryable for Error {
-    fn is_retryable(&self) -> bool {
+impl ErrorMeta for Error {
+    fn status(&self) -> Option<u16> {
+        Error::status(self)
+    }
+
+    fn code(&self) -> Option<&str> {
+        Error::code(self)
+    }
+
+    fn message(&self) -> Option<&str> {
+        self.api()
+            .and_then(|e| e.errors.first())
+            .map(|e| e.details.as_str())
+            .filter(|d| !d.is_empty())
+    }
+
+    fn request_id(&self) -> Option<&str> {
+        Error::request_id(self)
+    }
+
+    fn failure(&self) -> Option<Failure> {
         match self {
-            Self::Api(e) => e.is_throttled(),
-            Self::Transport { source, .. } => source.is_connect(),
-            _ => false,
+            Self::Api(e) => Some(Failure::status(e.status, e.is_throttled(), None)),
+            Self::Transport { source, .. } => Some(Failure::transport(source.is_connect())),
+            _ => None,
         }
     }
-}
 
-impl From<WaitError<Error>> for Error {
-    fn from(e: WaitError<Error>) -> Self {
-        Self::Wait(Box::new(e))
+    fn is_not_found(&self) -> bool {
+        Error::is_not_found(self)
     }
 }
 
@@ -318,13 +328,39 @@ mod tests {
     fn throttling_codes_are_retryable_others_not() {
         let t = |status, code: &str| {
             let body = format!(r#"{{"Errors":[{{"Code":"{code}"}}]}}"#);
-            Error::Api(Box::new(ApiError::from_body("X", status, body.as_bytes()))).is_retryable()
+            Error::Api(Box::new(ApiError::from_body("X", status, body.as_bytes())))
+                .failure()
+                .is_some_and(|f| f.verdict(imagebake_http::Idempotency::Create).is_retry())
         };
         assert!(t(503, "6"));
         assert!(t(429, "24"));
         assert!(t(429, "25"));
         assert!(!t(400, "4019"));
         assert!(!t(503, "2000"));
+        assert!(!t(500, ""));
         assert!(!t(409, "9003"));
+    }
+
+    #[tokio::test]
+    async fn a_transport_error_is_printed_with_its_cause() {
+        // Nothing listens on a port just released.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let source = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{port}/api/v1/ReadVms"))
+            .send()
+            .await
+            .expect_err("nothing listens");
+        let e = Error::Transport {
+            action: "ReadVms",
+            source,
+        };
+        let shown = imagebake_http::chain(&e).to_string();
+        assert!(shown.starts_with("ReadVms: transport error: "), "{shown}");
+        assert!(shown.contains("error sending request"), "{shown}");
+        assert!(e.to_string().contains("error sending request"), "{e}");
+        assert_eq!(e.failure(), Some(Failure::Connect));
     }
 }

@@ -5,10 +5,13 @@
 //!   ([`SignatureVersion`]); the signed `host` is the `Host` header sent.
 //! - Configuration follows the official SDKs ([`Config`]): explicit values,
 //!   then `OSC_*` variables, then `~/.osc/config.json` profiles.
-//! - Throttling (503 code 6, 429 codes 24/25) is retried with jittered backoff;
-//!   creates carry a `ClientToken` so retries never duplicate.
-//! - Read calls stream every page (`NextPageToken`); waits poll until a state
-//!   or a fail state.
+//! - Failures are retried with jittered backoff as the shared classifier
+//!   says for each action's [`idempotency`] (throttling, 503 code 6, 429 codes
+//!   24/25, for reads also 5xx and lost answers); the policy is
+//!   [`ConfigBuilder::retry`]. Creates carry a `ClientToken` so retries never
+//!   duplicate.
+//! - Read calls stream every page (`NextPageToken`); what a state means to a
+//!   wait is said by `Volume::toward_available` and friends (the caller waits).
 //!
 //! ```no_run
 //! # async fn demo() -> osc_client::Result<()> {
@@ -29,11 +32,12 @@ pub mod config;
 mod error;
 pub mod metadata;
 pub mod sign;
+mod state;
 pub mod types;
 
-pub use client::Client;
+pub use client::{Client, idempotency};
 pub use config::{Config, ConfigBuilder};
 pub use error::{ApiError, ConfigError, Error, ErrorEntry, Result};
-pub use imagebake_http::{RetryPolicy, Secret, WaitOptions};
+pub use imagebake_http::{ErrorMeta, Poll, RetryPolicy, Secret, WaitOptions};
 pub use metadata::MetadataClient;
 pub use sign::SignatureVersion;

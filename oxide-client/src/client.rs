@@ -1,11 +1,10 @@
 //! The client and its one private send path.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::Stream;
 use futures::future::Either;
-use imagebake_http::{Page, RetryPolicy, paginate, retry};
+use imagebake_http::{Idempotency, Page, RetryPolicy, paginate, parse_retry_after, retry_request};
 use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -42,17 +41,39 @@ pub(crate) struct Request {
     pub(crate) path: String,
     pub(crate) query: Vec<(&'static str, String)>,
     pub(crate) body: Option<Vec<u8>>,
+    /// How safe the request is to send again (from the method; creates are
+    /// marked with [`Request::create`]).
+    pub(crate) idempotency: Idempotency,
 }
 
 impl Request {
     pub(crate) fn new(operation: &'static str, method: Method, path: impl Into<String>) -> Self {
+        let idempotency = match method {
+            Method::POST | Method::PATCH => Idempotency::Action,
+            _ => Idempotency::Idempotent,
+        };
         Self {
             operation,
             method,
             path: path.into(),
             query: Vec::new(),
             body: None,
+            idempotency,
         }
+    }
+
+    /// Marks a POST as safe to repeat (its effect is the same however often
+    /// it is sent): retried after a 5xx or a lost answer too.
+    pub(crate) fn idempotent(mut self) -> Self {
+        self.idempotency = Idempotency::Idempotent;
+        self
+    }
+
+    /// Marks the request as a create: not re-sent after an unknown outcome
+    /// (the caller looks for what it made first, [`imagebake_http::create_or_adopt`]).
+    pub(crate) fn create(mut self) -> Self {
+        self.idempotency = Idempotency::Create;
+        self
     }
 
     pub(crate) fn query(mut self, key: &'static str, value: impl ToString) -> Self {
@@ -121,10 +142,31 @@ impl Client {
         &self.inner.host
     }
 
-    /// Sends `req` (retrying 429 and 503 per the retry policy) and returns
-    /// the successful response.
+    /// Sends `req`, retrying what [`imagebake_http::classify`] allows for its
+    /// idempotency under the retry policy, and returns the successful response.
     async fn send(&self, req: &Request) -> Result<reqwest::Response> {
-        retry(&self.inner.retry, |attempt| self.attempt(req, attempt)).await
+        retry_request(&self.inner.retry, req.idempotency, |attempt| {
+            self.attempt(req, attempt)
+        })
+        .await
+    }
+
+    /// The same client with another retry policy (an undo may retry longer
+    /// than a build step).
+    pub fn with_retry(&self, retry: RetryPolicy) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                http: self.inner.http.clone(),
+                host: self.inner.host.clone(),
+                auth: self.inner.auth.clone(),
+                retry,
+            }),
+        }
+    }
+
+    /// The retry policy of every request.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.inner.retry
     }
 
     async fn attempt(&self, req: &Request, attempt: u32) -> Result<reqwest::Response> {
@@ -142,10 +184,9 @@ impl Client {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body.clone());
         }
-        let idempotent = matches!(req.method, Method::GET | Method::DELETE | Method::HEAD);
         let resp = builder.send().await.map_err(|source| Error::Transport {
             operation: req.operation,
-            retryable: idempotent,
+            connect: source.is_connect(),
             source,
         })?;
         if resp.status().is_success() {
@@ -214,6 +255,7 @@ impl Client {
                         path: first.path.clone(),
                         query: first.query.clone(),
                         body: None,
+                        idempotency: first.idempotency,
                     }
                     .query_opt("limit", opts.limit)
                     .query_opt("sort_by", opts.sort_by.map(|s| s.as_str())),
@@ -239,7 +281,7 @@ async fn decode<T: DeserializeOwned>(
 ) -> Result<T> {
     let bytes = resp.bytes().await.map_err(|source| Error::Transport {
         operation,
-        retryable: false,
+        connect: false,
         source,
     })?;
     let de = &mut serde_json::Deserializer::from_slice(&bytes);
@@ -266,8 +308,7 @@ async fn api_error(operation: &'static str, resp: reqwest::Response) -> Error {
         .headers()
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+        .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
     let header_request_id = resp
         .headers()
         .get("x-request-id")

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use imagebake_http::{Retryable, WaitError};
+use imagebake_http::{ErrorMeta, Failure};
 
 /// Everything that can go wrong talking to an Oxide rack.
 ///
@@ -49,8 +49,9 @@ pub enum Error {
     Transport {
         /// The API operation.
         operation: &'static str,
-        /// Whether the request may be sent again safely (idempotent method).
-        retryable: bool,
+        /// Whether the connection could not even be made (so the request was
+        /// certainly not processed); otherwise its answer was lost.
+        connect: bool,
         /// The underlying error.
         #[source]
         source: reqwest::Error,
@@ -94,10 +95,6 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
-    /// Waiting for a resource to reach a state failed.
-    #[error(transparent)]
-    Wait(Box<WaitError<Error>>),
-
     /// `OXIDE_HOST` and `OXIDE_PROFILE` are both set.
     #[error("OXIDE_HOST and OXIDE_PROFILE are both set; use only one")]
     HostProfileConflict,
@@ -174,10 +171,6 @@ impl Error {
         match self {
             Error::Api { status, .. } => Some(*status),
             Error::UnsupportedApiVersion { .. } => Some(400),
-            Error::Wait(w) => match w.as_ref() {
-                WaitError::Poll { source, .. } => source.status(),
-                _ => None,
-            },
             _ => None,
         }
     }
@@ -207,26 +200,38 @@ impl Error {
     }
 }
 
-impl Retryable for Error {
-    fn is_retryable(&self) -> bool {
-        match self {
-            Error::Api { status, .. } => matches!(status, 429 | 503),
-            Error::Transport { retryable, .. } => *retryable,
-            _ => false,
-        }
+impl ErrorMeta for Error {
+    fn status(&self) -> Option<u16> {
+        Error::status(self)
     }
 
-    fn retry_after(&self) -> Option<Duration> {
+    fn code(&self) -> Option<&str> {
+        self.error_code()
+    }
+
+    fn message(&self) -> Option<&str> {
         match self {
-            Error::Api { retry_after, .. } => *retry_after,
+            Error::Api { message, .. } | Error::UnsupportedApiVersion { message, .. } => {
+                Some(message)
+            }
             _ => None,
         }
     }
-}
 
-impl From<WaitError<Error>> for Error {
-    fn from(e: WaitError<Error>) -> Self {
-        Error::Wait(Box::new(e))
+    fn request_id(&self) -> Option<&str> {
+        Error::request_id(self)
+    }
+
+    fn failure(&self) -> Option<Failure> {
+        match self {
+            Error::Api {
+                status,
+                retry_after,
+                ..
+            } => Some(Failure::status(*status, false, *retry_after)),
+            Error::Transport { connect, .. } => Some(Failure::transport(*connect)),
+            _ => None,
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! Covers what an image baker needs: images (view, list, create from a
 //! snapshot, delete, promote, demote), instances (create, view, list, start,
-//! stop, delete, external IPs, serial console, waits), disks, snapshots, the
+//! stop, delete, external IPs, serial console), disks, snapshots, the
 //! current user's SSH keys, IP pools and projects. Operations are methods of
 //! [`Client`] named after the API's operation ids.
 //!
@@ -36,12 +36,15 @@ mod client;
 mod config;
 mod error;
 pub mod names;
+mod state;
 pub mod types;
 
 pub use client::Client;
 pub use config::Config;
 pub use error::{Error, Result};
-pub use imagebake_http::{Backoff, CancellationToken, RetryPolicy, Secret, WaitError, WaitOptions};
+pub use imagebake_http::{
+    Backoff, CancellationToken, ErrorMeta, Poll, RetryPolicy, Secret, WaitError, WaitOptions,
+};
 pub use types::*;
 
 /// The API version this client's types were written for (the stored OpenAPI

@@ -345,6 +345,27 @@ async fn a_persistent_api_failure_names_the_step_and_the_call_and_leaves_nothing
 }
 
 #[tokio::test]
+async fn a_failing_call_is_retried_by_one_loop_only() {
+    // The client retries; no step wraps it in a second retry loop, so a
+    // persistent 503 costs the policy's 4 attempts, not 4 x 4.
+    let sim = new_sim().await;
+    sim.faults().inject("image_view", Fault::Status(503), 50);
+    let e = run(&builder(&sim, json!({}))).await.unwrap_err();
+    assert_failed_in(&e, "source image", "image_view");
+    assert_eq!(50 - sim.faults().pending("image_view"), 4);
+    assert_clean(&sim, None, "image_view");
+
+    // Undos and delete steps use the client with the undo policy (here the
+    // builder's, 4 attempts): the step's delete and then its undo's, 4 each.
+    let sim = new_sim().await;
+    sim.faults()
+        .inject("snapshot_delete", Fault::Status(503), 50);
+    let r = run(&builder(&sim, json!({}))).await;
+    assert!(r.is_err(), "the snapshot cannot be deleted");
+    assert_eq!(50 - sim.faults().pending("snapshot_delete"), 8);
+}
+
+#[tokio::test]
 async fn a_dropped_connection_on_a_create_adopts_the_one_resource_made() {
     let ops = ["instance_create", "snapshot_create", "image_create"];
     let runs = ops.iter().flat_map(|op| {

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use imagebake_http::{RetryPolicy, Retryable, retry};
+use imagebake_http::{Idempotency, RetryPolicy, parse_retry_after, retry_request};
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, DATE, HeaderMap};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -60,28 +60,6 @@ impl fmt::Debug for Client {
     }
 }
 
-/// Which failures a request may be repeated after.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Repeat {
-    /// Safe to repeat (GET, PUT, DELETE): also after other 5xx, timeouts
-    /// and lost connections.
-    Always,
-    /// POST actions: after throttling (420, 429), 503 and failed connects.
-    Throttled,
-    /// Creates: only when certainly not processed (420, 429, failed connect).
-    NotBlindly,
-}
-
-impl Repeat {
-    pub(crate) fn allows(self, e: &Error) -> bool {
-        match self {
-            Repeat::Always => e.is_retryable() || e.outcome_unknown(),
-            Repeat::Throttled => e.is_retryable(),
-            Repeat::NotBlindly => e.is_retryable() && !e.outcome_unknown(),
-        }
-    }
-}
-
 /// One request to CloudAPI, below `/:login/`.
 #[derive(Debug, Clone)]
 pub(crate) struct Req {
@@ -90,15 +68,15 @@ pub(crate) struct Req {
     segments: Vec<String>,
     query: Vec<(String, String)>,
     body: Option<Value>,
-    repeat: Repeat,
+    idempotency: Idempotency,
     gone_ok: bool,
 }
 
 impl Req {
     fn new(op: &'static str, method: Method, segments: &[&str]) -> Self {
-        let repeat = match method {
-            Method::POST => Repeat::Throttled,
-            _ => Repeat::Always,
+        let idempotency = match method {
+            Method::POST => Idempotency::Action,
+            _ => Idempotency::Idempotent,
         };
         Self {
             op,
@@ -106,7 +84,7 @@ impl Req {
             segments: segments.iter().map(|s| (*s).to_owned()).collect(),
             query: Vec::new(),
             body: None,
-            repeat,
+            idempotency,
             gone_ok: false,
         }
     }
@@ -137,8 +115,9 @@ impl Req {
         self.body = Some(body);
         self
     }
-    pub(crate) fn repeat(mut self, repeat: Repeat) -> Self {
-        self.repeat = repeat;
+    /// Marks the request as a create: never re-sent after an unknown outcome.
+    pub(crate) fn create(mut self) -> Self {
+        self.idempotency = Idempotency::Create;
         self
     }
     /// A 410 Gone answer is a result (its body is the deleted resource).
@@ -164,33 +143,6 @@ impl Reply {
 
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
-
-/// An attempt's error and whether the request may be repeated after it.
-pub(crate) struct Attempt {
-    pub(crate) error: Error,
-    pub(crate) again: bool,
-}
-
-impl Attempt {
-    pub(crate) fn fatal(error: Error) -> Self {
-        Self {
-            error,
-            again: false,
-        }
-    }
-}
-
-impl fmt::Display for Attempt {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.error.fmt(f)
-    }
-}
-
-impl Retryable for Attempt {
-    fn is_retryable(&self) -> bool {
-        self.again
     }
 }
 
@@ -307,17 +259,13 @@ impl Client {
         Ok(url)
     }
 
-    /// Sends `req`, repeating it (freshly dated and signed) after failures
-    /// its [`Repeat`] allows.
+    /// Sends `req`, repeating it (freshly dated and signed) after the
+    /// failures [`imagebake_http::classify`] allows for its idempotency.
     pub(crate) async fn send(&self, req: &Req) -> Result<Reply> {
-        retry(&self.inner.retry, |_attempt| async move {
-            self.send_once(req).await.map_err(|error| Attempt {
-                again: req.repeat.allows(&error),
-                error,
-            })
+        retry_request(&self.inner.retry, req.idempotency, |_attempt| {
+            self.send_once(req)
         })
         .await
-        .map_err(|a| a.error)
     }
 
     /// Sends `req` once: a fresh `Date`, signature and connection attempt.
@@ -408,6 +356,10 @@ fn api_error(
             text.chars().take(300).collect()
         }
     });
+    let retry_after = headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, SystemTime::now()));
     let request_id = headers
         .get("request-id")
         .or_else(|| headers.get("x-request-id"))
@@ -419,12 +371,14 @@ fn api_error(
         code,
         message,
         request_id,
+        retry_after,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use imagebake_http::ErrorMeta;
 
     #[derive(Debug)]
     struct NoSigner;
@@ -499,11 +453,10 @@ mod tests {
         let e = api_error("X", StatusCode::SERVICE_UNAVAILABLE, &HeaderMap::new(), b"");
         assert_eq!(e.code(), Some("ServiceUnavailable"));
         assert!(e.is_retryable());
-        assert!(
-            Repeat::Always.allows(&e)
-                && Repeat::Throttled.allows(&e)
-                && !Repeat::NotBlindly.allows(&e)
-        );
+        let f = e.failure().unwrap();
+        assert!(f.verdict(Idempotency::Idempotent).is_retry());
+        assert!(f.verdict(Idempotency::Action).is_retry());
+        assert!(!f.verdict(Idempotency::Create).is_retry());
         let e = api_error(
             "X",
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -514,8 +467,15 @@ mod tests {
             e.to_string(),
             "X: CloudAPI answered 500 InternalServerError: oops"
         );
-        assert!(Repeat::Always.allows(&e) && !Repeat::Throttled.allows(&e));
-        let e = api_error("X", StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new(), b"{}");
-        assert!(Repeat::NotBlindly.allows(&e));
+        let f = e.failure().unwrap();
+        assert!(f.verdict(Idempotency::Idempotent).is_retry());
+        assert!(!f.verdict(Idempotency::Action).is_retry());
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", "2".parse().unwrap());
+        let e = api_error("X", StatusCode::TOO_MANY_REQUESTS, &h, b"{}");
+        assert_eq!(
+            e.failure().unwrap().verdict(Idempotency::Create),
+            imagebake_http::Verdict::Retry(Some(Duration::from_secs(2)))
+        );
     }
 }

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use imagebake_http::{ErrorMeta, Failure};
+
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -28,6 +30,8 @@ pub enum Error {
         message: String,
         /// The `Request-Id` response header, when present.
         request_id: Option<String>,
+        /// The delay CloudAPI asked for (`Retry-After`), if any.
+        retry_after: Option<Duration>,
     },
     /// The request could not be sent, or no complete answer came back.
     #[error("{operation}: {}: {source}", transport_kind(.connect))]
@@ -144,35 +148,6 @@ pub enum Error {
         /// What failed.
         reason: String,
     },
-    /// A waited-on resource reached a state from which the wanted one cannot
-    /// be reached (`failed`, or deleted while waiting for `running`).
-    #[error("{what} ended in state {state}{}", failure_suffix(.code, .message))]
-    ResourceFailed {
-        /// The resource ("machine 7f3e…", "image 1b2c…").
-        what: String,
-        /// The state it ended in.
-        state: String,
-        /// The error code CloudAPI gave (an image's `error.code`), if any.
-        code: Option<String>,
-        /// The error message CloudAPI gave (an image's `error.message`), if any.
-        message: Option<String>,
-    },
-    /// A wait ran out of time.
-    #[error("timed out after {after:?} waiting for {what} (last state: {last})")]
-    Timeout {
-        /// What was waited on.
-        what: String,
-        /// The timeout.
-        after: Duration,
-        /// The last state seen.
-        last: String,
-    },
-    /// A wait was cancelled through its token.
-    #[error("cancelled while waiting for {what}")]
-    Cancelled {
-        /// What was waited on.
-        what: String,
-    },
 }
 
 fn request_id_suffix(id: &Option<String>) -> String {
@@ -186,15 +161,6 @@ fn transport_kind(connect: &bool) -> &'static str {
         "cannot connect"
     } else {
         "no complete answer"
-    }
-}
-
-fn failure_suffix(code: &Option<String>, message: &Option<String>) -> String {
-    match (code, message) {
-        (Some(c), Some(m)) => format!(": {c}: {m}"),
-        (Some(c), None) => format!(": {c}"),
-        (None, Some(m)) => format!(": {m}"),
-        (None, None) => String::new(),
     }
 }
 
@@ -236,30 +202,48 @@ impl Error {
     }
 
     /// Whether the same request may succeed later without having been
-    /// processed this time: throttling (420, 429), 503, or a connection that
-    /// could not be made. Other 5xx and dropped answers are retried only for
-    /// requests that are safe to repeat (the client decides per request).
+    /// processed this time ([`ErrorMeta::is_retryable`]): throttling (420,
+    /// 429), 503 or a connection that could not be made. Which other failures a
+    /// request is repeated after depends on the request (the client decides
+    /// with [`imagebake_http::classify`]).
     pub fn is_retryable(&self) -> bool {
-        match self {
-            Error::Api { status, .. } => matches!(status, 420 | 429 | 503),
-            Error::Transport { connect, .. } => *connect,
-            _ => false,
-        }
-    }
-
-    /// Whether the request may have been processed although no success came
-    /// back: a 5xx answer, a timeout or a connection lost mid-request.
-    pub(crate) fn outcome_unknown(&self) -> bool {
-        match self {
-            Error::Api { status, .. } => *status >= 500,
-            Error::Transport { connect, .. } => !*connect,
-            _ => false,
-        }
+        ErrorMeta::is_retryable(self)
     }
 }
 
-impl imagebake_http::Retryable for Error {
-    fn is_retryable(&self) -> bool {
-        Error::is_retryable(self)
+impl ErrorMeta for Error {
+    fn status(&self) -> Option<u16> {
+        Error::status(self)
+    }
+
+    fn code(&self) -> Option<&str> {
+        Error::code(self)
+    }
+
+    fn message(&self) -> Option<&str> {
+        match self {
+            Error::Api { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+
+    fn request_id(&self) -> Option<&str> {
+        Error::request_id(self)
+    }
+
+    fn failure(&self) -> Option<Failure> {
+        match self {
+            Error::Api {
+                status,
+                retry_after,
+                ..
+            } => Some(Failure::status(*status, false, *retry_after)),
+            Error::Transport { connect, .. } => Some(Failure::transport(*connect)),
+            _ => None,
+        }
+    }
+
+    fn is_not_found(&self) -> bool {
+        Error::is_not_found(self)
     }
 }

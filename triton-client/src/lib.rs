@@ -9,8 +9,9 @@
 //!   (`Signature keyId="/LOGIN/keys/MD5",algorithm=…,headers="(request-target) date"`),
 //!   throttling and unavailability retried with jittered backoff, and a
 //!   `CreateMachine` with an unknown outcome looked up before it is re-sent.
-//! - Waits: [`Client::wait_machine_state`], [`Client::wait_machine_gone`],
-//!   [`Client::wait_image_active`].
+//! - What states mean to a wait ([`imagebake_http::Poll`]: done, failed,
+//!   still going): [`Client::look_machine`], [`Client::look_machine_gone`],
+//!   [`Client::look_image_active`]; the caller waits (imagebake-core).
 //! - [`auth`]: the [`Signer`](auth::Signer) trait, key-file and ssh-agent
 //!   signers, and the header itself.
 //!
@@ -31,11 +32,13 @@ mod client;
 mod config;
 mod error;
 mod key_source;
+mod state;
 pub mod types;
-mod wait;
 
 pub use client::Client;
 pub use config::{Config, ConfigBuilder};
 pub use error::{Error, Result};
-pub use imagebake_http::{Backoff, CancellationToken, RetryPolicy, Secret, WaitOptions};
+pub use imagebake_http::{
+    Backoff, CancellationToken, ErrorMeta, Poll, RetryPolicy, Secret, WaitOptions,
+};
 pub use key_source::KeySource;

@@ -11,7 +11,7 @@ use imagebake_http::Secret;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::builders::packer::{self, config_error, secret_opt};
+use crate::builders::packer::{self, config_error, config_key_error, secret_opt};
 use crate::steps::common::{CommPlan, SshLogin, SshPlan};
 use crate::{BuildError, CleanupReport, Error, Runner};
 
@@ -164,13 +164,15 @@ impl SshOptions {
     /// [`SshOptions::plan`] with all of the builder's defaults given.
     pub fn plan_with(&self, builder: &str, defaults: &SshDefaults) -> Result<CommPlan, Error> {
         let err = |m: &str| config_error(builder, m);
+        let err_at = |k: &str, m: &str| config_key_error(builder, k, m);
         match self.communicator.as_deref().unwrap_or("ssh") {
             "none" => return Ok(CommPlan::None),
             "ssh" => {}
             other => {
-                return Err(err(&format!(
-                    "key `communicator`: {other:?} is not supported (ssh or none)"
-                )));
+                return Err(err_at(
+                    "communicator",
+                    &format!("key `communicator`: {other:?} is not supported (ssh or none)"),
+                ));
             }
         }
         let username = match self
@@ -182,7 +184,8 @@ impl SshOptions {
             None => match &defaults.username {
                 Some(u) => u.clone(),
                 None => {
-                    return Err(err(
+                    return Err(err_at(
+                        "ssh_username",
                         "missing required key `ssh_username` (needed with communicator ssh)",
                     ));
                 }
@@ -195,7 +198,10 @@ impl SshOptions {
             Duration::from_secs(300),
         )?;
         if timeout.is_zero() {
-            return Err(err("key `ssh_timeout` must be more than 0"));
+            return Err(err_at(
+                "ssh_timeout",
+                "key `ssh_timeout` must be more than 0",
+            ));
         }
         let bastion = match self.ssh_bastion_host.as_deref().filter(|h| !h.is_empty()) {
             None => {

@@ -35,8 +35,9 @@ pub fn decode<T: DeserializeOwned>(
         match k.as_str() {
             "type" => {
                 if v.as_str() != Some(builder) {
-                    return Err(config_error(
+                    return Err(config_key_error(
                         builder,
+                        "type",
                         &format!("key `type` is {v}, not \"{builder}\""),
                     ));
                 }
@@ -45,7 +46,7 @@ pub fn decode<T: DeserializeOwned>(
             _ if known.contains(&k.as_str()) => {
                 fields.insert(k.clone(), v.clone());
             }
-            _ => return Err(config_error(builder, &format!("unknown key `{k}`"))),
+            _ => return Err(config_key_error(builder, k, &format!("unknown key `{k}`"))),
         }
     }
     for r in required {
@@ -55,16 +56,22 @@ pub fn decode<T: DeserializeOwned>(
             Some(_) => false,
         };
         if missing {
-            return Err(config_error(
+            return Err(config_key_error(
                 builder,
+                r,
                 &format!("missing required key `{r}`"),
             ));
         }
     }
     serde_path_to_error::deserialize(Value::Object(fields)).map_err(|e| {
         let path = e.path().to_string();
-        config_error(builder, &format!("key `{path}`: {}", e.into_inner()))
+        config_key_error(builder, &path, &format!("key `{path}`: {}", e.into_inner()))
     })
+}
+
+/// [`Error::ConfigKey`] about `key`, the message prefixed by "builder NAME: ".
+pub fn config_key_error(builder: &str, key: &str, message: &str) -> Error {
+    Error::config_at(key, format!("builder {builder}: {message}"))
 }
 
 /// `Error::Config` with the message prefixed by "builder NAME: ".
@@ -122,8 +129,9 @@ pub fn duration_key(
     match value {
         None => Ok(default),
         Some(v) => parse_duration(v).ok_or_else(|| {
-            config_error(
+            config_key_error(
                 builder,
+                key,
                 &format!("key `{key}`: {v:?} is not a duration (like 30s, 5m, 1h30m)"),
             )
         }),
@@ -163,8 +171,9 @@ impl TemplateVars {
             out.push_str(&rest[..start]);
             let after = &rest[start + 2..];
             let Some(end) = after.find("}}") else {
-                return Err(config_error(
+                return Err(config_key_error(
                     builder,
+                    key,
                     &format!("key `{key}`: unclosed `{{{{` in {text:?}"),
                 ));
             };
@@ -172,8 +181,9 @@ impl TemplateVars {
                 "timestamp" => out.push_str(&self.timestamp),
                 "uuid" => out.push_str(&self.uuid),
                 other => {
-                    return Err(config_error(
+                    return Err(config_key_error(
                         builder,
+                        key,
                         &format!(
                             "key `{key}`: unsupported template function `{{{{{other}}}}}` \
                              (supported: {{{{timestamp}}}}, {{{{uuid}}}})"
@@ -242,7 +252,7 @@ fn env_in(
     path: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, Error> {
-    let err = |m: String| Error::Config(format!("template: key `{path}`: {m}"));
+    let err = |m: String| Error::config_at(path, format!("template: key `{path}`: {m}"));
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("{{") {
@@ -313,6 +323,28 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decode_errors_carry_the_key_path_as_data() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct C {
+            ssh_port: u16,
+            filter: Option<std::collections::BTreeMap<String, u32>>,
+        }
+        let key = |v: serde_json::Value| {
+            let e = decode::<C>("t", &v, &["ssh_port", "filter"], &["ssh_port"]).unwrap_err();
+            (e.config_key().map(str::to_owned), e.to_string())
+        };
+        let (k, m) = key(serde_json::json!({"ssh_port": "twenty-two"}));
+        assert_eq!(k.as_deref(), Some("ssh_port"), "{m}");
+        let (k, m) = key(serde_json::json!({"ssh_port": 22, "filter": {"name": "x"}}));
+        assert_eq!(k.as_deref(), Some("filter.name"), "{m}");
+        let (k, _) = key(serde_json::json!({"ssh_port": 22, "ssh_pty": true}));
+        assert_eq!(k.as_deref(), Some("ssh_pty"));
+        let (k, _) = key(serde_json::json!({}));
+        assert_eq!(k.as_deref(), Some("ssh_port"));
+    }
 
     #[test]
     fn go_durations() {

@@ -3,7 +3,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use imagebake_http::{Poll, WaitOptions, wait_for};
+use imagebake_http::{Poll, WaitOptions};
 use tokio_util::sync::CancellationToken;
 
 use super::create::Created;
@@ -177,9 +177,9 @@ impl StepCx {
         }
     }
 
-    /// Waits on a resource with [`imagebake_http::wait_for`], cancelled by the
-    /// build's token (whatever token `opts` holds), reporting every pending
-    /// state as [`Event::WaitProgress`].
+    /// Waits on a resource (the build's one wait, `engine::wait`), cancelled
+    /// by the build's token (whatever token `opts` holds), reporting every
+    /// pending state as [`Event::WaitProgress`].
     pub async fn wait_for<T, E, F, Fut>(
         &self,
         what: impl Into<String>,
@@ -203,7 +203,7 @@ impl StepCx {
                 attempt,
             });
         };
-        Ok(wait_for(what.clone(), &opts, on_poll, look).await?)
+        super::wait(what.clone(), &opts, on_poll, look).await
     }
 
     /// Reports one line of command output.
@@ -243,7 +243,7 @@ impl StepCx {
             Ok(_) => StepOutcome::Ok,
             Err(e) if e.is_cancelled() => StepOutcome::Cancelled,
             Err(e) => StepOutcome::Failed {
-                message: e.to_string(),
+                message: crate::chain(e).to_string(),
             },
         };
         {

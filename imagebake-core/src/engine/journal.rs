@@ -52,6 +52,24 @@ impl UndoCx {
     pub fn timeout(&self) -> Duration {
         self.timeout
     }
+
+    /// Waits on a resource (the build's one wait), cancelled by this undo's
+    /// token (whatever token `opts` holds): a wait inside an undo ends when
+    /// the undo's time limit passes.
+    pub async fn wait_for<T, E, F, Fut>(
+        &self,
+        what: impl Into<String>,
+        opts: &imagebake_http::WaitOptions,
+        look: F,
+    ) -> Result<T, Error>
+    where
+        E: std::error::Error + Send + Sync + 'static,
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<imagebake_http::Poll<T>, E>>,
+    {
+        let opts = opts.clone().cancel_on(self.token.clone());
+        super::wait(what, &opts, |_, _| {}, look).await
+    }
 }
 
 type UndoFn = Box<dyn FnOnce(UndoCx) -> BoxFuture<'static, Result<(), Error>> + Send>;

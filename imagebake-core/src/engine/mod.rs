@@ -8,6 +8,7 @@ mod report;
 mod runner;
 mod step;
 mod sweep;
+mod wait;
 
 pub use context::StepCx;
 pub use create::{Create, Created};
@@ -16,3 +17,4 @@ pub use report::{CleanupEntry, CleanupOutcome, CleanupReport, Resource};
 pub use runner::{BuildError, Built, OnError, Runner};
 pub use step::{FnStep, Step, from_fn};
 pub use sweep::{SweepFilter, SweepReport, Sweeper};
+pub(crate) use wait::wait;

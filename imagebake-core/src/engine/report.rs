@@ -131,7 +131,7 @@ impl fmt::Display for CleanupReport {
                 CleanupOutcome::Removed => write!(f, "\n  removed {}", e.resource)?,
                 CleanupOutcome::Kept => write!(f, "\n  kept {}", e.resource)?,
                 CleanupOutcome::Failed(err) => {
-                    write!(f, "\n  NOT removed {}: {err}", e.resource)?;
+                    write!(f, "\n  NOT removed {}: {}", e.resource, crate::chain(err))?;
                 }
             }
         }

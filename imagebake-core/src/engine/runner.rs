@@ -61,7 +61,7 @@ impl fmt::Display for BuildError {
         if let Some(step) = &self.step {
             write!(f, " in step `{step}`")?;
         }
-        write!(f, ": {}", self.cause)?;
+        write!(f, ": {}", crate::chain(&self.cause))?;
         let left: Vec<String> = self
             .cleanup
             .left()

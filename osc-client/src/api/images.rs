@@ -1,10 +1,9 @@
 use futures::{Stream, TryStreamExt};
-use imagebake_http::{Poll, WaitOptions, wait_for};
 use serde::{Deserialize, Serialize};
 
 use super::{FiltersImage, read_request, required};
 use crate::api::Empty;
-use crate::types::{BlockDeviceMapping, BootMode, Image, ImageState, PermissionsChange};
+use crate::types::{BlockDeviceMapping, BootMode, Image, PermissionsChange};
 use crate::{Client, Result};
 
 read_request! {
@@ -236,39 +235,6 @@ impl Images {
         let _: Empty = self.client.call("DeleteImage", &req).await?;
         Ok(())
     }
-
-    /// Polls `ReadImages` until the image is `available`; `failed` (or the
-    /// image vanishing) ends the wait at once.
-    pub async fn wait_available(&self, image_id: &str, opts: &WaitOptions) -> Result<Image> {
-        let what = format!("image {image_id}");
-        Ok(wait_for(
-            what,
-            opts,
-            |_, _| {},
-            || async {
-                Ok(match self.find(image_id).await? {
-                    None => Poll::Failed("not found".to_owned()),
-                    Some(i) => match &i.state {
-                        Some(ImageState::Available) => Poll::Done(i),
-                        Some(ImageState::Failed) => {
-                            let why = i
-                                .state_comment
-                                .as_ref()
-                                .and_then(|c| c.state_message.clone())
-                                .unwrap_or_default();
-                            Poll::Failed(format!("failed {why}").trim().to_owned())
-                        }
-                        other => Poll::Pending(state_name(other.as_ref())),
-                    },
-                })
-            },
-        )
-        .await?)
-    }
-}
-
-pub(crate) fn state_name<T: std::fmt::Display>(s: Option<&T>) -> String {
-    s.map_or_else(|| "unknown".to_owned(), ToString::to_string)
 }
 
 #[cfg(test)]

@@ -1,11 +1,9 @@
 use futures::{Stream, TryStreamExt};
-use imagebake_http::{Poll, WaitOptions, wait_for};
 use serde::{Deserialize, Serialize};
 
-use super::images::state_name;
 use super::{FiltersSnapshot, client_token, read_request, required};
 use crate::api::Empty;
-use crate::types::{PermissionsChange, Snapshot, SnapshotState};
+use crate::types::{PermissionsChange, Snapshot};
 use crate::{Client, Result};
 
 read_request! {
@@ -163,26 +161,5 @@ impl Snapshots {
         };
         let _: Empty = self.client.call("DeleteSnapshot", &req).await?;
         Ok(())
-    }
-
-    /// Polls until the snapshot is `completed`; `error` ends the wait at once.
-    pub async fn wait_completed(&self, snapshot_id: &str, opts: &WaitOptions) -> Result<Snapshot> {
-        let what = format!("snapshot {snapshot_id}");
-        Ok(wait_for(
-            what,
-            opts,
-            |_, _| {},
-            || async {
-                Ok(match self.find(snapshot_id).await? {
-                    None => Poll::Failed("not found".to_owned()),
-                    Some(s) => match &s.state {
-                        Some(SnapshotState::Completed) => Poll::Done(s),
-                        Some(SnapshotState::Error) => Poll::Failed("error".to_owned()),
-                        other => Poll::Pending(state_name(other.as_ref())),
-                    },
-                })
-            },
-        )
-        .await?)
     }
 }

@@ -1,11 +1,9 @@
 use futures::{Stream, TryStreamExt};
-use imagebake_http::{Poll, WaitOptions, wait_for};
 use serde::{Deserialize, Serialize};
 
-use super::images::state_name;
 use super::{FiltersVolume, client_token, read_request, required};
 use crate::api::Empty;
-use crate::types::{Volume, VolumeState, VolumeType};
+use crate::types::{Volume, VolumeType};
 use crate::{Client, Result};
 
 read_request! {
@@ -197,62 +195,5 @@ impl Volumes {
         };
         let _: Empty = self.client.call("DeleteVolume", &req).await?;
         Ok(())
-    }
-
-    /// Polls until the volume is `available` (after a create or an unlink);
-    /// `error` ends the wait at once.
-    pub async fn wait_available(&self, volume_id: &str, opts: &WaitOptions) -> Result<Volume> {
-        self.wait(volume_id, opts, |v| {
-            if v.state == Some(VolumeState::Available) && v.linked_volumes.is_empty() {
-                Some(true)
-            } else {
-                None
-            }
-        })
-        .await
-    }
-
-    /// Polls until the volume is `in-use` and every link `attached`;
-    /// `error` ends the wait at once.
-    pub async fn wait_linked(&self, volume_id: &str, opts: &WaitOptions) -> Result<Volume> {
-        self.wait(volume_id, opts, |v| v.is_linked().then_some(true))
-            .await
-    }
-
-    async fn wait(
-        &self,
-        volume_id: &str,
-        opts: &WaitOptions,
-        done: impl Fn(&Volume) -> Option<bool>,
-    ) -> Result<Volume> {
-        let what = format!("volume {volume_id}");
-        Ok(wait_for(
-            what,
-            opts,
-            |_, _| {},
-            || async {
-                Ok(match self.find(volume_id).await? {
-                    None => Poll::Failed("not found".to_owned()),
-                    Some(v) if v.state == Some(VolumeState::Error) => {
-                        Poll::Failed("error".to_owned())
-                    }
-                    Some(v) if done(&v).is_some() => Poll::Done(v),
-                    Some(v) => {
-                        let links: Vec<String> = v
-                            .linked_volumes
-                            .iter()
-                            .map(|l| state_name(l.state.as_ref()))
-                            .collect();
-                        let state = state_name(v.state.as_ref());
-                        Poll::Pending(if links.is_empty() {
-                            state
-                        } else {
-                            format!("{state} (links: {})", links.join(","))
-                        })
-                    }
-                })
-            },
-        )
-        .await?)
     }
 }

@@ -3,6 +3,8 @@
 //! LinkVolume fails with a clear error. A guard unmounts whatever is still
 //! mounted if an assertion fails; the simulator's drop detaches its loops.
 
+use crate::common::{SnapshotWaits, VolumeWaits};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

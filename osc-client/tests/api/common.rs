@@ -1,9 +1,9 @@
 use std::time::Duration;
 
-use imagebake_http::{Backoff, RetryPolicy, WaitOptions};
+use imagebake_http::{Backoff, Poll, RetryPolicy, WaitError, WaitOptions};
 use imagebake_sim::osc::{OscDelays, OscSim, OscSimOptions};
-use osc_client::api::{CreateImageRequest, CreateVolumeRequest};
-use osc_client::types::{Image, Volume};
+use osc_client::api::{CreateImageRequest, CreateVolumeRequest, Images, Snapshots, Volumes};
+use osc_client::types::{Image, Snapshot, Volume};
 use osc_client::{Client, Config, SignatureVersion};
 
 /// Retries quickly (a few milliseconds apart).
@@ -81,4 +81,71 @@ pub async fn source_copy(sim: &OscSim, client: &Client, name: &str) -> Image {
         .wait_available(&copy.image_id, &waits())
         .await
         .expect("image available")
+}
+
+/// What a wait gives.
+pub type Waited<T> = Result<T, WaitError<osc_client::Error>>;
+
+async fn wait_until<T, Fut>(opts: &WaitOptions, look: impl FnMut() -> Fut) -> Waited<T>
+where
+    Fut: std::future::Future<Output = osc_client::Result<Poll<T>>>,
+{
+    imagebake_http::wait_for("resource", opts, |_, _| {}, look).await
+}
+
+/// Volume waits.
+pub trait VolumeWaits {
+    /// Until available with no link left.
+    async fn wait_available(&self, id: &str, opts: &WaitOptions) -> Waited<Volume>;
+    /// Until linked.
+    async fn wait_linked(&self, id: &str, opts: &WaitOptions) -> Waited<Volume>;
+}
+
+impl VolumeWaits for Volumes {
+    async fn wait_available(&self, id: &str, opts: &WaitOptions) -> Waited<Volume> {
+        wait_until(opts, || async {
+            Ok(Poll::found(self.find(id).await?, Volume::toward_available))
+        })
+        .await
+    }
+
+    async fn wait_linked(&self, id: &str, opts: &WaitOptions) -> Waited<Volume> {
+        wait_until(opts, || async {
+            Ok(Poll::found(self.find(id).await?, Volume::toward_linked))
+        })
+        .await
+    }
+}
+
+/// Snapshot waits.
+pub trait SnapshotWaits {
+    /// Until completed.
+    async fn wait_completed(&self, id: &str, opts: &WaitOptions) -> Waited<Snapshot>;
+}
+
+impl SnapshotWaits for Snapshots {
+    async fn wait_completed(&self, id: &str, opts: &WaitOptions) -> Waited<Snapshot> {
+        wait_until(opts, || async {
+            Ok(Poll::found(
+                self.find(id).await?,
+                Snapshot::toward_completed,
+            ))
+        })
+        .await
+    }
+}
+
+/// Image waits.
+pub trait ImageWaits {
+    /// Until available.
+    async fn wait_available(&self, id: &str, opts: &WaitOptions) -> Waited<Image>;
+}
+
+impl ImageWaits for Images {
+    async fn wait_available(&self, id: &str, opts: &WaitOptions) -> Waited<Image> {
+        wait_until(opts, || async {
+            Ok(Poll::found(self.find(id).await?, Image::toward_available))
+        })
+        .await
+    }
 }

@@ -1,6 +1,8 @@
 //! Every request body the client can send, checked against the stored OAPI
 //! schemas (`$ref`s resolved, `additionalProperties: false` enforced).
 
+use crate::common::SnapshotWaits;
+
 use std::sync::OnceLock;
 
 use osc_client::api::*;

@@ -1,3 +1,4 @@
+use crate::common::ImageWaits;
 use imagebake_sim::Fault;
 use osc_client::api::{CreateImageRequest, FiltersImage};
 use osc_client::types::{BlockDeviceMapping, BootMode, ImageState, Permissions, PermissionsChange};

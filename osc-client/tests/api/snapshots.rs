@@ -1,3 +1,4 @@
+use crate::common::{SnapshotWaits, VolumeWaits};
 use imagebake_sim::Fault;
 use osc_client::api::{CreateSnapshotRequest, CreateVolumeRequest, FiltersSnapshot};
 use osc_client::types::{Permissions, PermissionsChange, SnapshotState};

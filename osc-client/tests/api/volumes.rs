@@ -1,3 +1,4 @@
+use crate::common::VolumeWaits;
 use imagebake_http::WaitError;
 use imagebake_sim::Fault;
 use osc_client::Error;
@@ -85,12 +86,10 @@ async fn a_failed_volume_ends_the_wait_at_once() {
         .wait_available(&v.volume_id, &waits())
         .await
         .expect_err("error state");
-    match err {
-        Error::Wait(w) => {
-            assert!(matches!(*w, WaitError::Failed { ref state, .. } if state == "error"))
-        }
-        other => panic!("{other:?}"),
-    }
+    assert!(
+        matches!(err, WaitError::Failed { ref state, .. } if state == "error"),
+        "{err:?}"
+    );
     client
         .volumes()
         .delete(&v.volume_id)

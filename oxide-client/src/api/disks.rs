@@ -1,11 +1,10 @@
 use futures::Stream;
-use imagebake_http::{Poll, WaitOptions, wait_for};
 use reqwest::Method;
 
 use super::{NameScope, lookup_project, project_query};
 use crate::client::{Client, Request};
-use crate::error::{Error, Result};
-use crate::types::{Disk, DiskState, ListOptions, NameOrId};
+use crate::error::Result;
+use crate::types::{Disk, ListOptions, NameOrId};
 
 impl Client {
     /// `disk_view`: `GET /v1/disks/{disk}`.
@@ -38,35 +37,6 @@ impl Client {
     ) -> Result<()> {
         let req = disk_request("disk_delete", Method::DELETE, &disk.into(), project)?;
         self.empty(&req).await
-    }
-
-    /// Polls `disk_view` until the disk is `detached`; `faulted` and
-    /// `destroyed` end the wait at once as failures.
-    pub async fn disk_wait_detached(
-        &self,
-        disk: impl Into<NameOrId>,
-        project: Option<&NameOrId>,
-        opts: &WaitOptions,
-    ) -> Result<Disk> {
-        let disk = disk.into();
-        let req = disk_request("disk_view", Method::GET, &disk, project)?;
-        let found = wait_for(
-            format!("disk {disk} to be detached"),
-            opts,
-            |_, _| {},
-            || async {
-                let d: Disk = self.json(&req).await?;
-                Ok::<_, Error>(match d.state {
-                    DiskState::Detached => Poll::Done(d),
-                    DiskState::Faulted | DiskState::Destroyed => {
-                        Poll::Failed(d.state.name().to_owned())
-                    }
-                    ref s => Poll::Pending(s.name().to_owned()),
-                })
-            },
-        )
-        .await?;
-        Ok(found)
     }
 }
 

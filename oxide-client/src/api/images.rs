@@ -54,6 +54,7 @@ impl Client {
             .map(|p| p.validate("project").map(|()| p.to_string()))
             .transpose()?;
         let req = Request::new("image_create", Method::POST, "/v1/images")
+            .create()
             .query_opt("project", p)
             .json(body)?;
         self.json(&req).await

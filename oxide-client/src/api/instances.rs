@@ -1,5 +1,4 @@
 use futures::Stream;
-use imagebake_http::{Poll, WaitOptions, wait_for};
 use reqwest::Method;
 
 use super::{NameScope, lookup_project, project_query};
@@ -8,8 +7,7 @@ use crate::error::{Error, Result};
 use crate::names::{validate_hostname, validate_name};
 use crate::types::{
     ExternalIpCreate, Instance, InstanceCreate, InstanceDiskAttachment,
-    InstanceNetworkInterfaceAttachment, InstanceState, ListOptions, NameOrId, PoolSelector,
-    USER_DATA_MAX_BYTES,
+    InstanceNetworkInterfaceAttachment, ListOptions, NameOrId, PoolSelector, USER_DATA_MAX_BYTES,
 };
 
 impl Client {
@@ -17,7 +15,7 @@ impl Client {
     ///
     /// With `start: true` the rack starts the instance inside this call; if
     /// that start fails it still answers 201 and the instance stays
-    /// `stopped` (see [`Client::instance_wait_running`]).
+    /// `stopped` (see [`Instance::toward`]).
     pub async fn instance_create(
         &self,
         project: &NameOrId,
@@ -25,6 +23,7 @@ impl Client {
     ) -> Result<Instance> {
         check_instance_create(body)?;
         let req = Request::new("instance_create", Method::POST, "/v1/instances")
+            .create()
             .query("project", project_query(project)?)
             .json(body)?;
         self.json(&req).await
@@ -53,7 +52,7 @@ impl Client {
     }
 
     /// `instance_start`: `POST /v1/instances/{instance}/start` (202; poll
-    /// with [`Client::instance_wait_running`]).
+    /// `instance_view` until [`Instance::toward`] says running).
     pub async fn instance_start(
         &self,
         instance: impl Into<NameOrId>,
@@ -71,7 +70,9 @@ impl Client {
 
     /// `instance_stop`: `POST /v1/instances/{instance}/stop` (202). This is a
     /// hard power-off: the guest gets no shutdown signal, so sync its disks
-    /// first. Stopping a stopped instance succeeds and does nothing.
+    /// first. Stopping a stopped instance succeeds and does nothing, so the
+    /// request is retried as an idempotent one (after a 5xx or a lost
+    /// answer too).
     pub async fn instance_stop(
         &self,
         instance: impl Into<NameOrId>,
@@ -83,7 +84,8 @@ impl Client {
             &instance.into(),
             project,
             "/stop",
-        )?;
+        )?
+        .idempotent();
         self.json(&req).await
     }
 
@@ -103,77 +105,6 @@ impl Client {
             "",
         )?;
         self.empty(&req).await
-    }
-
-    /// Polls `instance_view` until the instance is `running`.
-    ///
-    /// `failed`, `destroyed` and `stopped` end the wait at once as failures:
-    /// a `stopped` instance after a create or start means the start failed.
-    pub async fn instance_wait_running(
-        &self,
-        instance: impl Into<NameOrId>,
-        project: Option<&NameOrId>,
-        opts: &WaitOptions,
-    ) -> Result<Instance> {
-        self.wait_instance(
-            instance.into(),
-            project,
-            opts,
-            InstanceState::Running,
-            &[
-                InstanceState::Failed,
-                InstanceState::Destroyed,
-                InstanceState::Stopped,
-            ],
-        )
-        .await
-    }
-
-    /// Polls `instance_view` until the instance is `stopped`; `failed` and
-    /// `destroyed` end the wait at once as failures.
-    pub async fn instance_wait_stopped(
-        &self,
-        instance: impl Into<NameOrId>,
-        project: Option<&NameOrId>,
-        opts: &WaitOptions,
-    ) -> Result<Instance> {
-        self.wait_instance(
-            instance.into(),
-            project,
-            opts,
-            InstanceState::Stopped,
-            &[InstanceState::Failed, InstanceState::Destroyed],
-        )
-        .await
-    }
-
-    async fn wait_instance(
-        &self,
-        instance: NameOrId,
-        project: Option<&NameOrId>,
-        opts: &WaitOptions,
-        want: InstanceState,
-        failed: &[InstanceState],
-    ) -> Result<Instance> {
-        let req = instance_request("instance_view", Method::GET, &instance, project, "")?;
-        let what = format!("instance {instance} to be {}", want.as_str());
-        let found = wait_for(
-            what,
-            opts,
-            |_, _| {},
-            || async {
-                let i: Instance = self.json(&req).await?;
-                Ok::<_, Error>(if i.run_state == want {
-                    Poll::Done(i)
-                } else if failed.contains(&i.run_state) {
-                    Poll::Failed(i.run_state.as_str().to_owned())
-                } else {
-                    Poll::Pending(i.run_state.as_str().to_owned())
-                })
-            },
-        )
-        .await?;
-        Ok(found)
     }
 }
 

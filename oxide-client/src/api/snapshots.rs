@@ -19,6 +19,7 @@ impl Client {
         validate_name("name", &body.name)?;
         body.disk.validate("disk")?;
         let req = Request::new("snapshot_create", Method::POST, "/v1/snapshots")
+            .create()
             .query("project", project_query(project)?)
             .json(body)?;
         self.json(&req).await

@@ -15,6 +15,7 @@ impl Client {
             Method::POST,
             "/v1/me/ssh-keys",
         )
+        .create()
         .json(body)?;
         self.json(&req).await
     }

@@ -1,7 +1,7 @@
 use futures::TryStreamExt;
-use oxide_client::{Error, ImageCreate, ListOptions, NameOrId, SnapshotCreate};
+use oxide_client::{Error, ImageCreate, InstanceState, ListOptions, NameOrId, SnapshotCreate};
 
-use crate::common::{client, project, sim};
+use crate::common::{client, project, sim, wait_instance};
 use crate::instances::{build_instance, delete_instance};
 
 #[tokio::test]
@@ -51,7 +51,7 @@ async fn image_from_snapshot_outlives_the_snapshot_then_promote_demote_delete() 
     let p = project();
     let (instance, disk) = build_instance(&c, "img-src").await;
     c.instance_stop(instance.id, None).await.unwrap();
-    c.instance_wait_stopped(instance.id, None, &crate::common::wait())
+    wait_instance(&c, instance.id, None, InstanceState::Stopped)
         .await
         .unwrap();
     let snap = c

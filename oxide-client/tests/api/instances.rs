@@ -7,7 +7,7 @@ use oxide_client::{
 };
 use uuid::Uuid;
 
-use crate::common::{PUBLIC_KEY, client, project, sim, wait};
+use crate::common::{PUBLIC_KEY, client, project, sim, wait_detached, wait_instance};
 
 const GIB: u64 = 1 << 30;
 
@@ -35,7 +35,9 @@ pub async fn build_instance(c: &oxide_client::Client, name: &str) -> (Instance, 
         .instance_create(&project(), &baker_body(name, debian.id))
         .await
         .unwrap();
-    let running = c.instance_wait_running(i.id, None, &wait()).await.unwrap();
+    let running = wait_instance(c, i.id, None, InstanceState::Running)
+        .await
+        .unwrap();
     let disk = running.boot_disk_id.expect("boot disk");
     (running, disk)
 }
@@ -44,10 +46,12 @@ pub async fn build_instance(c: &oxide_client::Client, name: &str) -> (Instance, 
 pub async fn delete_instance(c: &oxide_client::Client, id: Uuid) {
     let i = c.instance_view(id, None).await.unwrap();
     c.instance_stop(id, None).await.unwrap();
-    c.instance_wait_stopped(id, None, &wait()).await.unwrap();
+    wait_instance(c, id, None, InstanceState::Stopped)
+        .await
+        .unwrap();
     c.instance_delete(id, None).await.unwrap();
     if let Some(disk) = i.boot_disk_id {
-        c.disk_wait_detached(disk, None, &wait()).await.unwrap();
+        wait_detached(c, disk).await.unwrap();
         c.disk_delete(disk, None).await.unwrap();
     }
 }
@@ -80,8 +84,7 @@ async fn the_whole_instance_lifecycle() {
         b"#cloud-config\nruncmd: [touch /tmp/ok]\n"
     );
 
-    let running = c
-        .instance_wait_running("web", Some(&p), &wait())
+    let running = wait_instance(&c, "web", Some(&p), InstanceState::Running)
         .await
         .unwrap();
     assert_eq!(running.run_state, InstanceState::Running);
@@ -141,8 +144,7 @@ async fn the_whole_instance_lifecycle() {
 
     let stopping = c.instance_stop(created.id, None).await.unwrap();
     assert_eq!(stopping.run_state, InstanceState::Stopping);
-    let stopped = c
-        .instance_wait_stopped(created.id, None, &wait())
+    let stopped = wait_instance(&c, created.id, None, InstanceState::Stopped)
         .await
         .unwrap();
     assert_eq!(stopped.run_state, InstanceState::Stopped);
@@ -155,11 +157,11 @@ async fn the_whole_instance_lifecycle() {
 
     // Start again, then stop and delete.
     c.instance_start(created.id, None).await.unwrap();
-    c.instance_wait_running(created.id, None, &wait())
+    wait_instance(&c, created.id, None, InstanceState::Running)
         .await
         .unwrap();
     c.instance_stop(created.id, None).await.unwrap();
-    c.instance_wait_stopped(created.id, None, &wait())
+    wait_instance(&c, created.id, None, InstanceState::Stopped)
         .await
         .unwrap();
     c.instance_delete(created.id, None).await.unwrap();
@@ -178,7 +180,7 @@ async fn the_whole_instance_lifecycle() {
     );
 
     // The disk is detached, not deleted.
-    let disk: Disk = c.disk_wait_detached(disk_id, None, &wait()).await.unwrap();
+    let disk: Disk = wait_detached(&c, disk_id).await.unwrap();
     assert_eq!(disk.state, DiskState::Detached);
     assert_eq!(disk.image_id, Some(debian.id));
     let by_name = c.disk_view("web", Some(&p)).await.unwrap();
@@ -206,17 +208,13 @@ async fn a_failed_start_on_create_leaves_the_instance_stopped_and_ends_the_wait(
         .await
         .unwrap();
     assert_eq!(created.run_state, InstanceState::Stopped);
-    let e = c
-        .instance_wait_running(created.id, None, &wait())
+    let e = wait_instance(&c, created.id, None, InstanceState::Running)
         .await
         .unwrap_err();
-    match e {
-        Error::Wait(w) => assert!(
-            matches!(*w, WaitError::Failed { ref state, .. } if state == "stopped"),
-            "{w:?}"
-        ),
-        other => panic!("{other:?}"),
-    }
+    assert!(
+        matches!(e, WaitError::Failed { ref state, .. } if state.starts_with("stopped")),
+        "{e:?}"
+    );
     c.instance_delete(created.id, None).await.unwrap();
 }
 
@@ -227,8 +225,7 @@ async fn a_failed_stop_ends_the_stop_wait_and_a_second_stop_recovers() {
     let (i, _) = build_instance(&c, "flaky").await;
     sim.faults().inject("instance_stop", Fault::FailResource, 1);
     c.instance_stop(i.id, None).await.unwrap();
-    let e = c
-        .instance_wait_stopped(i.id, None, &wait())
+    let e = wait_instance(&c, i.id, None, InstanceState::Stopped)
         .await
         .unwrap_err();
     assert!(e.to_string().contains("failed"), "{e}");
@@ -269,7 +266,9 @@ async fn explicit_pool_all_keys_and_oversized_user_data() {
         .all_ssh_public_keys();
     let i = c.instance_create(&project(), &body).await.unwrap();
     assert_eq!(sim.inventory().instances[0].ssh_key_ids, vec![key.id]);
-    c.instance_wait_running(i.id, None, &wait()).await.unwrap();
+    wait_instance(&c, i.id, None, InstanceState::Running)
+        .await
+        .unwrap();
     assert_eq!(c.instance_reachable_ips(i.id, None).await.unwrap().len(), 1);
 
     let before = sim.request_count();

@@ -39,13 +39,27 @@ async fn retries_give_up_with_the_last_error() {
 }
 
 #[tokio::test]
-async fn other_errors_are_not_retried() {
+async fn a_500_is_retried_for_a_read_only_and_client_errors_never() {
     let sim = sim().await;
     let c = client(&sim);
+    // A read is safe to repeat: the client itself retries a 500 (no second
+    // retry loop in the caller).
     sim.faults().inject("image_view", Fault::Status(500), 1);
-    let e = c.image_view("debian-12", None).await.unwrap_err();
+    c.image_view("debian-12", None).await.unwrap();
+    assert_eq!(sim.request_count(), 2);
+    // A create is not re-sent after a 500: its outcome is unknown.
+    sim.faults()
+        .inject("current_user_ssh_key_create", Fault::Status(500), 1);
+    let e = c
+        .current_user_ssh_key_create(&SshKeyCreate::new("k", PUBLIC_KEY))
+        .await
+        .unwrap_err();
     assert_eq!(e.status(), Some(500));
-    assert_eq!(sim.request_count(), 1);
+    assert_eq!(sim.request_count(), 3);
+    sim.faults().inject("image_view", Fault::Status(400), 1);
+    let e = c.image_view("debian-12", None).await.unwrap_err();
+    assert_eq!(e.status(), Some(400));
+    assert_eq!(sim.request_count(), 4);
 }
 
 #[tokio::test]
@@ -63,13 +77,7 @@ async fn a_dropped_connection_is_retried_for_reads_only() {
         .await
         .unwrap_err();
     assert!(
-        matches!(
-            e,
-            Error::Transport {
-                retryable: false,
-                ..
-            }
-        ),
+        matches!(e, Error::Transport { connect: false, .. }),
         "{e:?}"
     );
     // The key was made even though the answer was lost.

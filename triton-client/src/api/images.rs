@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::client::{Client, Repeat, Req};
+use crate::client::{Client, Req};
 use crate::error::Result;
 use crate::types::{
     CreateImageFromMachine, ExportedImage, Image, ImageId, ListImages, UpdateImage,
@@ -41,16 +41,14 @@ impl Client {
 
     /// CloudAPI `CreateImageFromMachine`: `POST /:login/images`. The machine
     /// must be stopped; the image starts `creating` (wait with
-    /// [`wait_image_active`](Client::wait_image_active)). Never re-sent when
+    /// [`look_image_active`](Client::look_image_active)). Never re-sent when
     /// its outcome is unknown (it could make a second image).
     pub async fn create_image_from_machine(&self, req: &CreateImageFromMachine) -> Result<Image> {
         let op = "CreateImageFromMachine";
         let body = serde_json::to_value(req).map_err(|e| crate::Error::InvalidRequest {
             reason: format!("cannot encode {op}: {e}"),
         })?;
-        let req = Req::post(op, &["images"])
-            .json(body)
-            .repeat(Repeat::NotBlindly);
+        let req = Req::post(op, &["images"]).json(body).create();
         self.send(&req).await?.json(op)
     }
 

@@ -1,10 +1,10 @@
 //! Machine operations, the no-duplicate create, and paging.
 
 use futures::Stream;
-use imagebake_http::{Page, paginate, retry};
+use imagebake_http::{Page, create_or_adopt, paginate};
 use reqwest::StatusCode;
 
-use crate::client::{Attempt, Client, Repeat, Req};
+use crate::client::{Client, Req};
 use crate::error::Result;
 use crate::types::{AuditEntry, CreateMachine, ListMachines, Machine, MachineId, MachineLookup};
 
@@ -12,7 +12,7 @@ impl Client {
     /// CloudAPI `CreateMachine`: `POST /:login/machines`.
     ///
     /// The machine starts `provisioning` (wait with
-    /// [`wait_machine_state`](Client::wait_machine_state)). When the outcome
+    /// [`look_machine`](Client::look_machine)). When the outcome
     /// of an attempt is unknown (timeout, lost connection, 5xx), the request
     /// is never re-sent blindly: the client first looks for the machine by
     /// the request's name, tags and image (ListMachines), returns it if it
@@ -21,36 +21,16 @@ impl Client {
     /// an unknown outcome. Throttled (420/429) attempts are repeated.
     pub async fn create_machine(&self, req: &CreateMachine) -> Result<Machine> {
         let op = "CreateMachine";
-        let call = Req::post(op, &["machines"])
-            .json(req.body())
-            .repeat(Repeat::NotBlindly);
-        let identifiable = req.is_identifiable();
-        let call = &call;
-        retry(self.retry_policy(), |attempt| async move {
-            if attempt > 0 && identifiable {
-                match self.find_created(req).await {
-                    Ok(Some(m)) => {
-                        tracing::info!(machine = %m.id, "CreateMachine: found the machine an earlier attempt made");
-                        return Ok(m);
-                    }
-                    Ok(None) => {}
-                    Err(e) => return Err(Attempt::fatal(e)),
-                }
-            }
-            match self.send_once(call).await {
-                Ok(reply) => reply.json(op).map_err(Attempt::fatal),
-                Err(error) => {
-                    let again = if error.outcome_unknown() {
-                        identifiable
-                    } else {
-                        error.is_retryable()
-                    };
-                    Err(Attempt { error, again })
-                }
-            }
-        })
+        let call = &Req::post(op, &["machines"]).json(req.body()).create();
+        if !req.is_identifiable() {
+            return self.send(call).await?.json(op);
+        }
+        create_or_adopt(
+            self.retry_policy(),
+            |_attempt| async move { self.send_once(call).await?.json(op) },
+            || self.find_created(req),
+        )
         .await
-        .map_err(|a| a.error)
     }
 
     /// A live machine matching what `req` would have made.
@@ -173,7 +153,7 @@ impl Client {
 
     /// CloudAPI `DeleteMachine`: `DELETE /:login/machines/:id`. Deleting a
     /// machine that is already deleted (410) succeeds; wait for it to be gone
-    /// with [`wait_machine_gone`](Client::wait_machine_gone).
+    /// with [`look_machine_gone`](Client::look_machine_gone).
     pub async fn delete_machine(&self, id: &MachineId) -> Result<()> {
         let id = id.to_string();
         self.send(&Req::delete("DeleteMachine", &["machines", &id]).gone_ok())

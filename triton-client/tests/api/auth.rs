@@ -219,6 +219,7 @@ async fn unknown_key_is_401_invalid_credentials() {
             code,
             message,
             request_id,
+            ..
         } => {
             assert_eq!(
                 (*operation, *status, code.as_str()),

@@ -37,6 +37,19 @@ pub fn wait() -> WaitOptions {
     WaitOptions::new(Duration::from_secs(20), ms(10))
 }
 
+/// Waits with `imagebake_http::wait_for` (the caller's wait: the client only
+/// says what a state means) until `look` says done.
+pub async fn wait_until<T, F, Fut>(
+    opts: &WaitOptions,
+    look: F,
+) -> Result<T, imagebake_http::WaitError<triton_client::Error>>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = triton_client::Result<triton_client::Poll<T>>>,
+{
+    imagebake_http::wait_for("resource", opts, |_, _| {}, look).await
+}
+
 /// A config builder for `sim` with fast retries (no key yet).
 pub fn base(sim: &TritonSim) -> ConfigBuilder {
     Config::builder()

@@ -5,13 +5,14 @@ use std::collections::BTreeMap;
 use imagebake_sim::Fault;
 use imagebake_sim::triton::SEED_IMAGE_OWNER;
 use serde_json::{Value, json};
+use triton_client::Client;
 use triton_client::types::{
     CreateImageFromMachine, CreateMachine, ImageState, ImageType, ListImages, ListMachines,
     MachineState, NameOrId, UpdateImage,
 };
-use triton_client::{Client, Error};
 
-use crate::common::{client, sim, wait};
+use crate::common::{client, sim, wait, wait_until};
+use imagebake_http::WaitError;
 
 #[tokio::test]
 async fn account_keys_packages_networks() {
@@ -176,8 +177,7 @@ async fn machine_to_image_cycle() {
     let m = c.create_machine(&req).await.unwrap();
     assert_eq!(m.name, "bake-1");
     assert_eq!(m.state, MachineState::Provisioning);
-    let m = c
-        .wait_machine_state(&m.id, MachineState::Running, &wait())
+    let m = wait_until(&wait(), || c.look_machine(&m.id, MachineState::Running))
         .await
         .unwrap();
     assert_eq!(m.primary_ip.as_deref(), Some("127.0.0.1"));
@@ -207,7 +207,7 @@ async fn machine_to_image_cycle() {
     tags_and_metadata(&c, &m.id).await;
 
     c.stop_machine(&m.id).await.unwrap();
-    c.wait_machine_state(&m.id, MachineState::Stopped, &wait())
+    wait_until(&wait(), || c.look_machine(&m.id, MachineState::Stopped))
         .await
         .unwrap();
 
@@ -223,7 +223,9 @@ async fn machine_to_image_cycle() {
         ("my-image", "1.0.0")
     );
     assert_eq!(img.state, ImageState::Creating);
-    let img = c.wait_image_active(&img.id, &wait()).await.unwrap();
+    let img = wait_until(&wait(), || c.look_image_active(&img.id))
+        .await
+        .unwrap();
     assert_eq!(img.state, ImageState::Active);
     assert_eq!(img.description.as_deref(), Some("baked"));
     assert_eq!(img.tags.get("role"), Some(&json!("web")));
@@ -253,12 +255,14 @@ async fn machine_to_image_cycle() {
     assert!(exported.manifest_path.is_some());
 
     c.start_machine(&m.id).await.unwrap();
-    c.wait_machine_state(&m.id, MachineState::Running, &wait())
+    wait_until(&wait(), || c.look_machine(&m.id, MachineState::Running))
         .await
         .unwrap();
 
     c.delete_machine(&m.id).await.unwrap();
-    c.wait_machine_gone(&m.id, &wait()).await.unwrap();
+    wait_until(&wait(), || c.look_machine_gone(&m.id))
+        .await
+        .unwrap();
     let gone = c.get_machine(&m.id).await.unwrap();
     assert!(gone.is_gone());
     assert_eq!(gone.machine().state, MachineState::Deleted);
@@ -346,12 +350,11 @@ async fn failed_machine_and_failed_image_end_waits_at_once() {
         .create_machine(&CreateMachine::new(image.id, "g1.nano").name("doomed"))
         .await
         .unwrap();
-    let e = c
-        .wait_machine_state(&m.id, MachineState::Running, &wait())
+    let e = wait_until(&wait(), || c.look_machine(&m.id, MachineState::Running))
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, Error::ResourceFailed { state, .. } if state == "failed"),
+        matches!(&e, WaitError::Failed { state, .. } if state == "failed"),
         "{e}"
     );
     c.delete_machine(&m.id).await.unwrap();
@@ -360,11 +363,11 @@ async fn failed_machine_and_failed_image_end_waits_at_once() {
         .create_machine(&CreateMachine::new(image.id, "g1.nano").name("imager"))
         .await
         .unwrap();
-    c.wait_machine_state(&m.id, MachineState::Running, &wait())
+    wait_until(&wait(), || c.look_machine(&m.id, MachineState::Running))
         .await
         .unwrap();
     c.stop_machine(&m.id).await.unwrap();
-    c.wait_machine_state(&m.id, MachineState::Stopped, &wait())
+    wait_until(&wait(), || c.look_machine(&m.id, MachineState::Stopped))
         .await
         .unwrap();
     sim.faults()
@@ -373,18 +376,24 @@ async fn failed_machine_and_failed_image_end_waits_at_once() {
         .create_image_from_machine(&CreateImageFromMachine::new(m.id, "bad", "1"))
         .await
         .unwrap();
-    let e = c.wait_image_active(&img.id, &wait()).await.unwrap_err();
+    let e = wait_until(&wait(), || c.look_image_active(&img.id))
+        .await
+        .unwrap_err();
     match &e {
-        Error::ResourceFailed { code, message, .. } => {
-            assert_eq!(code.as_deref(), Some("PrepareImageDidNotRun"));
-            assert!(message.is_some());
+        WaitError::Failed { state, .. } => {
+            assert!(
+                state.starts_with("failed (PrepareImageDidNotRun: "),
+                "{state}"
+            );
         }
         other => panic!("{other}"),
     }
     assert!(e.to_string().contains("PrepareImageDidNotRun"), "{e}");
     c.delete_image(&img.id).await.unwrap();
     c.delete_machine(&m.id).await.unwrap();
-    c.wait_machine_gone(&m.id, &wait()).await.unwrap();
+    wait_until(&wait(), || c.look_machine_gone(&m.id))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -407,21 +416,19 @@ async fn waits_time_out_and_cancel() {
         std::time::Duration::from_millis(50),
         crate::common::ms(10),
     );
-    let e = c
-        .wait_machine_state(&m.id, MachineState::Running, &short)
+    let e = wait_until(&short, || c.look_machine(&m.id, MachineState::Running))
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, Error::Timeout { last, .. } if last == "provisioning"),
+        matches!(&e, WaitError::Timeout { last, .. } if last == "provisioning"),
         "{e}"
     );
     let cancelled = wait();
     cancelled.cancel.cancel();
-    let e = c
-        .wait_machine_state(&m.id, MachineState::Running, &cancelled)
+    let e = wait_until(&cancelled, || c.look_machine(&m.id, MachineState::Running))
         .await
         .unwrap_err();
-    assert!(matches!(e, Error::Cancelled { .. }), "{e}");
+    assert!(matches!(e, WaitError::Cancelled { .. }), "{e}");
 }
 
 #[tokio::test]
@@ -440,7 +447,7 @@ async fn rename_audit_and_datacenters() {
         .create_machine(&CreateMachine::new(image.id, "g1.small").name("before"))
         .await
         .unwrap();
-    c.wait_machine_state(&m.id, MachineState::Running, &wait())
+    wait_until(&wait(), || c.look_machine(&m.id, MachineState::Running))
         .await
         .unwrap();
     c.rename_machine(&m.id, "after").await.unwrap();

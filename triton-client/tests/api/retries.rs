@@ -8,7 +8,7 @@ use triton_client::auth::{Algorithm, KeySigner};
 use triton_client::types::{CreateMachine, ImageId, ListImages, ListMachines, MachineState};
 use triton_client::{Client, Error};
 
-use crate::common::{Recording, base, client, recording_client, sim, wait};
+use crate::common::{Recording, base, client, recording_client, sim, wait, wait_until};
 
 fn recording(sim: &TritonSim) -> Arc<Recording> {
     Recording::new(Arc::new(
@@ -68,7 +68,7 @@ async fn retries_stop_when_attempts_run_out_or_the_error_is_final() {
         .create_machine(&CreateMachine::new(image, "g1.nano").name("p"))
         .await
         .unwrap();
-    c.wait_machine_state(&m.id, MachineState::Running, &wait())
+    wait_until(&wait(), || c.look_machine(&m.id, MachineState::Running))
         .await
         .unwrap();
     sim.faults().inject("StopMachine", Fault::Status(500), 2);
@@ -79,7 +79,7 @@ async fn retries_stop_when_attempts_run_out_or_the_error_is_final() {
     sim.faults().clear();
     sim.faults().inject("StopMachine", Fault::Status(503), 1);
     c.stop_machine(&m.id).await.unwrap();
-    c.wait_machine_state(&m.id, MachineState::Stopped, &wait())
+    wait_until(&wait(), || c.look_machine(&m.id, MachineState::Stopped))
         .await
         .unwrap();
 

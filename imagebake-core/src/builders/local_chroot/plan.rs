@@ -47,10 +47,15 @@ fn err(msg: &str) -> Error {
     config_error(BUILDER, msg)
 }
 
+/// [`Error::ConfigKey`] about `key`.
+fn err_at(key: &str, message: &str) -> Error {
+    crate::builders::packer::config_key_error(BUILDER, key, message)
+}
+
 impl Plan {
     pub(crate) fn new(c: &LocalChrootConfig) -> Result<Self, Error> {
         if c.output_path.as_os_str().is_empty() {
-            return Err(err("missing required key `output_path`"));
+            return Err(err_at("output_path", "missing required key `output_path`"));
         }
         let scratch_keys = [
             ("image_size", c.image_size.is_some()),
@@ -69,9 +74,12 @@ impl Plan {
                 .as_ref()
                 .ok_or_else(|| err("`from_scratch` needs `image_size`"))?;
             let size = parse_size(size).filter(|s| *s >= 1 << 20).ok_or_else(|| {
-                err(&format!(
-                    "key `image_size`: {size} is not a size of at least 1M (like 2G, 512M)"
-                ))
+                err_at(
+                    "image_size",
+                    &format!(
+                        "key `image_size`: {size} is not a size of at least 1M (like 2G, 512M)"
+                    ),
+                )
             })?;
             let rootfs = match (&c.rootfs_tarball, &c.rootfs_dir) {
                 (Some(_), Some(_)) => {
@@ -87,9 +95,10 @@ impl Plan {
                     .chars()
                     .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
             {
-                return Err(err(&format!(
-                    "key `filesystem`: {filesystem:?} is not a filesystem type"
-                )));
+                return Err(err_at(
+                    "filesystem",
+                    &format!("key `filesystem`: {filesystem:?} is not a filesystem type"),
+                ));
             }
             Input::Scratch {
                 size,
@@ -100,12 +109,14 @@ impl Plan {
             }
         } else {
             if let Some((k, _)) = scratch_keys.iter().find(|(_, set)| *set) {
-                return Err(err(&format!("key `{k}` is only for `from_scratch`")));
+                return Err(err_at(k, &format!("key `{k}` is only for `from_scratch`")));
             }
-            let path = c
-                .image_path
-                .clone()
-                .ok_or_else(|| err("missing required key `image_path` (or set `from_scratch`)"))?;
+            let path = c.image_path.clone().ok_or_else(|| {
+                err_at(
+                    "image_path",
+                    "missing required key `image_path` (or set `from_scratch`)",
+                )
+            })?;
             let format = c
                 .image_format
                 .unwrap_or_else(|| DiskFormat::from_extension(&path));
@@ -123,9 +134,10 @@ impl Plan {
             .clone()
             .unwrap_or_else(|| if whole_disk { "0" } else { "1" }.to_owned());
         if mount_partition.is_empty() || !mount_partition.chars().all(|ch| ch.is_ascii_digit()) {
-            return Err(err(&format!(
-                "key `mount_partition`: {mount_partition:?} is not a partition number"
-            )));
+            return Err(err_at(
+                "mount_partition",
+                &format!("key `mount_partition`: {mount_partition:?} is not a partition number"),
+            ));
         }
         let chroot_mounts = match &c.chroot_mounts {
             None => default_chroot_mounts(),

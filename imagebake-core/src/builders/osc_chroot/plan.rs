@@ -58,6 +58,11 @@ fn err(msg: &str) -> Error {
     config_error(BUILDER, msg)
 }
 
+/// [`Error::ConfigKey`] about `key`.
+fn err_at(key: &str, message: &str) -> Error {
+    crate::builders::packer::config_key_error(BUILDER, key, message)
+}
+
 /// OAPI image names: 3-128 of letters, digits and `()[] ./-'@_`.
 fn valid_omi_name(name: &str) -> bool {
     (3..=128).contains(&name.chars().count())
@@ -69,22 +74,26 @@ fn valid_omi_name(name: &str) -> bool {
 fn volume_type(key: &str, v: &str) -> Result<VolumeType, Error> {
     match v {
         "standard" | "gp2" | "io1" => Ok(VolumeType::from(v)),
-        other => Err(err(&format!(
-            "key `{key}`: {other:?} is not a volume type (standard, gp2, io1)"
-        ))),
+        other => Err(err_at(
+            key,
+            &format!("key `{key}`: {other:?} is not a volume type (standard, gp2, io1)"),
+        )),
     }
 }
 
 impl Plan {
     pub(crate) fn new(c: &OscChrootConfig, vars: &TemplateVars) -> Result<Self, Error> {
         if c.omi_name.trim().is_empty() {
-            return Err(err("missing required key `omi_name`"));
+            return Err(err_at("omi_name", "missing required key `omi_name`"));
         }
         let omi_name = vars.expand(BUILDER, "omi_name", &c.omi_name)?;
         if !valid_omi_name(&omi_name) {
-            return Err(err(&format!(
-                "key `omi_name`: {omi_name:?} must be 3-128 letters, digits or ()[] ./-'@_"
-            )));
+            return Err(err_at(
+                "omi_name",
+                &format!(
+                    "key `omi_name`: {omi_name:?} must be 3-128 letters, digits or ()[] ./-'@_"
+                ),
+            ));
         }
         let omi_description = c
             .omi_description
@@ -122,8 +131,12 @@ impl Plan {
                     if let Some(id) = id {
                         filters.insert("image-id".to_owned(), id.clone());
                     }
-                    crate::steps::osc::source_omi_filters_check(&filters)
-                        .map_err(|e| err(&format!("key `source_omi_filter`: {e}")))?;
+                    crate::steps::osc::source_omi_filters_check(&filters).map_err(|e| {
+                        err_at(
+                            "source_omi_filter",
+                            &format!("key `source_omi_filter`: {e}"),
+                        )
+                    })?;
                     Some(OmiSource::Filter {
                         filters,
                         owners: f.owners.clone(),
@@ -139,9 +152,10 @@ impl Plan {
             .map(|b| match b.as_str() {
                 "legacy" => Ok(BootMode::Legacy),
                 "uefi" => Ok(BootMode::Uefi),
-                other => Err(err(&format!(
-                    "key `omi_boot_modes`: {other:?} is not a boot mode (legacy, uefi)"
-                ))),
+                other => Err(err_at(
+                    "omi_boot_modes",
+                    &format!("key `omi_boot_modes`: {other:?} is not a boot mode (legacy, uefi)"),
+                )),
             })
             .collect::<Result<Vec<_>, _>>()?;
         let root_volume_type = c
@@ -213,9 +227,10 @@ impl Plan {
         };
         let mount_partition = c.mount_partition.clone().unwrap_or_else(|| "1".to_owned());
         if !mount_partition.chars().all(|ch| ch.is_ascii_digit()) || mount_partition.is_empty() {
-            return Err(err(&format!(
-                "key `mount_partition`: {mount_partition:?} is not a partition number"
-            )));
+            return Err(err_at(
+                "mount_partition",
+                &format!("key `mount_partition`: {mount_partition:?} is not a partition number"),
+            ));
         }
         let host =
             HostCommands::wrapped(c.command_wrapper.as_deref()).map_err(|e| err(&e.to_string()))?;
@@ -261,7 +276,7 @@ impl Plan {
             poll_cap: d("poll_cap", &c.poll_cap, 2)?,
         };
         if waits.poll_cap.is_zero() {
-            return Err(err("key `poll_cap` must be more than 0"));
+            return Err(err_at("poll_cap", "key `poll_cap` must be more than 0"));
         }
 
         Ok(Self {

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::Error;
 use crate::builders::common::{SSH_KEYS, SshOptions, split_ssh_keys};
-use crate::builders::packer::{self, config_error, secret_opt};
+use crate::builders::packer::{self, config_error, config_key_error, secret_opt};
 
 /// The builder's type name in a Packer template.
 pub const BUILDER: &str = "oxide-instance";
@@ -189,8 +189,9 @@ impl OxideConfig {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s),
             Some(other) => {
-                return Err(config_error(
+                return Err(config_key_error(
                     BUILDER,
+                    "name",
                     &format!("key `name`: expected a string, got {other}"),
                 ));
             }

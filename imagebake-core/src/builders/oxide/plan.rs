@@ -32,9 +32,14 @@ fn err(message: &str) -> Error {
     config_error(BUILDER, message)
 }
 
+/// [`Error::ConfigKey`] about `key`.
+fn err_at(key: &str, message: &str) -> Error {
+    crate::builders::packer::config_key_error(BUILDER, key, message)
+}
+
 /// A `Name` check whose error names the key.
 fn name_key(key: &str, value: &str) -> Result<(), Error> {
-    validate_name("name", value).map_err(|e| err(&format!("key `{key}`: {e}")))
+    validate_name("name", value).map_err(|e| err_at(key, &format!("key `{key}`: {e}")))
 }
 
 fn non_empty(v: &Option<String>) -> Option<&str> {
@@ -53,12 +58,12 @@ impl Plan {
         };
         let project = c.project.trim();
         if project.is_empty() {
-            return Err(err("missing required key `project`"));
+            return Err(err_at("project", "missing required key `project`"));
         }
         let project = NameOrId::from(project);
         project
             .validate("project")
-            .map_err(|e| err(&format!("key `project`: {e}")))?;
+            .map_err(|e| err_at("project", &format!("key `project`: {e}")))?;
 
         let name = expand("name", &c.name)?;
         if let Some(n) = &name {
@@ -66,17 +71,23 @@ impl Plan {
         }
         let hostname = expand("hostname", &c.hostname)?;
         if let Some(h) = &hostname {
-            validate_hostname("hostname", h).map_err(|e| err(&format!("key `hostname`: {e}")))?;
+            validate_hostname("hostname", h)
+                .map_err(|e| err_at("hostname", &format!("key `hostname`: {e}")))?;
         }
         let ncpus = match c.cpus {
             None => 1,
-            Some(n) => u16::try_from(n)
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| err(&format!("key `cpus`: {n} is not between 1 and 65535")))?,
+            Some(n) => u16::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| {
+                err_at(
+                    "cpus",
+                    &format!("key `cpus`: {n} is not between 1 and 65535"),
+                )
+            })?,
         };
         let positive = |key: &str, v: Option<u64>, default: u64| match v {
-            Some(0) => Err(err(&format!("key `{key}` must be more than 0 bytes"))),
+            Some(0) => Err(err_at(
+                key,
+                &format!("key `{key}` must be more than 0 bytes"),
+            )),
             Some(n) => Ok(n),
             None => Ok(default),
         };
@@ -87,20 +98,23 @@ impl Plan {
                 let k = NameOrId::from(k.trim());
                 k.validate("ssh_public_keys")
                     .map(|()| k)
-                    .map_err(|e| err(&format!("key `ssh_public_keys`: {e}")))
+                    .map_err(|e| err_at("ssh_public_keys", &format!("key `ssh_public_keys`: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let user_data = c.user_data.clone().unwrap_or_default().into_bytes();
         if user_data.len() > USER_DATA_MAX_BYTES {
-            return Err(err(&format!(
-                "key `user_data` is {} bytes; at most {USER_DATA_MAX_BYTES} are allowed",
-                user_data.len()
-            )));
+            return Err(err_at(
+                "user_data",
+                &format!(
+                    "key `user_data` is {} bytes; at most {USER_DATA_MAX_BYTES} are allowed",
+                    user_data.len()
+                ),
+            ));
         }
         let ip_pool = non_empty(&c.ip_pool).map(NameOrId::from);
         if let Some(p) = &ip_pool {
             p.validate("ip_pool")
-                .map_err(|e| err(&format!("key `ip_pool`: {e}")))?;
+                .map_err(|e| err_at("ip_pool", &format!("key `ip_pool`: {e}")))?;
         }
         let vpc = non_empty(&c.vpc).unwrap_or("default").to_owned();
         name_key("vpc", &vpc)?;
@@ -162,7 +176,10 @@ impl Plan {
             Duration::from_secs(300),
         )?;
         if request_timeout.is_zero() {
-            return Err(err("key `request_timeout` must be more than 0"));
+            return Err(err_at(
+                "request_timeout",
+                "key `request_timeout` must be more than 0",
+            ));
         }
         let client = client_config(c)?
             .insecure(c.insecure_skip_verify)
@@ -191,20 +208,25 @@ fn source(c: &OxideConfig) -> Result<ImageSource, Error> {
         (Some(_), Some(_)) => Err(err(
             "keys `boot_disk_image_id` and `boot_disk_image_name` are both set; use one",
         )),
-        (None, None) => Err(err(
+        (None, None) => Err(err_at(
+            "boot_disk_image_id",
             "missing required key `boot_disk_image_id` (or `boot_disk_image_name`)",
         )),
         (Some(id), None) => {
             if scope.is_some() {
-                return Err(err(
+                return Err(err_at(
+                    "boot_disk_image_scope",
                     "key `boot_disk_image_scope` goes with `boot_disk_image_name`, not an ID",
                 ));
             }
             Uuid::parse_str(id).map(ImageSource::Id).map_err(|_| {
-                err(&format!(
-                    "key `boot_disk_image_id`: {id:?} is not a UUID (use boot_disk_image_name \
+                err_at(
+                    "boot_disk_image_id",
+                    &format!(
+                        "key `boot_disk_image_id`: {id:?} is not a UUID (use boot_disk_image_name \
                      for a name)"
-                ))
+                    ),
+                )
             })
         }
         (None, Some(name)) => {
@@ -214,9 +236,12 @@ fn source(c: &OxideConfig) -> Result<ImageSource, Error> {
                 Some("project") => (true, false),
                 Some("silo") => (false, true),
                 Some(other) => {
-                    return Err(err(&format!(
-                        "key `boot_disk_image_scope`: {other:?} is not `project` or `silo`"
-                    )));
+                    return Err(err_at(
+                        "boot_disk_image_scope",
+                        &format!(
+                            "key `boot_disk_image_scope`: {other:?} is not `project` or `silo`"
+                        ),
+                    ));
                 }
             };
             Ok(ImageSource::Name {
@@ -236,19 +261,21 @@ fn client_config(c: &OxideConfig) -> Result<oxide_client::Config, Error> {
     let profile = non_empty(&c.profile);
     let creds = |e: oxide_client::Error| err(&format!("Oxide credentials: {e}"));
     match (host, token, profile) {
-        (Some(_), _, Some(_)) | (_, Some(_), Some(_)) => Err(err(
+        (Some(_), _, Some(_)) | (_, Some(_), Some(_)) => Err(err_at(
+            "profile",
             "key `profile` conflicts with `host` and `token`; use one or the other",
         )),
         (Some(h), Some(t), None) => {
             if !(h.starts_with("https://") || h.starts_with("http://")) {
-                return Err(err(&format!(
-                    "key `host`: {h:?} is not an http:// or https:// URL"
-                )));
+                return Err(err_at(
+                    "host",
+                    &format!("key `host`: {h:?} is not an http:// or https:// URL"),
+                ));
             }
             Ok(oxide_client::Config::new(h, t.clone()))
         }
-        (Some(_), None, None) => Err(err("key `host` is set but `token` is not")),
-        (None, Some(_), None) => Err(err("key `token` is set but `host` is not")),
+        (Some(_), None, None) => Err(err_at("host", "key `host` is set but `token` is not")),
+        (None, Some(_), None) => Err(err_at("token", "key `token` is set but `host` is not")),
         (None, None, Some(p)) => {
             let home = std::env::var_os("HOME")
                 .filter(|h| !h.is_empty())

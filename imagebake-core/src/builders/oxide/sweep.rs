@@ -169,7 +169,7 @@ impl Sweeper for OxideSweeper {
                 return report;
             }
             let id = s.id;
-            let r = delete(&a.retry, || c.snapshot_delete(id, None))
+            let r = delete(a.undo_client().snapshot_delete(id, None))
                 .await
                 .map_err(api_err(format!("deleting snapshot {id}")));
             let res = Resource::new("snapshot", id.to_string()).named(s.name);
@@ -185,7 +185,7 @@ impl Sweeper for OxideSweeper {
                 return report;
             }
             let id = i.id;
-            let r = delete(&a.retry, || c.image_delete(id, None))
+            let r = delete(a.undo_client().image_delete(id, None))
                 .await
                 .map_err(api_err(format!("deleting image {id}")));
             let res = Resource::new("image", id.to_string()).named(i.name);
@@ -212,7 +212,7 @@ impl Sweeper for OxideSweeper {
                 return report;
             }
             let id: Uuid = k.id;
-            let r = delete(&a.retry, || c.current_user_ssh_key_delete(id))
+            let r = delete(a.undo_client().current_user_ssh_key_delete(id))
                 .await
                 .map_err(api_err(format!("deleting SSH key {id}")));
             let res = Resource::new("ssh key", id.to_string()).named(k.name);

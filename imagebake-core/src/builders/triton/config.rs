@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::Error;
 use crate::builders::common::{SSH_KEYS, SshOptions, split_ssh_keys};
-use crate::builders::packer::{self, config_error, secret_opt, string_map};
+use crate::builders::packer::{self, config_error, config_key_error, secret_opt, string_map};
 use crate::steps::triton::Waits;
 
 /// The builder's type name in a Packer template.
@@ -234,8 +234,9 @@ impl TritonConfig {
         ];
         for (key, value) in fields {
             if value.trim().is_empty() {
-                return Err(config_error(
+                return Err(config_key_error(
                     BUILDER,
+                    key,
                     &format!("missing required key `{key}`"),
                 ));
             }
@@ -263,7 +264,11 @@ impl Waits {
             poll_cap: packer::duration_key(BUILDER, "poll_cap", c.poll_cap.as_deref(), d.poll_cap)?,
         };
         if w.poll_cap.is_zero() {
-            return Err(config_error(BUILDER, "key `poll_cap` must be more than 0"));
+            return Err(config_key_error(
+                BUILDER,
+                "poll_cap",
+                "key `poll_cap` must be more than 0",
+            ));
         }
         Ok(w)
     }

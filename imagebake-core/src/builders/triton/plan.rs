@@ -31,6 +31,11 @@ fn err(message: &str) -> Error {
     config_error(BUILDER, message)
 }
 
+/// [`Error::ConfigKey`] about `key`.
+fn err_at(key: &str, message: &str) -> Error {
+    crate::builders::packer::config_key_error(BUILDER, key, message)
+}
+
 impl Plan {
     /// Checks `c` and expands `{{timestamp}}`/`{{uuid}}` in the names.
     /// Reads nothing but the key file's existence and, when no key is
@@ -50,10 +55,16 @@ impl Plan {
             tags: c.image_tags.clone(),
         };
         if image.name.chars().count() > 512 {
-            return Err(err("key `image_name` is longer than 512 characters"));
+            return Err(err_at(
+                "image_name",
+                "key `image_name` is longer than 512 characters",
+            ));
         }
         if image.version.chars().count() > 128 {
-            return Err(err("key `image_version` is longer than 128 characters"));
+            return Err(err_at(
+                "image_version",
+                "key `image_version` is longer than 128 characters",
+            ));
         }
 
         let name = opt("source_machine_name", &c.source_machine_name)?;
@@ -89,7 +100,8 @@ fn uuids(key: &str, values: &[String]) -> Result<Vec<Uuid>, Error> {
     values
         .iter()
         .map(|v| {
-            Uuid::parse_str(v.trim()).map_err(|_| err(&format!("key `{key}`: {v:?} is not a UUID")))
+            Uuid::parse_str(v.trim())
+                .map_err(|_| err_at(key, &format!("key `{key}`: {v:?} is not a UUID")))
         })
         .collect()
 }
@@ -102,10 +114,13 @@ fn check_machine_name(n: &str) -> Result<(), Error> {
     if ok {
         Ok(())
     } else {
-        Err(err(&format!(
-            "key `source_machine_name`: {n:?} is not a valid machine name (a letter or digit, \
+        Err(err_at(
+            "source_machine_name",
+            &format!(
+                "key `source_machine_name`: {n:?} is not a valid machine name (a letter or digit, \
              then letters, digits, `_`, `.`, `-`)"
-        )))
+            ),
+        ))
     }
 }
 
@@ -118,7 +133,8 @@ fn source(c: &TritonConfig) -> Result<ImageSource, Error> {
         (Some(_), Some(_)) => Err(err(
             "keys `source_machine_image` and `source_machine_image_filter` are both set; use one",
         )),
-        (None | Some(""), None) => Err(err(
+        (None | Some(""), None) => Err(err_at(
+            "source_machine_image",
             "missing required key `source_machine_image` (or `source_machine_image_filter`)",
         )),
         (Some(image), None) => match Uuid::parse_str(image) {
@@ -130,9 +146,12 @@ fn source(c: &TritonConfig) -> Result<ImageSource, Error> {
                     None => (image, None),
                 };
                 if name.is_empty() || version.is_some_and(str::is_empty) {
-                    return Err(err(&format!(
-                        "key `source_machine_image`: {image:?} is not a UUID, name or name@version"
-                    )));
+                    return Err(err_at(
+                        "source_machine_image",
+                        &format!(
+                            "key `source_machine_image`: {image:?} is not a UUID, name or name@version"
+                        ),
+                    ));
                 }
                 let mut f = ListImages::new().name(name);
                 if let Some(v) = version {
@@ -151,7 +170,8 @@ fn source(c: &TritonConfig) -> Result<ImageSource, Error> {
 
 fn filter_source(f: &ImageFilter) -> Result<ImageSource, Error> {
     if f.is_empty() {
-        return Err(err(
+        return Err(err_at(
+            "source_machine_image_filter",
             "key `source_machine_image_filter` selects nothing (give name, os, version, public, \
              state, owner or type)",
         ));
@@ -185,9 +205,10 @@ fn filter_source(f: &ImageFilter) -> Result<ImageSource, Error> {
         let parsed: ImageType = serde_json::from_value(serde_json::Value::from(t.as_str()))
             .map_err(|_| err(&format!("source_machine_image_filter.type: {t:?}")))?;
         if parsed == ImageType::Unknown {
-            return Err(err(&format!(
-                "key `source_machine_image_filter.type`: unknown image type {t:?}"
-            )));
+            return Err(err_at(
+                "source_machine_image_filter.type",
+                &format!("key `source_machine_image_filter.type`: unknown image type {t:?}"),
+            ));
         }
         l = l.image_type(parsed);
     }
@@ -224,10 +245,13 @@ fn describe_filter(f: &ImageFilter) -> String {
 /// agent-only fallback).
 fn client_config(c: &TritonConfig) -> Result<ConfigBuilder, Error> {
     let fingerprint = KeyFingerprint::parse(c.triton_key_id.trim()).map_err(|_| {
-        err(&format!(
-            "key `triton_key_id`: {:?} is not a key fingerprint (MD5 aa:bb:… or SHA256:…)",
-            c.triton_key_id
-        ))
+        err_at(
+            "triton_key_id",
+            &format!(
+                "key `triton_key_id`: {:?} is not a key fingerprint (MD5 aa:bb:… or SHA256:…)",
+                c.triton_key_id
+            ),
+        )
     })?;
     let key = match &c.triton_key_material {
         Some(m) => match key_material(m) {
@@ -242,7 +266,8 @@ fn client_config(c: &TritonConfig) -> Result<ConfigBuilder, Error> {
                 expect: Some(fingerprint),
             },
             KeyMaterial::Neither => {
-                return Err(err(
+                return Err(err_at(
+                    "triton_key_material",
                     "key `triton_key_material`: neither an existing file nor a private key",
                 ));
             }

@@ -109,7 +109,7 @@ pub(crate) async fn detach(
         std::time::Duration::from_millis(100),
     )
     .cancel_on(cancel.clone());
-    imagebake_http::wait_for(
+    crate::engine::wait(
         format!("loop device {dev} released"),
         &opts,
         |_, _| {},
@@ -120,6 +120,5 @@ pub(crate) async fn detach(
             })
         },
     )
-    .await?;
-    Ok(())
+    .await
 }

@@ -3,7 +3,7 @@ use std::borrow::Cow;
 use async_trait::async_trait;
 use osc_client::Client;
 use osc_client::api::CreateImageRequest;
-use osc_client::types::{Image, ImageState};
+use osc_client::types::Image;
 
 use super::{HostVm, Waits, api, build_tags, create_image_owned, remove_image_and_snapshots};
 use crate::{Cleanup, Error, Poll, Resource, Step, StepCx};
@@ -80,14 +80,10 @@ impl Step<(HostVm, Image)> for CopySourceOmi {
         cx.wait_for(format!("image {id} (copy)"), &opts, || {
             let (client, id) = (client.clone(), id.clone());
             async move {
-                Ok::<_, osc_client::Error>(match client.images().find(&id).await? {
-                    None => Poll::Failed("not found".to_owned()),
-                    Some(i) => match &i.state {
-                        Some(ImageState::Available) => Poll::Done(i),
-                        Some(ImageState::Failed) => Poll::Failed("failed".to_owned()),
-                        s => Poll::Pending(s.as_ref().map_or("?".to_owned(), ToString::to_string)),
-                    },
-                })
+                Ok::<_, osc_client::Error>(Poll::found(
+                    client.images().find(&id).await?,
+                    Image::toward_available,
+                ))
             }
         })
         .await

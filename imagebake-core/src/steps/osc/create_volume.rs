@@ -6,7 +6,7 @@ use osc_client::Client;
 use osc_client::api::{CreateVolumeRequest, FiltersVolume};
 use osc_client::types::{Image, Tag, Volume, VolumeState, VolumeType};
 
-use super::{Waits, api, build_tags, remove_volume, resend_if_lost};
+use super::{Waits, api, build_tags, remove_volume};
 use crate::{Cleanup, Create, Error, Poll, Resource, Step, StepCx, UndoHandle};
 
 /// The working volume to make.
@@ -110,8 +110,8 @@ impl Step<()> for CreateVolume {
     async fn run(&self, cx: &StepCx, (): ()) -> Result<WorkVolume, Error> {
         let mut req = self.request()?;
         cx.check_cancelled()?;
-        // One ClientToken for every attempt: a retry after a lost answer
-        // gets the volume the first attempt made, never a second one.
+        // One ClientToken for every attempt: the client's retry after a lost
+        // answer gets the volume the first attempt made, never a second one.
         req.client_token = Some(uuid::Uuid::new_v4().to_string());
         let (client, token) = (self.client.clone(), req.client_token.clone());
         let find = move || {
@@ -138,9 +138,7 @@ impl Step<()> for CreateVolume {
         let client = self.client.clone();
         let send = async move {
             let vols = client.volumes();
-            resend_if_lost(|| vols.create(&req))
-                .await
-                .map_err(|e| api("CreateVolume", e))
+            vols.create(&req).await.map_err(|e| api("CreateVolume", e))
         };
         let made = cx
             .create(Create::new("volume", None, find, undo), send)

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use osc_client::Client;
 use osc_client::api::FiltersVolume;
-use osc_client::types::VolumeState;
+use osc_client::types::Volume;
 
 use super::{HostVm, Waits, WorkVolume, api, unlink_and_wait};
 use crate::steps::chroot::DeviceLockGuard;
@@ -142,16 +142,8 @@ impl Step<(HostVm, WorkVolume, DeviceLockGuard)> for LinkVolume {
         cx.wait_for(format!("volume {id} linked"), &opts, || {
             let (client, id) = (client.clone(), id.clone());
             async move {
-                Ok::<_, osc_client::Error>(match client.volumes().find(&id).await? {
-                    None => Poll::Failed("not found".to_owned()),
-                    Some(v) if v.state == Some(VolumeState::Error) => {
-                        Poll::Failed("error".to_owned())
-                    }
-                    Some(v) if v.is_linked() => Poll::Done(()),
-                    Some(v) => {
-                        Poll::Pending(v.state.as_ref().map_or("?".to_owned(), ToString::to_string))
-                    }
-                })
+                let v = client.volumes().find(&id).await?;
+                Ok::<_, osc_client::Error>(Poll::found(v, Volume::toward_linked).map(drop))
             }
         })
         .await?;

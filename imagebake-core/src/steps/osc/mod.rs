@@ -22,11 +22,10 @@ mod unlink_volume;
 mod vm_info;
 mod wait_device;
 
-use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
-use imagebake_http::{Backoff, Poll, RetryPolicy, Retryable, WaitOptions, retry, wait_for};
+use imagebake_http::{Poll, RetryPolicy, WaitOptions};
 use osc_client::types::Tag;
 use osc_client::{Client, Error as OscError};
 
@@ -106,76 +105,20 @@ pub(crate) fn api(what: impl Into<String>, e: OscError) -> Error {
     Error::provider(what, e)
 }
 
-/// An OAPI error seen by an undo: any 5xx, throttling or connection failure
-/// may pass, so the undo tries again (with the shared [`retry`]).
-struct Transient(OscError);
+/// The client undos use: the build's, retrying longer (at least 8 attempts;
+/// still the client's own, single retry loop).
+pub(crate) fn undo_client(client: &Client) -> Client {
+    let mut policy = client.config().retry;
+    policy.max_attempts = policy.max_attempts.max(8);
+    client.with_retry(policy)
+}
 
-impl Retryable for Transient {
-    fn is_retryable(&self) -> bool {
-        self.0.is_retryable() || self.0.status().is_some_and(|s| s >= 500)
+/// An undo's OAPI call result: "not found" counts as done.
+pub(crate) fn gone_ok(what: &str, r: Result<(), OscError>) -> Result<(), Error> {
+    match r {
+        Err(e) if !e.is_not_found() => Err(api(what, e)),
+        _ => Ok(()),
     }
-}
-
-impl fmt::Display for Transient {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-/// Runs an undo's OAPI call, retrying transient failures; "not found"
-/// counts as done.
-pub(crate) async fn undo_call<F, Fut>(what: &str, op: F) -> Result<(), Error>
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Result<(), OscError>>,
-{
-    let policy = RetryPolicy {
-        max_attempts: 5,
-        backoff: Backoff::new(Duration::from_millis(200), Duration::from_secs(5)),
-    };
-    match retry(&policy, |_| async { op().await.map_err(Transient) }).await {
-        Ok(()) => Ok(()),
-        Err(Transient(e)) if e.is_not_found() => Ok(()),
-        Err(Transient(e)) => Err(api(what, e)),
-    }
-}
-
-/// A create whose answer was lost (the connection closed before a status
-/// came back): the server may or may not have done it.
-struct Lost(OscError);
-
-impl Retryable for Lost {
-    fn is_retryable(&self) -> bool {
-        answer_lost(&self.0)
-    }
-}
-
-impl fmt::Display for Lost {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-/// Whether `e` means the request may have been done but its answer was lost.
-pub(crate) fn answer_lost(e: &OscError) -> bool {
-    matches!(e, OscError::Transport { .. })
-}
-
-/// Sends an idempotent create again (with the same `ClientToken`) when its
-/// answer was lost, so that a dropped connection never leaks what it made:
-/// the server answers the retry with the resource made the first time.
-pub(crate) async fn resend_if_lost<T, F, Fut>(op: F) -> Result<T, OscError>
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Result<T, OscError>>,
-{
-    let policy = RetryPolicy {
-        max_attempts: 4,
-        backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(2)),
-    };
-    retry(&policy, |_| async { op().await.map_err(Lost) })
-        .await
-        .map_err(|Lost(e)| e)
 }
 
 /// After a `CreateImage` whose answer was lost (it has no `ClientToken`),
@@ -194,22 +137,26 @@ pub(crate) async fn find_own_image(
         .find(|i| i.image_name == name && i.account_id.trim() == own))
 }
 
-/// `CreateImage`, and when its answer is lost, the image of that name it
-/// may have made.
+/// `CreateImage` (it has no `ClientToken`), with the shared
+/// [`imagebake_http::create_or_adopt`]: when its outcome is unknown, the
+/// image of that name it may have made is adopted, or, when there is none,
+/// the create is sent once more.
 pub(crate) async fn create_image(
     client: &Client,
     req: &osc_client::api::CreateImageRequest,
 ) -> Result<osc_client::types::Image, OscError> {
-    match client.images().create(req).await {
-        Err(e) if answer_lost(&e) => {
-            let name = req.image_name.clone().unwrap_or_default();
-            match find_own_image(client, &name).await? {
-                Some(i) => Ok(i),
-                None => Err(e),
-            }
-        }
-        other => other,
-    }
+    let name = req.image_name.clone().unwrap_or_default();
+    let policy = RetryPolicy {
+        max_attempts: 2,
+        ..client.config().retry
+    };
+    let images = client.images();
+    imagebake_http::create_or_adopt(
+        &policy,
+        |_| images.create(req),
+        || find_own_image(client, &name),
+    )
+    .await
 }
 
 /// `CreateImage` (a registration or a copy) through [`StepCx::create`]:
@@ -283,20 +230,20 @@ pub async fn remove_image_and_snapshots(client: Client, id: String) -> Result<()
 
 /// Deletes a volume (an undo).
 pub(crate) async fn remove_volume(client: Client, id: String) -> Result<(), Error> {
-    let v = client.volumes();
-    undo_call(&format!("DeleteVolume {id}"), || v.delete(&id)).await
+    let r = undo_client(&client).volumes().delete(&id).await;
+    gone_ok(&format!("DeleteVolume {id}"), r)
 }
 
 /// Deletes a snapshot (an undo).
 pub(crate) async fn remove_snapshot(client: Client, id: String) -> Result<(), Error> {
-    let s = client.snapshots();
-    undo_call(&format!("DeleteSnapshot {id}"), || s.delete(&id)).await
+    let r = undo_client(&client).snapshots().delete(&id).await;
+    gone_ok(&format!("DeleteSnapshot {id}"), r)
 }
 
 /// Deletes an image (an undo).
 pub(crate) async fn remove_image(client: Client, id: String) -> Result<(), Error> {
-    let i = client.images();
-    undo_call(&format!("DeleteImage {id}"), || i.delete(&id)).await
+    let r = undo_client(&client).images().delete(&id).await;
+    gone_ok(&format!("DeleteImage {id}"), r)
 }
 
 /// Unlinks a volume and waits until it has no link left (an undo; also
@@ -306,16 +253,13 @@ pub(crate) async fn unlink_and_wait(
     id: String,
     opts: WaitOptions,
 ) -> Result<(), Error> {
-    let vols = client.volumes();
-    let unlink = || async {
-        match vols.unlink(&id, false).await {
-            // Not linked (any more): nothing to do.
-            Err(e) if e.code() == Some("9063") => Ok(()),
-            other => other,
-        }
+    let r = match undo_client(&client).volumes().unlink(&id, false).await {
+        // Not linked (any more): nothing to do.
+        Err(e) if e.code() == Some("9063") => Ok(()),
+        other => other,
     };
-    undo_call(&format!("UnlinkVolume {id}"), unlink).await?;
-    wait_for(
+    gone_ok(&format!("UnlinkVolume {id}"), r)?;
+    crate::engine::wait(
         format!("volume {id} unlinked"),
         &opts,
         |_, _| {},
@@ -333,6 +277,5 @@ pub(crate) async fn unlink_and_wait(
             })
         },
     )
-    .await?;
-    Ok(())
+    .await
 }

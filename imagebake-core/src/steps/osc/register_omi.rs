@@ -3,7 +3,7 @@ use std::borrow::Cow;
 use async_trait::async_trait;
 use osc_client::Client;
 use osc_client::api::CreateImageRequest;
-use osc_client::types::{BlockDeviceMapping, BootMode, BsuToCreate, Image, ImageState};
+use osc_client::types::{BlockDeviceMapping, BootMode, BsuToCreate, Image};
 
 use super::{SnapshotDone, Waits, create_image_owned, remove_image};
 use crate::{Cleanup, Error, Poll, Resource, Step, StepCx};
@@ -124,21 +124,10 @@ impl Step<SnapshotDone> for RegisterOmi {
         cx.wait_for(format!("image {id}"), &opts, || {
             let (client, id) = (client.clone(), id.clone());
             async move {
-                Ok::<_, osc_client::Error>(match client.images().find(&id).await? {
-                    None => Poll::Failed("not found".to_owned()),
-                    Some(i) => match &i.state {
-                        Some(ImageState::Available) => Poll::Done(i),
-                        Some(ImageState::Failed) => {
-                            let why = i
-                                .state_comment
-                                .as_ref()
-                                .and_then(|c| c.state_message.clone())
-                                .unwrap_or_default();
-                            Poll::Failed(format!("failed {why}").trim().to_owned())
-                        }
-                        s => Poll::Pending(s.as_ref().map_or("?".to_owned(), ToString::to_string)),
-                    },
-                })
+                Ok::<_, osc_client::Error>(Poll::found(
+                    client.images().find(&id).await?,
+                    Image::toward_available,
+                ))
             }
         })
         .await

@@ -3,9 +3,9 @@ use std::borrow::Cow;
 use async_trait::async_trait;
 use osc_client::Client;
 use osc_client::api::{CreateSnapshotRequest, FiltersSnapshot};
-use osc_client::types::{Snapshot, SnapshotState};
+use osc_client::types::Snapshot;
 
-use super::{Waits, api, build_tags, remove_snapshot, resend_if_lost};
+use super::{Waits, api, build_tags, remove_snapshot};
 use crate::{Cleanup, Create, Error, Poll, Resource, Step, StepCx, UndoHandle};
 
 /// A completed snapshot of the working volume.
@@ -76,7 +76,8 @@ impl Step<String> for CreateSnapshot {
         let client = self.client.clone();
         let send = async move {
             let snaps = client.snapshots();
-            resend_if_lost(|| snaps.create(&req))
+            snaps
+                .create(&req)
                 .await
                 .map_err(|e| api(format!("CreateSnapshot of {volume_id}"), e))
         };
@@ -98,18 +99,10 @@ impl Step<String> for CreateSnapshot {
             .wait_for(format!("snapshot {id}"), &opts, || {
                 let (client, id) = (client.clone(), id.clone());
                 async move {
-                    Ok::<_, osc_client::Error>(match client.snapshots().find(&id).await? {
-                        None => Poll::Failed("not found".to_owned()),
-                        Some(s) => match &s.state {
-                            Some(SnapshotState::Completed) => Poll::Done(s),
-                            Some(SnapshotState::Error) => Poll::Failed("error".to_owned()),
-                            st => Poll::Pending(format!(
-                                "{} {}%",
-                                st.as_ref().map_or("?".to_owned(), ToString::to_string),
-                                s.progress.unwrap_or(0)
-                            )),
-                        },
-                    })
+                    Ok::<_, osc_client::Error>(Poll::found(
+                        client.snapshots().find(&id).await?,
+                        Snapshot::toward_completed,
+                    ))
                 }
             })
             .await?;

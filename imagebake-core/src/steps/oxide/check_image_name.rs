@@ -2,7 +2,7 @@ use std::borrow::Cow;
 
 use async_trait::async_trait;
 
-use super::{ImageSpec, OxideApi, api, found, idempotent};
+use super::{ImageSpec, OxideApi, api, found};
 use crate::{Error, Step, StepCx};
 
 /// `image_view` of the artifact's name in the project: the build fails at
@@ -31,9 +31,7 @@ impl Step<ImageSpec> for CheckImageName {
     async fn run(&self, cx: &StepCx, spec: ImageSpec) -> Result<ImageSpec, Error> {
         let p = &self.api.project;
         let r = cx
-            .cancellable(idempotent(&self.api.retry, || {
-                self.api.client.image_view(spec.name.as_str(), Some(p))
-            }))
+            .cancellable(self.api.client.image_view(spec.name.as_str(), Some(p)))
             .await?;
         match found(r) {
             Ok(None) => Ok(spec),

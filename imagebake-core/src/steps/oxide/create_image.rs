@@ -107,7 +107,7 @@ impl Step<Snapshotted> for CreateImage {
             Cleanup::on_failure(
                 Resource::new("image", id.to_string()).named(i.name.clone()),
                 move |_| async move {
-                    delete(&a.retry, || a.client.image_delete(id, None))
+                    delete(a.undo_client().image_delete(id, None))
                         .await
                         .map_err(|e| api(format!("deleting image {id}"), e))
                 },

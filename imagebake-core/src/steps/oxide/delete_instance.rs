@@ -5,13 +5,14 @@
 
 use std::time::Duration;
 
-use imagebake_http::{Poll, WaitOptions, wait_for};
+use imagebake_http::{Poll, WaitOptions};
 use oxide_client::{DiskState, InstanceState};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::{OxideApi, api, delete, found, idempotent};
+use super::{OxideApi, api, delete, found};
 use crate::Error;
+use crate::engine::wait;
 
 /// Stops the instance (whatever its state: Oxide deletes only `stopped` or
 /// `failed` instances), waits until it is stopped, then deletes it. Gone
@@ -22,14 +23,14 @@ pub(crate) async fn remove_instance(
     timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<(), Error> {
-    let c = &a.client;
+    let c = &a.undo_client();
     let opts = WaitOptions::new(timeout, a.waits.poll_cap).cancel_on(cancel.clone());
-    let exists = wait_for(
+    let exists = wait(
         format!("instance {id} to stop"),
         &opts,
         |_, _| {},
         || async {
-            let Some(i) = found(idempotent(&a.retry, || c.instance_view(id, None)).await)? else {
+            let Some(i) = found(c.instance_view(id, None).await)? else {
                 return Ok(Poll::Done(false));
             };
             Ok::<_, oxide_client::Error>(match i.run_state {
@@ -40,7 +41,7 @@ pub(crate) async fn remove_instance(
                 | InstanceState::Rebooting
                 | InstanceState::Migrating
                 | InstanceState::Repairing => {
-                    match found(idempotent(&a.retry, || c.instance_stop(id, None)).await) {
+                    match found(c.instance_stop(id, None).await) {
                         Ok(Some(_)) => {}
                         Ok(None) => return Ok(Poll::Done(false)),
                         // Raced with a state change; the next look decides.
@@ -55,7 +56,7 @@ pub(crate) async fn remove_instance(
     )
     .await?;
     if exists {
-        delete(&a.retry, || c.instance_delete(id, None))
+        delete(c.instance_delete(id, None))
             .await
             .map_err(|e| api(format!("deleting instance {id}"), e))?;
     }
@@ -71,14 +72,14 @@ pub(crate) async fn remove_disk(
     timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<(), Error> {
-    let c = &a.client;
+    let c = &a.undo_client();
     let opts = WaitOptions::new(timeout, a.waits.poll_cap).cancel_on(cancel.clone());
-    let exists = wait_for(
+    let exists = wait(
         format!("disk {id} to be detached"),
         &opts,
         |_, _| {},
         || async {
-            let Some(d) = found(idempotent(&a.retry, || c.disk_view(id, None)).await)? else {
+            let Some(d) = found(c.disk_view(id, None).await)? else {
                 return Ok(Poll::Done(false));
             };
             Ok::<_, oxide_client::Error>(match d.state {
@@ -93,7 +94,7 @@ pub(crate) async fn remove_disk(
     )
     .await?;
     if exists {
-        delete(&a.retry, || c.disk_delete(id, None))
+        delete(c.disk_delete(id, None))
             .await
             .map_err(|e| api(format!("deleting disk {id}"), e))?;
     }

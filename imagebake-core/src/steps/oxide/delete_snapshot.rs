@@ -31,8 +31,7 @@ impl Step<ImageMade> for DeleteSnapshot {
     async fn run(&self, cx: &StepCx, made: ImageMade) -> Result<Image, Error> {
         cx.check_cancelled()?;
         let id = made.snapshot.snapshot.id;
-        let c = &self.api.client;
-        cx.cancellable(delete(&self.api.retry, || c.snapshot_delete(id, None)))
+        cx.cancellable(delete(self.api.undo_client().snapshot_delete(id, None)))
             .await?
             .map_err(|e| api(format!("deleting snapshot {id}"), e))?;
         cx.dismiss(made.snapshot.undo);

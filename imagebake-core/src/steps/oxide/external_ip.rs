@@ -3,7 +3,7 @@ use std::net::IpAddr;
 
 use async_trait::async_trait;
 
-use super::{InstanceHandle, OxideApi, RunningInstance, api, idempotent};
+use super::{InstanceHandle, OxideApi, RunningInstance, api};
 use crate::steps::common::SshTarget;
 use crate::{Error, Step, StepCx};
 
@@ -37,9 +37,7 @@ impl Step<RunningInstance> for ExternalAddress {
     ) -> Result<SshTarget<InstanceHandle>, Error> {
         let id = running.handle.id;
         let ips = cx
-            .cancellable(idempotent(&self.api.retry, || {
-                self.api.client.instance_reachable_ips(id, None)
-            }))
+            .cancellable(self.api.client.instance_reachable_ips(id, None))
             .await?
             .map_err(|e| api(format!("listing the external IPs of instance {id}"), e))?;
         let ip: Option<IpAddr> = ips.first().and_then(oxide_client::ExternalIp::ip);

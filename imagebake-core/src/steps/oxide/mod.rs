@@ -27,11 +27,10 @@ mod temp_key;
 mod wait_running;
 mod wait_stopped;
 
-use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
-use imagebake_http::{Backoff, RetryPolicy, Retryable, retry};
+use imagebake_http::{Backoff, RetryPolicy};
 use oxide_client::{Client, NameOrId};
 use uuid::Uuid;
 
@@ -62,8 +61,9 @@ pub struct OxideApi {
     pub project: NameOrId,
     /// How waits poll.
     pub waits: Waits,
-    /// How idempotent calls (looks, stops, deletes) are retried on server errors
-    /// and lost answers, on top of the client's own 429/503 retries.
+    /// How undos and sweeps retry their calls: the client's own (one) retry
+    /// loop, given this policy ([`OxideApi::undo_client`]); steps use the
+    /// client's policy.
     pub retry: RetryPolicy,
 }
 
@@ -75,10 +75,16 @@ impl OxideApi {
             project,
             waits: Waits::default(),
             retry: RetryPolicy {
-                max_attempts: 4,
+                max_attempts: 8,
                 backoff: Backoff::new(Duration::from_millis(200), Duration::from_secs(5)),
             },
         }
+    }
+
+    /// The client undos and sweeps use: the build's, retrying with
+    /// [`OxideApi::retry`] (more attempts than a step; still one loop).
+    pub fn undo_client(&self) -> Client {
+        self.client.with_retry(self.retry)
     }
 }
 
@@ -226,16 +232,12 @@ pub(crate) fn api(what: impl Into<String>, e: oxide_client::Error) -> Error {
     Error::provider(what, e)
 }
 
-/// Whether a failed call may still have done its work: no answer was read
-/// (a dropped connection), or the rack answered with a server error.
-pub(crate) fn outcome_unknown(e: &oxide_client::Error) -> bool {
-    matches!(e, oxide_client::Error::Transport { .. }) || e.status().is_some_and(|s| s >= 500)
-}
-
-/// Creates a resource whose name is unique in its scope. When the outcome
-/// is unknown, `lookup` looks for it by name: found (and this build's), it
-/// is adopted; not found, the create is sent once more; the lookup failing,
-/// the create's own error is returned.
+/// Creates a resource whose name is unique in its scope, with the shared
+/// [`imagebake_http::create_or_adopt`]: when the outcome is unknown,
+/// `lookup` looks for it by name; found (and this build's), it is adopted;
+/// not found, the create is sent once more; the lookup failing, the
+/// create's own error is returned. (The client retries only what it knows
+/// was not processed; this retries only unknown outcomes: one loop each.)
 pub(crate) async fn create_or_adopt<T, C, CF, L, LF>(
     create: C,
     lookup: L,
@@ -246,18 +248,25 @@ where
     L: FnOnce() -> LF,
     LF: Future<Output = Result<Option<T>, oxide_client::Error>>,
 {
-    match create().await {
-        Ok(v) => Ok(v),
-        Err(e) if outcome_unknown(&e) => match lookup().await {
-            Ok(Some(v)) => {
-                tracing::info!(error = %e, "create answer lost, but the resource exists: adopted");
-                Ok(v)
+    let policy = RetryPolicy {
+        max_attempts: 2,
+        ..RetryPolicy::default()
+    };
+    let mut lookup = Some(lookup);
+    imagebake_http::create_or_adopt(
+        &policy,
+        |_| create(),
+        || {
+            let look = lookup.take();
+            async move {
+                match look {
+                    Some(l) => l().await,
+                    None => Ok(None),
+                }
             }
-            Ok(None) => create().await,
-            Err(_) => Err(e),
         },
-        Err(e) => Err(e),
-    }
+    )
+    .await
 }
 
 /// `Ok(None)` for a 404, the value otherwise.
@@ -271,52 +280,12 @@ pub(crate) fn found<T>(
     }
 }
 
-/// An error of an idempotent call, retried on server errors and lost
-/// answers (the client itself retries 429 and 503).
-struct Transient(oxide_client::Error);
-
-impl fmt::Display for Transient {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl Retryable for Transient {
-    fn is_retryable(&self) -> bool {
-        outcome_unknown(&self.0)
-    }
-}
-
-/// Runs an idempotent call (a look, a stop, a delete) under `policy`, retrying server
-/// errors and lost answers.
-pub(crate) async fn idempotent<T, F, Fut>(
-    policy: &RetryPolicy,
-    op: F,
-) -> Result<T, oxide_client::Error>
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Result<T, oxide_client::Error>>,
-{
-    retry(policy, |_| {
-        let fut = op();
-        async move { fut.await.map_err(Transient) }
-    })
-    .await
-    .map_err(|t| t.0)
-}
-
-/// Deletes with `op`, retrying as [`idempotent`] does; a 404 (already gone)
+/// Deletes with `call` (the client retries it); a 404 (already gone)
 /// counts as done.
-pub(crate) async fn delete<F, Fut>(policy: &RetryPolicy, op: F) -> Result<(), oxide_client::Error>
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Result<(), oxide_client::Error>>,
-{
-    idempotent(policy, || {
-        let fut = op();
-        async move { found(fut.await).map(drop) }
-    })
-    .await
+pub(crate) async fn delete(
+    call: impl Future<Output = Result<(), oxide_client::Error>>,
+) -> Result<(), oxide_client::Error> {
+    found(call.await).map(drop)
 }
 
 #[cfg(test)]

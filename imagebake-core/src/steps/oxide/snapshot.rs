@@ -1,12 +1,11 @@
 use std::borrow::Cow;
 
 use async_trait::async_trait;
-use imagebake_http::Poll;
 use oxide_client::{NameOrId, Snapshot, SnapshotCreate, SnapshotState};
 
 use super::{
     OxideApi, Snapshotted, StoppedInstance, api, create_or_adopt, delete, description, found,
-    idempotent, made_by,
+    made_by,
 };
 use crate::{BuildId, Cleanup, Create, Error, Resource, Step, StepCx};
 
@@ -62,7 +61,7 @@ impl Step<StoppedInstance> for CreateSnapshot {
             Cleanup::on_failure(
                 Resource::new("snapshot", id.to_string()).named(s.name.clone()),
                 move |_| async move {
-                    delete(&a.retry, || a.client.snapshot_delete(id, None))
+                    delete(a.undo_client().snapshot_delete(id, None))
                         .await
                         .map_err(|e| api(format!("deleting snapshot {id}"), e))
                 },
@@ -85,7 +84,7 @@ impl Step<StoppedInstance> for CreateSnapshot {
             .await?;
         let (snap, undo) = (made.value, made.undo);
         let id = snap.id;
-        let (c, r) = (&self.api.client, &self.api.retry);
+        let c = &self.api.client;
         tracing::info!(snapshot = %id, %name, "snapshot created");
         let snapshot = match snap.state {
             SnapshotState::Ready => snap,
@@ -94,13 +93,9 @@ impl Step<StoppedInstance> for CreateSnapshot {
                     format!("snapshot {name} ({id}) to be ready"),
                     &self.api.waits.options(),
                     || async move {
-                        let s = idempotent(r, || c.snapshot_view(id, None)).await?;
-                        Ok::<_, oxide_client::Error>(match s.state {
-                            SnapshotState::Ready => Poll::Done(s),
-                            SnapshotState::Faulted => Poll::Failed("faulted".to_owned()),
-                            SnapshotState::Destroyed => Poll::Failed("destroyed".to_owned()),
-                            _ => Poll::Pending(format!("{:?}", s.state).to_lowercase()),
-                        })
+                        Ok::<_, oxide_client::Error>(
+                            c.snapshot_view(id, None).await?.toward_ready(),
+                        )
                     },
                 )
                 .await?

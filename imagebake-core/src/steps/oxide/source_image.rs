@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use oxide_client::{Image, NameOrId};
 use uuid::Uuid;
 
-use super::{OxideApi, api, found, idempotent};
+use super::{OxideApi, api, found};
 use crate::{Error, Step, StepCx};
 
 /// Where the boot disk's image comes from.
@@ -50,10 +50,9 @@ impl Step<()> for SourceImage {
 
     async fn run(&self, cx: &StepCx, (): ()) -> Result<Image, Error> {
         let c = &self.api.client;
-        let r = &self.api.retry;
         match &self.source {
             ImageSource::Id(id) => cx
-                .cancellable(idempotent(r, || c.image_view(*id, None)))
+                .cancellable(c.image_view(*id, None))
                 .await?
                 .map_err(|e| api(format!("looking up source image {id}"), e)),
             ImageSource::Name {
@@ -64,9 +63,7 @@ impl Step<()> for SourceImage {
                 let by_name = NameOrId::Name(name.clone());
                 if *project {
                     let r = cx
-                        .cancellable(idempotent(r, || {
-                            c.image_view(by_name.clone(), Some(&self.api.project))
-                        }))
+                        .cancellable(c.image_view(by_name.clone(), Some(&self.api.project)))
                         .await?;
                     let what = || {
                         format!(
@@ -86,7 +83,7 @@ impl Step<()> for SourceImage {
                         Err(e) => return Err(api(what(), e)),
                     }
                 }
-                cx.cancellable(idempotent(r, || c.image_view(by_name.clone(), None)))
+                cx.cancellable(c.image_view(by_name.clone(), None))
                     .await?
                     .map_err(|e| api(format!("looking up source image {name} in the silo"), e))
             }

@@ -1,10 +1,10 @@
 use std::borrow::Cow;
 
 use async_trait::async_trait;
-use imagebake_http::{Poll, WaitOptions};
+use imagebake_http::WaitOptions;
 use oxide_client::InstanceState;
 
-use super::{OxideApi, Provisioned, StoppingInstance, api, idempotent};
+use super::{OxideApi, Provisioned, StoppingInstance, api};
 use crate::{Error, Step, StepCx};
 
 /// `instance_stop`. Oxide's stop is a hard power-off, so it comes after the
@@ -35,7 +35,6 @@ impl Step<Provisioned> for StopInstance {
     async fn run(&self, cx: &StepCx, p: Provisioned) -> Result<StoppingInstance, Error> {
         let id = p.instance.id;
         let c = &self.api.client;
-        let r = &self.api.retry;
         if p.flushed.powered_off {
             let w = self.api.waits;
             let opts = WaitOptions::new(w.shutdown_timeout, w.poll_cap);
@@ -44,14 +43,8 @@ impl Step<Provisioned> for StopInstance {
                     format!("instance {} ({id}) to power off", p.instance.name),
                     &opts,
                     || async move {
-                        let i = idempotent(r, || c.instance_view(id, None)).await?;
-                        Ok::<_, oxide_client::Error>(match i.run_state {
-                            InstanceState::Stopped => Poll::Done(()),
-                            InstanceState::Failed | InstanceState::Destroyed => {
-                                Poll::Failed(i.run_state.as_str().to_owned())
-                            }
-                            s => Poll::Pending(s.as_str().to_owned()),
-                        })
+                        let i = c.instance_view(id, None).await?;
+                        Ok::<_, oxide_client::Error>(i.toward(InstanceState::Stopped).map(drop))
                     },
                 )
                 .await;
@@ -64,7 +57,7 @@ impl Step<Provisioned> for StopInstance {
             }
         }
         let i = cx
-            .cancellable(idempotent(r, || c.instance_stop(id, None)))
+            .cancellable(c.instance_stop(id, None))
             .await?
             .map_err(|e| api(format!("stopping instance {id}"), e))?;
         tracing::info!(instance = %id, state = i.run_state.as_str(), "stop sent");

@@ -75,7 +75,7 @@ impl Step<()> for CreateTemporaryKey {
             Cleanup::always(
                 Resource::new("ssh key", id.to_string()).named(k.name.clone()),
                 move |_| async move {
-                    delete(&a.retry, || a.client.current_user_ssh_key_delete(id))
+                    delete(a.undo_client().current_user_ssh_key_delete(id))
                         .await
                         .map_err(|e| api(format!("deleting temporary SSH key {id}"), e))
                 },

@@ -1,10 +1,9 @@
 use std::borrow::Cow;
 
 use async_trait::async_trait;
-use imagebake_http::Poll;
 use oxide_client::InstanceState;
 
-use super::{InstanceHandle, OxideApi, RunningInstance, idempotent};
+use super::{InstanceHandle, OxideApi, RunningInstance};
 use crate::{Error, Step, StepCx};
 
 /// Polls `instance_view` until the instance is `running`, within
@@ -34,23 +33,16 @@ impl Step<InstanceHandle> for WaitRunning {
     async fn run(&self, cx: &StepCx, handle: InstanceHandle) -> Result<RunningInstance, Error> {
         let id = handle.id;
         let c = &self.api.client;
-        let r = &self.api.retry;
         let instance = cx
             .wait_for(
                 format!("instance {} ({id}) to be running", handle.name),
                 &self.api.waits.options(),
                 || async move {
-                    let i = idempotent(r, || c.instance_view(id, None)).await?;
-                    Ok::<_, oxide_client::Error>(match i.run_state {
-                        InstanceState::Running => Poll::Done(i),
-                        InstanceState::Failed | InstanceState::Destroyed => {
-                            Poll::Failed(i.run_state.as_str().to_owned())
-                        }
-                        InstanceState::Stopped => Poll::Failed(
-                            "stopped (the start failed; the rack stopped the instance)".to_owned(),
-                        ),
-                        s => Poll::Pending(s.as_str().to_owned()),
-                    })
+                    Ok::<_, oxide_client::Error>(
+                        c.instance_view(id, None)
+                            .await?
+                            .toward(InstanceState::Running),
+                    )
                 },
             )
             .await?;

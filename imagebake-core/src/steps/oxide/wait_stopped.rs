@@ -1,10 +1,9 @@
 use std::borrow::Cow;
 
 use async_trait::async_trait;
-use imagebake_http::Poll;
 use oxide_client::InstanceState;
 
-use super::{OxideApi, StoppedInstance, StoppingInstance, idempotent};
+use super::{OxideApi, StoppedInstance, StoppingInstance};
 use crate::{Error, Step, StepCx};
 
 /// Polls `instance_view` until the instance is `stopped`, within
@@ -33,19 +32,12 @@ impl Step<StoppingInstance> for WaitStopped {
     async fn run(&self, cx: &StepCx, s: StoppingInstance) -> Result<StoppedInstance, Error> {
         let id = s.instance.id;
         let c = &self.api.client;
-        let r = &self.api.retry;
         cx.wait_for(
             format!("instance {} ({id}) to be stopped", s.instance.name),
             &self.api.waits.options(),
             || async move {
-                let i = idempotent(r, || c.instance_view(id, None)).await?;
-                Ok::<_, oxide_client::Error>(match i.run_state {
-                    InstanceState::Stopped => Poll::Done(()),
-                    InstanceState::Failed | InstanceState::Destroyed => {
-                        Poll::Failed(i.run_state.as_str().to_owned())
-                    }
-                    st => Poll::Pending(st.as_str().to_owned()),
-                })
+                let i = c.instance_view(id, None).await?;
+                Ok::<_, oxide_client::Error>(i.toward(InstanceState::Stopped).map(drop))
             },
         )
         .await?;

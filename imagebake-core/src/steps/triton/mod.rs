@@ -24,7 +24,7 @@ mod wait_stopped;
 
 use std::time::Duration;
 
-use triton_client::types::{Image, ImageId, Machine, MachineId, MachineLookup};
+use triton_client::types::{Image, ImageId, Machine, MachineId};
 use triton_client::{Client, WaitOptions};
 
 pub use check_image_name::CheckImageName;
@@ -162,10 +162,13 @@ pub(crate) async fn remove_machine(
         Err(e) => return Err(api(format!("deleting machine {id}"), e)),
     }
     let opts = WaitOptions::new(timeout, poll_cap).cancel_on(cancel.clone());
-    client
-        .wait_machine_gone(id, &opts)
-        .await
-        .map_err(|e| api(format!("waiting for machine {id} to be deleted"), e))
+    crate::engine::wait(
+        format!("machine {id} to be deleted"),
+        &opts,
+        |_, _| {},
+        || client.look_machine_gone(id),
+    )
+    .await
 }
 
 /// Deletes an image; already gone counts as done.
@@ -175,25 +178,6 @@ pub(crate) async fn remove_image(client: &Client, id: &ImageId) -> Result<(), Er
         Err(e) if e.is_not_found() => Ok(()),
         Err(e) => Err(api(format!("deleting image {id}"), e)),
     }
-}
-
-/// One look at a machine for a wait on `wanted`: `failed` ends the wait,
-/// and so does deletion.
-pub(crate) async fn look_machine(
-    client: &Client,
-    id: &MachineId,
-    wanted: triton_client::types::MachineState,
-) -> Result<imagebake_http::Poll<Machine>, triton_client::Error> {
-    use imagebake_http::Poll;
-    use triton_client::types::MachineState;
-    Ok(match client.get_machine(id).await? {
-        MachineLookup::Gone(_) => Poll::Failed("deleted".to_owned()),
-        MachineLookup::Found(m) if m.state == wanted => Poll::Done(m),
-        MachineLookup::Found(m) if m.state == MachineState::Failed => {
-            Poll::Failed("failed".to_owned())
-        }
-        MachineLookup::Found(m) => Poll::Pending(m.state.to_string()),
-    })
 }
 
 /// How the steps wait: the limits of the machine waits and of the image

@@ -1,8 +1,7 @@
 use std::borrow::Cow;
 
 use async_trait::async_trait;
-use imagebake_http::Poll;
-use triton_client::types::{Image, MachineLookup};
+use triton_client::types::Image;
 use triton_client::{Client, WaitOptions};
 
 use super::{MachineDeleting, Waits};
@@ -35,18 +34,9 @@ impl Step<MachineDeleting> for WaitMachineGone {
         let opts = WaitOptions::new(self.waits.state_timeout, self.waits.poll_cap);
         let client = &self.client;
         let id = d.machine.id;
-        cx.wait_for(
-            format!("machine {id} to be deleted"),
-            &opts,
-            || async move {
-                match client.get_machine(&id).await {
-                    Ok(MachineLookup::Gone(_)) => Ok(Poll::Done(())),
-                    Ok(MachineLookup::Found(m)) => Ok(Poll::Pending(m.state.to_string())),
-                    Err(e) if e.status() == Some(404) => Ok(Poll::Done(())),
-                    Err(e) => Err(e),
-                }
-            },
-        )
+        cx.wait_for(format!("machine {id} to be deleted"), &opts, || {
+            client.look_machine_gone(&id)
+        })
         .await?;
         cx.dismiss(d.machine.undo);
         Ok(d.image)

@@ -1,8 +1,6 @@
 use std::borrow::Cow;
 
 use async_trait::async_trait;
-use imagebake_http::Poll;
-use triton_client::types::ImageState;
 use triton_client::{Client, WaitOptions};
 
 use super::{ImageActive, ImageInProgress, Waits};
@@ -38,25 +36,8 @@ impl Step<ImageInProgress> for WaitImage {
         let client = &self.client;
         let id = p.image;
         let image = cx
-            .wait_for(format!("image {id} to be active"), &opts, || async move {
-                let image = client.get_image(&id).await?;
-                Ok::<_, triton_client::Error>(match image.state {
-                    ImageState::Active => Poll::Done(image),
-                    ImageState::Failed => {
-                        let why = image.error.as_ref().map(|e| {
-                            let code = e.code.as_deref().unwrap_or("no code");
-                            match &e.message {
-                                Some(m) => format!("{code}: {m}"),
-                                None => code.to_owned(),
-                            }
-                        });
-                        Poll::Failed(match why {
-                            Some(w) => format!("failed ({w})"),
-                            None => "failed".to_owned(),
-                        })
-                    }
-                    other => Poll::Pending(other.to_string()),
-                })
+            .wait_for(format!("image {id} to be active"), &opts, || {
+                client.look_image_active(&id)
             })
             .await?;
         Ok(ImageActive {

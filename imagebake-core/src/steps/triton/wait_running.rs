@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use triton_client::types::MachineState;
 use triton_client::{Client, WaitOptions};
 
-use super::{MachineHandle, RunningMachine, Waits, look_machine};
+use super::{MachineHandle, RunningMachine, Waits};
 use crate::{Error, Step, StepCx};
 
 /// Polls CloudAPI `GetMachine` until the machine is `running`; `failed` (or
@@ -37,7 +37,7 @@ impl Step<MachineHandle> for WaitRunning {
         let id = handle.id;
         let machine = cx
             .wait_for(format!("machine {id} to run"), &opts, || {
-                look_machine(client, &id, MachineState::Running)
+                client.look_machine(&id, MachineState::Running)
             })
             .await?;
         Ok(RunningMachine { handle, machine })

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use triton_client::types::MachineState;
 use triton_client::{Client, WaitOptions};
 
-use super::{StoppedMachine, StoppingMachine, Waits, look_machine};
+use super::{StoppedMachine, StoppingMachine, Waits};
 use crate::{Error, Step, StepCx};
 
 /// Polls CloudAPI `GetMachine` until the machine is `stopped` (`failed` or
@@ -35,7 +35,7 @@ impl Step<StoppingMachine> for WaitStopped {
         let client = &self.client;
         let id = m.machine.id;
         cx.wait_for(format!("machine {id} to stop"), &opts, || {
-            look_machine(client, &id, MachineState::Stopped)
+            client.look_machine(&id, MachineState::Stopped)
         })
         .await?;
         Ok(StoppedMachine { machine: m.machine })

@@ -1,0 +1,87 @@
+//! The parser and decoders never panic, whatever the input.
+
+use std::path::Path;
+
+use proptest::prelude::*;
+
+use super::{opts, run};
+
+fn plan_text(name: &str, text: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(name), text).unwrap();
+    let mut o = opts(&[("PKR_VAR_x", "1")]);
+    o.cwd = dir.path().to_path_buf();
+    let _ = run(Path::new(name), &o);
+}
+
+/// Fragments of real templates, so random input reaches past the parser.
+const HCL_PIECES: &[&str] = &[
+    "variable \"x\" { type = number }\n",
+    "locals { a = var.x + 1 }\n",
+    "source \"triton\" \"a\" { v = \"${local.a}-{{.Device}}\" }\n",
+    "build { sources = [\"source.triton.a\"] }\n",
+    "build { source \"source.triton.a\" { name = \"b\" } }\n",
+    "locals { f = [for i in range : i * 2] }\n",
+    "locals { g = format(\"%d\", var.x) }\n",
+    "}",
+    "{",
+    "\"",
+    "${",
+    "%{",
+    "~",
+    "[",
+    "]",
+    "=",
+    "\n",
+    "null",
+    "1.5e3",
+];
+
+const JSON_PIECES: &[&str] = &[
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ":",
+    "\"builders\"",
+    "\"type\"",
+    "\"triton\"",
+    "\"variables\"",
+    "\"{{user `x`}}\"",
+    "\"{{isotime \\\"2006\\\"}}\"",
+    "\"{{\"",
+    "\"post-processors\"",
+    "null",
+    "1",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn hcl_never_panics(pieces in proptest::collection::vec(0..HCL_PIECES.len(), 0..12), noise in ".{0,40}") {
+        let mut text: String = pieces.iter().map(|i| HCL_PIECES[*i]).collect();
+        text.push_str(&noise);
+        plan_text("t.pkr.hcl", &text);
+    }
+
+    #[test]
+    fn json_never_panics(pieces in proptest::collection::vec(0..JSON_PIECES.len(), 0..16), noise in ".{0,20}") {
+        let mut text: String = pieces.iter().map(|i| JSON_PIECES[*i]).collect();
+        text.push_str(&noise);
+        plan_text("t.json", &text);
+    }
+
+    #[test]
+    fn json_templates_with_random_strings_never_panic(s in ".{0,60}") {
+        let text = serde_json::json!({"variables": {"x": s.clone()}, "builders": [{"type": "triton", "a": s}]}).to_string();
+        plan_text("t.json", &text);
+    }
+
+    #[test]
+    fn hcl_strings_never_panic(s in ".{0,60}") {
+        let text = format!("source \"triton\" \"a\" {{ v = {} }}\nbuild {{ sources = [\"source.triton.a\"] }}\n", serde_json::to_string(&s).unwrap());
+        plan_text("t.pkr.hcl", &text);
+    }
+}
