@@ -10,7 +10,7 @@
 //! - [`busybox_tree`]: a minimal busybox root directory for chroot tests.
 //! - `capture_logs` (feature `logs`): what code logs (`tracing`), as text.
 //!
-//! ```ignore
+//! ```text
 //! #[imagebake_testing::needs_root("loop devices, mount, chroot")]
 //! #[tokio::test]
 //! async fn bakes_on_a_loop_device() { /* … */ }
