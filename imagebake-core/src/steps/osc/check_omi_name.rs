@@ -2,9 +2,8 @@ use std::borrow::Cow;
 
 use async_trait::async_trait;
 use osc_client::Client;
-use osc_client::api::FiltersImage;
 
-use super::{HostVm, api};
+use super::{HostVm, own_images_named};
 use crate::{Error, Step, StepCx};
 
 /// The plugin's StepPreValidate: fails at once, before any volume exists,
@@ -35,21 +34,17 @@ impl Step<HostVm> for CheckOmiName {
     }
 
     async fn run(&self, cx: &StepCx, host: HostVm) -> Result<HostVm, Error> {
-        let mut f = FiltersImage::names([self.name.clone()]);
-        f.account_ids.push(host.account_id.clone());
-        let images = cx
-            .cancellable(self.client.images().read(f))
-            .await?
-            .map_err(|e| api("ReadImages (name check)", e))?;
-        if let Some(i) = images
-            .iter()
-            .find(|i| i.image_name == self.name && i.account_id == host.account_id)
-        {
-            return Err(Error::Config(format!(
-                "an OMI named {:?} already exists in this account ({}); \
+        let images =
+            own_images_named(cx, &self.client, &self.name, &host.account_id, "name check").await?;
+        if let Some(i) = images.first() {
+            return Err(Error::config_at(
+                "omi_name",
+                format!(
+                    "an OMI named {:?} already exists in this account ({}); \
                  choose another omi_name or set force_deregister",
-                self.name, i.image_id
-            )));
+                    self.name, i.image_id
+                ),
+            ));
         }
         Ok(host)
     }

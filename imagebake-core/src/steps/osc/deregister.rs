@@ -2,9 +2,8 @@ use std::borrow::Cow;
 
 use async_trait::async_trait;
 use osc_client::Client;
-use osc_client::api::FiltersImage;
 
-use super::{HostVm, api};
+use super::{HostVm, api, own_images_named};
 use crate::{Error, OutputStream, Step, StepCx};
 
 /// `force_deregister`: deletes the OMIs of our own account (never another
@@ -37,16 +36,9 @@ impl Step<HostVm> for Deregister {
     }
 
     async fn run(&self, cx: &StepCx, host: HostVm) -> Result<HostVm, Error> {
-        let mut f = FiltersImage::names([self.name.clone()]);
-        f.account_ids.push(host.account_id.clone());
-        let images = cx
-            .cancellable(self.client.images().read(f))
-            .await?
-            .map_err(|e| api("ReadImages (deregister)", e))?;
-        for i in images
-            .iter()
-            .filter(|i| i.image_name == self.name && i.account_id.trim() == host.account_id)
-        {
+        let images =
+            own_images_named(cx, &self.client, &self.name, &host.account_id, "deregister").await?;
+        for i in &images {
             cx.check_cancelled()?;
             self.client
                 .images()

@@ -121,6 +121,27 @@ pub(crate) fn gone_ok(what: &str, r: Result<(), OscError>) -> Result<(), Error> 
     }
 }
 
+/// The OMIs of account `account_id` named exactly `name` (ReadImages by
+/// name, then filtered: the name filter is a pattern and may match others').
+pub(crate) async fn own_images_named(
+    cx: &crate::StepCx,
+    client: &Client,
+    name: &str,
+    account_id: &str,
+    why: &str,
+) -> Result<Vec<osc_client::types::Image>, Error> {
+    let mut f = osc_client::api::FiltersImage::names([name.to_owned()]);
+    f.account_ids.push(account_id.to_owned());
+    let images = cx
+        .cancellable(client.images().read(f))
+        .await?
+        .map_err(|e| api(format!("ReadImages ({why})"), e))?;
+    Ok(images
+        .into_iter()
+        .filter(|i| i.image_name == name && i.account_id.trim() == account_id)
+        .collect())
+}
+
 /// After a `CreateImage` whose answer was lost (it has no `ClientToken`),
 /// finds the image by name in our account, so its undo can be registered.
 pub(crate) async fn find_own_image(
