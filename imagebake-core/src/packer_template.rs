@@ -181,8 +181,9 @@ fn template_error(message: &str) -> Error {
     Error::Config(format!("template: {message}"))
 }
 
-fn provisioner_error(kind: &str, message: &str) -> Error {
-    Error::Config(format!("provisioner {kind}: {message}"))
+/// A provisioner's configuration error about `key` ([`Error::ConfigKey`]).
+fn provisioner_error(kind: &str, key: &str, message: &str) -> Error {
+    Error::config_at(key, format!("provisioner {kind}: {message}"))
 }
 
 /// Packer's `shell` provisioner keys.
@@ -251,7 +252,11 @@ fn decode_block<T: DeserializeOwned>(
     known: &[&str],
 ) -> Result<T, Error> {
     let Value::Object(obj) = value else {
-        return Err(provisioner_error(kind, "the block must be a JSON object"));
+        return Err(provisioner_error(
+            kind,
+            "type",
+            "the block must be a JSON object",
+        ));
     };
     let mut fields = Map::new();
     for (k, v) in obj {
@@ -295,27 +300,32 @@ pub fn provisioner(block: &Value) -> Result<Provisioner, Error> {
 }
 
 fn shell(b: ShellBlock) -> Result<Provisioner, Error> {
-    let err = |m: &str| provisioner_error("shell", m);
+    let err = |k: &str, m: &str| provisioner_error("shell", k, m);
     let mut s = match (b.inline, b.script, b.scripts) {
         (Some(i), None, None) if !i.is_empty() => Shell::inline(i),
         (None, Some(s), None) => Shell::script(s),
         (None, None, Some(s)) if !s.is_empty() => Shell::scripts(s),
         (None, None, None) => {
             return Err(err(
+                "inline",
                 "missing required key `inline` (or `script`, `scripts`)",
             ));
         }
-        (Some(_), None, None) => return Err(err("key `inline` must not be empty")),
-        (None, None, Some(_)) => return Err(err("key `scripts` must not be empty")),
+        (Some(_), None, None) => return Err(err("inline", "key `inline` must not be empty")),
+        (None, None, Some(_)) => return Err(err("scripts", "key `scripts` must not be empty")),
         _ => {
             return Err(err(
+                "inline",
                 "key `inline`: only one of `inline`, `script` and `scripts` may be set",
             ));
         }
     };
-    s = s
-        .environment_vars(&b.environment_vars)
-        .map_err(|_| err("key `environment_vars`: each entry must be KEY=value"))?;
+    s = s.environment_vars(&b.environment_vars).map_err(|_| {
+        err(
+            "environment_vars",
+            "key `environment_vars`: each entry must be KEY=value",
+        )
+    })?;
     if let Some(c) = b.execute_command {
         s = s.execute_command(c);
     }
@@ -338,31 +348,56 @@ fn shell(b: ShellBlock) -> Result<Provisioner, Error> {
 }
 
 fn file(b: FileBlock) -> Result<Provisioner, Error> {
-    let err = |m: &str| provisioner_error("file", m);
+    let err = |k: &str, m: &str| provisioner_error("file", k, m);
     if b.destination.trim().is_empty() {
-        return Err(err("missing required key `destination`"));
+        return Err(err("destination", "missing required key `destination`"));
     }
     match b.direction.as_deref().unwrap_or("upload") {
         "upload" => match (b.source, b.content) {
             (Some(s), None) => Ok(Box::new(Upload::path(s, b.destination))),
             (None, Some(c)) => Ok(Box::new(Upload::content(c.into_bytes(), b.destination))),
-            (None, None) => Err(err("missing required key `source` (or `content`)")),
-            (Some(_), Some(_)) => Err(err("key `content`: set `source` or `content`, not both")),
+            (None, None) => Err(err(
+                "source",
+                "missing required key `source` (or `content`)",
+            )),
+            (Some(_), Some(_)) => Err(err(
+                "content",
+                "key `content`: set `source` or `content`, not both",
+            )),
         },
         "download" => match (b.source, b.content) {
             (Some(s), None) => Ok(Box::new(Download::file(s, b.destination))),
-            (_, Some(_)) => Err(err("key `content` is only for uploads")),
-            (None, None) => Err(err("missing required key `source`")),
+            (_, Some(_)) => Err(err("content", "key `content` is only for uploads")),
+            (None, None) => Err(err("source", "missing required key `source`")),
         },
-        other => Err(err(&format!(
-            "key `direction`: {other:?} is not supported (upload or download)"
-        ))),
+        other => Err(err(
+            "direction",
+            &format!("key `direction`: {other:?} is not supported (upload or download)"),
+        )),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn provisioner_key_errors_carry_the_key_as_data() {
+        let key = |r: Result<Provisioner, Error>| match r {
+            Ok(_) => panic!("decoded"),
+            Err(e) => e.config_key().map(str::to_owned),
+        };
+        assert_eq!(key(shell(ShellBlock::default())).as_deref(), Some("inline"));
+        let no_source = FileBlock {
+            destination: "/tmp/x".into(),
+            ..FileBlock::default()
+        };
+        assert_eq!(key(file(no_source)).as_deref(), Some("source"));
+        assert_eq!(
+            key(file(FileBlock::default())).as_deref(),
+            Some("destination")
+        );
+    }
 
     fn err(v: Value) -> String {
         match Template::from_json(&v) {
