@@ -5,6 +5,7 @@
 //! calls `imagebake_core` and prints.
 
 mod args;
+mod build;
 mod inspect;
 mod sweep;
 mod validate;
@@ -30,13 +31,7 @@ async fn main() -> ExitCode {
         Verb::Validate(a) => validate::run(&a).await,
         Verb::Inspect(a) => inspect::run(&a).await,
         Verb::Sweep(a) => sweep::run(&a).await,
-        Verb::Build(_) => {
-            eprintln!(
-                "imagebake build is not available yet in this version of the command; \
-                 run templates with examples/src/bake.rs meanwhile"
-            );
-            1
-        }
+        Verb::Build(a) => build::run(&a).await,
     };
     ExitCode::from(code)
 }

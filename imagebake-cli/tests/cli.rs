@@ -275,3 +275,62 @@ fn help_describes_every_verb_and_flag_and_bad_flags_exit_1() {
     let o = imagebake(dir.path(), &["validate", "-no-such-flag", "x"], &[]);
     assert_eq!(o.status.code(), Some(1));
 }
+
+/// `template` without its shell provisioner (nothing to connect to with
+/// `communicator = "none"`) and without post-processors.
+fn plain_template(sim: &TritonSim) -> String {
+    template(sim, "")
+        .replace(
+            "  provisioner \"shell\" {\n    inline = [\"echo ${var.token}\"]\n  }\n",
+            "",
+        )
+        .replace("  post-processor \"manifest\" {}\n", "")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn build_runs_a_triton_template_and_abort_keeps_a_failed_build() {
+    let sim = sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let t = plain_template(&sim);
+    assert!(!t.contains("provisioner"), "{t}");
+    std::fs::write(dir.path().join("t.pkr.hcl"), &t).unwrap();
+
+    let o = tokio::task::block_in_place(|| {
+        imagebake(dir.path(), &["build", "-timestamp-ui", "t.pkr.hcl"], &[])
+    });
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(
+        out.contains("Builds finished") && out.contains("b.triton.web"),
+        "{out}"
+    );
+    // -timestamp-ui: each progress line starts with the local time.
+    assert!(
+        out.lines()
+            .next()
+            .is_some_and(|l| l.starts_with("20") && l.contains("T")),
+        "{out}"
+    );
+    let inv = sim.inventory();
+    assert_eq!(inv.custom_images().len(), 1, "{out}");
+    assert!(
+        inv.machines.is_empty(),
+        "the build machine is removed: {out}"
+    );
+
+    // A failed build with -on-error=abort keeps its machine and says how to
+    // remove it.
+    std::fs::write(dir.path().join("t2.pkr.hcl"), t.replace("1.0.0", "2.0.0")).unwrap();
+    sim.faults().inject(
+        "CreateImageFromMachine",
+        imagebake_sim::Fault::FailResource,
+        1,
+    );
+    let o = tokio::task::block_in_place(|| {
+        imagebake(dir.path(), &["build", "-on-error=abort", "t2.pkr.hcl"], &[])
+    });
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    assert!(out.contains("imagebake sweep --cloud triton"), "{out}");
+    assert_eq!(sim.inventory().machines.len(), 1, "kept: {out}");
+}
