@@ -88,7 +88,7 @@ async fn main() -> ExitCode {
         Ok(artifacts) => {
             println!("\n==> Builds finished. The artifacts of successful builds are:");
             for a in &artifacts {
-                println!("--> {}: {}", a.builder, a.description);
+                println!("--> {}: {a}", a.builder_type());
             }
             ExitCode::SUCCESS
         }
@@ -100,7 +100,7 @@ async fn main() -> ExitCode {
             if !artifacts.is_empty() {
                 println!("==> The artifacts of successful builds are:");
                 for a in &artifacts {
-                    println!("--> {}: {}", a.builder, a.description);
+                    println!("--> {}: {a}", a.builder_type());
                 }
             }
             if cancel.is_cancelled() {

@@ -25,6 +25,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use imagebake_core::builders::Builder;
 use imagebake_core::builders::osc_chroot::{OscChrootBuilder, OscChrootConfig};
 use imagebake_core::builders::oxide::{OxideBuilder, OxideConfig};
 use imagebake_core::builders::triton::{TritonBuilder, TritonConfig};

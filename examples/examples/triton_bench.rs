@@ -15,6 +15,7 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use imagebake_core::builders::Builder;
 use imagebake_core::builders::triton::{TritonBuilder, TritonConfig};
 use imagebake_core::{CancellationToken, Runner};
 use imagebake_sim::triton::{TritonDelays, TritonSim, TritonSimOptions};

@@ -11,7 +11,7 @@
 //! let options = BakeOptions::default();
 //! let template = bake::load("examples/templates/triton.json".as_ref(), &options)?;
 //! for artifact in bake::run(&template, &options, CancellationToken::new()).await? {
-//!     println!("{}", artifact.description);
+//!     println!("{artifact}");
 //! }
 //! # Ok(())
 //! # }
@@ -24,7 +24,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use imagebake_core::builders::packer::expand_env_with;
-use imagebake_core::packer_template::{AnyArtifact, AnyBuilder, Template};
+use imagebake_core::builders::{AnyBuilder, Artifact, BuilderRegistry};
+use imagebake_core::packer_template::Template;
 use imagebake_core::{
     BuildError, BuildId, CancellationToken, Error, Event, FnObserver, OnError, Resource, Runner,
     StepOutcome, UndoOutcome, UndoWhen,
@@ -55,6 +56,9 @@ pub struct BakeOptions {
     /// At most this many builds at once (Packer's `-parallel-builds`); 0
     /// means no limit.
     pub parallel_builds: usize,
+    /// The builder types the template may use (default: the built-in
+    /// builders; register your own to run them too).
+    pub registry: Arc<BuilderRegistry>,
 }
 
 impl Default for BakeOptions {
@@ -67,6 +71,7 @@ impl Default for BakeOptions {
             leftovers: Leftovers::default(),
             on_error: OnError::default(),
             parallel_builds: 0,
+            registry: Arc::new(BuilderRegistry::default()),
         }
     }
 }
@@ -78,6 +83,7 @@ impl fmt::Debug for BakeOptions {
             .field("only", &self.only)
             .field("except", &self.except)
             .field("env", &self.env.keys().collect::<Vec<_>>())
+            .field("registry", &self.registry)
             .finish_non_exhaustive()
     }
 }
@@ -113,7 +119,7 @@ pub enum BakeError {
     #[error("{} of {} builds failed: {}", failed.len(), failed.len() + artifacts.len(), failed_names(failed))]
     Builds {
         /// The artifacts of the builds that succeeded.
-        artifacts: Vec<AnyArtifact>,
+        artifacts: Vec<Box<dyn Artifact>>,
         /// The builds that failed, each with its cleanup report.
         failed: Vec<FailedBuild>,
     },
@@ -202,11 +208,11 @@ pub async fn run(
     template: &Template,
     options: &BakeOptions,
     cancel: CancellationToken,
-) -> Result<Vec<AnyArtifact>, BakeError> {
+) -> Result<Vec<Box<dyn Artifact>>, BakeError> {
     let names = select(template, options)?;
     let builders = names
         .iter()
-        .map(|n| Ok((n.clone(), template.builder(Some(n))?)))
+        .map(|n| Ok((n.clone(), template.builder_in(&options.registry, Some(n))?)))
         .collect::<Result<Vec<(String, AnyBuilder)>, Error>>()?;
     let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
     let started = Instant::now();
@@ -253,7 +259,7 @@ pub async fn run(
     for ((name, _), result) in builders.iter().zip(results) {
         match result {
             Ok(a) => {
-                for line in artifact_lines(&a) {
+                for line in artifact_lines(a.as_ref()) {
                     emit(name, &line);
                 }
                 artifacts.push(a);
@@ -279,20 +285,25 @@ pub async fn run(
 
 /// The lines that report an artifact: Packer's description, then its id,
 /// name, version and cloud, then the cleanup report.
-pub fn artifact_lines(a: &AnyArtifact) -> Vec<String> {
-    let mut lines = vec![a.description.clone()];
+pub fn artifact_lines(a: &dyn Artifact) -> Vec<String> {
+    let mut lines = vec![a.to_string()];
     lines.push(format!(
         "artifact: id {}, name {}, version {}, cloud {}, build {}",
-        a.id.as_deref().unwrap_or("(none)"),
-        a.name,
-        a.version.as_deref().unwrap_or("-"),
-        a.builder,
-        a.build_id
+        a.id().as_deref().unwrap_or("(none)"),
+        a.name(),
+        a.version().unwrap_or("-"),
+        a.cloud(),
+        a.build_id()
     ));
-    if a.details.as_object().is_some_and(|d| !d.is_empty()) {
-        lines.push(format!("details: {}", a.details));
+    let details = a.details();
+    if details.as_object().is_some_and(|d| !d.is_empty()) {
+        lines.push(format!("details: {details}"));
     }
-    lines.extend(format!("cleanup: {}", a.cleanup).lines().map(str::to_owned));
+    lines.extend(
+        format!("cleanup: {}", a.cleanup())
+            .lines()
+            .map(str::to_owned),
+    );
     lines
 }
 

@@ -79,7 +79,11 @@ pub async fn run(args: &BuildArgs) -> u8 {
         Ok(artifacts) => {
             println!("\n==> Builds finished. The artifacts of successful builds are:");
             for a in &artifacts {
-                println!("--> {}: {}", a.builder, plan.sensitive.mask(&a.description));
+                println!(
+                    "--> {}: {}",
+                    a.builder_type(),
+                    plan.sensitive.mask(&a.to_string())
+                );
             }
             0
         }
@@ -95,7 +99,11 @@ pub async fn run(args: &BuildArgs) -> u8 {
             if !artifacts.is_empty() {
                 println!("\n==> Builds finished. The artifacts of successful builds are:");
                 for a in &artifacts {
-                    println!("--> {}: {}", a.builder, plan.sensitive.mask(&a.description));
+                    println!(
+                        "--> {}: {}",
+                        a.builder_type(),
+                        plan.sensitive.mask(&a.to_string())
+                    );
                 }
             }
             if args.on_error == OnErrorArg::Abort {

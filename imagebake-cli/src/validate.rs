@@ -1,7 +1,8 @@
 //! `imagebake validate`: everything that can be checked without creating
 //! anything.
 
-use imagebake_core::packer_template::{AnyBuilder, provisioner};
+use imagebake_core::builders::BuilderRegistry;
+use imagebake_core::packer_template::provisioner;
 use imagebake_core::template::{self, Placeholders, PlannedBuild, TemplateError};
 use serde_json::Value;
 
@@ -58,11 +59,9 @@ async fn check(args: &ValidateArgs) -> Result<Vec<String>, Vec<TemplateError>> {
 /// would, creating nothing; each error located at the key it names.
 fn check_build(build: &PlannedBuild) -> Vec<TemplateError> {
     let mut errors = Vec::new();
-    let mut block = build.config.clone();
-    if let Value::Object(m) = &mut block {
-        m.insert("type".into(), Value::String(build.builder_type.clone()));
-    }
-    if let Err(e) = AnyBuilder::from_block(&block, Vec::new()) {
+    if let Err(e) =
+        BuilderRegistry::default().builder(&build.builder_type, &build.config, Vec::new())
+    {
         errors.push(build.config_error(&e));
     }
     for p in &build.provisioners {

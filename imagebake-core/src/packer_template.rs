@@ -1,7 +1,8 @@
-//! A Packer JSON template as a whole: its `builders` (the four builder types
-//! of [`crate::builders`]) and its `provisioners` (`shell` and `file`),
-//! decoded with errors that name the key, and any of its builds run through
-//! one type, [`AnyBuilder`], whose result is an [`AnyArtifact`].
+//! A Packer JSON template as a whole: its `builders` (any type of a
+//! [`BuilderRegistry`]: the four built-in builders and those a Rust user
+//! registered) and its `provisioners` (`shell` and `file`), decoded with
+//! errors that name the key, and any of its builds run through one type,
+//! [`AnyBuilder`], whose result is a `Box<dyn` [`Artifact`]`>`.
 //!
 //! ```no_run
 //! use imagebake_core::packer_template::Template;
@@ -15,7 +16,7 @@
 //! }"#)?;
 //! let builder = template.builder(None)?;
 //! let artifact = builder.run(&Runner::new(), CancellationToken::new()).await?;
-//! println!("{} {:?}", artifact.builder, artifact.id);
+//! println!("{} {:?}", artifact.builder_type(), artifact.id());
 //! # Ok(())
 //! # }
 //! ```
@@ -26,19 +27,10 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
-use crate::builders::local_chroot::{self, LocalChrootBuilder, LocalChrootConfig};
-#[cfg(feature = "osc")]
-use crate::builders::osc_chroot::{self, OscChrootBuilder, OscChrootConfig};
-#[cfg(feature = "oxide")]
-use crate::builders::oxide::{self, OxideBuilder, OxideConfig};
+use crate::Error;
 use crate::builders::packer::expand_env;
-#[cfg(feature = "triton")]
-use crate::builders::triton::{self, TritonBuilder, TritonConfig};
+pub use crate::builders::{AnyBuilder, Artifact, BuilderRegistry, Provisioner};
 use crate::provision::{Download, Shell, Upload};
-use crate::{BuildError, BuildId, CancellationToken, CleanupReport, Comm, Error, Runner, Step};
-
-/// A provisioner built from a template: a step on the communicator.
-pub type Provisioner = Box<dyn Step<Comm, Out = Comm>>;
 
 /// The top-level keys a template may have.
 const TEMPLATE_KEYS: &[&str] = &[
@@ -158,11 +150,22 @@ impl Template {
     }
 
     /// The checked builder of build `name` (see [`Template::builder_block`])
-    /// with its provisioners, ready to run.
+    /// with its provisioners, ready to run; its `type` is one of the
+    /// built-in builders ([`BuilderRegistry::default`]).
     pub fn builder(&self, name: Option<&str>) -> Result<AnyBuilder, Error> {
+        self.builder_in(&BuilderRegistry::default(), name)
+    }
+
+    /// [`Template::builder`] with the builders of `registry` (a Rust user's
+    /// own among them).
+    pub fn builder_in(
+        &self,
+        registry: &BuilderRegistry,
+        name: Option<&str>,
+    ) -> Result<AnyBuilder, Error> {
         let block = self.builder_block(name)?;
         let provisioners = self.provisioners_for(&block_name(block))?;
-        AnyBuilder::from_block(block, provisioners)
+        registry.builder_from_block(block, provisioners)
     }
 }
 
@@ -357,186 +360,6 @@ fn file(b: FileBlock) -> Result<Provisioner, Error> {
     }
 }
 
-/// Any of the builders, checked and ready to run.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum AnyBuilder {
-    /// `triton`.
-    #[cfg(feature = "triton")]
-    Triton(Box<TritonBuilder>),
-    /// `oxide-instance`.
-    #[cfg(feature = "oxide")]
-    Oxide(Box<OxideBuilder>),
-    /// `osc-chroot`.
-    #[cfg(feature = "osc")]
-    OscChroot(Box<OscChrootBuilder>),
-    /// `local-chroot`.
-    LocalChroot(Box<LocalChrootBuilder>),
-}
-
-/// The builder types [`AnyBuilder::from_block`] knows (with this crate's
-/// features).
-pub fn builder_types() -> Vec<&'static str> {
-    [
-        (cfg!(feature = "triton"), "triton"),
-        (cfg!(feature = "oxide"), "oxide-instance"),
-        (cfg!(feature = "osc"), "osc-chroot"),
-        (true, local_chroot::BUILDER),
-    ]
-    .into_iter()
-    .filter_map(|(on, name)| on.then_some(name))
-    .collect()
-}
-
-impl AnyBuilder {
-    /// Checks a builder block (its `type` picks the builder) and adds the
-    /// provisioners. Errors name the builder and the key.
-    pub fn from_block(block: &Value, provisioners: Vec<Provisioner>) -> Result<Self, Error> {
-        let kind = block.get("type").and_then(Value::as_str).ok_or_else(|| {
-            template_error(&format!(
-                "builder: missing required key `type` ({})",
-                builder_types().join(", ")
-            ))
-        })?;
-        match kind {
-            #[cfg(feature = "triton")]
-            triton::BUILDER => Ok(Self::Triton(Box::new(
-                TritonBuilder::new(TritonConfig::from_json(block)?)?.provisioners(provisioners),
-            ))),
-            #[cfg(feature = "oxide")]
-            oxide::BUILDER => Ok(Self::Oxide(Box::new(
-                OxideBuilder::new(OxideConfig::from_json(block)?)?.provisioners(provisioners),
-            ))),
-            // Packer's own name for it, so Packer templates run as they are.
-            #[cfg(feature = "osc")]
-            osc_chroot::BUILDER | osc_chroot::PACKER_BUILDER => Ok(Self::OscChroot(Box::new(
-                OscChrootBuilder::new(OscChrootConfig::from_json(block)?)?
-                    .provisioners(provisioners),
-            ))),
-            local_chroot::BUILDER => Ok(Self::LocalChroot(Box::new(
-                LocalChrootBuilder::new(LocalChrootConfig::from_json(block)?)?
-                    .provisioners(provisioners),
-            ))),
-            other => Err(template_error(&format!(
-                "builder: key `type`: {other:?} is not a known builder ({})",
-                builder_types().join(", ")
-            ))),
-        }
-    }
-
-    /// The builder's type name (`triton`, `oxide-instance`, ...).
-    pub fn builder_type(&self) -> &'static str {
-        match self {
-            #[cfg(feature = "triton")]
-            Self::Triton(_) => triton::BUILDER,
-            #[cfg(feature = "oxide")]
-            Self::Oxide(_) => oxide::BUILDER,
-            #[cfg(feature = "osc")]
-            Self::OscChroot(_) => osc_chroot::BUILDER,
-            Self::LocalChroot(_) => local_chroot::BUILDER,
-        }
-    }
-
-    /// Runs the build (see each builder's `run`).
-    pub async fn run(
-        &self,
-        runner: &Runner,
-        token: CancellationToken,
-    ) -> Result<AnyArtifact, BuildError> {
-        let builder = self.builder_type();
-        Ok(match self {
-            #[cfg(feature = "triton")]
-            Self::Triton(b) => {
-                let a = b.run(runner, token).await?;
-                AnyArtifact {
-                    builder,
-                    description: a.to_string(),
-                    id: Some(a.image_id.to_string()),
-                    name: a.name,
-                    version: Some(a.version),
-                    build_id: a.build_id,
-                    details: json!({}),
-                    cleanup: a.cleanup,
-                }
-            }
-            #[cfg(feature = "oxide")]
-            Self::Oxide(b) => {
-                let a = b.run(runner, token).await?;
-                AnyArtifact {
-                    builder,
-                    description: a.to_string(),
-                    id: a.image_id.map(|i| i.to_string()),
-                    name: a.name,
-                    version: Some(a.version),
-                    build_id: a.build_id,
-                    details: json!({
-                        "project": a.project.to_string(),
-                        "os": a.os,
-                        "host_key": a.host_key.as_ref().map(|h| format!("{h:?}")),
-                    }),
-                    cleanup: a.cleanup,
-                }
-            }
-            #[cfg(feature = "osc")]
-            Self::OscChroot(b) => {
-                let a = b.run(runner, token).await?;
-                AnyArtifact {
-                    builder,
-                    description: a.to_string(),
-                    id: Some(a.omi_id),
-                    name: a.omi_name,
-                    version: None,
-                    build_id: a.build_id,
-                    details: json!({"region": a.region, "snapshot_ids": a.snapshot_ids}),
-                    cleanup: a.cleanup,
-                }
-            }
-            Self::LocalChroot(b) => {
-                let a = b.run(runner, token).await?;
-                let description = a.to_string();
-                AnyArtifact {
-                    builder,
-                    description,
-                    id: Some(a.path.display().to_string()),
-                    name: a
-                        .path
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                    version: None,
-                    build_id: a.build_id,
-                    details: json!({"format": a.format.to_string()}),
-                    cleanup: a.cleanup,
-                }
-            }
-        })
-    }
-}
-
-/// What any build made, in one shape: the builder type, the artifact's id
-/// (image UUID, OMI id, or output path), name and version, the cloud-specific
-/// details as JSON, and the cleanup report.
-#[derive(Debug)]
-pub struct AnyArtifact {
-    /// The builder type (`triton`, `oxide-instance`, `osc-chroot`, `local-chroot`).
-    pub builder: &'static str,
-    /// The artifact's id (`None` when no image was made, as with Oxide's
-    /// `skip_create_image`).
-    pub id: Option<String>,
-    /// Its name.
-    pub name: String,
-    /// Its version, when the cloud has versions.
-    pub version: Option<String>,
-    /// The build that made it.
-    pub build_id: BuildId,
-    /// Cloud-specific details (region and snapshots, project and OS, format).
-    pub details: Value,
-    /// Packer's one-line description of the artifact.
-    pub description: String,
-    /// What the cleanup did.
-    pub cleanup: CleanupReport,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -551,9 +374,8 @@ mod tests {
     #[cfg(feature = "osc")]
     #[test]
     fn packer_s_outscale_chroot_type_reaches_the_osc_chroot_builder() {
-        let Err(e) =
-            AnyBuilder::from_block(&json!({"type": "outscale-chroot", "bogus": 1}), vec![])
-        else {
+        let block = json!({"type": "outscale-chroot", "bogus": 1});
+        let Err(e) = BuilderRegistry::default().builder_from_block(&block, vec![]) else {
             panic!("an unknown key is refused");
         };
         assert!(

@@ -1,7 +1,7 @@
 //! What a build returns, as plain read-only objects: [`PyArtifact`] and its
 //! [`PyCleanupReport`] of [`PyCleanupEntry`]s.
 
-use imagebake_core::packer_template::AnyArtifact;
+use imagebake_core::builders::Artifact;
 use imagebake_core::{CleanupOutcome, CleanupReport, UndoWhen};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -157,26 +157,20 @@ impl PyArtifact {
 }
 
 impl PyArtifact {
-    /// Converts a core artifact.
-    pub(crate) fn from_core(py: Python<'_>, a: &AnyArtifact) -> PyResult<Py<Self>> {
-        let cloud = match a.builder {
-            "triton" => "triton",
-            "oxide-instance" => "oxide",
-            "osc-chroot" => "outscale",
-            _ => "local",
-        };
+    /// Converts a core artifact (any builder's, through the `Artifact` trait).
+    pub(crate) fn from_core(py: Python<'_>, a: &dyn Artifact) -> PyResult<Py<Self>> {
         Py::new(
             py,
             Self {
-                id: a.id.clone(),
-                name: a.name.clone(),
-                version: a.version.clone(),
-                cloud: cloud.to_owned(),
-                builder: a.builder.to_owned(),
-                build_id: a.build_id.to_string(),
-                details: json_to_py(py, &a.details)?,
-                description: a.description.clone(),
-                cleanup: PyCleanupReport::from_core(py, &a.cleanup)?,
+                id: a.id(),
+                name: a.name().to_owned(),
+                version: a.version().map(str::to_owned),
+                cloud: a.cloud().to_owned(),
+                builder: a.builder_type().to_owned(),
+                build_id: a.build_id().to_string(),
+                details: json_to_py(py, &a.details())?,
+                description: a.to_string(),
+                cleanup: PyCleanupReport::from_core(py, a.cleanup())?,
             },
         )
     }

@@ -20,7 +20,8 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use imagebake_core::packer_template::{AnyArtifact, AnyBuilder, Template};
+use imagebake_core::builders::{AnyBuilder, Artifact};
+use imagebake_core::packer_template::Template;
 use imagebake_core::{BuildError, CancellationToken, ChannelObserver, Event, OnError, Runner};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
@@ -189,7 +190,7 @@ impl PyBuild {
 }
 
 /// What the build task leaves for the waiters.
-type Outcome = Result<AnyArtifact, BuildError>;
+type Outcome = Result<Box<dyn Artifact>, BuildError>;
 
 struct Shared {
     token: CancellationToken,
@@ -252,7 +253,7 @@ impl Shared {
         if cached.is_none() {
             let outcome = lock(&self.outcome).take();
             let r = match outcome {
-                Some(Ok(a)) => PyArtifact::from_core(py, &a).and_then(|art| {
+                Some(Ok(a)) => PyArtifact::from_core(py, a.as_ref()).and_then(|art| {
                     if art.get().cleanup.get().left.bind(py).is_empty() {
                         Ok(art)
                     } else {

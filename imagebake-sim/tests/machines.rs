@@ -5,6 +5,9 @@
 //! behind. Needs root (overlay mounts, chroot): prints SKIP otherwise.
 #![cfg(all(feature = "triton", feature = "oxide"))]
 
+#[path = "support/raw_http.rs"]
+mod raw_http;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant, SystemTime};
@@ -12,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use imagebake_sim::machine::{SshInfo, SshMode};
-use imagebake_sim::oxide::{API_VERSION, OxideDelays, OxideSim, OxideSimOptions};
+use imagebake_sim::oxide::{OxideDelays, OxideSim, OxideSimOptions};
 use imagebake_sim::triton::{TritonDelays, TritonSim, TritonSimOptions};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -196,19 +199,13 @@ impl Triton {
             self.sim.account(),
             self.sim.key_id()
         );
-        let mut req = self
+        let req = self
             .http
             .request(method, format!("{}{target}", self.sim.url()))
             .header("date", date)
             .header("accept-version", "~9")
             .header("authorization", auth);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.expect("response");
-        let status = resp.status();
-        let text = resp.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        raw_http::send_json(req, body).await
     }
 
     async fn create_machine(&self, name: &str, image: &str) -> String {
@@ -235,17 +232,15 @@ impl Triton {
     }
 
     async fn wait_machine(&self, id: &str, want: &str) -> Value {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let (_, m) = self
-                .call(Method::GET, &format!("/my/machines/{id}"), None)
-                .await;
-            if m["state"] == want {
-                return m;
-            }
-            assert!(Instant::now() < deadline, "machine never {want}: {m}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let path = format!("/my/machines/{id}");
+        let (_, m) = poll(
+            &format!("machine never {want}"),
+            20,
+            || self.call(Method::GET, &path, None),
+            |(_, m)| m["state"] == want,
+        )
+        .await;
+        m
     }
 
     async fn create_image(&self, machine: &str, name: &str) -> String {
@@ -258,17 +253,15 @@ impl Triton {
             .await;
         assert_eq!(s, StatusCode::CREATED, "{i}");
         let id = i["id"].as_str().expect("id").to_owned();
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let (_, i) = self
-                .call(Method::GET, &format!("/my/images/{id}"), None)
-                .await;
-            if i["state"] == "active" {
-                return id;
-            }
-            assert!(Instant::now() < deadline, "image never active: {i}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let path = format!("/my/images/{id}");
+        poll(
+            "image never active",
+            10,
+            || self.call(Method::GET, &path, None),
+            |(_, i)| i["state"] == "active",
+        )
+        .await;
+        id
     }
 
     fn ssh_info(&self, id: &str) -> SshInfo {
@@ -463,17 +456,14 @@ async fn triton_machine_runs_commands_isolated_and_its_image_keeps_the_files() {
 
 impl Triton {
     async fn wait_machine_gone(&self, id: &str) {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let (s, _) = self
-                .call(Method::GET, &format!("/my/machines/{id}"), None)
-                .await;
-            if s == StatusCode::GONE {
-                return;
-            }
-            assert!(Instant::now() < deadline, "machine {id} never gone");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let path = format!("/my/machines/{id}");
+        poll(
+            &format!("machine {id} never gone"),
+            10,
+            || self.call(Method::GET, &path, None),
+            |(s, _)| *s == StatusCode::GONE,
+        )
+        .await;
     }
 }
 
@@ -539,6 +529,29 @@ async fn a_panicking_test_leaves_no_mount_and_no_sshd() {
     assert_no_traces(&id);
 }
 
+/// Calls `get` every `every_ms` milliseconds until `done` accepts its answer,
+/// which it returns; fails with `what` and the last answer after [`WAIT`].
+async fn poll<F, Fut>(
+    what: &str,
+    every_ms: u64,
+    mut get: F,
+    done: impl Fn(&(StatusCode, Value)) -> bool,
+) -> (StatusCode, Value)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = (StatusCode, Value)>,
+{
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let answer = get().await;
+        if done(&answer) {
+            return answer;
+        }
+        assert!(Instant::now() < deadline, "{what}: {}", answer.1);
+        tokio::time::sleep(Duration::from_millis(every_ms)).await;
+    }
+}
+
 // ------------------------------------------------------------- Oxide client
 
 struct Oxide {
@@ -548,18 +561,7 @@ struct Oxide {
 
 impl Oxide {
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.sim.url()))
-            .bearer_auth(self.sim.token())
-            .header("api-version", API_VERSION);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.expect("response");
-        let status = resp.status();
-        let text = resp.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        raw_http::oxide_call(&self.http, &self.sim, method, path, body).await
     }
 
     async fn create_instance(&self, name: &str, source: Value, keys: Value) -> Value {
@@ -583,17 +585,14 @@ impl Oxide {
     }
 
     async fn wait_state(&self, id: &str, want: &str) {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let (_, i) = self
-                .call(Method::GET, &format!("/v1/instances/{id}"), None)
-                .await;
-            if i["run_state"] == want {
-                return;
-            }
-            assert!(Instant::now() < deadline, "instance never {want}: {i}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let path = format!("/v1/instances/{id}");
+        poll(
+            &format!("instance never {want}"),
+            20,
+            || self.call(Method::GET, &path, None),
+            |(_, i)| i["run_state"] == want,
+        )
+        .await;
     }
 
     fn ssh_info(&self, id: &str) -> SshInfo {

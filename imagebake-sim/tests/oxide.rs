@@ -1,6 +1,9 @@
 //! The Oxide simulator's own rules, checked with raw HTTP.
 #![cfg(feature = "oxide")]
 
+#[path = "support/raw_http.rs"]
+mod raw_http;
+
 use std::time::Duration;
 
 use imagebake_sim::Fault;
@@ -31,18 +34,7 @@ impl Raw {
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.sim.url()))
-            .bearer_auth(self.sim.token())
-            .header("api-version", API_VERSION);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        raw_http::oxide_call(&self.http, &self.sim, method, path, body).await
     }
 
     async fn get(&self, path: &str) -> (StatusCode, Value) {

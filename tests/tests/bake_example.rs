@@ -112,7 +112,7 @@ fn load_written(
 }
 
 /// Triton: no machine left, and the custom images are exactly `ids`.
-fn assert_triton_holds(sim: &TritonSim, ids: &[&str], case: &str) {
+fn assert_triton_holds(sim: &TritonSim, ids: &[String], case: &str) {
     let inv = sim.inventory();
     assert!(
         inv.machines.is_empty(),
@@ -121,7 +121,7 @@ fn assert_triton_holds(sim: &TritonSim, ids: &[&str], case: &str) {
     );
     let mut got: Vec<String> = inv.custom_images().iter().map(|i| i.id.clone()).collect();
     got.sort();
-    let mut want: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
+    let mut want: Vec<String> = ids.to_vec();
     want.sort();
     assert_eq!(got, want, "{case}: images {:?}", inv.custom_images());
 }
@@ -146,13 +146,13 @@ async fn the_shipped_templates_bake_on_both_simulators_in_parallel() {
         .await
         .expect("every build succeeds");
 
-    let kinds: Vec<&str> = artifacts.iter().map(|a| a.builder).collect();
+    let kinds: Vec<&str> = artifacts.iter().map(|a| a.builder_type()).collect();
     assert_eq!(kinds, ["triton", "triton", "oxide-instance"]);
-    let triton_ids: Vec<&str> = artifacts[..2]
+    let triton_ids: Vec<String> = artifacts[..2]
         .iter()
-        .map(|a| a.id.as_deref().expect("image id"))
-        .collect();
-    assert!(artifacts[0].name == "bake-parallel-a" && artifacts[1].name == "bake-parallel-b");
+        .map(|a| a.id().expect("image id"))
+        .collect::<Vec<_>>();
+    assert!(artifacts[0].name() == "bake-parallel-a" && artifacts[1].name() == "bake-parallel-b");
     assert_triton_holds(&triton, &triton_ids, "parallel");
 
     let inv = oxide.inventory();
@@ -166,7 +166,7 @@ async fn the_shipped_templates_bake_on_both_simulators_in_parallel() {
         .filter(|i| !SEED_OXIDE_IMAGES.contains(&i.name.as_str()))
         .map(|i| i.id.to_string())
         .collect();
-    assert_eq!(made, [artifacts[2].id.clone().expect("oxide image id")]);
+    assert_eq!(made, [artifacts[2].id().expect("oxide image id")]);
 
     // One line per event, prefixed with the build's name, for each build,
     // ending with the artifact and its cleanup.
@@ -211,10 +211,10 @@ async fn only_and_except_pick_the_builds() {
         .expect("triton-b succeeds");
     assert_eq!(a.len(), 1);
     assert_eq!(
-        (a[0].builder, a[0].name.as_str()),
+        (a[0].builder_type(), a[0].name()),
         ("triton", "bake-parallel-b")
     );
-    assert_triton_holds(&triton, &[a[0].id.as_deref().unwrap()], "only");
+    assert_triton_holds(&triton, &[a[0].id().unwrap()], "only");
 
     opts.only.clear();
     opts.except = vec!["oxide-instance".into(), "triton-b".into()];
@@ -235,7 +235,7 @@ async fn only_and_except_pick_the_builds() {
     let a = bake::run(&t, &opts, CancellationToken::new())
         .await
         .expect("triton.json bakes");
-    assert_eq!(a[0].name, "bake-example");
+    assert_eq!(a[0].name(), "bake-example");
     triton.shutdown().await;
 }
 
@@ -271,11 +271,7 @@ async fn a_failing_build_is_an_error_and_the_other_still_finishes() {
         "{:#?}",
         lines.lock().unwrap()
     );
-    assert_triton_holds(
-        &triton,
-        &[artifacts[0].id.as_deref().unwrap()],
-        "one failed",
-    );
+    assert_triton_holds(&triton, &[artifacts[0].id().unwrap()], "one failed");
     triton.shutdown().await;
 }
 

@@ -17,6 +17,7 @@ use imagebake_core::builders::local_chroot::{LocalChrootBuilder, LocalChrootConf
 use imagebake_core::builders::osc_chroot::{
     OscChrootArtifact, OscChrootBuilder, OscChrootConfig, OscSweeper,
 };
+use imagebake_core::builders::{Artifact, Builder};
 use imagebake_core::osc_client::types::Tag;
 use imagebake_core::provision::Shell;
 use imagebake_core::{
@@ -346,6 +347,7 @@ async fn local_cancel_at_each_step_leaves_nothing() {
     }
     for step in [
         "attach loop device",
+        "chroot",
         "mkfs ext4",
         "mount root",
         "populate root",
@@ -631,6 +633,11 @@ async fn osc_from_scratch_registers_the_mappings() {
         .run(&Runner::new(), CancellationToken::new())
         .await
         .expect("from scratch");
+    // Packer's manifest `artifact_id` for Outscale: `region:ami-…`.
+    assert_eq!(
+        Artifact::packer_id(&art),
+        format!("{}:{}", art.region, art.omi_id)
+    );
     assert_osc_clean(&sim, dir.path(), &kept(&art)).await;
     let image = sim_client(&sim)
         .images()
@@ -984,6 +991,7 @@ async fn osc_failing_provisioner_and_cancel_at_each_step_leave_nothing() {
         "device lock",
         "link volume",
         "wait for device",
+        "chroot",
         "mount root",
         "post-mount commands",
         "chroot mounts",

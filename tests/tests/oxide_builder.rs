@@ -12,6 +12,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use imagebake_core::builders::Builder;
 use imagebake_core::builders::oxide::{OxideArtifact, OxideBuilder, OxideConfig, OxideSweeper};
 use imagebake_core::oxide_client::{Backoff, NameOrId, RetryPolicy, SshKeyCreate};
 use imagebake_core::{

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use imagebake_core::builders::Builder;
 use imagebake_core::builders::triton::{
     TritonArtifact, TritonBuilder, TritonConfig, TritonSweeper,
 };

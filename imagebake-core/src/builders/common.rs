@@ -2,7 +2,7 @@
 //! `communicator` and `ssh_*` keys ([`SshOptions`]), decoded on their own
 //! and turned into a [`CommPlan`] with the builder's [`SshDefaults`]; and
 //! the check every such builder makes before its first step
-//! ([`provisioners_without_communicator`]).
+//! ([`Provisioners::refusal`](super::Provisioners::refusal)).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,9 +11,9 @@ use imagebake_http::Secret;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::Error;
 use crate::builders::packer::{self, config_error, config_key_error, secret_opt};
 use crate::steps::common::{CommPlan, SshLogin, SshPlan};
-use crate::{BuildError, CleanupReport, Error, Runner};
 
 /// The communicator keys [`SshOptions`] takes.
 pub const SSH_KEYS: &[&str] = &[
@@ -248,26 +248,6 @@ impl SshOptions {
             bastion,
         }))
     }
-}
-
-/// The error that ends a build at once, before any step, when it has
-/// provisioners but `communicator` is `none` (nothing could run them);
-/// `builder` names the builder in it.
-pub fn provisioners_without_communicator(
-    builder: &str,
-    comm: &CommPlan,
-    provisioners: usize,
-    runner: &Runner,
-) -> Option<BuildError> {
-    (matches!(comm, CommPlan::None) && provisioners > 0).then(|| BuildError {
-        build_id: runner.id().clone(),
-        step: None,
-        cause: config_error(
-            builder,
-            "provisioners need a communicator, but `communicator` is \"none\"",
-        ),
-        cleanup: CleanupReport::default(),
-    })
 }
 
 /// The login the keys ask for, if any: a key file, then a password, then

@@ -320,6 +320,22 @@ where
         .map(imagebake_http::Secret::new))
 }
 
+/// `base` with the keys of `extra` set; a null value removes the key (the
+/// builders' test configurations).
+#[cfg(all(test, any(feature = "triton", feature = "oxide")))]
+pub(crate) fn merged(mut base: Value, extra: &Value) -> Value {
+    if let (Value::Object(b), Value::Object(x)) = (&mut base, extra) {
+        for (k, v) in x {
+            if v.is_null() {
+                b.remove(k);
+            } else {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    base
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

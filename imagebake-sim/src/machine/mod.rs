@@ -124,6 +124,19 @@ impl Machines {
     /// Checks that machines can run here, builds the base root filesystem in
     /// a new data directory and picks a free SSH port (blocking: call it on
     /// a blocking thread), then starts the worker thread.
+    /// Starts the machines on a blocking thread when `ssh` asks for them;
+    /// `None` when the simulator runs without SSH.
+    pub async fn start_for(ssh: SshMode) -> std::io::Result<Option<Self>> {
+        match ssh {
+            SshMode::Off => Ok(None),
+            _ => Ok(Some(
+                tokio::task::spawn_blocking(Self::start)
+                    .await
+                    .map_err(std::io::Error::other)??,
+            )),
+        }
+    }
+
     pub fn start() -> Result<Self, MachineError> {
         let fleet = fleet::Fleet::start()?;
         let port = fleet.port();

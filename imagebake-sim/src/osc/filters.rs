@@ -230,7 +230,10 @@ pub(crate) fn apply(
                         .iter()
                         .any(|w| value_matches(w, &Value::from(constant)));
                     checks.push(Box::new(move |_| ok));
-                } else if let Some(field) = path.strip_prefix(">=") {
+                } else if let Some((field, at_least)) = (path.strip_prefix(">=").map(|f| (f, true)))
+                    .or_else(|| path.strip_prefix("<=").map(|f| (f, false)))
+                {
+                    // A bound on a string field: `>=` (at least) or `<=` (at most).
                     let w = wanted
                         .first()
                         .and_then(Value::as_str)
@@ -238,17 +241,12 @@ pub(crate) fn apply(
                         .to_owned();
                     let field = field.to_owned();
                     checks.push(Box::new(move |item| {
-                        item[&field].as_str().unwrap_or("") >= w.as_str()
-                    }));
-                } else if let Some(field) = path.strip_prefix("<=") {
-                    let w = wanted
-                        .first()
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_owned();
-                    let field = field.to_owned();
-                    checks.push(Box::new(move |item| {
-                        item[&field].as_str().unwrap_or("") <= w.as_str()
+                        let v = item[&field].as_str().unwrap_or("");
+                        if at_least {
+                            v >= w.as_str()
+                        } else {
+                            v <= w.as_str()
+                        }
                     }));
                 } else {
                     checks.push(Box::new(move |item| {

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::model::World;
+use super::model::{Named, World};
 use super::{OxideDelays, RecordedRequest, Shared};
 use crate::faults::Fault;
 
@@ -333,6 +333,22 @@ impl PageRequest {
     /// A scan parameter.
     pub(crate) fn scan(&self, key: &str) -> Option<&str> {
         self.scan.get(key).and_then(Value::as_str)
+    }
+
+    /// The answer to a list call: one page of the `items` whose project is
+    /// `project` (`None`: silo-wide), each shown by `view`.
+    pub(crate) fn in_project<T: Named>(
+        &self,
+        items: &[T],
+        project: Option<Uuid>,
+        view: impl Fn(&T) -> Value,
+    ) -> Response {
+        let items = items
+            .iter()
+            .filter(|i| i.project_id() == project)
+            .map(|i| (i.name().to_owned(), i.id(), view(i)))
+            .collect();
+        json_response(StatusCode::OK, self.page(items))
     }
 
     /// One page of `items` (`(name, id, view)`): `{items, next_page}`, with a

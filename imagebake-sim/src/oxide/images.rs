@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::Shared;
 use super::http::{self, ApiError, PageRequest, json_response, parse_body, run};
-use super::model::{Image, Times, check_name, ensure_free, lookup};
+use super::model::{Image, Times, World, check_name, ensure_free, lookup};
 
 #[derive(Deserialize)]
 struct ImageCreate {
@@ -28,6 +28,18 @@ enum ImageSource {
     Snapshot { id: Uuid },
 }
 
+/// The index of the image `{image}` names, with the call's optional `project`.
+fn find(w: &World, image: &str, q: &http::Query) -> Result<usize, ApiError> {
+    lookup(
+        w,
+        &w.images,
+        "image",
+        image,
+        q.get("project").map(String::as_str),
+        true,
+    )
+}
+
 pub(crate) async fn list(State(sh): State<Arc<Shared>>, Query(q): Query<http::Query>) -> Response {
     run(&sh, "image_list", |w, _| {
         let page = PageRequest::parse(&q, &["project"])?;
@@ -35,13 +47,7 @@ pub(crate) async fn list(State(sh): State<Arc<Shared>>, Query(q): Query<http::Qu
             .scan("project")
             .map(|p| w.project(p).map(|p| p.id))
             .transpose()?;
-        let items = w
-            .images
-            .iter()
-            .filter(|i| i.project_id == scope)
-            .map(|i| (i.name.clone(), i.id, i.view()))
-            .collect();
-        Ok(json_response(StatusCode::OK, page.page(items)))
+        Ok(page.in_project(&w.images, scope, |i| i.view()))
     })
     .await
 }
@@ -101,14 +107,7 @@ pub(crate) async fn view(
     Query(q): Query<http::Query>,
 ) -> Response {
     run(&sh, "image_view", |w, _| {
-        let i = lookup(
-            w,
-            &w.images,
-            "image",
-            &image,
-            q.get("project").map(String::as_str),
-            true,
-        )?;
+        let i = find(w, &image, &q)?;
         Ok(json_response(StatusCode::OK, w.images[i].view()))
     })
     .await
@@ -120,14 +119,7 @@ pub(crate) async fn delete(
     Query(q): Query<http::Query>,
 ) -> Response {
     run(&sh, "image_delete", |w, _| {
-        let i = lookup(
-            w,
-            &w.images,
-            "image",
-            &image,
-            q.get("project").map(String::as_str),
-            true,
-        )?;
+        let i = find(w, &image, &q)?;
         w.images.remove(i);
         Ok(StatusCode::NO_CONTENT.into_response())
     })
@@ -140,14 +132,7 @@ pub(crate) async fn promote(
     Query(q): Query<http::Query>,
 ) -> Response {
     run(&sh, "image_promote", |w, _| {
-        let i = lookup(
-            w,
-            &w.images,
-            "image",
-            &image,
-            q.get("project").map(String::as_str),
-            true,
-        )?;
+        let i = find(w, &image, &q)?;
         if w.images[i].project_id.is_none() {
             return Err(ApiError::bad_request("image is already a silo image"));
         }

@@ -147,13 +147,7 @@ pub(crate) async fn list(State(sh): State<Arc<Shared>>, Query(q): Query<http::Qu
             ApiError::bad_request("unable to parse query string: missing field `project`")
         })?;
         let pid = w.project(project)?.id;
-        let items = w
-            .instances
-            .iter()
-            .filter(|i| i.project_id == pid)
-            .map(|i| (i.name.clone(), i.id, i.view()))
-            .collect();
-        Ok(json_response(StatusCode::OK, page.page(items)))
+        Ok(page.in_project(&w.instances, Some(pid), |i| i.view()))
     })
     .await
 }

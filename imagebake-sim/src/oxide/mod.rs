@@ -241,14 +241,7 @@ impl OxideSim {
                 ),
             )
         })?;
-        let vms = match opts.ssh {
-            SshMode::Off => None,
-            _ => Some(
-                tokio::task::spawn_blocking(Machines::start)
-                    .await
-                    .map_err(std::io::Error::other)??,
-            ),
-        };
+        let vms = Machines::start_for(opts.ssh).await?;
         let mut world = model::World::seeded();
         world.vms.clone_from(&vms);
         let shared = Arc::new(Shared {

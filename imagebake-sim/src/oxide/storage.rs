@@ -37,13 +37,7 @@ pub(crate) async fn disk_list(
     run(&sh, "disk_list", |w, _| {
         let page = PageRequest::parse(&q, &["project"])?;
         let pid = w.project(required_project(&page)?)?.id;
-        let items = w
-            .disks
-            .iter()
-            .filter(|d| d.project_id == pid)
-            .map(|d| (d.name.clone(), d.id, d.view()))
-            .collect();
-        Ok(json_response(StatusCode::OK, page.page(items)))
+        Ok(page.in_project(&w.disks, Some(pid), |d| d.view()))
     })
     .await
 }
@@ -94,13 +88,7 @@ pub(crate) async fn snapshot_list(
     run(&sh, "snapshot_list", |w, _| {
         let page = PageRequest::parse(&q, &["project"])?;
         let pid = w.project(required_project(&page)?)?.id;
-        let items = w
-            .snapshots
-            .iter()
-            .filter(|s| s.project_id == pid)
-            .map(|s| (s.name.clone(), s.id, s.view()))
-            .collect();
-        Ok(json_response(StatusCode::OK, page.page(items)))
+        Ok(page.in_project(&w.snapshots, Some(pid), |s| s.view()))
     })
     .await
 }

@@ -167,14 +167,7 @@ impl TritonSim {
         let key_id = generated.key.fingerprint.clone();
         let mut store = state::Store::new(&opts.account, opts.delays);
         store.account.keys.push(generated.key);
-        let vms = match opts.ssh {
-            SshMode::Off => None,
-            _ => Some(
-                tokio::task::spawn_blocking(Machines::start)
-                    .await
-                    .map_err(std::io::Error::other)??,
-            ),
-        };
+        let vms = Machines::start_for(opts.ssh).await?;
         store.vms.clone_from(&vms);
         let shared = Arc::new(Shared {
             store: Mutex::new(store),

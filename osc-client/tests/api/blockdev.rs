@@ -3,13 +3,14 @@
 //! LinkVolume fails with a clear error. A guard unmounts whatever is still
 //! mounted if an assertion fails; the simulator's drop detaches its loops.
 
-use crate::common::{ImageWaits, SnapshotWaits, VolumeWaits};
+use crate::common::{SnapshotWaits, VolumeWaits};
+use crate::common::{available_source_copy, delete_image, delete_snapshot, delete_volume};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use osc_client::Client;
-use osc_client::api::{CreateImageRequest, CreateSnapshotRequest, CreateVolumeRequest};
+use osc_client::api::{CreateSnapshotRequest, CreateVolumeRequest};
 
 use crate::common::{is_root, setup, waits};
 
@@ -141,11 +142,7 @@ async fn format_mount_write_snapshot_and_find_the_file_again() {
     for v in [&blank.volume_id, &restored.volume_id] {
         vols.delete(v).await.expect("DeleteVolume");
     }
-    client
-        .snapshots()
-        .delete(&snap.snapshot_id)
-        .await
-        .expect("DeleteSnapshot");
+    delete_snapshot(&client, &snap.snapshot_id).await;
     assert!(
         sim.inventory().await.is_empty(),
         "{:?}",
@@ -162,20 +159,7 @@ async fn the_public_source_image_boots_a_real_root_filesystem() {
         return;
     }
     // As the chroot builder does: copy the public OMI, then use its snapshot.
-    let copy = client
-        .images()
-        .create(&CreateImageRequest::copy(
-            "source-copy",
-            sim.source_image_id(),
-            sim.region(),
-        ))
-        .await
-        .expect("CreateImage copy");
-    let copy = client
-        .images()
-        .wait_available(&copy.image_id, &waits())
-        .await
-        .expect("available");
+    let copy = available_source_copy(&sim, &client, "source-copy").await;
     let root = copy.root_mapping().expect("root mapping");
     let snap = root
         .bsu
@@ -199,21 +183,9 @@ async fn the_public_source_image_boots_a_real_root_filesystem() {
     guard.umount(&at);
     unlink(&client, &v.volume_id).await;
 
-    client
-        .volumes()
-        .delete(&v.volume_id)
-        .await
-        .expect("DeleteVolume");
-    client
-        .images()
-        .delete(&copy.image_id)
-        .await
-        .expect("DeleteImage");
-    client
-        .snapshots()
-        .delete(&snap)
-        .await
-        .expect("DeleteSnapshot");
+    delete_volume(&client, &v.volume_id).await;
+    delete_image(&client, &copy.image_id).await;
+    delete_snapshot(&client, &snap).await;
     assert!(sim.inventory().await.is_empty());
     sim.shutdown().await;
 }

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use imagebake_http::{Backoff, Poll, RetryPolicy, WaitError, WaitOptions};
 use imagebake_sim::osc::{OscDelays, OscSim, OscSimOptions};
-use osc_client::api::{Images, Snapshots, Volumes};
+use osc_client::api::{CreateImageRequest, CreateVolumeRequest, Images, Snapshots, Volumes};
 use osc_client::types::{Image, Snapshot, Volume};
 use osc_client::{Client, Config, SignatureVersion};
 
@@ -47,6 +47,63 @@ pub async fn setup() -> (OscSim, Client) {
     let sim = sim().await;
     let client = client_for(&sim);
     (sim, client)
+}
+
+/// Creates a blank 1 GiB volume in the simulator's subregion (not yet waited for).
+pub async fn blank_volume(sim: &OscSim, client: &Client) -> Volume {
+    client
+        .volumes()
+        .create(&CreateVolumeRequest::blank(sim.subregion(), 1))
+        .await
+        .expect("CreateVolume")
+}
+
+/// Creates a blank 1 GiB volume and waits until it is available.
+pub async fn available_blank_volume(sim: &OscSim, client: &Client) -> Volume {
+    let v = blank_volume(sim, client).await;
+    client
+        .volumes()
+        .wait_available(&v.volume_id, &waits())
+        .await
+        .expect("available")
+}
+
+/// Starts a copy of the simulator's public source image named `name` (not yet waited for).
+pub async fn copy_source_image(sim: &OscSim, client: &Client, name: &str) -> Image {
+    client
+        .images()
+        .create(&CreateImageRequest::copy(
+            name,
+            sim.source_image_id(),
+            sim.region(),
+        ))
+        .await
+        .expect("CreateImage copy")
+}
+
+/// Copies the public source image and waits until the copy is available.
+pub async fn available_source_copy(sim: &OscSim, client: &Client, name: &str) -> Image {
+    let copy = copy_source_image(sim, client, name).await;
+    client
+        .images()
+        .wait_available(&copy.image_id, &waits())
+        .await
+        .expect("available")
+}
+
+/// Deletes a volume, which must succeed.
+pub async fn delete_volume(client: &Client, id: &str) {
+    client.volumes().delete(id).await.expect("DeleteVolume");
+}
+
+/// Deletes a snapshot, which must succeed.
+pub async fn delete_snapshot(client: &Client, id: &str) {
+    client.snapshots().delete(id).await.expect("DeleteSnapshot");
+}
+
+/// Deletes an image, which must succeed.
+pub async fn delete_image(client: &Client, id: &str) {
+    client.images().delete(id).await.expect("DeleteImage");
 }
 
 pub fn is_root() -> bool {

@@ -1,7 +1,8 @@
 //! Every request body the client can send, checked against the stored OAPI
 //! schemas (`$ref`s resolved, `additionalProperties: false` enforced).
 
-use crate::common::{ImageWaits, SnapshotWaits, VolumeWaits};
+use crate::common::{SnapshotWaits, VolumeWaits};
+use crate::common::{available_source_copy, delete_image, delete_snapshot, delete_volume};
 
 use std::sync::OnceLock;
 
@@ -345,20 +346,7 @@ async fn every_body_sent_in_a_session_matches_its_schema() {
     let (sim, client) = setup().await;
     client.vms().check_auth().await.expect("ReadVms");
     client.accounts().current().await.expect("ReadAccounts");
-    let copy = client
-        .images()
-        .create(&CreateImageRequest::copy(
-            "conformance-copy",
-            sim.source_image_id(),
-            sim.region(),
-        ))
-        .await
-        .expect("CreateImage");
-    let copy = client
-        .images()
-        .wait_available(&copy.image_id, &waits())
-        .await
-        .expect("available");
+    let copy = available_source_copy(&sim, &client, "conformance-copy").await;
     let snap = copy.snapshot_ids()[0].to_owned();
     let v = client
         .volumes()
@@ -436,31 +424,11 @@ async fn every_body_sent_in_a_session_matches_its_schema() {
         .link(&v.volume_id, sim.vm_id(), "/dev/sda1")
         .await
         .expect_err("4019");
-    client
-        .images()
-        .delete(&img.image_id)
-        .await
-        .expect("DeleteImage");
-    client
-        .images()
-        .delete(&copy.image_id)
-        .await
-        .expect("DeleteImage");
-    client
-        .volumes()
-        .delete(&v.volume_id)
-        .await
-        .expect("DeleteVolume");
-    client
-        .snapshots()
-        .delete(&s.snapshot_id)
-        .await
-        .expect("DeleteSnapshot");
-    client
-        .snapshots()
-        .delete(&snap)
-        .await
-        .expect("DeleteSnapshot");
+    delete_image(&client, &img.image_id).await;
+    delete_image(&client, &copy.image_id).await;
+    delete_volume(&client, &v.volume_id).await;
+    delete_snapshot(&client, &s.snapshot_id).await;
+    delete_snapshot(&client, &snap).await;
 
     let log = sim.request_log();
     let actions: std::collections::BTreeSet<_> = log.iter().map(|(a, _)| a.clone()).collect();

@@ -1,4 +1,5 @@
 use crate::common::ImageWaits;
+use crate::common::{copy_source_image, delete_image, delete_snapshot};
 use imagebake_sim::Fault;
 use osc_client::api::{CreateImageRequest, FiltersImage};
 use osc_client::types::{BlockDeviceMapping, BootMode, ImageState, Permissions, PermissionsChange};
@@ -121,11 +122,7 @@ async fn copy_register_update_and_delete() {
             .expect_err("gone")
             .is_not_found()
     );
-    client
-        .snapshots()
-        .delete(&snap)
-        .await
-        .expect("DeleteSnapshot");
+    delete_snapshot(&client, &snap).await;
     assert!(sim.inventory().await.is_empty());
     sim.shutdown().await;
 }
@@ -134,15 +131,7 @@ async fn copy_register_update_and_delete() {
 async fn a_failed_image_ends_the_wait_at_once() {
     let (sim, client) = setup().await;
     sim.faults().inject("CreateImage", Fault::FailResource, 1);
-    let img = client
-        .images()
-        .create(&CreateImageRequest::copy(
-            "doomed",
-            sim.source_image_id(),
-            sim.region(),
-        ))
-        .await
-        .expect("CreateImage");
+    let img = copy_source_image(&sim, &client, "doomed").await;
     let err = client
         .images()
         .wait_available(&img.image_id, &waits())
@@ -159,13 +148,9 @@ async fn a_failed_image_ends_the_wait_at_once() {
         .into_iter()
         .map(str::to_owned)
         .collect();
-    client
-        .images()
-        .delete(&img.image_id)
-        .await
-        .expect("DeleteImage");
+    delete_image(&client, &img.image_id).await;
     for s in snaps {
-        client.snapshots().delete(&s).await.expect("DeleteSnapshot");
+        delete_snapshot(&client, &s).await;
     }
     assert!(sim.inventory().await.is_empty());
     sim.shutdown().await;

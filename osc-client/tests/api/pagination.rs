@@ -1,5 +1,6 @@
+use crate::common::{blank_volume, delete_volume};
 use futures::TryStreamExt;
-use osc_client::api::{CreateVolumeRequest, FiltersVolume};
+use osc_client::api::FiltersVolume;
 use osc_client::{Client, Config, SignatureVersion};
 
 use crate::common::{config_for, sim};
@@ -19,11 +20,7 @@ async fn listings_stream_every_page() {
     let client = Client::new(config).expect("client");
     let mut made = Vec::new();
     for _ in 0..7 {
-        let v = client
-            .volumes()
-            .create(&CreateVolumeRequest::blank(sim.subregion(), 1))
-            .await
-            .expect("CreateVolume");
+        let v = blank_volume(&sim, &client).await;
         made.push(v.volume_id);
     }
     let all: Vec<_> = client
@@ -52,7 +49,7 @@ async fn listings_stream_every_page() {
     assert!(reads[1]["NextPageToken"].is_string());
 
     for id in made {
-        client.volumes().delete(&id).await.expect("DeleteVolume");
+        delete_volume(&client, &id).await;
     }
     sim.shutdown().await;
 }

@@ -1,3 +1,4 @@
+use crate::common::delete_volume;
 use imagebake_sim::Fault;
 use osc_client::api::{CreateVolumeRequest, FiltersVolume};
 
@@ -46,11 +47,7 @@ async fn a_retried_create_keeps_its_client_token_and_makes_one_volume() {
     assert_eq!(tokens.len(), 2);
     assert_eq!(tokens[0], tokens[1]);
     assert_eq!(sim.inventory().await.volumes, vec![v.volume_id.clone()]);
-    client
-        .volumes()
-        .delete(&v.volume_id)
-        .await
-        .expect("DeleteVolume");
+    delete_volume(&client, &v.volume_id).await;
     sim.shutdown().await;
 }
 
@@ -66,11 +63,7 @@ async fn a_lost_answer_is_safe_to_repeat_with_the_same_token() {
     assert_eq!(sim.request_count(), before + 2);
     assert_eq!(sim.inventory().await.volumes, vec![v.volume_id.clone()]);
     assert_eq!(v.client_token.as_deref(), Some("imagebake-test-token-1"));
-    client
-        .volumes()
-        .delete(&v.volume_id)
-        .await
-        .expect("DeleteVolume");
+    delete_volume(&client, &v.volume_id).await;
     sim.shutdown().await;
 }
 

@@ -1,4 +1,5 @@
 use crate::common::{SnapshotWaits, VolumeWaits};
+use crate::common::{available_blank_volume, delete_snapshot, delete_volume};
 use imagebake_sim::Fault;
 use osc_client::api::{CreateSnapshotRequest, CreateVolumeRequest, FiltersSnapshot};
 use osc_client::types::{Permissions, PermissionsChange, SnapshotState};
@@ -8,16 +9,7 @@ use crate::common::{setup, waits};
 #[tokio::test]
 async fn snapshot_lifecycle_permissions_and_volume_from_it() {
     let (sim, client) = setup().await;
-    let v = client
-        .volumes()
-        .create(&CreateVolumeRequest::blank(sim.subregion(), 1))
-        .await
-        .expect("CreateVolume");
-    client
-        .volumes()
-        .wait_available(&v.volume_id, &waits())
-        .await
-        .expect("available");
+    let v = available_blank_volume(&sim, &client).await;
 
     let mut req = CreateSnapshotRequest::from_volume(&v.volume_id);
     req.description = Some("imagebake test".into());
@@ -84,13 +76,9 @@ async fn snapshot_lifecycle_permissions_and_volume_from_it() {
         .expect("available");
 
     for id in [&v.volume_id, &copy.volume_id] {
-        client.volumes().delete(id).await.expect("DeleteVolume");
+        delete_volume(&client, id).await;
     }
-    client
-        .snapshots()
-        .delete(&s.snapshot_id)
-        .await
-        .expect("DeleteSnapshot");
+    delete_snapshot(&client, &s.snapshot_id).await;
     assert!(
         client
             .snapshots()
@@ -106,16 +94,7 @@ async fn snapshot_lifecycle_permissions_and_volume_from_it() {
 #[tokio::test]
 async fn a_failed_snapshot_ends_the_wait_and_others_snapshots_are_hidden() {
     let (sim, client) = setup().await;
-    let v = client
-        .volumes()
-        .create(&CreateVolumeRequest::blank(sim.subregion(), 1))
-        .await
-        .expect("CreateVolume");
-    client
-        .volumes()
-        .wait_available(&v.volume_id, &waits())
-        .await
-        .expect("available");
+    let v = available_blank_volume(&sim, &client).await;
     sim.faults()
         .inject("CreateSnapshot", Fault::FailResource, 1);
     let s = client
@@ -156,16 +135,8 @@ async fn a_failed_snapshot_ends_the_wait_and_others_snapshots_are_hidden() {
         .expect_err("not ours");
     assert!(e.is_not_found());
 
-    client
-        .snapshots()
-        .delete(&s.snapshot_id)
-        .await
-        .expect("DeleteSnapshot");
-    client
-        .volumes()
-        .delete(&v.volume_id)
-        .await
-        .expect("DeleteVolume");
+    delete_snapshot(&client, &s.snapshot_id).await;
+    delete_volume(&client, &v.volume_id).await;
     assert!(sim.inventory().await.is_empty());
     sim.shutdown().await;
 }

@@ -1,4 +1,5 @@
-use osc_client::api::{CreateVolumeRequest, FiltersVolume};
+use crate::common::{blank_volume, delete_volume};
+use osc_client::api::FiltersVolume;
 use osc_client::types::Tag;
 
 use crate::common::setup;
@@ -6,11 +7,7 @@ use crate::common::setup;
 #[tokio::test]
 async fn create_filter_and_delete_tags() {
     let (sim, client) = setup().await;
-    let v = client
-        .volumes()
-        .create(&CreateVolumeRequest::blank(sim.subregion(), 1))
-        .await
-        .expect("CreateVolume");
+    let v = blank_volume(&sim, &client).await;
     client
         .tags()
         .create(
@@ -71,10 +68,6 @@ async fn create_filter_and_delete_tags() {
         .expect_err("empty key");
     assert_eq!(e.code(), Some("4069"));
 
-    client
-        .volumes()
-        .delete(&v.volume_id)
-        .await
-        .expect("DeleteVolume");
+    delete_volume(&client, &v.volume_id).await;
     sim.shutdown().await;
 }

@@ -1,4 +1,5 @@
 use crate::common::VolumeWaits;
+use crate::common::{blank_volume, delete_volume};
 use imagebake_http::WaitError;
 use imagebake_sim::Fault;
 use osc_client::Error;
@@ -74,11 +75,7 @@ async fn create_is_validated_with_real_codes() {
 async fn a_failed_volume_ends_the_wait_at_once() {
     let (sim, client) = setup().await;
     sim.faults().inject("CreateVolume", Fault::FailResource, 1);
-    let v = client
-        .volumes()
-        .create(&CreateVolumeRequest::blank(sim.subregion(), 1))
-        .await
-        .expect("CreateVolume");
+    let v = blank_volume(&sim, &client).await;
     let err = client
         .volumes()
         .wait_available(&v.volume_id, &waits())
@@ -88,11 +85,7 @@ async fn a_failed_volume_ends_the_wait_at_once() {
         matches!(err, WaitError::Failed { ref state, .. } if state == "error"),
         "{err:?}"
     );
-    client
-        .volumes()
-        .delete(&v.volume_id)
-        .await
-        .expect("DeleteVolume");
+    delete_volume(&client, &v.volume_id).await;
     sim.shutdown().await;
 }
 

@@ -15,16 +15,14 @@ impl Client {
         image: impl Into<NameOrId>,
         project: Option<&NameOrId>,
     ) -> Result<Image> {
-        let image = image.into();
-        let p = lookup_project(
+        let req = image_request(
             "image_view",
-            "image",
-            &image,
+            Method::GET,
+            &image.into(),
+            "",
             project,
             NameScope::ProjectOrSilo,
         )?;
-        let req = Request::new("image_view", Method::GET, format!("/v1/images/{image}"))
-            .query_opt("project", p);
         self.json(&req).await
     }
 
@@ -66,20 +64,14 @@ impl Client {
         image: impl Into<NameOrId>,
         project: Option<&NameOrId>,
     ) -> Result<()> {
-        let image = image.into();
-        let p = lookup_project(
+        let req = image_request(
             "image_delete",
-            "image",
-            &image,
+            Method::DELETE,
+            &image.into(),
+            "",
             project,
             NameScope::ProjectOrSilo,
         )?;
-        let req = Request::new(
-            "image_delete",
-            Method::DELETE,
-            format!("/v1/images/{image}"),
-        )
-        .query_opt("project", p);
         self.empty(&req).await
     }
 
@@ -90,20 +82,14 @@ impl Client {
         image: impl Into<NameOrId>,
         project: Option<&NameOrId>,
     ) -> Result<Image> {
-        let image = image.into();
-        let p = lookup_project(
+        let req = image_request(
             "image_promote",
-            "image",
-            &image,
+            Method::POST,
+            &image.into(),
+            "/promote",
             project,
             NameScope::Project,
         )?;
-        let req = Request::new(
-            "image_promote",
-            Method::POST,
-            format!("/v1/images/{image}/promote"),
-        )
-        .query_opt("project", p);
         self.json(&req).await
     }
 
@@ -126,4 +112,21 @@ impl Client {
         .query("project", p);
         self.json(&req).await
     }
+}
+
+/// The request `operation` on `/v1/images/{image}` followed by `suffix`,
+/// with the `project` query its lookup `scope` allows.
+fn image_request(
+    operation: &'static str,
+    method: Method,
+    image: &NameOrId,
+    suffix: &str,
+    project: Option<&NameOrId>,
+    scope: NameScope,
+) -> Result<Request> {
+    let p = lookup_project(operation, "image", image, project, scope)?;
+    Ok(
+        Request::new(operation, method, format!("/v1/images/{image}{suffix}"))
+            .query_opt("project", p),
+    )
 }

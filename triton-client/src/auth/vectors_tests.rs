@@ -36,6 +36,25 @@ fn s<'a>(v: &'a Value, field: &str) -> &'a str {
         .unwrap_or_else(|| panic!("field {field} in {v}"))
 }
 
+/// The vectors listed under `key`, which must not be empty.
+fn cases<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+    let list = v[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("no list {key} in the vectors"));
+    assert!(!list.is_empty(), "no {key} vectors");
+    list
+}
+
+/// A request vector's `signed_headers`.
+fn signed_headers(r: &Value) -> Vec<&str> {
+    r["signed_headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap())
+        .collect()
+}
+
 fn param<'a>(authorization: &'a str, name: &str) -> &'a str {
     let start = authorization
         .find(&format!("{name}=\""))
@@ -71,8 +90,7 @@ fn key_fingerprints_match_the_vectors() {
 #[test]
 fn raw_signatures_are_reproduced() {
     let v = vectors();
-    let raws = v["raw_signatures"].as_array().unwrap();
-    assert!(!raws.is_empty());
+    let raws = cases(&v, "raw_signatures");
     for raw in raws {
         let alg: Algorithm = s(raw, "algorithm").parse().unwrap();
         let k = signer(&v, s(raw, "key")).with_algorithm(alg).unwrap();
@@ -90,15 +108,9 @@ fn raw_signatures_are_reproduced() {
 #[test]
 fn cavage_requests_are_reproduced() {
     let v = vectors();
-    let reqs = v["requests"].as_array().unwrap();
-    assert!(!reqs.is_empty());
+    let reqs = cases(&v, "requests");
     for r in reqs {
-        let signed: Vec<&str> = r["signed_headers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| h.as_str().unwrap())
-            .collect();
+        let signed = signed_headers(r);
         let headers = &r["headers"];
         let ss = signing_string_for(&signed, s(r, "method"), s(r, "url"), |name| {
             headers[name].as_str()
@@ -117,7 +129,7 @@ fn cavage_requests_are_reproduced() {
 #[tokio::test]
 async fn triton_requests_are_reproduced_or_verified() {
     let v = vectors();
-    let reqs = v["triton_requests"].as_array().unwrap();
+    let reqs = cases(&v, "triton_requests");
     let mut deterministic = 0;
     let mut verified = 0;
     for r in reqs {
@@ -130,12 +142,7 @@ async fn triton_requests_are_reproduced_or_verified() {
         let user = (parts.len() == 6).then(|| parts[3]);
         assert_eq!(key_id, key_id_path(parts[1], user, k.key_id()), "{name}");
 
-        let signed: Vec<&str> = r["signed_headers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| h.as_str().unwrap())
-            .collect();
+        let signed = signed_headers(r);
         let date = s(r, "date");
         let ss = if signed == ["(request-target)", "date"] {
             signing_string(s(r, "method"), s(r, "url"), date)

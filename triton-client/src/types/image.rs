@@ -9,6 +9,18 @@ use uuid::Uuid;
 
 use super::{ImageId, MachineId};
 
+/// Builder setters for optional `String` fields: each `field` named gets
+/// `fn field(self, v: impl Into<String>) -> Self`, with the doc given.
+macro_rules! string_setters {
+    ($($(#[$doc:meta])* $field:ident,)*) => {$(
+        $(#[$doc])*
+        pub fn $field(mut self, v: impl Into<String>) -> Self {
+            self.$field = Some(v.into());
+            self
+        }
+    )*};
+}
+
 /// Image state (IMGAPI manifest `state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -282,20 +294,13 @@ impl CreateImageFromMachine {
             tags: None,
         }
     }
-    /// Description.
-    pub fn description(mut self, v: impl Into<String>) -> Self {
-        self.description = Some(v.into());
-        self
-    }
-    /// Homepage URL.
-    pub fn homepage(mut self, v: impl Into<String>) -> Self {
-        self.homepage = Some(v.into());
-        self
-    }
-    /// EULA URL.
-    pub fn eula(mut self, v: impl Into<String>) -> Self {
-        self.eula = Some(v.into());
-        self
+    string_setters! {
+        /// Description.
+        description,
+        /// Homepage URL.
+        homepage,
+        /// EULA URL.
+        eula,
     }
     /// Accounts to share the image with.
     pub fn acl(mut self, accounts: impl IntoIterator<Item = Uuid>) -> Self {
@@ -335,30 +340,17 @@ impl UpdateImage {
     pub fn new() -> Self {
         Self::default()
     }
-    /// New name.
-    pub fn name(mut self, v: impl Into<String>) -> Self {
-        self.name = Some(v.into());
-        self
-    }
-    /// New version.
-    pub fn version(mut self, v: impl Into<String>) -> Self {
-        self.version = Some(v.into());
-        self
-    }
-    /// New description.
-    pub fn description(mut self, v: impl Into<String>) -> Self {
-        self.description = Some(v.into());
-        self
-    }
-    /// New homepage URL.
-    pub fn homepage(mut self, v: impl Into<String>) -> Self {
-        self.homepage = Some(v.into());
-        self
-    }
-    /// New EULA URL.
-    pub fn eula(mut self, v: impl Into<String>) -> Self {
-        self.eula = Some(v.into());
-        self
+    string_setters! {
+        /// New name.
+        name,
+        /// New version.
+        version,
+        /// New description.
+        description,
+        /// New homepage URL.
+        homepage,
+        /// New EULA URL.
+        eula,
     }
     /// New ACL.
     pub fn acl(mut self, accounts: impl IntoIterator<Item = Uuid>) -> Self {

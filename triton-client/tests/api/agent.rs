@@ -76,34 +76,19 @@ async fn agent_keys_sign_with_the_right_algorithms() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let cases = [
-        (
-            "rsa",
-            vec!["-t", "rsa", "-b", "2048"],
-            None,
-            Algorithm::RsaSha256,
-        ),
+        ("rsa", "-t rsa -b 2048", None, Algorithm::RsaSha256),
         (
             "rsa512",
-            vec!["-t", "rsa", "-b", "2048"],
+            "-t rsa -b 2048",
             Some(Algorithm::RsaSha512),
             Algorithm::RsaSha512,
         ),
-        (
-            "p256",
-            vec!["-t", "ecdsa", "-b", "256"],
-            None,
-            Algorithm::EcdsaSha256,
-        ),
-        (
-            "p521",
-            vec!["-t", "ecdsa", "-b", "521"],
-            None,
-            Algorithm::EcdsaSha512,
-        ),
-        ("ed", vec!["-t", "ed25519"], None, Algorithm::Ed25519Sha512),
+        ("p256", "-t ecdsa -b 256", None, Algorithm::EcdsaSha256),
+        ("p521", "-t ecdsa -b 521", None, Algorithm::EcdsaSha512),
+        ("ed", "-t ed25519", None, Algorithm::Ed25519Sha512),
     ];
     for (name, args, alg, expected) in cases {
-        let path = keygen(d, name, "", &args);
+        let path = keygen(d, name, "", &args.split(' ').collect::<Vec<_>>());
         let md5 = register(&sim, &path);
         agent.add(&path);
         // Found by its SHA256 fingerprint; keyId still carries the MD5.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use imagebake_http::Backoff;
 use imagebake_sim::triton::{TritonDelays, TritonSim, TritonSimOptions};
 use triton_client::auth::{Algorithm, Signer};
+use triton_client::types::{ImageId, ListImages};
 use triton_client::{Client, Config, ConfigBuilder, KeySource, RetryPolicy, WaitOptions};
 
 pub fn ms(n: u64) -> Duration {
@@ -131,4 +132,13 @@ pub fn recording_client(sim: &TritonSim, recording: &Arc<Recording>) -> Client {
             .unwrap(),
     )
     .unwrap()
+}
+
+/// The id of the simulator's Linux image.
+pub async fn an_image(c: &Client) -> ImageId {
+    c.list_images(&ListImages::new().os("linux"))
+        .await
+        .unwrap()
+        .remove(0)
+        .id
 }

@@ -11,7 +11,7 @@ use triton_client::types::{
     MachineState, NameOrId, UpdateImage,
 };
 
-use crate::common::{client, sim, wait, wait_until};
+use crate::common::{an_image, client, sim, wait, wait_until};
 use imagebake_http::WaitError;
 
 #[tokio::test]
@@ -339,15 +339,11 @@ async fn tags_and_metadata(c: &Client, id: &triton_client::types::MachineId) {
 async fn failed_machine_and_failed_image_end_waits_at_once() {
     let sim = sim().await;
     let c = client(&sim);
-    let image = c
-        .list_images(&ListImages::new().os("linux"))
-        .await
-        .unwrap()
-        .remove(0);
+    let image = an_image(&c).await;
 
     sim.faults().inject("CreateMachine", Fault::FailResource, 1);
     let m = c
-        .create_machine(&CreateMachine::new(image.id, "g1.nano").name("doomed"))
+        .create_machine(&CreateMachine::new(image, "g1.nano").name("doomed"))
         .await
         .unwrap();
     let e = wait_until(&wait(), || c.look_machine(&m.id, MachineState::Running))
@@ -360,7 +356,7 @@ async fn failed_machine_and_failed_image_end_waits_at_once() {
     c.delete_machine(&m.id).await.unwrap();
 
     let m = c
-        .create_machine(&CreateMachine::new(image.id, "g1.nano").name("imager"))
+        .create_machine(&CreateMachine::new(image, "g1.nano").name("imager"))
         .await
         .unwrap();
     wait_until(&wait(), || c.look_machine(&m.id, MachineState::Running))
@@ -400,16 +396,12 @@ async fn failed_machine_and_failed_image_end_waits_at_once() {
 async fn waits_time_out_and_cancel() {
     let sim = sim().await;
     let c = client(&sim);
-    let image = c
-        .list_images(&ListImages::new().os("linux"))
-        .await
-        .unwrap()
-        .remove(0);
+    let image = an_image(&c).await;
     sim.set_delays(imagebake_sim::triton::TritonDelays::all(
         std::time::Duration::from_secs(3600),
     ));
     let m = c
-        .create_machine(&CreateMachine::new(image.id, "g1.nano").name("slow"))
+        .create_machine(&CreateMachine::new(image, "g1.nano").name("slow"))
         .await
         .unwrap();
     let short = triton_client::WaitOptions::new(

@@ -5,23 +5,15 @@ use std::sync::Arc;
 use imagebake_sim::Fault;
 use imagebake_sim::triton::TritonSim;
 use triton_client::auth::{Algorithm, KeySigner};
-use triton_client::types::{CreateMachine, ImageId, ListImages, ListMachines, MachineState};
+use triton_client::types::{CreateMachine, ListImages, ListMachines, MachineState};
 use triton_client::{Client, Error};
 
-use crate::common::{Recording, base, client, recording_client, sim, wait, wait_until};
+use crate::common::{Recording, an_image, base, client, recording_client, sim, wait, wait_until};
 
 fn recording(sim: &TritonSim) -> Arc<Recording> {
     Recording::new(Arc::new(
         KeySigner::from_file(sim.private_key_path(), None).unwrap(),
     ))
-}
-
-async fn an_image(c: &Client) -> ImageId {
-    c.list_images(&ListImages::new().os("linux"))
-        .await
-        .unwrap()
-        .remove(0)
-        .id
 }
 
 #[tokio::test]

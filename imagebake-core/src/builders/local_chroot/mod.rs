@@ -5,12 +5,13 @@
 //! 1. the working copy: `qemu-img convert` of the source image to a raw
 //!    file next to the output (the source is never modified), or, from
 //!    scratch, a blank file, `partition` (sfdisk);
-//! 2. `attach loop device` (`losetup --find --show --partscan`), from
-//!    scratch `mkfs`;
-//! 3. `pre-mount commands`, `mount root`, from scratch `populate root`
-//!    (tarball or directory), `post-mount commands`, `chroot mounts`,
-//!    `copy files`, the provisioners in the chroot;
-//! 4. `unmount`, `detach loop device`;
+//! 2. `attach loop device` (`losetup --find --show --partscan`);
+//! 3. `chroot` (the [`ChrootPipeline`] it shares with `osc-chroot`): from
+//!    scratch `mkfs`, `pre-mount commands`, `mount root`, from scratch
+//!    `populate root` (tarball or directory), `post-mount commands`,
+//!    `chroot mounts`, `copy files`, the provisioners in the chroot,
+//!    `unmount`;
+//! 4. `detach loop device`;
 //! 5. `write output`: the working copy renamed to the output (raw), or
 //!    converted to it (qcow2).
 //!
@@ -27,11 +28,12 @@ use std::path::PathBuf;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::builders::packer::TemplateVars;
+use crate::builders::{Artifact, ArtifactKind, Builder, BuilderConfig, Provisioners};
 use crate::steps::chroot::{
-    AttachLoop, BlankImage, BlockDevice, CopyFiles, DetachLoop, DiskFormat, Mkfs, MountExtra,
-    MountRoot, Partition, Populate, PostMountCommands, PreMountCommands, QemuConvert, Unmount,
+    AttachLoop, BlankImage, ChrootPipeline, DetachLoop, DiskFormat, Partition, QemuConvert,
 };
-use crate::{BuildError, BuildId, ChrootCommunicator, CleanupReport, Comm, Error, Runner, Step};
+use crate::{BuildError, BuildId, CleanupReport, Error, Runner};
 use plan::{Input, Plan};
 
 /// What a successful `local-chroot` build wrote.
@@ -45,6 +47,11 @@ pub struct LocalChrootArtifact {
     pub build_id: BuildId,
     /// What the cleanup did (loop device, mounts, working copy).
     pub cleanup: CleanupReport,
+}
+
+impl LocalChrootArtifact {
+    /// imagebake's builder id for local image files.
+    pub const BUILDER_ID: &'static str = "imagebake.local-chroot";
 }
 
 impl fmt::Display for LocalChrootArtifact {
@@ -62,51 +69,48 @@ impl fmt::Display for LocalChrootArtifact {
 /// A checked `local-chroot` build, ready to run.
 pub struct LocalChrootBuilder {
     plan: Box<Plan>,
-    provisioners: Vec<Box<dyn Step<Comm, Out = Comm>>>,
+    provisioners: Provisioners,
 }
 
 impl fmt::Debug for LocalChrootBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LocalChrootBuilder")
             .field("output", &self.plan.output)
-            .field("provisioners", &self.provisioners.len())
+            .field("provisioners", &self.provisioners)
             .finish_non_exhaustive()
     }
 }
 
 impl LocalChrootBuilder {
-    /// Checks `config` (nothing is touched yet).
-    pub fn new(config: LocalChrootConfig) -> Result<Self, Error> {
-        Ok(Self {
-            plan: Box::new(Plan::new(&config)?),
-            provisioners: Vec::new(),
-        })
-    }
-
-    /// Adds a provisioner (run in the chroot, in order).
-    pub fn provisioner(mut self, step: impl Step<Comm, Out = Comm> + 'static) -> Self {
-        self.provisioners.push(Box::new(step));
-        self
-    }
-
-    /// Adds provisioners built at run time (from a template).
-    pub fn provisioners(mut self, steps: Vec<Box<dyn Step<Comm, Out = Comm>>>) -> Self {
-        self.provisioners.extend(steps);
-        self
-    }
-
     /// The output file.
     pub fn output(&self) -> &std::path::Path {
         &self.plan.output
     }
+}
 
-    /// Runs the build with `runner` until done, failed, or `token` is
-    /// cancelled; the cleanup runs in every case.
-    pub async fn run(
+impl Builder for LocalChrootBuilder {
+    const TYPE: &'static str = BUILDER;
+    type Config = LocalChrootConfig;
+    type Artifact = LocalChrootArtifact;
+
+    /// `local-chroot` has no template functions in its keys: `vars` is
+    /// not used; nothing is touched yet.
+    fn with_vars(config: LocalChrootConfig, _vars: &TemplateVars) -> Result<Self, Error> {
+        Ok(Self {
+            plan: Box::new(Plan::new(&config)?),
+            provisioners: Provisioners::default(),
+        })
+    }
+
+    fn provisioners_mut(&mut self) -> &mut Provisioners {
+        &mut self.provisioners
+    }
+
+    async fn run(
         &self,
         runner: &Runner,
         token: CancellationToken,
-    ) -> Result<LocalChrootArtifact, BuildError> {
+    ) -> Result<Self::Artifact, BuildError> {
         let p = &self.plan;
         let mut work = p.output.clone().into_os_string();
         work.push(format!(".{}.work.raw", runner.id()));
@@ -120,7 +124,7 @@ impl LocalChrootBuilder {
                         p.output.display()
                     )));
                 }
-                let h = &p.host;
+                let h = &p.chroot.host;
                 let file = match &p.input {
                     Input::Image { path, format } => {
                         let copy = QemuConvert::working_copy(
@@ -138,43 +142,19 @@ impl LocalChrootBuilder {
                     }
                 };
                 let attached = cx.step(&AttachLoop::new(h.clone()), file).await?;
-                let mut dev: BlockDevice = attached.device.clone();
+                let mut chroot = ChrootPipeline::new(&p.chroot, self.provisioners.steps());
                 if let Input::Scratch {
-                    filesystem, label, ..
+                    filesystem,
+                    label,
+                    rootfs,
+                    ..
                 } = &p.input
                 {
-                    let mkfs = Mkfs::new(h.clone(), filesystem, &p.mount_partition)
-                        .label(label.clone())
-                        .node_timeout(p.device_timeout);
-                    dev = cx.step(&mkfs, dev).await?;
+                    chroot = chroot
+                        .mkfs(filesystem, label.clone())
+                        .populate(rootfs.clone());
                 }
-                let pre = PreMountCommands::new(h.clone(), p.pre_mount.clone());
-                let dev = cx.step(&pre, dev).await?;
-                let mount = MountRoot::new(h.clone(), &p.mount_path, &p.mount_partition)
-                    .options(p.mount_options.clone())
-                    .node_timeout(p.device_timeout);
-                let mut mounted = cx.step(&mount, dev).await?;
-                if let Input::Scratch {
-                    rootfs: Some(r), ..
-                } = &p.input
-                {
-                    mounted = cx.step(&Populate::new(r.clone()), mounted).await?;
-                }
-                let mounted = cx
-                    .step(&PostMountCommands::new(p.post_mount.clone()), mounted)
-                    .await?;
-                let mounted = cx
-                    .step(&MountExtra::new(p.chroot_mounts.clone()), mounted)
-                    .await?;
-                let mounted = cx
-                    .step(&CopyFiles::new(p.copy_files.clone()), mounted)
-                    .await?;
-                let mut chroot = ChrootCommunicator::new(&mounted.mount_path)?;
-                if let Some(wrapper) = mounted.host().wrapper() {
-                    chroot = chroot.command_wrapper(wrapper)?;
-                }
-                cx.steps(&self.provisioners, Comm::new(chroot)).await?;
-                let _unmounted = cx.step(&Unmount::new(), mounted).await?;
+                cx.step(&chroot, attached.device.clone()).await?;
                 let file = cx.step(&DetachLoop::new(h.clone()), attached).await?;
                 match p.output_format {
                     DiskFormat::Raw => {
@@ -213,5 +193,43 @@ impl LocalChrootBuilder {
             build_id: built.build_id,
             cleanup: built.cleanup,
         })
+    }
+}
+
+impl Artifact for LocalChrootArtifact {
+    fn kind(&self) -> ArtifactKind {
+        ArtifactKind::new(BUILDER, Self::BUILDER_ID, "local")
+    }
+
+    /// The output file.
+    fn id(&self) -> Option<String> {
+        Some(self.path.display().to_string())
+    }
+
+    /// The output file's name.
+    fn name(&self) -> &str {
+        self.path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+    }
+
+    fn files(&self) -> Vec<PathBuf> {
+        vec![self.path.clone()]
+    }
+
+    fn build(&self) -> (&BuildId, &CleanupReport) {
+        (&self.build_id, &self.cleanup)
+    }
+
+    /// The file's format.
+    fn details(&self) -> serde_json::Value {
+        serde_json::json!({"format": self.format.to_string()})
+    }
+}
+
+impl BuilderConfig for LocalChrootConfig {
+    fn from_block(block: &serde_json::Value) -> Result<Self, Error> {
+        Self::from_json(block)
     }
 }

@@ -6,10 +6,7 @@ use std::time::Duration;
 use super::config::{BUILDER, LocalChrootConfig, parse_size};
 use crate::Error;
 use crate::builders::packer::{config_error, duration_key};
-use crate::steps::chroot::{
-    ChrootMount, DEFAULT_MOUNT_PATH, DiskFormat, HostCommands, PartitionTable, RootfsSource,
-    default_chroot_mounts,
-};
+use crate::steps::chroot::{ChrootSettings, DiskFormat, PartitionTable, RootfsSource, chroot_keys};
 
 /// Where the disk comes from.
 #[derive(Debug, Clone)]
@@ -32,15 +29,7 @@ pub(crate) struct Plan {
     pub input: Input,
     pub output: PathBuf,
     pub output_format: DiskFormat,
-    pub host: HostCommands,
-    pub mount_path: String,
-    pub mount_partition: String,
-    pub mount_options: Vec<String>,
-    pub chroot_mounts: Vec<ChrootMount>,
-    pub copy_files: Vec<PathBuf>,
-    pub pre_mount: Vec<String>,
-    pub post_mount: Vec<String>,
-    pub device_timeout: Duration,
+    pub chroot: ChrootSettings,
 }
 
 fn err(msg: &str) -> Error {
@@ -129,72 +118,21 @@ impl Plan {
                 ..
             }
         );
-        let mount_partition = c
-            .mount_partition
-            .clone()
-            .unwrap_or_else(|| if whole_disk { "0" } else { "1" }.to_owned());
-        if mount_partition.is_empty() || !mount_partition.chars().all(|ch| ch.is_ascii_digit()) {
-            return Err(err_at(
-                "mount_partition",
-                &format!("key `mount_partition`: {mount_partition:?} is not a partition number"),
-            ));
-        }
-        let chroot_mounts = match &c.chroot_mounts {
-            None => default_chroot_mounts(),
-            Some(list) => list
-                .iter()
-                .map(|m| ChrootMount::from_triple(m))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| err(&e.to_string()))?,
-        };
-        let host =
-            HostCommands::wrapped(c.command_wrapper.as_deref()).map_err(|e| err(&e.to_string()))?;
-        let mount_path = c
-            .mount_path
-            .clone()
-            .filter(|m| !m.is_empty())
-            .unwrap_or_else(|| DEFAULT_MOUNT_PATH.to_owned());
-        crate::template::render("mount_path", &mount_path, &[("Device", "x")])
-            .map_err(|e| err(&e.to_string()))?;
-        for cmd in &c.pre_mount_commands {
-            crate::template::render("pre_mount_commands", cmd, &[("Device", "x")])
-                .map_err(|e| err(&e.to_string()))?;
-        }
-        for cmd in &c.post_mount_commands {
-            crate::template::render(
-                "post_mount_commands",
-                cmd,
-                &[("Device", "x"), ("MountPath", "x")],
-            )
-            .map_err(|e| err(&e.to_string()))?;
-        }
         let device_timeout = duration_key(
             BUILDER,
             "device_timeout",
             c.device_timeout.as_deref(),
             Duration::from_secs(30),
         )?;
+        let keys = chroot_keys!(c, if whole_disk { "0" } else { "1" });
+        let chroot = ChrootSettings::from_keys(BUILDER, &keys, device_timeout)?;
         Ok(Self {
             output_format: c
                 .output_format
                 .unwrap_or_else(|| DiskFormat::from_extension(&c.output_path)),
             output: c.output_path.clone(),
-            copy_files: c.copy_files.clone().unwrap_or_else(|| {
-                if c.from_scratch {
-                    Vec::new()
-                } else {
-                    vec![PathBuf::from("/etc/resolv.conf")]
-                }
-            }),
             input,
-            host,
-            mount_path,
-            mount_partition,
-            mount_options: c.mount_options.clone(),
-            chroot_mounts,
-            pre_mount: c.pre_mount_commands.clone(),
-            post_mount: c.post_mount_commands.clone(),
-            device_timeout,
+            chroot,
         })
     }
 }

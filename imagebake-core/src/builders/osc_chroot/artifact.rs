@@ -2,6 +2,10 @@ use std::fmt;
 
 use osc_client::types::Image;
 
+use serde_json::{Value, json};
+
+use super::BUILDER;
+use crate::builders::{Artifact, ArtifactKind};
 use crate::{BuildId, CleanupReport};
 
 /// What a successful `osc-chroot` build made: the OMI, its region and
@@ -40,5 +44,34 @@ impl fmt::Display for OscChrootArtifact {
             self.snapshot_ids.join(", "),
             self.build_id
         )
+    }
+}
+
+impl Artifact for OscChrootArtifact {
+    fn kind(&self) -> ArtifactKind {
+        ArtifactKind::new(BUILDER, Self::BUILDER_ID, "outscale")
+    }
+
+    /// The OMI's id.
+    fn id(&self) -> Option<String> {
+        Some(self.omi_id.clone())
+    }
+
+    fn name(&self) -> &str {
+        &self.omi_name
+    }
+
+    /// Packer's `region:ami-…` (one region per build).
+    fn packer_id(&self) -> String {
+        format!("{}:{}", self.region, self.omi_id)
+    }
+
+    fn build(&self) -> (&BuildId, &CleanupReport) {
+        (&self.build_id, &self.cleanup)
+    }
+
+    /// The region and the snapshots.
+    fn details(&self) -> Value {
+        json!({"region": self.region, "snapshot_ids": self.snapshot_ids})
     }
 }

@@ -14,9 +14,11 @@
 //! 4. `create volume` (tagged with the build id; deleted at the end);
 //! 5. `device lock`, `link volume` (free device name, `LinkVolume`, wait
 //!    `in-use`/`attached`), `wait for device` (node resolved, lock released);
-//! 6. `pre-mount commands`, `mount root`, `post-mount commands`,
-//!    `chroot mounts`, `copy files`, the provisioners in the chroot;
-//! 7. `unmount` (everything, deepest first), `unlink volume`;
+//! 6. `chroot` (the [`ChrootPipeline`] it shares with `local-chroot`):
+//!    `pre-mount commands`, `mount root`, `post-mount commands`,
+//!    `chroot mounts`, `copy files`, the provisioners in the chroot,
+//!    `unmount` (everything, deepest first);
+//! 7. `unlink volume`;
 //! 8. `snapshot`, `deregister omi` (with `force_deregister`), `register omi`,
 //!    `omi permissions`, `tag omi`.
 //!
@@ -39,15 +41,14 @@ use osc_client::{Client, MetadataClient};
 use tokio_util::sync::CancellationToken;
 
 use crate::builders::packer::TemplateVars;
-use crate::steps::chroot::{
-    CopyFiles, DeviceLock, MountExtra, MountRoot, PostMountCommands, PreMountCommands, Unmount,
-};
+use crate::builders::{Builder, BuilderConfig, Provisioners};
+use crate::steps::chroot::{ChrootPipeline, DeviceLock};
 use crate::steps::osc::{
     CheckOmiName, CopySourceOmi, CreateSnapshot, CreateVolume, Deregister, LinkVolume, OmiSpec,
     RegisterOmi, SourceOmi, TagOmi, UnlinkVolume, UpdatePermissions, VmInfo, VolumeSpec,
     WaitDevice, Waits,
 };
-use crate::{BuildError, ChrootCommunicator, Comm, Error, Runner, Step};
+use crate::{BuildError, Error, Runner, Sweeper};
 use plan::Plan;
 
 /// A checked `osc-chroot` build, ready to run: its configuration, the API
@@ -56,7 +57,7 @@ pub struct OscChrootBuilder {
     plan: Box<Plan>,
     client: Client,
     metadata: MetadataClient,
-    provisioners: Vec<Box<dyn Step<Comm, Out = Comm>>>,
+    provisioners: Provisioners,
 }
 
 impl std::fmt::Debug for OscChrootBuilder {
@@ -64,21 +65,40 @@ impl std::fmt::Debug for OscChrootBuilder {
         f.debug_struct("OscChrootBuilder")
             .field("client", &self.client)
             .field("omi_name", &self.plan.omi_name)
-            .field("provisioners", &self.provisioners.len())
+            .field("provisioners", &self.provisioners)
             .finish_non_exhaustive()
     }
 }
 
 impl OscChrootBuilder {
-    /// Checks `config` (no request is made), expands `{{timestamp}}` and
-    /// `{{uuid}}`, and sets up the clients (credentials from the config, else
-    /// `OSC_*` and the profile file).
-    pub fn new(config: OscChrootConfig) -> Result<Self, Error> {
-        Self::with_vars(config, &TemplateVars::now())
+    /// Uses this API client (its own retry policy, say) instead of the one
+    /// made from the configuration.
+    pub fn client(mut self, client: Client) -> Self {
+        self.client = client;
+        self
     }
 
-    /// [`OscChrootBuilder::new`] with given template values.
-    pub fn with_vars(config: OscChrootConfig, vars: &TemplateVars) -> Result<Self, Error> {
+    /// The OMI name, templates expanded.
+    pub fn omi_name(&self) -> &str {
+        &self.plan.omi_name
+    }
+
+    /// The wait settings.
+    pub fn waits(&self) -> Waits {
+        self.plan.waits
+    }
+}
+
+impl Builder for OscChrootBuilder {
+    const TYPE: &'static str = BUILDER;
+    /// Packer's own name for it, so Packer templates run as they are.
+    const ALIASES: &'static [&'static str] = &[PACKER_BUILDER];
+    type Config = OscChrootConfig;
+    type Artifact = OscChrootArtifact;
+
+    /// Credentials come from the configuration, else `OSC_*` and the
+    /// profile file.
+    fn with_vars(config: Self::Config, vars: &TemplateVars) -> Result<Self, Error> {
         let plan = Box::new(Plan::new(&config, vars)?);
         let cfg =
             plan.client.clone().build().map_err(|e| {
@@ -92,47 +112,19 @@ impl OscChrootBuilder {
             plan,
             client,
             metadata,
-            provisioners: Vec::new(),
+            provisioners: Provisioners::default(),
         })
     }
 
-    /// Uses this API client (its own retry policy, say) instead of the one
-    /// made from the configuration.
-    pub fn client(mut self, client: Client) -> Self {
-        self.client = client;
-        self
+    fn provisioners_mut(&mut self) -> &mut Provisioners {
+        &mut self.provisioners
     }
 
-    /// Adds a provisioner (run in the chroot, in order).
-    pub fn provisioner(mut self, step: impl Step<Comm, Out = Comm> + 'static) -> Self {
-        self.provisioners.push(Box::new(step));
-        self
-    }
-
-    /// Adds provisioners built at run time (from a template).
-    pub fn provisioners(mut self, steps: Vec<Box<dyn Step<Comm, Out = Comm>>>) -> Self {
-        self.provisioners.extend(steps);
-        self
-    }
-
-    /// The OMI name, templates expanded.
-    pub fn omi_name(&self) -> &str {
-        &self.plan.omi_name
-    }
-
-    /// The wait settings.
-    pub fn waits(&self) -> Waits {
-        self.plan.waits
-    }
-
-    /// Runs the build with `runner` until done, failed, or `token` is
-    /// cancelled; the cleanup runs in every case and is reported in the
-    /// artifact or the error.
-    pub async fn run(
+    async fn run(
         &self,
         runner: &Runner,
         token: CancellationToken,
-    ) -> Result<OscChrootArtifact, BuildError> {
+    ) -> Result<Self::Artifact, BuildError> {
         let p = &self.plan;
         let c = &self.client;
         let w = p.waits;
@@ -184,29 +176,8 @@ impl OscChrootBuilder {
                 let linked = cx.step(&link, (host.clone(), volume, lock)).await?;
                 let attached = cx.step(&WaitDevice::new(&p.device_dir, w), linked).await?;
 
-                let dev = attached.device.clone();
-                let pre = PreMountCommands::new(p.host.clone(), p.pre_mount.clone());
-                let dev = cx.step(&pre, dev).await?;
-                let mount = MountRoot::new(p.host.clone(), &p.mount_path, &p.mount_partition)
-                    .options(p.mount_options.clone())
-                    .mount_device(p.nvme_device_path.clone())
-                    .node_timeout(w.device);
-                let mounted = cx.step(&mount, dev).await?;
-                let mounted = cx
-                    .step(&PostMountCommands::new(p.post_mount.clone()), mounted)
-                    .await?;
-                let mounted = cx
-                    .step(&MountExtra::new(p.chroot_mounts.clone()), mounted)
-                    .await?;
-                let mounted = cx
-                    .step(&CopyFiles::new(p.copy_files.clone()), mounted)
-                    .await?;
-                let mut chroot = ChrootCommunicator::new(&mounted.mount_path)?;
-                if let Some(wrapper) = mounted.host().wrapper() {
-                    chroot = chroot.command_wrapper(wrapper)?;
-                }
-                cx.steps(&self.provisioners, Comm::new(chroot)).await?;
-                let unmounted = cx.step(&Unmount::new(), mounted).await?;
+                let chroot = ChrootPipeline::new(&p.chroot, self.provisioners.steps());
+                let unmounted = cx.step(&chroot, attached.device.clone()).await?;
                 let volume_id = cx
                     .step(&UnlinkVolume::new(c.clone(), w), (attached, unmounted))
                     .await?;
@@ -257,5 +228,15 @@ impl OscChrootBuilder {
             image,
             cleanup: built.cleanup,
         })
+    }
+
+    fn sweeper(&self) -> Option<Box<dyn Sweeper>> {
+        Some(Box::new(OscSweeper::new(self.client.clone())))
+    }
+}
+
+impl BuilderConfig for OscChrootConfig {
+    fn from_block(block: &serde_json::Value) -> Result<Self, Error> {
+        Self::from_json(block)
     }
 }

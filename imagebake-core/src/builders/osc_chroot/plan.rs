@@ -11,9 +11,7 @@ use osc_client::types::{BlockDeviceMapping, BootMode, BsuToCreate, VolumeType};
 use super::config::{BUILDER, OscChrootConfig};
 use crate::Error;
 use crate::builders::packer::{TemplateVars, config_error, duration_key};
-use crate::steps::chroot::{
-    ChrootMount, DEFAULT_LOCK_PATH, DEFAULT_MOUNT_PATH, HostCommands, default_chroot_mounts,
-};
+use crate::steps::chroot::{ChrootSettings, DEFAULT_LOCK_PATH, chroot_keys};
 use crate::steps::osc::{OmiSource, Waits};
 
 /// The real metadata service.
@@ -33,17 +31,9 @@ pub(crate) struct Plan {
     pub root_device_name: String,
     pub mappings: Vec<BlockDeviceMapping>,
     pub device_path: Option<String>,
-    pub nvme_device_path: Option<PathBuf>,
     pub device_dir: PathBuf,
     pub lock_path: PathBuf,
-    pub mount_path: String,
-    pub mount_partition: String,
-    pub mount_options: Vec<String>,
-    pub chroot_mounts: Vec<ChrootMount>,
-    pub copy_files: Vec<PathBuf>,
-    pub host: HostCommands,
-    pub pre_mount: Vec<String>,
-    pub post_mount: Vec<String>,
+    pub chroot: ChrootSettings,
     pub force_deregister: bool,
     pub force_delete_snapshot: bool,
     pub omi_account_ids: Vec<String>,
@@ -217,43 +207,6 @@ impl Plan {
             }
         }
 
-        let chroot_mounts = match &c.chroot_mounts {
-            None => default_chroot_mounts(),
-            Some(list) => list
-                .iter()
-                .map(|m| ChrootMount::from_triple(m))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| err(&e.to_string()))?,
-        };
-        let mount_partition = c.mount_partition.clone().unwrap_or_else(|| "1".to_owned());
-        if !mount_partition.chars().all(|ch| ch.is_ascii_digit()) || mount_partition.is_empty() {
-            return Err(err_at(
-                "mount_partition",
-                &format!("key `mount_partition`: {mount_partition:?} is not a partition number"),
-            ));
-        }
-        let host =
-            HostCommands::wrapped(c.command_wrapper.as_deref()).map_err(|e| err(&e.to_string()))?;
-        let mount_path = c
-            .mount_path
-            .clone()
-            .filter(|m| !m.is_empty())
-            .unwrap_or_else(|| DEFAULT_MOUNT_PATH.to_owned());
-        crate::template::render("mount_path", &mount_path, &[("Device", "x")])
-            .map_err(|e| err(&e.to_string()))?;
-        for (key, list, names) in [
-            ("pre_mount_commands", &c.pre_mount_commands, &["Device"][..]),
-            (
-                "post_mount_commands",
-                &c.post_mount_commands,
-                &["Device", "MountPath"][..],
-            ),
-        ] {
-            let vars: Vec<(&str, &str)> = names.iter().map(|n| (*n, "x")).collect();
-            for cmd in list {
-                crate::template::render(key, cmd, &vars).map_err(|e| err(&e.to_string()))?;
-            }
-        }
         let tag_vars = [
             ("BuildRegion", "x"),
             ("SourceOMI", "x"),
@@ -279,6 +232,10 @@ impl Plan {
             return Err(err_at("poll_cap", "key `poll_cap` must be more than 0"));
         }
 
+        let keys = chroot_keys!(c, "1");
+        let chroot = ChrootSettings::from_keys(BUILDER, &keys, waits.device)?
+            .mount_device(c.nvme_device_path.clone());
+
         Ok(Self {
             client,
             metadata_url: c
@@ -295,29 +252,15 @@ impl Plan {
             root_device_name,
             mappings,
             device_path: c.device_path.clone().filter(|d| !d.is_empty()),
-            nvme_device_path: c.nvme_device_path.clone(),
             device_dir: c
                 .device_dir
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("/dev")),
+            chroot,
             lock_path: c
                 .device_lock_path
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_LOCK_PATH)),
-            mount_path,
-            mount_partition,
-            mount_options: c.mount_options.clone(),
-            chroot_mounts,
-            copy_files: c.copy_files.clone().unwrap_or_else(|| {
-                if c.from_scratch {
-                    Vec::new()
-                } else {
-                    vec![PathBuf::from("/etc/resolv.conf")]
-                }
-            }),
-            host,
-            pre_mount: c.pre_mount_commands.clone(),
-            post_mount: c.post_mount_commands.clone(),
             force_deregister: c.force_deregister,
             force_delete_snapshot: c.force_delete_snapshot,
             omi_account_ids: c.omi_account_ids.clone(),

@@ -3,6 +3,10 @@ use std::fmt;
 use oxide_client::{Image, NameOrId};
 use uuid::Uuid;
 
+use serde_json::{Value, json};
+
+use super::BUILDER;
+use crate::builders::{Artifact, ArtifactKind};
 use crate::comm::ssh::HostKeyRecord;
 use crate::{BuildId, CleanupReport};
 
@@ -45,5 +49,38 @@ impl fmt::Display for OxideArtifact {
             Some(id) => write!(f, "{} ({id})", self.name),
             None => write!(f, "no image (skip_create_image), build {}", self.build_id),
         }
+    }
+}
+
+impl Artifact for OxideArtifact {
+    fn kind(&self) -> ArtifactKind {
+        ArtifactKind::new(BUILDER, Self::BUILDER_ID, "oxide")
+    }
+
+    /// The image's UUID (also Packer's `Id()`); `None` with
+    /// `skip_create_image`.
+    fn id(&self) -> Option<String> {
+        self.image_id.map(|i| i.to_string())
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn version(&self) -> Option<&str> {
+        Some(&self.version)
+    }
+
+    fn build(&self) -> (&BuildId, &CleanupReport) {
+        (&self.build_id, &self.cleanup)
+    }
+
+    /// The project, the OS and the host key trusted on first use.
+    fn details(&self) -> Value {
+        json!({
+            "project": self.project.to_string(),
+            "os": self.os,
+            "host_key": self.host_key.as_ref().map(|h| format!("{h:?}")),
+        })
     }
 }

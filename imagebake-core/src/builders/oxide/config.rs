@@ -230,7 +230,7 @@ mod tests {
 
     #[test]
     fn every_known_key_decodes() {
-        let mut v = minimal();
+        let v = minimal();
         let extra = json!({
             "profile": "p", "insecure_skip_verify": true,
             "boot_disk_image_name": "debian-12", "boot_disk_image_scope": "silo",
@@ -247,9 +247,7 @@ mod tests {
             "ssh_bastion_username": "bu", "ssh_bastion_password": "bp",
             "ssh_bastion_private_key_file": "/bk", "ssh_bastion_agent_auth": false,
         });
-        for (k, x) in extra.as_object().unwrap() {
-            v[k] = x.clone();
-        }
+        let v = crate::builders::packer::merged(v, &extra);
         for k in OxideConfig::all_keys() {
             assert!(v.get(k).is_some(), "test misses {k}");
         }

@@ -32,6 +32,7 @@
 //! 9. the cleanup removes the instance, then its disk, then the key.
 //!
 //! ```no_run
+//! use imagebake_core::builders::Builder;
 //! use imagebake_core::builders::oxide::{OxideBuilder, OxideConfig};
 //! use imagebake_core::{CancellationToken, Runner, TracingObserver, provision::Shell};
 //! use std::sync::Arc;
@@ -64,8 +65,8 @@ pub use sweep::OxideSweeper;
 use oxide_client::{Client, RetryPolicy};
 use tokio_util::sync::CancellationToken;
 
-use crate::builders::common::provisioners_without_communicator;
 use crate::builders::packer::TemplateVars;
+use crate::builders::{Builder, BuilderConfig, Provisioners};
 use crate::provision::Flush;
 use crate::steps::common::{CommPlan, ConnectSsh};
 use crate::steps::oxide::{
@@ -73,7 +74,7 @@ use crate::steps::oxide::{
     DeleteSnapshot, ExternalAddress, Launch, OxideApi, Provisioned, SourceImage, StopInstance,
     WaitRunning, WaitStopped, Waits,
 };
-use crate::{BuildError, Comm, Error, Runner, Step};
+use crate::{BuildError, Error, Runner, Sweeper};
 use plan::Plan;
 
 /// A checked `oxide-instance` build, ready to run: its configuration, the
@@ -81,7 +82,7 @@ use plan::Plan;
 pub struct OxideBuilder {
     plan: Plan,
     api: OxideApi,
-    provisioners: Vec<Box<dyn Step<Comm, Out = Comm>>>,
+    provisioners: Provisioners,
 }
 
 impl std::fmt::Debug for OxideBuilder {
@@ -91,31 +92,12 @@ impl std::fmt::Debug for OxideBuilder {
             .field("project", &self.api.project)
             .field("source", &self.plan.source)
             .field("comm", &self.plan.comm)
-            .field("provisioners", &self.provisioners.len())
+            .field("provisioners", &self.provisioners)
             .finish_non_exhaustive()
     }
 }
 
 impl OxideBuilder {
-    /// Checks `config` (no request is made), expands `{{timestamp}}` and
-    /// `{{uuid}}`, and sets up the client.
-    pub fn new(config: OxideConfig) -> Result<Self, Error> {
-        Self::with_vars(config, &TemplateVars::now())
-    }
-
-    /// [`OxideBuilder::new`] with given template values.
-    pub fn with_vars(config: OxideConfig, vars: &TemplateVars) -> Result<Self, Error> {
-        let plan = Plan::new(&config, vars)?;
-        let client = Self::client_for(&plan)?;
-        let mut api = OxideApi::new(client, plan.project.clone());
-        api.waits = plan.waits;
-        Ok(Self {
-            plan,
-            api,
-            provisioners: Vec::new(),
-        })
-    }
-
     fn client_for(plan: &Plan) -> Result<Client, Error> {
         Client::new(plan.client.clone())
             .map_err(|e| Error::provider("builder oxide-instance: setting up the Oxide client", e))
@@ -129,18 +111,6 @@ impl OxideBuilder {
         self.api.client = Self::client_for(&self.plan)?;
         self.api.retry = policy;
         Ok(self)
-    }
-
-    /// Adds a provisioner (run over SSH, in order, before the flush).
-    pub fn provisioner(mut self, step: impl Step<Comm, Out = Comm> + 'static) -> Self {
-        self.provisioners.push(Box::new(step));
-        self
-    }
-
-    /// Adds provisioners built at run time (from a template).
-    pub fn provisioners(mut self, steps: Vec<Box<dyn Step<Comm, Out = Comm>>>) -> Self {
-        self.provisioners.extend(steps);
-        self
     }
 
     /// The Oxide client the build uses.
@@ -162,17 +132,35 @@ impl OxideBuilder {
     pub fn waits(&self) -> Waits {
         self.plan.waits
     }
+}
 
-    /// Runs the build with `runner` (its build id, observers and error
-    /// policy) until done, failed, or `token` is cancelled; the cleanup runs
-    /// in every case and is reported in the artifact or the error.
-    pub async fn run(
+impl Builder for OxideBuilder {
+    const TYPE: &'static str = BUILDER;
+    type Config = OxideConfig;
+    type Artifact = OxideArtifact;
+
+    fn with_vars(config: Self::Config, vars: &TemplateVars) -> Result<Self, Error> {
+        let plan = Plan::new(&config, vars)?;
+        let client = Self::client_for(&plan)?;
+        let mut api = OxideApi::new(client, plan.project.clone());
+        api.waits = plan.waits;
+        Ok(Self {
+            plan,
+            api,
+            provisioners: Provisioners::default(),
+        })
+    }
+
+    fn provisioners_mut(&mut self) -> &mut Provisioners {
+        &mut self.provisioners
+    }
+
+    async fn run(
         &self,
         runner: &Runner,
         token: CancellationToken,
-    ) -> Result<OxideArtifact, BuildError> {
-        let n = self.provisioners.len();
-        if let Some(e) = provisioners_without_communicator(BUILDER, &self.plan.comm, n, runner) {
+    ) -> Result<Self::Artifact, BuildError> {
+        if let Some(e) = self.provisioners.refusal(BUILDER, &self.plan.comm, runner) {
             return Err(e);
         }
         let p = &self.plan;
@@ -211,8 +199,6 @@ impl OxideBuilder {
                         if let Some(k) = &key {
                             connect = connect.temporary_key(k.key.clone());
                         }
-                        let connected = cx.step(&connect, target).await?;
-                        let comm = cx.steps(&self.provisioners, connected.comm).await?;
                         // Oxide's stop cuts the power: flush and shut down inside first.
                         let flush = if ssh.is_root() {
                             Flush::sync_and_power_off()
@@ -221,12 +207,10 @@ impl OxideBuilder {
                                 .sync_command("sudo sync")
                                 .power_off_command("sudo shutdown -h now || sudo poweroff")
                         };
-                        let flushed = cx.step(&flush, comm).await?;
-                        let provisioned = Provisioned {
-                            instance: connected.machine,
-                            flushed,
-                        };
-                        (provisioned, connected.host_key)
+                        let (instance, flushed, host_key) = (self.provisioners)
+                            .run_over_ssh(&cx, &connect, target, &flush)
+                            .await?;
+                        (Provisioned { instance, flushed }, host_key)
                     }
                 };
                 let stopping = cx.step(&StopInstance::new(a.clone()), provisioned).await?;
@@ -257,5 +241,16 @@ impl OxideBuilder {
             host_key,
             cleanup: built.cleanup,
         })
+    }
+
+    fn sweeper(&self) -> Option<Box<dyn Sweeper>> {
+        let sweeper = OxideSweeper::new(self.api.client.clone(), self.api.project.clone());
+        Some(Box::new(sweeper))
+    }
+}
+
+impl BuilderConfig for OxideConfig {
+    fn from_block(block: &serde_json::Value) -> Result<Self, Error> {
+        Self::from_json(block)
     }
 }

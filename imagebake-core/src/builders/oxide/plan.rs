@@ -300,20 +300,14 @@ mod tests {
     }
 
     fn config(extra: serde_json::Value) -> OxideConfig {
-        let mut v = json!({
+        let v = json!({
             "host": "http://127.0.0.1:1",
             "token": "t",
             "project": "imagebake",
             "boot_disk_image_name": "debian-12",
             "ssh_username": "root",
         });
-        for (k, x) in extra.as_object().unwrap() {
-            if x.is_null() {
-                v.as_object_mut().unwrap().remove(k);
-            } else {
-                v[k] = x.clone();
-            }
-        }
+        let v = crate::builders::packer::merged(v, &extra);
         OxideConfig::from_json(&v).unwrap()
     }
 

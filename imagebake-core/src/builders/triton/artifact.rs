@@ -2,6 +2,8 @@ use std::fmt;
 
 use triton_client::types::{Image, ImageId};
 
+use super::BUILDER;
+use crate::builders::{Artifact, ArtifactKind};
 use crate::comm::ssh::HostKeyRecord;
 use crate::{BuildId, CleanupReport};
 
@@ -38,5 +40,28 @@ impl fmt::Display for TritonArtifact {
             "Image was created: {} ({}@{}, build {})",
             self.image_id, self.name, self.version, self.build_id
         )
+    }
+}
+
+impl Artifact for TritonArtifact {
+    fn kind(&self) -> ArtifactKind {
+        ArtifactKind::new(BUILDER, Self::BUILDER_ID, "triton")
+    }
+
+    /// The image's UUID (also Packer's `Id()`).
+    fn id(&self) -> Option<String> {
+        Some(self.image_id.to_string())
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn version(&self) -> Option<&str> {
+        Some(&self.version)
+    }
+
+    fn build(&self) -> (&BuildId, &CleanupReport) {
+        (&self.build_id, &self.cleanup)
     }
 }

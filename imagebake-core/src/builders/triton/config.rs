@@ -294,7 +294,7 @@ mod tests {
 
     #[test]
     fn every_known_key_decodes() {
-        let mut v = minimal();
+        let v = minimal();
         let extra = json!({
             "name": "build-one",
             "triton_url": "https://x", "triton_user": "u", "triton_key_material": "/k",
@@ -315,9 +315,7 @@ mod tests {
             "ssh_bastion_private_key_file": "/bk", "ssh_bastion_agent_auth": false,
             "state_timeout": "10m", "image_timeout": "1h", "poll_cap": "1s",
         });
-        for (k, x) in extra.as_object().unwrap() {
-            v[k] = x.clone();
-        }
+        let v = crate::builders::packer::merged(v, &extra);
         // Every key of KEYS is in the document above (so the list and the
         // struct agree), and the struct takes them all.
         for k in TritonConfig::all_keys() {

@@ -26,6 +26,7 @@
 //! cancellation; CloudAPI calls are retried by the client where safe.
 //!
 //! ```no_run
+//! use imagebake_core::builders::Builder;
 //! use imagebake_core::builders::triton::{TritonBuilder, TritonConfig};
 //! use imagebake_core::{CancellationToken, Runner, TracingObserver, provision::Shell};
 //! use std::sync::Arc;
@@ -62,15 +63,15 @@ pub use sweep::TritonSweeper;
 use tokio_util::sync::CancellationToken;
 use triton_client::{Client, RetryPolicy};
 
-use crate::builders::common::provisioners_without_communicator;
 use crate::builders::packer::TemplateVars;
+use crate::builders::{Builder, BuilderConfig, Provisioners};
 use crate::provision::Flush;
 use crate::steps::common::{ConnectSsh, SshTarget};
 use crate::steps::triton::{
     CheckImageName, CreateImage, CreateMachine, DeleteMachine, Provisioned, SourceImage,
     StopMachine, TagImage, WaitImage, WaitMachineGone, WaitRunning, WaitStopped, Waits,
 };
-use crate::{BuildError, Comm, Error, Runner, Step};
+use crate::{BuildError, Error, Runner, Sweeper};
 use plan::Plan;
 
 /// A checked `triton` build, ready to run: its configuration, the CloudAPI
@@ -78,7 +79,7 @@ use plan::Plan;
 pub struct TritonBuilder {
     plan: Plan,
     client: Client,
-    provisioners: Vec<Box<dyn Step<Comm, Out = Comm>>>,
+    provisioners: Provisioners,
 }
 
 impl std::fmt::Debug for TritonBuilder {
@@ -87,29 +88,12 @@ impl std::fmt::Debug for TritonBuilder {
             .field("client", &self.client)
             .field("image", &self.plan.image)
             .field("comm", &self.plan.comm)
-            .field("provisioners", &self.provisioners.len())
+            .field("provisioners", &self.provisioners)
             .finish_non_exhaustive()
     }
 }
 
 impl TritonBuilder {
-    /// Checks `config` (no request is made), expands `{{timestamp}}` and
-    /// `{{uuid}}`, and sets up the client (a key file is read now).
-    pub fn new(config: TritonConfig) -> Result<Self, Error> {
-        Self::with_vars(config, &TemplateVars::now())
-    }
-
-    /// [`TritonBuilder::new`] with given template values.
-    pub fn with_vars(config: TritonConfig, vars: &TemplateVars) -> Result<Self, Error> {
-        let plan = Plan::new(&config, vars)?;
-        let client = Self::client_for(&plan)?;
-        Ok(Self {
-            plan,
-            client,
-            provisioners: Vec::new(),
-        })
-    }
-
     fn client_for(plan: &Plan) -> Result<Client, Error> {
         let config = plan
             .client
@@ -125,18 +109,6 @@ impl TritonBuilder {
         self.plan.client = self.plan.client.clone().retry(policy);
         self.client = Self::client_for(&self.plan)?;
         Ok(self)
-    }
-
-    /// Adds a provisioner (run over SSH, in order, before the flush).
-    pub fn provisioner(mut self, step: impl Step<Comm, Out = Comm> + 'static) -> Self {
-        self.provisioners.push(Box::new(step));
-        self
-    }
-
-    /// Adds provisioners built at run time (from a template).
-    pub fn provisioners(mut self, steps: Vec<Box<dyn Step<Comm, Out = Comm>>>) -> Self {
-        self.provisioners.extend(steps);
-        self
     }
 
     /// The CloudAPI client the build uses.
@@ -158,17 +130,34 @@ impl TritonBuilder {
     pub fn waits(&self) -> Waits {
         self.plan.waits
     }
+}
 
-    /// Runs the build with `runner` (its build id, observers and error
-    /// policy) until done, failed, or `token` is cancelled; the cleanup runs
-    /// in every case and is reported in the artifact or the error.
-    pub async fn run(
+impl Builder for TritonBuilder {
+    const TYPE: &'static str = BUILDER;
+    type Config = TritonConfig;
+    type Artifact = TritonArtifact;
+
+    /// Also reads the key file, if any.
+    fn with_vars(config: Self::Config, vars: &TemplateVars) -> Result<Self, Error> {
+        let plan = Plan::new(&config, vars)?;
+        let client = Self::client_for(&plan)?;
+        Ok(Self {
+            plan,
+            client,
+            provisioners: Provisioners::default(),
+        })
+    }
+
+    fn provisioners_mut(&mut self) -> &mut Provisioners {
+        &mut self.provisioners
+    }
+
+    async fn run(
         &self,
         runner: &Runner,
         token: CancellationToken,
-    ) -> Result<TritonArtifact, BuildError> {
-        let n = self.provisioners.len();
-        if let Some(e) = provisioners_without_communicator(BUILDER, &self.plan.comm, n, runner) {
+    ) -> Result<Self::Artifact, BuildError> {
+        if let Some(e) = self.provisioners.refusal(BUILDER, &self.plan.comm, runner) {
             return Err(e);
         }
         let p = &self.plan;
@@ -192,19 +181,16 @@ impl TritonBuilder {
                             machine: running.handle,
                             address: running.machine.primary_ip,
                         };
-                        let connected = cx.step(&ConnectSsh::new(ssh.clone()), target).await?;
-                        let comm = cx.steps(&self.provisioners, connected.comm).await?;
                         let flush = if ssh.is_root() {
                             Flush::sync_only()
                         } else {
                             Flush::sync_only().sync_command("sudo sync")
                         };
-                        let flushed = cx.step(&flush, comm).await?;
-                        let provisioned = Provisioned {
-                            machine: connected.machine,
-                            flushed,
-                        };
-                        (provisioned, connected.host_key)
+                        let connect = ConnectSsh::new(ssh.clone());
+                        let (machine, flushed, host_key) = (self.provisioners)
+                            .run_over_ssh(&cx, &connect, target, &flush)
+                            .await?;
+                        (Provisioned { machine, flushed }, host_key)
                     }
                 };
                 let stopping = cx.step(&StopMachine::new(c.clone()), provisioned).await?;
@@ -233,5 +219,17 @@ impl TritonBuilder {
             host_key,
             cleanup: built.cleanup,
         })
+    }
+
+    fn sweeper(&self) -> Option<Box<dyn Sweeper>> {
+        let w = self.plan.waits;
+        let sweeper = TritonSweeper::new(self.client.clone()).waits(w.state_timeout, w.poll_cap);
+        Some(Box::new(sweeper))
+    }
+}
+
+impl BuilderConfig for TritonConfig {
+    fn from_block(block: &serde_json::Value) -> Result<Self, Error> {
+        Self::from_json(block)
     }
 }

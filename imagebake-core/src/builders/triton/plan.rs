@@ -349,7 +349,7 @@ mod tests {
     }
 
     fn config(extra: serde_json::Value) -> TritonConfig {
-        let mut v = json!({
+        let v = json!({
             "triton_account": "alice",
             "triton_key_id": "fa:56:a1:6b:cc:04:97:fe:e2:98:54:c4:2e:0d:26:c6",
             "triton_key_material": "-----BEGIN OPENSSH PRIVATE KEY-----",
@@ -358,13 +358,7 @@ mod tests {
             "image_name": "img-{{timestamp}}",
             "image_version": "1.0.{{uuid}}",
         });
-        for (k, x) in extra.as_object().unwrap() {
-            if x.is_null() {
-                v.as_object_mut().unwrap().remove(k);
-            } else {
-                v[k] = x.clone();
-            }
-        }
+        let v = crate::builders::packer::merged(v, &extra);
         TritonConfig::from_json(&v).unwrap()
     }
 

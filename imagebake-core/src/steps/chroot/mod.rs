@@ -5,6 +5,10 @@
 //! and unmount everything again — each registering its undo at once, so
 //! nothing stays mounted or attached after any failure.
 //!
+//! Both builders run the part from a device to its unmount as one
+//! composite step, [`ChrootPipeline`], with the keys they share checked once
+//! ([`ChrootSettings`]).
+//!
 //! The host commands go through Packer's `command_wrapper`
 //! ([`HostCommands`]); provisioners run in the mounted root with a
 //! [`ChrootCommunicator`](crate::ChrootCommunicator).
@@ -20,10 +24,12 @@ mod mount_extra;
 mod mount_root;
 pub mod mounts;
 mod partition;
+mod pipeline;
 mod populate;
 mod post_mount_commands;
 mod pre_mount_commands;
 mod qemu_convert;
+mod settings;
 mod unmount;
 
 use std::path::{Path, PathBuf};
@@ -39,10 +45,13 @@ pub use mkfs::Mkfs;
 pub use mount_extra::{ChrootMount, MountExtra, default_chroot_mounts};
 pub use mount_root::{DEFAULT_MOUNT_PATH, MountRoot};
 pub use partition::{Partition, PartitionTable};
+pub use pipeline::ChrootPipeline;
 pub use populate::{Populate, RootfsSource};
 pub use post_mount_commands::PostMountCommands;
 pub use pre_mount_commands::PreMountCommands;
 pub use qemu_convert::{DiskFormat, QemuConvert};
+pub(crate) use settings::chroot_keys;
+pub use settings::{ChrootKeys, ChrootSettings};
 pub use unmount::Unmount;
 
 use crate::{Error, UndoHandle};
