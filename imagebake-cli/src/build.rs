@@ -3,11 +3,13 @@
 
 use std::sync::Arc;
 
+use imagebake_core::builders::Artifact;
 use imagebake_core::packer_template::Template;
 use imagebake_core::template::{self, Placeholders, Plan, TemplateError};
 use imagebake_core::{CancellationToken, OnError};
 use imagebake_examples::bake::{self, BakeError, BakeOptions};
 use serde_json::{Value, json};
+use tokio::signal::unix::{SignalKind, signal};
 
 use crate::args::{BuildArgs, OnErrorArg};
 
@@ -77,14 +79,7 @@ pub async fn run(args: &BuildArgs) -> u8 {
     let result = bake::run(&template, &options, cancel.clone()).await;
     match result {
         Ok(artifacts) => {
-            println!("\n==> Builds finished. The artifacts of successful builds are:");
-            for a in &artifacts {
-                println!(
-                    "--> {}: {}",
-                    a.builder_type(),
-                    plan.sensitive.mask(&a.to_string())
-                );
-            }
+            print_artifacts(&plan, &artifacts);
             0
         }
         Err(BakeError::Builds { artifacts, failed }) => {
@@ -96,16 +91,7 @@ pub async fn run(args: &BuildArgs) -> u8 {
                     plan.sensitive.mask(&f.error.to_string())
                 );
             }
-            if !artifacts.is_empty() {
-                println!("\n==> Builds finished. The artifacts of successful builds are:");
-                for a in &artifacts {
-                    println!(
-                        "--> {}: {}",
-                        a.builder_type(),
-                        plan.sensitive.mask(&a.to_string())
-                    );
-                }
-            }
+            print_artifacts(&plan, &artifacts);
             if args.on_error == OnErrorArg::Abort {
                 let lines = options.leftovers.lines();
                 if !lines.is_empty() {
@@ -130,6 +116,18 @@ pub async fn run(args: &BuildArgs) -> u8 {
             );
             1
         }
+    }
+}
+
+/// Packer's closing lines for the artifacts made (nothing when none was).
+fn print_artifacts(plan: &Plan, artifacts: &[Box<dyn Artifact>]) {
+    if artifacts.is_empty() {
+        return;
+    }
+    println!("\n==> Builds finished. The artifacts of successful builds are:");
+    for a in artifacts {
+        let text = plan.sensitive.mask(&a.to_string());
+        println!("--> {}: {text}", a.builder_type());
     }
 }
 
@@ -168,14 +166,23 @@ fn to_template(plan: &Plan) -> Result<Template, imagebake_core::Error> {
 
 /// First Ctrl-C: cancel every build (their cleanup runs). Second: exit at
 /// once with what each build may leave and the command that removes it.
+/// The handler is installed before this returns, so no early Ctrl-C kills
+/// the process without cleanup.
 fn watch_ctrl_c(cancel: CancellationToken, leftovers: bake::Leftovers) {
+    let mut interrupts = match signal(SignalKind::interrupt()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("Warning: cannot catch Ctrl-C ({e}): an interrupt will skip the cleanup");
+            return;
+        }
+    };
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_err() {
+        if interrupts.recv().await.is_none() {
             return;
         }
         eprintln!("\nCancelling builds after receiving interrupt (Ctrl-C again exits at once)…");
         cancel.cancel();
-        if tokio::signal::ctrl_c().await.is_ok() {
+        if interrupts.recv().await.is_some() {
             eprintln!("\nCtrl-C again: exiting before the cleanup ended.");
             for line in leftovers.lines() {
                 eprintln!("  {line}");

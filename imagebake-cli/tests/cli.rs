@@ -334,3 +334,48 @@ async fn build_runs_a_triton_template_and_abort_keeps_a_failed_build() {
     assert!(out.contains("imagebake sweep --cloud triton"), "{out}");
     assert_eq!(sim.inventory().machines.len(), 1, "kept: {out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_cancels_the_build_cleans_up_and_exits_130() {
+    let sim = TritonSim::start(TritonSimOptions {
+        delays: TritonDelays {
+            provision: Duration::from_secs(60),
+            ..TritonDelays::all(Duration::from_millis(5))
+        },
+        ..TritonSimOptions::default()
+    })
+    .await
+    .expect("triton simulator starts");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.pkr.hcl"), plain_template(&sim)).unwrap();
+    let child = Command::new(BIN)
+        .args(["build", "t.pkr.hcl"])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("HOME", dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("imagebake starts");
+    // Once the build machine exists (provisioning for a minute), interrupt.
+    while sim.inventory().machines.is_empty() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let o = tokio::task::block_in_place(|| child.wait_with_output()).unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(130), "{out}\n{err}");
+    assert!(
+        err.contains("Cancelling builds after receiving interrupt"),
+        "{err}"
+    );
+    assert!(
+        sim.inventory().machines.is_empty(),
+        "cleaned up first: {out}"
+    );
+    assert!(sim.inventory().custom_images().is_empty(), "{out}");
+}
