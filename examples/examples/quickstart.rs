@@ -317,10 +317,10 @@ async fn oxide(ssh: bool, token: &CancellationToken) -> anyhow::Result<Outcome> 
     let result = builder.run(&runner, token.clone()).await;
     finish(runner, printer).await;
     let ok = report(&result, |a| &a.cleanup);
-    if let (Ok(artifact), Some(_)) = (&result, port) {
-        if let Some(id) = artifact.image_id {
-            print_mark(sim.image_file(id, MARK_PATH));
-        }
+    if let (Ok(artifact), Some(_)) = (&result, port)
+        && let Some(id) = artifact.image_id
+    {
+        print_mark(sim.image_file(id, MARK_PATH));
     }
 
     let inv = sim.inventory();
@@ -346,22 +346,10 @@ async fn oxide(ssh: bool, token: &CancellationToken) -> anyhow::Result<Outcome> 
     Ok(verdict(ok, clean))
 }
 
-/// Whether this process runs as root (the chroot builders need it).
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
-
 /// The `osc-chroot` builder against [`OscSim`], whose volumes are real loop
 /// devices.
 async fn osc_chroot(token: &CancellationToken) -> anyhow::Result<Outcome> {
-    if !is_root() {
+    if !imagebake_sim::is_root() {
         let why = "osc-chroot needs root (loop devices, mount, chroot)".to_owned();
         println!("! skipped: {why}");
         return Ok(Outcome::Skipped(why));

@@ -16,6 +16,8 @@
 //!   safe the request is to repeat), used by [`retry_request`].
 //! - [`create_or_adopt`]: a create whose answer was lost is looked up and
 //!   adopted, or sent once more.
+//! - [`connect_timeout`], [`warn_if_tls_unverified`]: what every client's
+//!   HTTP transport shares.
 
 mod adopt;
 mod backoff;
@@ -24,6 +26,7 @@ mod error;
 mod paginate;
 mod retry;
 mod secret;
+mod transport;
 mod wait;
 
 pub use adopt::create_or_adopt;
@@ -34,4 +37,5 @@ pub use paginate::{Page, paginate};
 pub use retry::{RetryPolicy, retry_request};
 pub use secret::Secret;
 pub use tokio_util::sync::CancellationToken;
+pub use transport::{CONNECT_TIMEOUT, connect_timeout, warn_if_tls_unverified};
 pub use wait::{Poll, WaitError, WaitOptions, wait_for};

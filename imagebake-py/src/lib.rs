@@ -10,7 +10,8 @@
 //!   `RunningBuild` (`run()`, `run_async()`, `start()`, Ctrl-C handling).
 //! - [`artifact`] — `Artifact`, `CleanupReport`, `CleanupEntry`.
 //! - [`observer`] — `Event`.
-//! - [`sim`] — `TritonSim`, `OxideSim`, `OscSim`.
+//! - `sim` — `TritonSim`, `OxideSim`, `OscSim` (cargo feature `sim`, on by
+//!   default).
 //! - [`clients`] — the clouds' read operations.
 //! - [`errors`] — the exceptions and the one mapping from Rust errors.
 
@@ -21,6 +22,7 @@ mod convert;
 pub mod errors;
 pub mod observer;
 mod runtime;
+#[cfg(feature = "sim")]
 pub mod sim;
 
 use pyo3::prelude::*;
@@ -85,6 +87,7 @@ mod _imagebake {
     };
     #[pymodule_export]
     use super::observer::PyEvent;
+    #[cfg(feature = "sim")]
     #[pymodule_export]
     use super::sim::{PyOscSim, PyOxideSim, PyTritonSim};
     #[pymodule_export]

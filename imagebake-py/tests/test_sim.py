@@ -73,3 +73,31 @@ def test_oxide_api_version_is_settable() -> None:
     with pytest.raises(imagebake.ConfigError) as e:
         imagebake.sim.Oxide(api_version="latest")
     assert e.value.field == "api_version"
+
+
+def test_built_without_the_sim_feature_the_simulators_raise_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A wheel built with `--no-default-features` has no simulator classes in
+    # the native module; imagebake.sim then says why, and the rest imports.
+    import importlib
+
+    import imagebake.sim as sim_module
+
+    for name in ("TritonSim", "OxideSim", "OscSim"):
+        monkeypatch.delattr(imagebake._imagebake, name)
+    for name in ("Triton", "Oxide", "Osc"):
+        monkeypatch.delattr(sim_module, name)
+    try:
+        without = importlib.reload(sim_module)
+        assert without.__all__ == []
+        with pytest.raises(ImportError, match="built without its simulators"):
+            without.Triton  # noqa: B018
+        with pytest.raises(ImportError, match="the `sim` feature"):
+            from imagebake.sim import Osc  # noqa: F401
+        with pytest.raises(AttributeError):
+            without.nothing_of_the_kind  # noqa: B018
+    finally:
+        monkeypatch.undo()
+        importlib.reload(sim_module)
+    assert imagebake.sim.Triton is imagebake._imagebake.TritonSim

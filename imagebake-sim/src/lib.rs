@@ -14,6 +14,7 @@ pub mod faults;
 #[cfg(any(feature = "triton", feature = "oxide"))]
 pub mod machine;
 pub mod server;
+mod user;
 
 #[cfg(feature = "osc")]
 pub mod osc;
@@ -24,3 +25,4 @@ pub mod triton;
 
 pub use faults::{Fault, Faults};
 pub use server::SimServer;
+pub use user::{euid, is_root};

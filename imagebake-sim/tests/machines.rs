@@ -2,7 +2,7 @@
 //! instances): boot through the API, SSH in with the keys the cloud injects,
 //! isolation from the host, guest and API power-off, images that capture
 //! what the guest wrote, machines booted from those images, and nothing left
-//! behind. Needs root (overlay mounts, chroot): prints SKIP otherwise.
+//! behind. Needs root (overlay mounts, chroot): reported as ignored otherwise.
 #![cfg(all(feature = "triton", feature = "oxide"))]
 
 #[path = "support/raw_http.rs"]
@@ -17,6 +17,7 @@ use base64::engine::general_purpose::STANDARD;
 use imagebake_sim::machine::{SshInfo, SshMode};
 use imagebake_sim::oxide::{OxideDelays, OxideSim, OxideSimOptions};
 use imagebake_sim::triton::{TritonDelays, TritonSim, TritonSimOptions};
+use imagebake_testing::needs_root;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use ssh_key::private::{Ed25519Keypair, KeypairData};
@@ -25,28 +26,6 @@ use ssh_key::{LineEnding, PrivateKey};
 /// `base-64-lts@23.4.0`, a public seed image of the Triton simulator.
 const TRITON_IMAGE: &str = "e44ed3e0-910b-11ee-b2d6-0b4f7a3c2301";
 const WAIT: Duration = Duration::from_secs(20);
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("Uid:"))?.to_owned();
-            line.split_whitespace().nth(2).map(|u| u == "0")
-        })
-        .unwrap_or(false)
-}
-
-macro_rules! root_or_skip {
-    ($name:literal) => {
-        if !is_root() {
-            eprintln!(
-                "SKIP {}: simulated machines need root (overlay mounts, chroot)",
-                $name
-            );
-            return;
-        }
-    };
-}
 
 // ---------------------------------------------------------------- SSH client
 
@@ -285,9 +264,9 @@ impl Triton {
 /// its sshd answering. (Before, the request that started a boot held the
 /// store's lock on an async worker until sshd answered. Two workers, so
 /// that a handler blocking one cannot stop this test's own timeout.)
+#[needs_root("overlay mounts, chroot, sshd")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_guest_boot_does_not_hold_up_the_api() {
-    root_or_skip!("a_slow_guest_boot_does_not_hold_up_the_api");
     let t = Triton::start().await;
     let hold = t.sim.hold_machine_boots().expect("machines have SSH");
     let m1 = t.create_machine("slow", TRITON_IMAGE).await;
@@ -320,9 +299,9 @@ async fn a_slow_guest_boot_does_not_hold_up_the_api() {
     assert_no_traces(&m1);
 }
 
+#[needs_root("overlay mounts, chroot, sshd")]
 #[tokio::test]
 async fn triton_machine_runs_commands_isolated_and_its_image_keeps_the_files() {
-    root_or_skip!("triton_machine_runs_commands_isolated_and_its_image_keeps_the_files");
     let t = Triton::start().await;
     let port = t.sim.ssh_port().expect("ssh port");
     let line: Value = serde_json::from_str(&t.sim.cli_line()).expect("json");
@@ -467,13 +446,13 @@ impl Triton {
     }
 }
 
+#[needs_root("overlay mounts, chroot, sshd")]
 #[tokio::test]
 async fn a_shell_provisioner_over_ssh_lands_in_the_captured_image() {
     use imagebake_core::comm::ssh::{HostKeyPolicy, SshAuth, SshCommunicator, SshConfig};
     use imagebake_core::provision::{Comm, Shell};
     use imagebake_core::{CancellationToken, Runner};
 
-    root_or_skip!("a_shell_provisioner_over_ssh_lands_in_the_captured_image");
     let t = Triton::start().await;
     let id = t.create_machine("provisioned", TRITON_IMAGE).await;
     t.wait_machine(&id, "running").await;
@@ -510,9 +489,9 @@ async fn a_shell_provisioner_over_ssh_lands_in_the_captured_image() {
     assert_no_traces(&id);
 }
 
+#[needs_root("overlay mounts, chroot, sshd")]
 #[tokio::test]
 async fn a_panicking_test_leaves_no_mount_and_no_sshd() {
-    root_or_skip!("a_panicking_test_leaves_no_mount_and_no_sshd");
     let (tx, rx) = tokio::sync::oneshot::channel::<String>();
     let task = tokio::spawn(async move {
         let t = Triton::start().await;
@@ -606,9 +585,9 @@ impl Oxide {
     }
 }
 
+#[needs_root("overlay mounts, chroot, sshd")]
 #[tokio::test]
 async fn oxide_instance_gets_its_keys_and_a_snapshot_image_keeps_the_files() {
-    root_or_skip!("oxide_instance_gets_its_keys_and_a_snapshot_image_keeps_the_files");
     let o = Oxide {
         sim: OxideSim::start(OxideSimOptions {
             delays: OxideDelays {

@@ -33,9 +33,15 @@ struct Inner {
 impl Client {
     /// A client for `config`.
     pub fn new(config: Config) -> Result<Self> {
+        imagebake_http::warn_if_tls_unverified(
+            config.tls_skip_verify,
+            "outscale",
+            config.endpoint.as_str(),
+        );
         let http = reqwest::Client::builder()
             .danger_accept_invalid_certs(config.tls_skip_verify)
             .timeout(config.request_timeout)
+            .connect_timeout(config.connect_timeout)
             .user_agent(concat!("imagebake-osc-client/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(ConfigError::Http)?;

@@ -43,6 +43,9 @@ pub struct Config {
     pub page_size: u32,
     /// Timeout of one HTTP attempt.
     pub request_timeout: Duration,
+    /// How long to wait for the TCP (and TLS) connection of an attempt
+    /// (15 s, or `request_timeout` when shorter, unless set).
+    pub connect_timeout: Duration,
 }
 
 impl Config {
@@ -97,6 +100,7 @@ pub struct ConfigBuilder {
     retry: Option<RetryPolicy>,
     page_size: Option<u32>,
     request_timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
 }
 
 impl ConfigBuilder {
@@ -161,6 +165,12 @@ impl ConfigBuilder {
         self.request_timeout = Some(v);
         self
     }
+    /// Timeout of the connection of one HTTP attempt (default 15 s, or the
+    /// request timeout when shorter).
+    pub fn connect_timeout(mut self, v: Duration) -> Self {
+        self.connect_timeout = Some(v);
+        self
+    }
 
     /// Resolves with the process environment and `$HOME`.
     pub fn build(self) -> Result<Config, ConfigError> {
@@ -218,9 +228,10 @@ impl ConfigBuilder {
             .unwrap_or_else(|| format!("api.{region}.outscale.com"));
         let tls_skip_verify = self
             .tls_skip_verify
-            .or_else(|| env("OSC_TLS_SKIP_VERIFY").map(|v| parse_bool(&v)))
+            .or_else(|| env("OSC_TLS_SKIP_VERIFY").map(|v| skip_verify_from_env(&v)))
             .or(profile.tls_skip_verify)
             .unwrap_or(false);
+        let request_timeout = self.request_timeout.unwrap_or(Duration::from_secs(60));
         Ok(Config {
             access_key,
             secret_key,
@@ -230,16 +241,31 @@ impl ConfigBuilder {
             signature: self.signature,
             retry: self.retry.unwrap_or_default(),
             page_size: self.page_size.unwrap_or(100),
-            request_timeout: self.request_timeout.unwrap_or(Duration::from_secs(60)),
+            request_timeout,
+            connect_timeout: self
+                .connect_timeout
+                .unwrap_or_else(|| imagebake_http::connect_timeout(request_timeout)),
         })
     }
 }
 
-fn parse_bool(v: &str) -> bool {
-    matches!(
-        v.trim().to_ascii_lowercase().as_str(),
-        "1" | "true" | "yes" | "on"
-    )
+/// `OSC_TLS_SKIP_VERIFY` as the Outscale SDKs read it (osc-sdk-rust,
+/// osc-sdk-python): `true` in any case turns verification off; any other
+/// value keeps it on, even over a profile's `tls_skip_verify` (a value that
+/// is not `false` either is warned about).
+fn skip_verify_from_env(v: &str) -> bool {
+    let v = v.trim();
+    if v.eq_ignore_ascii_case("true") {
+        return true;
+    }
+    if !v.eq_ignore_ascii_case("false") {
+        tracing::warn!(
+            value = v,
+            "OSC_TLS_SKIP_VERIFY is neither true nor false: TLS certificates stay verified \
+             (only `true` turns verification off, as in the Outscale SDKs)"
+        );
+    }
+    false
 }
 
 /// Adds the protocol when missing and drops a trailing `/api/v1` or `/`.
@@ -406,6 +432,45 @@ mod tests {
         assert_eq!(c.access_key, "AKFILE");
         assert_eq!(c.endpoint.as_str(), "http://127.0.0.1:9999/");
         assert!(c.tls_skip_verify);
+    }
+
+    /// `OSC_TLS_SKIP_VERIFY` as osc-sdk-rust reads it: only `true` (any
+    /// case) turns verification off; `1` or `yes` keep it on, with a warning;
+    /// a set value wins over the profile's `tls_skip_verify`.
+    #[test]
+    fn tls_skip_verify_from_env_as_the_sdks_read_it() {
+        let creds = [("OSC_ACCESS_KEY", "AK"), ("OSC_SECRET_KEY", "SK")];
+        let skip = |v: &str| {
+            let mut env = creds.to_vec();
+            env.push(("OSC_TLS_SKIP_VERIFY", v));
+            let mut out = None;
+            let logs = imagebake_testing::capture_logs(|| {
+                out = Some(
+                    Config::from_env_with(env_of(&env), None)
+                        .expect("config")
+                        .tls_skip_verify,
+                );
+            });
+            (out.expect("ran"), logs)
+        };
+        assert_eq!(skip("true"), (true, String::new()));
+        assert_eq!(skip("TRUE"), (true, String::new()));
+        assert_eq!(skip("false"), (false, String::new()));
+        for unclear in ["1", "yes", "on"] {
+            let (on, logs) = skip(unclear);
+            assert!(!on, "{unclear}");
+            assert!(
+                logs.contains("OSC_TLS_SKIP_VERIFY is neither true nor false"),
+                "{unclear}: {logs}"
+            );
+        }
+        let home = home_with(FILE);
+        let c = Config::from_env_with(
+            env_of(&[("OSC_PROFILE", "other"), ("OSC_TLS_SKIP_VERIFY", "false")]),
+            Some(home.path()),
+        )
+        .expect("config");
+        assert!(!c.tls_skip_verify, "the variable wins over the profile");
     }
 
     #[test]

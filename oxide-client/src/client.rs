@@ -1,7 +1,6 @@
 //! The client and its one private send path.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::Stream;
 use futures::future::Either;
@@ -111,13 +110,14 @@ impl Client {
                 reason: "the token is not a valid header value".into(),
             })?;
         auth.set_sensitive(true);
+        imagebake_http::warn_if_tls_unverified(config.insecure, "oxide", &config.host);
         let http = reqwest::Client::builder()
             .user_agent(concat!(
                 "imagebake-oxide-client/",
                 env!("CARGO_PKG_VERSION")
             ))
             .timeout(config.timeout)
-            .connect_timeout(config.timeout.min(Duration::from_secs(15)))
+            .connect_timeout(imagebake_http::connect_timeout(config.timeout))
             .danger_accept_invalid_certs(config.insecure)
             .build()
             .map_err(Error::Build)?;

@@ -6,7 +6,7 @@
 //! OMI name already taken and `force_deregister`, injected 5xx/429, failed
 //! states at the waits, Ctrl-C at each step). Every case checks that no loop
 //! device and no mount of the test is left, and the simulator's inventory.
-//! Without root every test prints SKIP and returns.
+//! Without root every test is reported as ignored (`#[needs_root]`).
 
 use std::path::Path;
 use std::process::Command;
@@ -26,6 +26,7 @@ use imagebake_core::{
 };
 use imagebake_sim::Fault;
 use imagebake_sim::osc::{OscDelays, OscSim, OscSimOptions};
+use imagebake_testing::needs_root;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
@@ -35,15 +36,6 @@ const APPLETS: &[&str] = &[
     "sh", "echo", "cat", "sleep", "sync", "ls", "rm", "chmod", "mkdir", "env", "test", "true",
     "false", "printf", "id",
 ];
-
-fn is_root(test: &str) -> bool {
-    let out = Command::new("id").arg("-u").output().expect("id -u");
-    let root = String::from_utf8_lossy(&out.stdout).trim() == "0";
-    if !root {
-        println!("SKIP {test}: the chroot builders need root (loop devices, mount, chroot)");
-    }
-    root
-}
 
 fn sh(cmd: &str) -> String {
     let out = Command::new("sh").arg("-c").arg(cmd).output().expect("sh");
@@ -57,19 +49,7 @@ fn sh(cmd: &str) -> String {
 
 /// A busybox root directory (what `rootfs_dir` / `rootfs_tarball` take).
 fn busybox_tree(dir: &Path) {
-    for d in ["bin", "etc", "root", "tmp", "proc", "sys", "dev"] {
-        std::fs::create_dir_all(dir.join(d)).expect("mkdir");
-    }
-    sh(&format!("chmod 1777 {}/tmp", dir.display()));
-    let busybox = Path::new("/bin/busybox");
-    assert!(
-        busybox.exists(),
-        "/bin/busybox is missing: run scripts/test-deps.sh"
-    );
-    std::fs::copy(busybox, dir.join("bin/busybox")).expect("copy busybox");
-    for a in APPLETS {
-        std::os::unix::fs::symlink("busybox", dir.join("bin").join(a)).expect("applet");
-    }
+    imagebake_testing::busybox_tree(dir, APPLETS, &["proc", "sys", "dev"]);
     std::fs::write(dir.join("etc/hostname"), "busybox\n").expect("hostname");
 }
 
@@ -122,10 +102,10 @@ fn with_mounted_image<T>(image: &Path, part: u32, f: impl FnOnce(&Path) -> T) ->
 /// Cancels `token` when step `name` starts.
 fn cancel_at(name: &'static str, token: CancellationToken) -> Arc<FnObserver<impl Fn(&Event)>> {
     Arc::new(FnObserver(move |e: &Event| {
-        if let Event::StepStarted { step } = e {
-            if step == name {
-                token.cancel();
-            }
+        if let Event::StepStarted { step } = e
+            && step == name
+        {
+            token.cancel();
         }
     }))
 }
@@ -192,11 +172,9 @@ fn scratch_config(dir: &Path, output: &Path, extra: Value) -> LocalChrootConfig 
     local_config(dir, base)
 }
 
+#[needs_root("loop devices, mount, chroot")]
 #[tokio::test]
 async fn local_from_scratch_with_busybox_and_shell() {
-    if !is_root("local_from_scratch_with_busybox_and_shell") {
-        return;
-    }
     let dir = TempDir::new().unwrap();
     let out = dir.path().join("out.raw");
     let cfg = scratch_config(dir.path(), &out, json!({}));
@@ -235,11 +213,9 @@ async fn local_from_scratch_with_busybox_and_shell() {
     });
 }
 
+#[needs_root("loop devices, mount, chroot")]
 #[tokio::test]
 async fn local_qcow2_in_and_out() {
-    if !is_root("local_qcow2_in_and_out") {
-        return;
-    }
     let dir = TempDir::new().unwrap();
     let tree = dir.path().join("tree");
     busybox_tree(&tree);
@@ -311,11 +287,9 @@ async fn local_qcow2_in_and_out() {
     });
 }
 
+#[needs_root("loop devices, mount, chroot")]
 #[tokio::test]
 async fn local_failing_provisioner_leaves_nothing() {
-    if !is_root("local_failing_provisioner_leaves_nothing") {
-        return;
-    }
     let dir = TempDir::new().unwrap();
     let out = dir.path().join("out.raw");
     let cfg = scratch_config(dir.path(), &out, json!({}));
@@ -340,11 +314,9 @@ async fn local_failing_provisioner_leaves_nothing() {
     assert!(!out.exists(), "no output after a failure");
 }
 
+#[needs_root("loop devices, mount, chroot")]
 #[tokio::test]
 async fn local_cancel_at_each_step_leaves_nothing() {
-    if !is_root("local_cancel_at_each_step_leaves_nothing") {
-        return;
-    }
     for step in [
         "attach loop device",
         "chroot",
@@ -487,11 +459,9 @@ fn kept(a: &OscChrootArtifact) -> Vec<String> {
     v
 }
 
+#[needs_root("loop devices, mount, chroot")]
 #[tokio::test]
 async fn osc_happy_path_bakes_the_file_into_the_omi() {
-    if !is_root("osc_happy_path_bakes_the_file_into_the_omi") {
-        return;
-    }
     let sim = osc_sim().await;
     let dir = TempDir::new().unwrap();
     let builder = osc_builder(
@@ -599,11 +569,9 @@ async fn osc_happy_path_bakes_the_file_into_the_omi() {
     sim.shutdown().await;
 }
 
+#[needs_root("loop devices, mount, chroot")]
 #[tokio::test]
 async fn osc_from_scratch_registers_the_mappings() {
-    if !is_root("osc_from_scratch_registers_the_mappings") {
-        return;
-    }
     let sim = osc_sim().await;
     let dir = TempDir::new().unwrap();
     let mut block = osc_block(
@@ -678,11 +646,9 @@ async fn osc_from_scratch_registers_the_mappings() {
     sim.shutdown().await;
 }
 
+#[needs_root("loop devices, mount, chroot")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn osc_parallel_builds_take_distinct_devices() {
-    if !is_root("osc_parallel_builds_take_distinct_devices") {
-        return;
-    }
     let sim = osc_sim().await;
     let dir = TempDir::new().unwrap();
     let (log_a, obs_a) = output_log();
@@ -741,11 +707,9 @@ async fn osc_parallel_builds_take_distinct_devices() {
     sim.shutdown().await;
 }
 
+#[needs_root("loop devices, mount, chroot")]
 #[tokio::test]
 async fn osc_existing_name_fails_first_then_force_deregister_replaces_it() {
-    if !is_root("osc_existing_name_fails_first_then_force_deregister_replaces_it") {
-        return;
-    }
     let sim = osc_sim().await;
     let dir = TempDir::new().unwrap();
     let fixed = json!({"omi_name": "fixed-name"});
@@ -785,11 +749,9 @@ async fn osc_existing_name_fails_first_then_force_deregister_replaces_it() {
     sim.shutdown().await;
 }
 
+#[needs_root("loop devices, mount, chroot")]
 #[tokio::test]
 async fn osc_throttling_is_retried() {
-    if !is_root("osc_throttling_is_retried") {
-        return;
-    }
     let sim = osc_sim().await;
     let dir = TempDir::new().unwrap();
     for op in [
@@ -811,11 +773,9 @@ async fn osc_throttling_is_retried() {
     sim.shutdown().await;
 }
 
+#[needs_root("loop devices, mount, chroot")]
 #[tokio::test]
 async fn osc_server_errors_and_failed_states_leave_nothing() {
-    if !is_root("osc_server_errors_and_failed_states_leave_nothing") {
-        return;
-    }
     let cases: &[(&str, Fault, &str, &str)] = &[
         ("ReadVms", Fault::Status(500), "host vm info", "500"),
         ("ReadImages", Fault::Status(500), "check omi name", "500"),
@@ -892,11 +852,9 @@ fn sim_client(sim: &OscSim) -> imagebake_core::osc_client::Client {
     .unwrap()
 }
 
+#[needs_root("loop devices, mount, chroot")]
 #[tokio::test]
 async fn osc_dropped_connections_leak_nothing() {
-    if !is_root("osc_dropped_connections_leak_nothing") {
-        return;
-    }
     // Answers lost after the creates: re-sent with the same ClientToken, or
     // the image found by name; the build goes on and nothing is doubled.
     let sim = osc_sim().await;
@@ -927,11 +885,9 @@ async fn osc_dropped_connections_leak_nothing() {
     }
 }
 
+#[needs_root("loop devices, mount, chroot")]
 #[tokio::test]
 async fn osc_sweep_removes_a_kept_failed_build() {
-    if !is_root("osc_sweep_removes_a_kept_failed_build") {
-        return;
-    }
     let sim = osc_sim().await;
     let dir = TempDir::new().unwrap();
     sim.faults().inject("LinkVolume", Fault::Status(500), 1);
@@ -965,11 +921,9 @@ async fn osc_sweep_removes_a_kept_failed_build() {
     sim.shutdown().await;
 }
 
+#[needs_root("loop devices, mount, chroot")]
 #[tokio::test]
 async fn osc_failing_provisioner_and_cancel_at_each_step_leave_nothing() {
-    if !is_root("osc_failing_provisioner_and_cancel_at_each_step_leave_nothing") {
-        return;
-    }
     let sim = osc_sim().await;
     let dir = TempDir::new().unwrap();
     let cfg = OscChrootConfig::from_json(&osc_block(&sim, dir.path(), json!({}))).unwrap();
@@ -1075,11 +1029,9 @@ fn osc_config_errors_name_the_key() {
 /// snapshot is found by its `ClientToken`, the image (the source's copy, or
 /// the registered OMI) by its name, and deleted at once; the answer is
 /// still awaited, and the report names what was removed.
+#[needs_root("loop devices, mount, chroot")]
 #[tokio::test]
 async fn osc_ctrl_c_while_a_create_answers_late_removes_what_it_made() {
-    if !is_root("osc_ctrl_c_while_a_create_answers_late_removes_what_it_made") {
-        return;
-    }
     use imagebake_core::osc_client::api::FiltersSnapshot;
 
     let late = Fault::LateAnswer(Duration::from_secs(3));

@@ -20,6 +20,7 @@ use imagebake_core::{
 };
 use imagebake_sim::Fault;
 use imagebake_sim::oxide::{OxideDelays, OxideSim, OxideSimOptions};
+use imagebake_testing::needs_root;
 use serde_json::{Value, json};
 
 mod support;
@@ -718,16 +719,15 @@ async fn b_image_id(sim: &OxideSim, name: &str) -> String {
 /// trusted on first use and reported, a shell provisioner's files end up
 /// in the image, and the guest is shut down from inside before the API
 /// stop. Needs root, overlayfs, OpenSSH and busybox
-/// (`scripts/test-deps.sh`); where simulated instances cannot run, it says
-/// why and checks nothing.
+/// (`scripts/test-deps.sh`).
+#[needs_root("simulated instances: overlay mounts, chroot, sshd")]
 #[tokio::test]
 async fn over_ssh_a_provisioner_s_files_end_up_in_the_image() {
     use imagebake_core::provision::{Shell, Upload};
     use imagebake_sim::machine::{SshMode, check_support};
 
     if let Err(why) = check_support() {
-        eprintln!("SKIPPED: simulated instances cannot run SSH here (need root): {why}");
-        return;
+        panic!("simulated instances cannot run SSH here: {why}");
     }
     let sim = Arc::new(
         OxideSim::start(OxideSimOptions {

@@ -20,6 +20,7 @@ use imagebake_core::{
 };
 use imagebake_sim::Fault;
 use imagebake_sim::triton::{TritonDelays, TritonSim, TritonSimOptions};
+use imagebake_testing::needs_root;
 use serde_json::{Value, json};
 
 mod support;
@@ -487,14 +488,13 @@ async fn config_errors_name_the_key_and_the_builder_and_make_no_request() {
 }
 
 /// A simulator whose machines run real SSH, and a builder connecting to
-/// them; `None` (after saying why) where simulated machines cannot run SSH
-/// (they need root, overlayfs, OpenSSH and busybox: `scripts/test-deps.sh`).
-async fn ssh_sim_and_builder() -> Option<(Arc<TritonSim>, TritonBuilder)> {
+/// them (the test needs root, overlayfs, OpenSSH and busybox:
+/// `#[needs_root]` and `scripts/test-deps.sh`).
+async fn ssh_sim_and_builder() -> (Arc<TritonSim>, TritonBuilder) {
     use imagebake_sim::machine::{SshMode, check_support};
 
     if let Err(why) = check_support() {
-        eprintln!("SKIPPED: simulated machines cannot run SSH here: {why}");
-        return None;
+        panic!("simulated machines cannot run SSH here: {why}");
     }
     let sim = Arc::new(
         TritonSim::start(TritonSimOptions {
@@ -510,20 +510,18 @@ async fn ssh_sim_and_builder() -> Option<(Arc<TritonSim>, TritonBuilder)> {
         &sim,
         json!({"communicator": "ssh", "ssh_port": port, "ssh_timeout": "30s"}),
     );
-    Some((sim, b))
+    (sim, b)
 }
 
 /// Over real SSH to a simulated machine (its own sshd in an overlay root on
 /// 127.0.0.N): a shell provisioner's file is found in the captured image.
-/// Needs root, overlayfs, OpenSSH and busybox (`scripts/test-deps.sh`); where
-/// simulated machines cannot run, it says why and checks nothing.
+/// Needs root, overlayfs, OpenSSH and busybox (`scripts/test-deps.sh`).
+#[needs_root("simulated machines: overlay mounts, chroot, sshd")]
 #[tokio::test]
 async fn over_ssh_a_provisioner_s_file_ends_up_in_the_image() {
     use imagebake_core::provision::{Shell, Upload};
 
-    let Some((sim, b)) = ssh_sim_and_builder().await else {
-        return;
-    };
+    let (sim, b) = ssh_sim_and_builder().await;
     let b = b
         .provisioner(Shell::inline([
             "echo \"built by $IMAGEBAKE_BUILD_ID\" > /etc/imagebake-test",
@@ -606,13 +604,12 @@ async fn ssh_that_never_comes_up_fails_connect_and_cleans_up() {
 /// `over_ssh_a_provisioner_s_file_ends_up_in_the_image`): a provisioner
 /// that fails names its command, exit status and stderr tail, and the
 /// build leaves nothing.
+#[needs_root("simulated machines: overlay mounts, chroot, sshd")]
 #[tokio::test]
 async fn a_failing_provisioner_names_the_command_and_cleans_up() {
     use imagebake_core::provision::Shell;
 
-    let Some((sim, b)) = ssh_sim_and_builder().await else {
-        return;
-    };
+    let (sim, b) = ssh_sim_and_builder().await;
     let b = b.provisioner(Shell::inline([
         "echo first-err-line >&2",
         "echo 'disk is on fire' >&2",

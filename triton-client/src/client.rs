@@ -151,9 +151,10 @@ impl Client {
     /// missing passphrase or a wrong file fails here; an ssh-agent is asked
     /// on the first request.
     pub fn new(config: Config) -> Result<Self> {
+        imagebake_http::warn_if_tls_unverified(config.insecure, "triton", config.url.as_str());
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
-            .connect_timeout(Duration::from_secs(15).min(config.timeout))
+            .connect_timeout(imagebake_http::connect_timeout(config.timeout))
             .user_agent(concat!(
                 "imagebake-triton-client/",
                 env!("CARGO_PKG_VERSION")

@@ -123,11 +123,13 @@ impl Config {
             b.account = Some(need("ACCOUNT")?.0);
             key_id = need("KEY_ID")?;
             b.user = pair("USER").map(|p| p.0);
-            let insecure = match pair("TLS_INSECURE") {
+            // As node-triton's `_loadEnvProfile`: TRITON_TLS_INSECURE, else
+            // SDC_TLS_INSECURE (`true`/`1`, `false`/`0`), else the legacy
+            // SDC_TESTING, where any non-empty value (even `0`) means insecure.
+            b.insecure = match pair("TLS_INSECURE") {
                 Some((v, name)) => parse_bool(&v, &name)?,
-                None => false,
+                None => var("SDC_TESTING").is_some(),
             };
-            b.insecure = insecure || var("SDC_TESTING").is_some();
             b.act_as = var("TRITON_ACT_AS");
             if let Some(r) = var("TRITON_ROLE") {
                 b.roles = r
@@ -189,12 +191,14 @@ impl Config {
     }
 }
 
+/// A boolean variable as node-triton's `boolFromString` reads it: exactly
+/// `true`/`1` or `false`/`0`.
 fn parse_bool(v: &str, name: &str) -> Result<bool> {
-    match v.to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" => Ok(false),
+    match v {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
         _ => Err(Error::Config {
-            reason: format!("{name} = {v:?} is not a boolean (true/false/1/0)"),
+            reason: format!("{name} = {v:?} is not a boolean (true, false, 1 or 0)"),
         }),
     }
 }
@@ -473,6 +477,57 @@ mod tests {
         ]);
         let e = Config::from_env_with(&env, home.path()).unwrap_err();
         assert!(e.to_string().contains("TRITON_TLS_INSECURE"), "{e}");
+    }
+
+    /// TLS verification from the environment exactly as node-triton reads it
+    /// (lib/config.js `_loadEnvProfile`, lib/common.js `boolFromString`), and
+    /// a warning from the client whenever it is off.
+    #[test]
+    fn tls_insecure_and_sdc_testing_as_node_triton_reads_them() {
+        let home = tempfile::tempdir().unwrap();
+        let insecure = |extra: &[(&str, &str)]| {
+            let mut pairs = vec![
+                ("TRITON_URL", "https://cloudapi.example"),
+                ("TRITON_ACCOUNT", "alice"),
+                ("TRITON_KEY_ID", FP),
+            ];
+            pairs.extend_from_slice(extra);
+            Config::from_env_with(&env_of(&pairs), home.path()).map(|c| c.insecure())
+        };
+        assert!(!insecure(&[]).unwrap());
+        // Legacy SDC_TESTING: any non-empty value, even "0" or "false".
+        for v in ["1", "true", "0", "false", "anything"] {
+            assert!(insecure(&[("SDC_TESTING", v)]).unwrap(), "SDC_TESTING={v}");
+        }
+        assert!(!insecure(&[("SDC_TESTING", "")]).unwrap());
+        // An explicit TLS_INSECURE wins over SDC_TESTING; TRITON_ over SDC_.
+        assert!(!insecure(&[("TRITON_TLS_INSECURE", "false"), ("SDC_TESTING", "1")]).unwrap());
+        assert!(!insecure(&[("SDC_TLS_INSECURE", "0"), ("SDC_TESTING", "1")]).unwrap());
+        assert!(!insecure(&[("TRITON_TLS_INSECURE", "0"), ("SDC_TLS_INSECURE", "1")]).unwrap());
+        assert!(insecure(&[("TRITON_TLS_INSECURE", "1")]).unwrap());
+        assert!(insecure(&[("SDC_TLS_INSECURE", "true")]).unwrap());
+        // Only true/false/1/0, as boolFromString.
+        for bad in ["yes", "on", "TRUE", "False"] {
+            let e = insecure(&[("TRITON_TLS_INSECURE", bad)]).unwrap_err();
+            assert!(e.to_string().contains("TRITON_TLS_INSECURE"), "{bad}: {e}");
+        }
+
+        let env = env_of(&[
+            ("TRITON_URL", "https://cloudapi.example"),
+            ("TRITON_ACCOUNT", "alice"),
+            ("TRITON_KEY_ID", FP),
+            ("SDC_TESTING", "1"),
+        ]);
+        let c = Config::from_env_with(&env, home.path()).unwrap();
+        let logs = imagebake_testing::capture_logs(|| {
+            crate::Client::new(c).unwrap();
+        });
+        assert!(logs.contains("WARN"), "{logs}");
+        assert!(
+            logs.contains("TLS certificate verification is off"),
+            "{logs}"
+        );
+        assert!(logs.contains("https://cloudapi.example"), "{logs}");
     }
 
     #[test]

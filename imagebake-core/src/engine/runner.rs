@@ -82,9 +82,15 @@ impl std::error::Error for BuildError {
 
 /// Runs a build: gives its steps a [`StepCx`], then runs the due undos in
 /// reverse order and reports them.
-#[derive(Clone)]
+///
+/// Each run gets a fresh [`BuildId`] (the one [`Runner::id`] shows until the
+/// run starts), unless one was set with [`Runner::build_id`]. A clone has its
+/// own next id.
 pub struct Runner {
-    build_id: BuildId,
+    /// The id set with [`Runner::build_id`], used by every run.
+    fixed_id: Option<BuildId>,
+    /// The id of the next run, replaced by a fresh one as each run starts.
+    next_id: std::sync::Mutex<BuildId>,
     on_error: OnError,
     undo_timeout: Duration,
     abort_grace: Duration,
@@ -97,10 +103,23 @@ impl Default for Runner {
     }
 }
 
+impl Clone for Runner {
+    fn clone(&self) -> Self {
+        Self {
+            fixed_id: self.fixed_id.clone(),
+            next_id: std::sync::Mutex::new(BuildId::generate()),
+            on_error: self.on_error,
+            undo_timeout: self.undo_timeout,
+            abort_grace: self.abort_grace,
+            observers: self.observers.clone(),
+        }
+    }
+}
+
 impl fmt::Debug for Runner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Runner")
-            .field("build_id", &self.build_id)
+            .field("build_id", &self.id())
             .field("on_error", &self.on_error)
             .field("undo_timeout", &self.undo_timeout)
             .field("abort_grace", &self.abort_grace)
@@ -110,11 +129,13 @@ impl fmt::Debug for Runner {
 }
 
 impl Runner {
-    /// A runner with a fresh build id, [`OnError::Cleanup`], a 5 minute limit
-    /// per undo, a 30 second grace after cancellation, and no observers.
+    /// A runner with a fresh build id per run, [`OnError::Cleanup`], a 5
+    /// minute limit per undo, a 30 second grace after cancellation, and no
+    /// observers.
     pub fn new() -> Self {
         Self {
-            build_id: BuildId::generate(),
+            fixed_id: None,
+            next_id: std::sync::Mutex::new(BuildId::generate()),
             on_error: OnError::Cleanup,
             undo_timeout: Duration::from_secs(300),
             abort_grace: Duration::from_secs(30),
@@ -122,9 +143,9 @@ impl Runner {
         }
     }
 
-    /// Uses this build id instead of a fresh one.
+    /// Uses this build id for every run instead of a fresh one per run.
     pub fn build_id(mut self, id: BuildId) -> Self {
-        self.build_id = id;
+        self.fixed_id = Some(id);
         self
     }
 
@@ -155,9 +176,28 @@ impl Runner {
         self
     }
 
-    /// The id of the builds this runner runs.
-    pub fn id(&self) -> &BuildId {
-        &self.build_id
+    /// The id of the next build this runner runs (what a builder names its
+    /// resources after before it calls [`Runner::run`]).
+    pub fn id(&self) -> BuildId {
+        match &self.fixed_id {
+            Some(id) => id.clone(),
+            None => self.lock_next_id().clone(),
+        }
+    }
+
+    /// The id for a run starting now; the next run gets a fresh one.
+    fn take_id(&self) -> BuildId {
+        match &self.fixed_id {
+            Some(id) => id.clone(),
+            None => std::mem::replace(&mut *self.lock_next_id(), BuildId::generate()),
+        }
+    }
+
+    fn lock_next_id(&self) -> std::sync::MutexGuard<'_, BuildId> {
+        // A poisoned lock still holds a valid id.
+        self.next_id
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Runs `build` (which calls [`StepCx::step`] for each of its steps) and
@@ -177,13 +217,14 @@ impl Runner {
         Fut: Future<Output = Result<T, Error>> + Send,
     {
         let started = Instant::now();
+        let build_id = self.take_id();
         let events = Events::new(self.observers.clone());
         events.emit(Event::BuildStarted {
-            build_id: self.build_id.clone(),
+            build_id: build_id.clone(),
             name: name.to_owned(),
         });
         let shared = Arc::new(Shared {
-            build_id: self.build_id.clone(),
+            build_id: build_id.clone(),
             token: token.clone(),
             events: events.clone(),
             journal: Mutex::new(Journal::default()),
@@ -197,7 +238,7 @@ impl Runner {
 
         let undoer = Undoer {
             events: &events,
-            build_id: &self.build_id,
+            build_id: &build_id,
             timeout: self.undo_timeout,
         };
         let mut report = CleanupReport::default();
@@ -231,18 +272,18 @@ impl Runner {
             },
         };
         events.emit(Event::BuildFinished {
-            build_id: self.build_id.clone(),
+            build_id: build_id.clone(),
             outcome,
             duration: started.elapsed(),
         });
         match result {
             Ok(value) => Ok(Built {
                 value,
-                build_id: self.build_id.clone(),
+                build_id: build_id.clone(),
                 cleanup: report,
             }),
             Err(cause) => Err(BuildError {
-                build_id: self.build_id.clone(),
+                build_id: build_id.clone(),
                 step: failed_step,
                 cause,
                 cleanup: report,

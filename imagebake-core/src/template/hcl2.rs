@@ -1215,15 +1215,15 @@ fn build(
     for ((t, n), over, _loc) in uses {
         let (sfi, sblock) = sources[&(t.clone(), n.clone())];
         let mut renamed = n.clone();
-        if let Some(ob) = over {
-            if let Some(a) = ob.body.get_attribute("name") {
-                renamed = string_of(&eval(&a.value, "name")?, "name").map_err(|m| {
-                    TemplateError::new(m)
-                        .at(ctx.loc(fi, a.span()))
-                        .in_block(describe(ob))
-                        .key("name")
-                })?;
-            }
+        if let Some(ob) = over
+            && let Some(a) = ob.body.get_attribute("name")
+        {
+            renamed = string_of(&eval(&a.value, "name")?, "name").map_err(|m| {
+                TemplateError::new(m)
+                    .at(ctx.loc(fi, a.span()))
+                    .in_block(describe(ob))
+                    .key("name")
+            })?;
         }
         let mut rs = roots.clone();
         let mut src_obj = Map::new();

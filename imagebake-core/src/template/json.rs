@@ -703,11 +703,11 @@ fn provisioner(
             config.insert(k.clone(), v.clone());
         }
     }
-    if let Some(Value::Object(ov)) = o.get("override") {
-        if let Some(Value::Object(extra)) = ov.get(build) {
-            for (k, v) in extra {
-                config.insert(k.clone(), v.clone());
-            }
+    if let Some(Value::Object(ov)) = o.get("override")
+        && let Some(Value::Object(extra)) = ov.get(build)
+    {
+        for (k, v) in extra {
+            config.insert(k.clone(), v.clone());
         }
     }
     let bad = |k: &str, m: String| doc.err(&format!("{path}.{k}"), path, Some(k), m);

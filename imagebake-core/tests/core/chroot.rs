@@ -4,68 +4,32 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use imagebake_core::{
-    CancellationToken, ChrootCommunicator, Communicator, Error, OutputStream, RemoteCommand,
-};
+use imagebake_core::{CancellationToken, ChrootCommunicator, Communicator, Error, RemoteCommand};
 
-use crate::support::{process_is_dead, rootfs};
+use imagebake_testing::needs_root;
+
+use crate::support::{TWO_STREAMS_EXIT_3, assert_dead, assert_two_streams_exit_3, rootfs, run};
 
 fn mode(p: &Path) -> u32 {
     fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
 }
 
-async fn run(
-    comm: &dyn Communicator,
-    cmd: RemoteCommand,
-) -> (
-    Result<imagebake_core::ExitOutput, Error>,
-    Vec<(OutputStream, String)>,
-) {
-    let mut lines = Vec::new();
-    let r = comm
-        .exec(
-            &cmd,
-            &mut |s, l: &str| lines.push((s, l.to_owned())),
-            &CancellationToken::new(),
-        )
-        .await;
-    (r, lines)
-}
-
+#[needs_root("chroot")]
 #[tokio::test]
 async fn exec_streams_lines_and_returns_exit_codes() {
-    let Some(fs) = rootfs("exec_streams_lines_and_returns_exit_codes") else {
-        return;
-    };
-    let (r, lines) = run(
-        fs.comm.as_ref(),
-        RemoteCommand::new("echo out1; echo err1 >&2; echo out2; printf 'no newline'; exit 3"),
-    )
-    .await;
-    let out = r.unwrap();
-    assert_eq!(out.status, 3);
+    let fs = rootfs();
+    let (r, lines) = run(fs.comm.as_ref(), RemoteCommand::new(TWO_STREAMS_EXIT_3)).await;
+    let out = assert_two_streams_exit_3(r, &lines);
     assert!(!out.success());
-    assert_eq!(out.stdout_tail, ["out1", "out2", "no newline"]);
-    assert_eq!(out.stderr_tail, ["err1"]);
-    let stdout: Vec<&str> = lines
-        .iter()
-        .filter(|(s, _)| *s == OutputStream::Stdout)
-        .map(|(_, l)| l.as_str())
-        .collect();
-    assert_eq!(stdout, ["out1", "out2", "no newline"]);
-    assert!(lines.contains(&(OutputStream::Stderr, "err1".into())));
-    let err = out.check("the command").unwrap_err();
-    assert!(matches!(err, Error::CommandFailed { status: 3, .. }));
 
     let (r, _) = run(fs.comm.as_ref(), RemoteCommand::new("true")).await;
     assert_eq!(r.unwrap().status, 0);
 }
 
+#[needs_root("chroot")]
 #[tokio::test]
 async fn exec_sees_the_root_and_a_clean_environment() {
-    let Some(fs) = rootfs("exec_sees_the_root_and_a_clean_environment") else {
-        return;
-    };
+    let fs = rootfs();
     let cmd = RemoteCommand::new(
         "cat /etc/marker; echo \"home=$HOME\"; echo \"foo=$FOO\"; \
          test -e /usr/sbin/chroot && echo host-visible || echo isolated; env | wc -l",
@@ -82,20 +46,18 @@ async fn exec_sees_the_root_and_a_clean_environment() {
     assert!(vars < 10, "the host environment leaked: {vars} variables");
 }
 
+#[needs_root("chroot")]
 #[tokio::test]
 async fn death_by_signal_is_an_error() {
-    let Some(fs) = rootfs("death_by_signal_is_an_error") else {
-        return;
-    };
+    let fs = rootfs();
     let (r, _) = run(fs.comm.as_ref(), RemoteCommand::new("kill -9 $$")).await;
     assert!(matches!(r, Err(Error::Signal { signal: 9, .. })), "{r:?}");
 }
 
+#[needs_root("chroot")]
 #[tokio::test]
 async fn cancellation_kills_the_command_and_its_children() {
-    let Some(fs) = rootfs("cancellation_kills_the_command_and_its_children") else {
-        return;
-    };
+    let fs = rootfs();
     let token = CancellationToken::new();
     let t = token.clone();
     let cmd = RemoteCommand::new("sleep 600 & echo $! > /tmp/sleep.pid; echo started; wait");
@@ -112,22 +74,13 @@ async fn cancellation_kills_the_command_and_its_children() {
         )
         .await;
     assert!(matches!(r, Err(Error::Cancelled { .. })), "{r:?}");
-    let pid: i32 = fs::read_to_string(fs.path("/tmp/sleep.pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    assert!(
-        process_is_dead(pid),
-        "sleep {pid} survived the cancellation"
-    );
+    assert_dead(&fs.path("/tmp/sleep.pid"));
 }
 
+#[needs_root("chroot")]
 #[tokio::test]
 async fn uploads_keep_modes_and_download_round_trips() {
-    let Some(fs) = rootfs("uploads_keep_modes_and_download_round_trips") else {
-        return;
-    };
+    let fs = rootfs();
     let c = CancellationToken::new();
     let comm = fs.comm.as_ref();
 
@@ -185,11 +138,10 @@ async fn uploads_keep_modes_and_download_round_trips() {
     assert!(missing.is_err());
 }
 
+#[needs_root("chroot")]
 #[tokio::test]
 async fn paths_stay_inside_the_root() {
-    let Some(fs) = rootfs("paths_stay_inside_the_root") else {
-        return;
-    };
+    let fs = rootfs();
     let c = CancellationToken::new();
     let name = format!("imagebake-test-{}.so", std::process::id());
     // /lib -> /usr/lib is an absolute link: it must resolve inside the root.
@@ -209,11 +161,10 @@ async fn paths_stay_inside_the_root() {
     assert!(fs.path("/escape.txt").is_file());
 }
 
+#[needs_root("chroot")]
 #[tokio::test]
 async fn command_wrapper_wraps_the_chroot_command() {
-    let Some(fs) = rootfs("command_wrapper_wraps_the_chroot_command") else {
-        return;
-    };
+    let fs = rootfs();
     let wrapped = ChrootCommunicator::new(fs.dir.path())
         .unwrap()
         .command_wrapper("env WRAPPED=yes {{.Command}}")

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use imagebake_core::{
-    BuildError, CancellationToken, ChannelObserver, Cleanup, CleanupOutcome, Error, Event, OnError,
-    Poll, Resource, Runner, Step, StepCx, StepOutcome, UndoOutcome, UndoWhen, WaitOptions, from_fn,
+    BuildError, BuildId, CancellationToken, ChannelObserver, Cleanup, CleanupOutcome, Error, Event,
+    OnError, Poll, Resource, Runner, Step, StepCx, StepOutcome, UndoOutcome, UndoWhen, WaitOptions,
+    from_fn,
 };
 use mockall::predicate::eq;
 use mockall::{Sequence, automock};
@@ -148,6 +149,7 @@ async fn success_runs_only_the_always_undos() {
     cloud.expect_delete().with(eq("d-1")).never();
     let cloud = Arc::new(cloud);
     let runner = Runner::new();
+    let announced = runner.id();
     let (key, machine, disk) = (
         create(&cloud, "ssh key", UndoWhen::Always),
         create(&cloud, "machine", UndoWhen::Always),
@@ -162,7 +164,7 @@ async fn success_runs_only_the_always_undos() {
         .await
         .unwrap();
     assert_eq!(built.value, "d-1");
-    assert_eq!(&built.build_id, runner.id());
+    assert_eq!(built.build_id, announced);
     assert_eq!(ids(&built.cleanup), ["m-1", "k-1"]);
     assert!(built.cleanup.is_clean());
     assert_eq!(built.cleanup.removed().count(), 2);
@@ -551,4 +553,35 @@ async fn a_cancelled_build_starts_no_step() {
         .unwrap_err();
     assert!(err.is_cancelled());
     assert!(err.cleanup.entries.is_empty());
+}
+
+/// Each run of one runner is a build of its own, with its own id (the one
+/// `Runner::id` showed before the run); a fixed id is kept by every run.
+#[tokio::test]
+async fn each_run_of_a_reused_runner_gets_a_fresh_build_id() {
+    async fn run_once(runner: &Runner) -> BuildId {
+        runner
+            .run("again", CancellationToken::new(), |cx| async move {
+                Ok(cx.build_id().clone())
+            })
+            .await
+            .unwrap()
+            .build_id
+    }
+    let runner = Runner::new();
+    let first_announced = runner.id();
+    let first = run_once(&runner).await;
+    let second_announced = runner.id();
+    let second = run_once(&runner).await;
+    assert_eq!(first, first_announced);
+    assert_eq!(second, second_announced);
+    assert_ne!(first, second);
+    let clone = runner.clone();
+    assert_ne!(clone.id(), runner.id(), "a clone has its own next id");
+
+    let fixed: BuildId = "ib-fixed00001".parse().unwrap();
+    let runner = Runner::new().build_id(fixed.clone());
+    assert_eq!(run_once(&runner).await, fixed);
+    assert_eq!(run_once(&runner).await, fixed);
+    assert_eq!(runner.id(), fixed);
 }

@@ -14,7 +14,9 @@ use imagebake_core::{
     OutputStream, RemoteCommand, Resource, Runner, Step,
 };
 
-use crate::support::{drain, output_lines, process_is_dead, rootfs};
+use imagebake_testing::needs_root;
+
+use crate::support::{assert_dead, drain, output_lines, rootfs};
 
 /// Runs one provisioner step in a build.
 async fn provision<S>(
@@ -34,11 +36,10 @@ where
         .map(|b| b.value)
 }
 
+#[needs_root("chroot")]
 #[tokio::test]
 async fn shell_inline_streams_output_and_sees_env() {
-    let Some(fs) = rootfs("shell_inline_streams_output_and_sees_env") else {
-        return;
-    };
+    let fs = rootfs();
     let (observer, mut rx) = ChannelObserver::new();
     let runner = Runner::new().observer(Arc::new(observer));
     let shell = Shell::inline([
@@ -57,7 +58,7 @@ async fn shell_inline_streams_output_and_sees_env() {
         })
         .await
     });
-    handle.await.unwrap().unwrap();
+    let built = handle.await.unwrap().unwrap();
     let events = drain(&mut rx);
     // Order is kept within a stream (not across the two pipes).
     let lines = output_lines(&events);
@@ -70,7 +71,7 @@ async fn shell_inline_streams_output_and_sees_env() {
     };
     assert_eq!(
         of(OutputStream::Stdout),
-        ["hello wor'ld".to_owned(), format!("id={}", runner.id())]
+        ["hello wor'ld".to_owned(), format!("id={}", built.build_id)]
     );
     assert_eq!(of(OutputStream::Stderr), ["warn"]);
     assert!(
@@ -91,11 +92,10 @@ async fn shell_inline_streams_output_and_sees_env() {
     );
 }
 
+#[needs_root("chroot")]
 #[tokio::test]
 async fn shell_scripts_run_in_order_with_a_custom_execute_command() {
-    let Some(fs) = rootfs("shell_scripts_run_in_order_with_a_custom_execute_command") else {
-        return;
-    };
+    let fs = rootfs();
     let local = tempfile::tempdir().unwrap();
     let one = local.path().join("one.sh");
     let two = local.path().join("two.sh");
@@ -125,11 +125,10 @@ async fn shell_scripts_run_in_order_with_a_custom_execute_command() {
     );
 }
 
+#[needs_root("chroot")]
 #[tokio::test]
 async fn shell_failure_names_command_status_and_stderr_tail() {
-    let Some(fs) = rootfs("shell_failure_names_command_status_and_stderr_tail") else {
-        return;
-    };
+    let fs = rootfs();
     let shell = Shell::inline(["echo first >&2", "echo boom >&2", "exit 7", "echo never"])
         .env("SECRET_TOKEN", "hunter2");
     let err = provision(&Runner::new(), shell, fs.dyn_comm())
@@ -163,11 +162,10 @@ async fn shell_failure_names_command_status_and_stderr_tail() {
     provision(&Runner::new(), ok, fs.dyn_comm()).await.unwrap();
 }
 
+#[needs_root("chroot")]
 #[tokio::test]
 async fn shell_configuration_errors_are_reported() {
-    let Some(fs) = rootfs("shell_configuration_errors_are_reported") else {
-        return;
-    };
+    let fs = rootfs();
     let bad_template = Shell::inline(["true"]).execute_command("{{.Nope}} {{.Path}}");
     let err = provision(&Runner::new(), bad_template, fs.dyn_comm())
         .await
@@ -188,11 +186,10 @@ async fn shell_configuration_errors_are_reported() {
     );
 }
 
+#[needs_root("chroot")]
 #[tokio::test]
 async fn file_uploads_follow_packer_rules_and_download() {
-    let Some(fs) = rootfs("file_uploads_follow_packer_rules_and_download") else {
-        return;
-    };
+    let fs = rootfs();
     let local = tempfile::tempdir().unwrap();
     let site = local.path().join("site");
     fs::create_dir_all(site.join("sub")).unwrap();
@@ -254,11 +251,10 @@ async fn file_uploads_follow_packer_rules_and_download() {
     );
 }
 
+#[needs_root("chroot")]
 #[tokio::test]
 async fn flush_syncs_in_a_chroot_and_refuses_power_off() {
-    let Some(fs) = rootfs("flush_syncs_in_a_chroot_and_refuses_power_off") else {
-        return;
-    };
+    let fs = rootfs();
     let flushed = provision(&Runner::new(), Flush::sync_only(), fs.dyn_comm())
         .await
         .unwrap();
@@ -358,11 +354,10 @@ async fn flush_powers_off_and_accepts_the_disconnect() {
     );
 }
 
+#[needs_root("chroot")]
 #[tokio::test]
 async fn cancelling_a_build_mid_command_kills_it_and_cleans_up() {
-    let Some(fs) = rootfs("cancelling_a_build_mid_command_kills_it_and_cleans_up") else {
-        return;
-    };
+    let fs = rootfs();
     let token = CancellationToken::new();
     let t = token.clone();
     let observer = FnObserver(move |e: &Event| {
@@ -393,13 +388,5 @@ async fn cancelling_a_build_mid_command_kills_it_and_cleans_up() {
     assert_eq!(err.step.as_deref(), Some("shell"));
     assert!(undone.load(Ordering::SeqCst));
     assert!(err.cleanup.is_clean());
-    let pid: i32 = fs::read_to_string(fs.path("/tmp/sleep.pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    assert!(
-        process_is_dead(pid),
-        "sleep {pid} survived the cancellation"
-    );
+    assert_dead(&fs.path("/tmp/sleep.pid"));
 }

@@ -17,8 +17,10 @@ use imagebake_core::{
 use imagebake_http::Secret;
 use sha2::{Digest, Sha256};
 
-use crate::sshd::{Agent, Sshd, can_run, free_port};
-use crate::support::process_is_dead;
+use imagebake_testing::needs_root;
+
+use crate::sshd::{Agent, Sshd, free_port};
+use crate::support::{self, TWO_STREAMS_EXIT_3, assert_two_streams_exit_3, process_is_dead};
 
 /// Short limits: a test that fails should fail fast.
 fn fast() -> SshTimeouts {
@@ -57,15 +59,7 @@ async fn run(
     comm: &dyn Communicator,
     cmd: &str,
 ) -> (Result<ExitOutput, Error>, Vec<(OutputStream, String)>) {
-    let mut lines = Vec::new();
-    let r = comm
-        .exec(
-            &RemoteCommand::new(cmd),
-            &mut |s, l: &str| lines.push((s, l.to_owned())),
-            &CancellationToken::new(),
-        )
-        .await;
-    (r, lines)
+    support::run(comm, RemoteCommand::new(cmd)).await
 }
 
 async fn stdout_of(comm: &dyn Communicator, cmd: &str) -> String {
@@ -82,11 +76,9 @@ fn set_mode(p: &Path, m: u32) {
     fs::set_permissions(p, fs::Permissions::from_mode(m)).unwrap();
 }
 
+#[needs_root("sshd runs as root")]
 #[tokio::test]
 async fn ssh_key_auth_ed25519_rsa_passphrase_and_in_memory() {
-    if !can_run("ssh_key_auth_ed25519_rsa_passphrase_and_in_memory") {
-        return;
-    }
     let sshd = Sshd::start("");
     // sshd accepts only ssh-ed25519 and rsa-sha2-512/256 signatures, so the
     // RSA login proves SHA-2 signatures.
@@ -129,11 +121,9 @@ async fn ssh_key_auth_ed25519_rsa_passphrase_and_in_memory() {
     assert!(!format!("{err:?} {err}").contains("wrong"));
 }
 
+#[needs_root("sshd runs as root")]
 #[tokio::test]
 async fn ssh_agent_auth_tries_each_key() {
-    if !can_run("ssh_agent_auth_tries_each_key") {
-        return;
-    }
     let sshd = Sshd::start("");
     let agent = Agent::start();
     // The agent holds a key the server does not know, then an RSA key it does.
@@ -151,11 +141,9 @@ async fn ssh_agent_auth_tries_each_key() {
     assert_eq!(stdout_of(&comm, "echo agent").await, "agent");
 }
 
+#[needs_root("sshd runs as root")]
 #[tokio::test]
 async fn ssh_password_login() {
-    if !can_run("ssh_password_login") {
-        return;
-    }
     // sshd (no PAM) checks /etc/shadow; it gets a private copy giving root
     // a password, so the host's accounts stay as they are.
     let sshd = Sshd::start_with_root_password("c0rrect horse");
@@ -196,11 +184,9 @@ async fn ssh_password_login() {
     );
 }
 
+#[needs_root("sshd runs as root")]
 #[tokio::test]
 async fn ssh_host_key_pinned_and_known_hosts() {
-    if !can_run("ssh_host_key_pinned_and_known_hosts") {
-        return;
-    }
     let sshd = Sshd::start("");
     let key = sshd.client_key("id_ed25519", "ed25519", "");
     let auth = || SshAuth::key_file(&key);
@@ -290,11 +276,9 @@ async fn ssh_host_key_pinned_and_known_hosts() {
     }
 }
 
+#[needs_root("sshd runs as root")]
 #[tokio::test]
 async fn ssh_trust_first_use_records_the_key_and_refuses_a_changed_one() {
-    if !can_run("ssh_trust_first_use_records_the_key_and_refuses_a_changed_one") {
-        return;
-    }
     let mut sshd = Sshd::start("");
     let key = sshd.client_key("id_ed25519", "ed25519", "");
     let comm = connect(config(
@@ -331,33 +315,13 @@ async fn ssh_trust_first_use_records_the_key_and_refuses_a_changed_one() {
     }
 }
 
+#[needs_root("sshd runs as root")]
 #[tokio::test]
 async fn ssh_exec_streams_lines_exit_codes_and_signals() {
-    if !can_run("ssh_exec_streams_lines_exit_codes_and_signals") {
-        return;
-    }
     let sshd = Sshd::start("");
     let comm = connected(&sshd).await;
-    let (r, lines) = run(
-        &comm,
-        "echo out1; echo err1 >&2; echo out2; printf 'no newline'; exit 3",
-    )
-    .await;
-    let out = r.unwrap();
-    assert_eq!(out.status, 3);
-    assert_eq!(out.stdout_tail, ["out1", "out2", "no newline"]);
-    assert_eq!(out.stderr_tail, ["err1"]);
-    let stdout: Vec<&str> = lines
-        .iter()
-        .filter(|(s, _)| *s == OutputStream::Stdout)
-        .map(|(_, l)| l.as_str())
-        .collect();
-    assert_eq!(stdout, ["out1", "out2", "no newline"]);
-    assert!(lines.contains(&(OutputStream::Stderr, "err1".into())));
-    assert!(matches!(
-        out.check("x").unwrap_err(),
-        Error::CommandFailed { status: 3, .. }
-    ));
+    let (r, lines) = run(&comm, TWO_STREAMS_EXIT_3).await;
+    assert_two_streams_exit_3(r, &lines);
 
     // Every line of a long output arrives, in order; stdin is closed.
     let (r, lines) = run(&comm, "seq 1 5000; cat").await;
@@ -388,11 +352,9 @@ async fn ssh_exec_streams_lines_exit_codes_and_signals() {
     assert_eq!(lines, [(OutputStream::Stdout, "before".to_owned())]);
 }
 
+#[needs_root("sshd runs as root")]
 #[tokio::test]
 async fn ssh_uploads_file_bytes_and_tree_with_modes_then_downloads() {
-    if !can_run("ssh_uploads_file_bytes_and_tree_with_modes_then_downloads") {
-        return;
-    }
     let sshd = Sshd::start("");
     let comm = connected(&sshd).await;
     let cancel = CancellationToken::new();
@@ -514,11 +476,9 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+#[needs_root("sshd runs as root")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ssh_uploads_and_downloads_64_mib_with_matching_checksums() {
-    if !can_run("ssh_uploads_and_downloads_64_mib_with_matching_checksums") {
-        return;
-    }
     let sshd = Sshd::start("");
     let comm = connected(&sshd).await;
     let cancel = CancellationToken::new();
@@ -528,20 +488,58 @@ async fn ssh_uploads_and_downloads_64_mib_with_matching_checksums() {
     let dst = format!("{}/big/big.bin", sshd.path("remote").display());
 
     // Cancelled mid-transfer: nothing is left behind, not even the
-    // temporary file.
+    // temporary file. The source is a FIFO whose writer sends 1 MiB and
+    // then holds it open, so the upload cannot end before the cancel: it is
+    // cancelled once the remote temporary file holds that MiB.
+    let fifo = local.path().join("endless");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo");
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let mut w = fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            std::io::Write::write_all(&mut w, &vec![7u8; 1 << 20]).unwrap();
+            // Held open (no end of file) until the test is done.
+            let _ = held.recv();
+        })
+    };
     let stop = CancellationToken::new();
-    let trigger = stop.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        trigger.cancel();
-    });
-    let err = comm
-        .upload_file(&src, &dst, Some(0o600), &stop)
-        .await
-        .unwrap_err();
+    let remote_dir = sshd.path("remote/big");
+    let received_a_mib = async {
+        // A safety net against a hang, not a timing assertion.
+        for _ in 0..6000 {
+            let received = fs::read_dir(&remote_dir).ok().and_then(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .find(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+                    .and_then(|e| e.metadata().ok())
+                    .map(|m| m.len())
+            });
+            if received == Some(1 << 20) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("the remote temporary file never held the MiB sent");
+    };
+    let mut upload = std::pin::pin!(comm.upload_file(&fifo, &dst, Some(0o600), &stop));
+    let err = tokio::select! {
+        r = &mut upload => panic!("the upload ended before the cancel: {r:?}"),
+        () = received_a_mib => {
+            stop.cancel();
+            upload.await
+        }
+    };
+    let err = err.unwrap_err();
     assert!(err.is_cancelled(), "{err:?}");
-    let left: Vec<_> = fs::read_dir(sshd.path("remote/big")).unwrap().collect();
+    let left: Vec<_> = fs::read_dir(&remote_dir).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
+    release.send(()).unwrap();
+    writer.join().unwrap();
 
     comm.upload_file(&src, &dst, Some(0o600), &cancel)
         .await
@@ -564,11 +562,9 @@ async fn ssh_uploads_and_downloads_64_mib_with_matching_checksums() {
     assert_eq!(hex(&hash.finalize()), sum);
 }
 
+#[needs_root("sshd runs as root")]
 #[tokio::test]
 async fn ssh_expect_disconnect_then_reconnect() {
-    if !can_run("ssh_expect_disconnect_then_reconnect") {
-        return;
-    }
     let sshd = Sshd::start("");
     let comm = connected(&sshd).await;
     assert!(comm.can_power_off());
@@ -608,11 +604,9 @@ async fn ssh_expect_disconnect_then_reconnect() {
     assert!(matches!(r, Err(Error::Disconnected { .. })), "{r:?}");
 }
 
+#[needs_root("sshd runs as root")]
 #[tokio::test]
 async fn ssh_through_a_bastion() {
-    if !can_run("ssh_through_a_bastion") {
-        return;
-    }
     // One sshd is both the bastion and the target; at DEBUG1 it logs the
     // direct-tcpip requests (and sends debug lines to sessions' stderr).
     let sshd = Sshd::start("LogLevel DEBUG1");
@@ -649,11 +643,9 @@ async fn ssh_through_a_bastion() {
     }
 }
 
+#[needs_root("sshd runs as root")]
 #[tokio::test]
 async fn ssh_connect_retries_until_the_port_opens() {
-    if !can_run("ssh_connect_retries_until_the_port_opens") {
-        return;
-    }
     let mut sshd = Sshd::prepare("");
     let key = sshd.client_key("id_ed25519", "ed25519", "");
     let cfg = config(&sshd, SshAuth::key_file(&key), pinned(&sshd));
@@ -672,11 +664,9 @@ async fn ssh_connect_retries_until_the_port_opens() {
     drop(sshd);
 }
 
+#[needs_root("sshd runs as root")]
 #[tokio::test]
 async fn ssh_connect_times_out_or_is_cancelled_on_a_closed_port() {
-    if !can_run("ssh_connect_times_out_or_is_cancelled_on_a_closed_port") {
-        return;
-    }
     let port = free_port();
     let key = TemporaryKey::generate("t").unwrap();
     let cfg = SshConfig::new(
@@ -707,11 +697,9 @@ async fn ssh_connect_times_out_or_is_cancelled_on_a_closed_port() {
     assert!(err.is_cancelled(), "{err:?}");
 }
 
+#[needs_root("sshd runs as root")]
 #[tokio::test]
 async fn ssh_cancellation_kills_a_running_command() {
-    if !can_run("ssh_cancellation_kills_a_running_command") {
-        return;
-    }
     let sshd = Sshd::start("");
     let comm = connected(&sshd).await;
     let cancel = CancellationToken::new();

@@ -290,10 +290,10 @@ impl Fleet {
         for id in users {
             self.halt(id);
         }
-        if let Some(d) = self.disks.remove(&disk) {
-            if let Err(e) = remove_if_present(&d.dir) {
-                tracing::warn!(%disk, error = %e, "removing a disk's directory");
-            }
+        if let Some(d) = self.disks.remove(&disk)
+            && let Err(e) = remove_if_present(&d.dir)
+        {
+            tracing::warn!(%disk, error = %e, "removing a disk's directory");
         }
     }
 

@@ -36,13 +36,6 @@ fn find(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// The effective user id, from `/proc/self/status`.
-fn euid() -> Option<u32> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
-    line.split_whitespace().nth(2)?.parse().ok()
-}
-
 /// Checks that simulated machines with SSH can run here: root, overlayfs,
 /// OpenSSH's `sshd` and `sftp-server`, a static busybox, and the `chroot`,
 /// `unshare`, `mount`, `umount`, `cp`, `mknod` and `ldd` programs. The error lists every
@@ -53,7 +46,7 @@ pub fn check_support() -> Result<(), MachineError> {
 
 pub(crate) fn tools() -> Result<Tools, MachineError> {
     let mut missing = Vec::new();
-    match euid() {
+    match crate::euid() {
         Some(0) => {}
         Some(uid) => missing.push(format!(
             "root is needed to mount overlays and chroot (running as uid {uid})"

@@ -5,7 +5,6 @@
 //! Nothing here ever touches the real `/dev/xvd*` or `/dev/sd*` names.
 
 use std::io;
-use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -17,21 +16,6 @@ pub(crate) const GIB: u64 = 1 << 30;
 /// How long one host command (`cp` of a volume, `mkfs.ext4`, `losetup`)
 /// may run before it is killed.
 const HOST_COMMAND_TIMEOUT: Duration = Duration::from_secs(600);
-
-/// The effective uid (the owner of `/proc/self`).
-fn euid() -> Option<u32> {
-    std::fs::metadata("/proc/self").ok().map(|m| m.uid())
-}
-
-/// Whether this process runs as root.
-pub(crate) fn is_root() -> bool {
-    euid() == Some(0)
-}
-
-/// The uid, for error messages.
-pub(crate) fn uid() -> String {
-    euid().map_or_else(|| "?".to_owned(), |u| u.to_string())
-}
 
 /// Runs `cmd` (in its own process group, killed if this request is dropped);
 /// its trimmed standard output, or an error naming it with the end of its

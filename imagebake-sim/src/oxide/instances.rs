@@ -345,7 +345,7 @@ fn plan_disk(
             "disk size {size} must be greater than or equal to the source size {min_size}"
         )));
     }
-    if size == 0 || size % u64::from(block_size) != 0 {
+    if size == 0 || !size.is_multiple_of(u64::from(block_size)) {
         return Err(ApiError::bad_request(format!(
             "disk size {size} must be a positive multiple of the block size {block_size}"
         )));

@@ -31,10 +31,11 @@ pub(crate) fn disk_of(boot_disk: Option<Uuid>, instance: Uuid) -> Uuid {
 pub(crate) fn settle_all(w: &mut World, now: Instant) {
     let vms = w.vms.clone();
     for i in 0..w.instances.len() {
-        if let (Some(vms), Some((to, at))) = (&vms, w.instances[i].pending) {
-            if at <= now && !guest_ready(vms, w, i, to) {
-                continue;
-            }
+        if let (Some(vms), Some((to, at))) = (&vms, w.instances[i].pending)
+            && at <= now
+            && !guest_ready(vms, w, i, to)
+        {
+            continue;
         }
         w.instances[i].settle(now);
         if let Some(vms) = &vms {

@@ -80,10 +80,10 @@ fn served_version(headers: &HeaderMap) -> Result<&'static str, ApiError> {
             .chars()
             .take_while(char::is_ascii_digit)
             .collect();
-        if let Ok(major) = digits.parse::<u64>() {
-            if (7..=9).contains(&major) {
-                best = best.max(Some(major));
-            }
+        if let Ok(major) = digits.parse::<u64>()
+            && (7..=9).contains(&major)
+        {
+            best = best.max(Some(major));
         }
     }
     match best {

@@ -28,10 +28,10 @@ pub(crate) fn settle(vms: Option<&Machines>, m: &mut Machine, now: Instant) {
         m.settle(now);
         return;
     };
-    if let Some(t) = m.pending.filter(|t| t.at <= now) {
-        if !guest_ready(vms, m, t.to) {
-            return;
-        }
+    if let Some(t) = m.pending.filter(|t| t.at <= now)
+        && !guest_ready(vms, m, t.to)
+    {
+        return;
     }
     m.settle(now);
     sync(vms, m);

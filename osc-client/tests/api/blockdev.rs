@@ -12,7 +12,9 @@ use std::process::Command;
 use osc_client::Client;
 use osc_client::api::{CreateSnapshotRequest, CreateVolumeRequest};
 
-use crate::common::{is_root, setup, waits};
+use imagebake_testing::{is_root, needs_root};
+
+use crate::common::{setup, waits};
 
 /// Unmounts its mount points (lazily) when dropped, even on panic.
 #[derive(Default)]
@@ -151,13 +153,10 @@ async fn format_mount_write_snapshot_and_find_the_file_again() {
     sim.shutdown().await;
 }
 
+#[needs_root("loop devices, mount")]
 #[tokio::test]
 async fn the_public_source_image_boots_a_real_root_filesystem() {
     let (sim, client) = setup().await;
-    if !is_root() {
-        sim.shutdown().await;
-        return;
-    }
     // As the chroot builder does: copy the public OMI, then use its snapshot.
     let copy = available_source_copy(&sim, &client, "source-copy").await;
     let root = copy.root_mapping().expect("root mapping");

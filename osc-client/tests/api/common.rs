@@ -106,14 +106,6 @@ pub async fn delete_image(client: &Client, id: &str) {
     client.images().delete(id).await.expect("DeleteImage");
 }
 
-pub fn is_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
 /// What a wait gives.
 pub type Waited<T> = Result<T, WaitError<osc_client::Error>>;
 

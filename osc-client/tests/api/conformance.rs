@@ -52,10 +52,10 @@ fn validate(s: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
         }
         return;
     }
-    if let Some(allowed) = s.get("enum").and_then(Value::as_array) {
-        if !allowed.contains(v) {
-            errors.push(format!("{path}: {v} not in {allowed:?}"));
-        }
+    if let Some(allowed) = s.get("enum").and_then(Value::as_array)
+        && !allowed.contains(v)
+    {
+        errors.push(format!("{path}: {v} not in {allowed:?}"));
     }
     match s.get("type").and_then(Value::as_str) {
         Some("object") => {

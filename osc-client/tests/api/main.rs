@@ -10,5 +10,6 @@ mod retry;
 mod signing;
 mod snapshots;
 mod tags;
+mod transport;
 mod vms;
 mod volumes;

@@ -6,7 +6,9 @@ use osc_client::Error;
 use osc_client::api::{CreateVolumeRequest, FiltersVolume};
 use osc_client::types::{VolumeState, VolumeType};
 
-use crate::common::{is_root, setup, waits};
+use imagebake_testing::is_root;
+
+use crate::common::{setup, waits};
 
 #[tokio::test]
 async fn create_wait_find_filter_delete() {

@@ -298,7 +298,7 @@ fn example(schema: &Value, variant: usize, full: bool) -> Value {
         }
         Some("array") => json!([example(&schema["items"], variant, full)]),
         Some("integer") => json!(schema["minimum"].as_u64().unwrap_or(0).max(1)),
-        Some("boolean") => json!(variant % 2 == 0),
+        Some("boolean") => json!(variant.is_multiple_of(2)),
         Some("string") => match schema["format"].as_str() {
             Some("uuid") => json!("3f2d1c0b-8e7a-4b6c-9d5e-0a1b2c3d4e5f"),
             Some("date-time") => json!("2026-07-28T12:34:56.789Z"),

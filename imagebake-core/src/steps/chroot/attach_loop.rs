@@ -99,10 +99,10 @@ pub(crate) async fn detach(
     if backing_file(dev).is_none() {
         return Ok(());
     }
-    if let Err(e) = host.quiet_run(&["losetup", "-d", dev], cancel).await {
-        if backing_file(dev).is_some() {
-            return Err(e);
-        }
+    if let Err(e) = host.quiet_run(&["losetup", "-d", dev], cancel).await
+        && backing_file(dev).is_some()
+    {
+        return Err(e);
     }
     let opts = imagebake_http::WaitOptions::new(
         std::time::Duration::from_secs(20),

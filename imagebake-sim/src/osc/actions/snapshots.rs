@@ -18,14 +18,13 @@ pub(super) async fn create_snapshot(
     r: CreateSnapshotReq,
     fail: bool,
 ) -> OscResult {
-    if let Some(token) = &r.client_token {
-        if let Some(s) = st
+    if let Some(token) = &r.client_token
+        && let Some(s) = st
             .snapshots
             .values()
             .find(|s| s.client_token.as_ref() == Some(token))
-        {
-            return Ok(json!({"Snapshot": st.snapshot_view(s)}));
-        }
+    {
+        return Ok(json!({"Snapshot": st.snapshot_view(s)}));
     }
     if r.file_location.is_some() {
         return Err(OscError::invalid(

@@ -21,14 +21,13 @@ pub(super) async fn create_volume(
     r: CreateVolumeReq,
     fail: bool,
 ) -> OscResult {
-    if let Some(token) = &r.client_token {
-        if let Some(v) = st
+    if let Some(token) = &r.client_token
+        && let Some(v) = st
             .volumes
             .values()
             .find(|v| v.client_token.as_ref() == Some(token))
-        {
-            return Ok(json!({"Volume": st.volume_view(v)}));
-        }
+    {
+        return Ok(json!({"Volume": st.volume_view(v)}));
     }
     let subregion = need(&r.subregion_name, "SubregionName")?.clone();
     if !subregion.starts_with(&st.region) || subregion.len() != st.region.len() + 1 {
@@ -215,11 +214,11 @@ pub(super) async fn link_volume(
         }
         return Ok(json!({}));
     }
-    if !blockdev::is_root() {
+    if !crate::is_root() {
         return Err(OscError::internal(format!(
             "the simulator attaches volumes to the host VM as loop devices (losetup), which needs root; \
              it runs as uid {}. Run it as root to link volumes",
-            blockdev::uid()
+            crate::euid().map_or_else(|| "?".to_owned(), |u| u.to_string())
         )));
     }
     let Some(file) = file else {
