@@ -27,7 +27,7 @@ use imagebake_core::builders::packer::expand_env_with;
 use imagebake_core::builders::{AnyBuilder, Artifact, BuilderRegistry};
 use imagebake_core::packer_template::Template;
 use imagebake_core::{
-    BuildError, BuildId, CancellationToken, Error, Event, FnObserver, Resource, Runner,
+    BuildError, BuildId, CancellationToken, Error, Event, FnObserver, OnError, Resource, Runner,
     StepOutcome, UndoOutcome, UndoWhen,
 };
 use serde_json::Value;
@@ -51,6 +51,11 @@ pub struct BakeOptions {
     /// Records what each build may leave behind, for an exit before the
     /// cleanups end (a second Ctrl-C).
     pub leftovers: Leftovers,
+    /// What a failed build does with what it made (Packer's `-on-error`).
+    pub on_error: OnError,
+    /// At most this many builds at once (Packer's `-parallel-builds`); 0
+    /// means no limit.
+    pub parallel_builds: usize,
     /// The builder types the template may use (default: the built-in
     /// builders; register your own to run them too).
     pub registry: Arc<BuilderRegistry>,
@@ -64,6 +69,8 @@ impl Default for BakeOptions {
             env: BTreeMap::new(),
             progress: Arc::new(|line: &str| println!("{line}")),
             leftovers: Leftovers::default(),
+            on_error: OnError::default(),
+            parallel_builds: 0,
             registry: Arc::new(BuilderRegistry::default()),
         }
     }
@@ -219,6 +226,11 @@ pub async fn run(
         emit(name, &format!("{} build", builder.builder_type()));
     }
 
+    let limit = match options.parallel_builds {
+        0 => builders.len().max(1),
+        n => n,
+    };
+    let slots = Arc::new(tokio::sync::Semaphore::new(limit));
     let runs = builders.iter().map(|(name, builder)| {
         let (name, emit) = (name.clone(), emit.clone());
         let leftovers = options.leftovers.clone();
@@ -229,9 +241,16 @@ pub async fn run(
                 emit(&name, &line);
             }
         });
-        let runner = Runner::new().observer(Arc::new(observer));
+        let runner = Runner::new()
+            .observer(Arc::new(observer))
+            .on_error(options.on_error);
         let token = cancel.child_token();
-        async move { builder.run(&runner, token).await }
+        let slots = slots.clone();
+        async move {
+            // The semaphore is never closed: a permit always comes.
+            let _slot = slots.acquire().await.ok();
+            builder.run(&runner, token).await
+        }
     });
     let results = futures::future::join_all(runs).await;
 

@@ -15,6 +15,10 @@ pub struct SweepFilter {
     /// Only resources created longer ago than this (so running builds are
     /// left alone).
     pub older_than: Duration,
+    /// Only list what would be removed: each match is reported as
+    /// [`CleanupOutcome::Kept`](crate::CleanupOutcome::Kept) and nothing is
+    /// deleted.
+    pub dry_run: bool,
 }
 
 impl SweepFilter {
@@ -23,6 +27,7 @@ impl SweepFilter {
         Self {
             prefix: BuildId::PREFIX.to_owned(),
             older_than,
+            dry_run: false,
         }
     }
 
@@ -31,7 +36,15 @@ impl SweepFilter {
         Self {
             prefix: id.as_str().to_owned(),
             older_than: Duration::ZERO,
+            dry_run: false,
         }
+    }
+
+    /// The same filter, listing instead of removing (`imagebake sweep
+    /// --dry-run`).
+    pub fn dry_run(mut self) -> Self {
+        self.dry_run = true;
+        self
     }
 }
 

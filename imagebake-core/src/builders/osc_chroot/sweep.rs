@@ -9,7 +9,7 @@ use osc_client::api::{FiltersImage, FiltersSnapshot, FiltersVolume};
 use osc_client::types::Tag;
 use tokio_util::sync::CancellationToken;
 
-use crate::steps::common::swept;
+use crate::steps::common::sweep_one;
 use crate::steps::osc::{
     BUILD_TAG, CREATED_TAG, remove_image_and_snapshots, remove_snapshot_now, remove_volume_now,
     unlink_volume_now,
@@ -88,9 +88,9 @@ impl Sweeper for OscSweeper {
                 return report;
             }
             if matches(filter, &i.tags, now) {
-                let r = remove_image_and_snapshots(c.clone(), i.image_id.clone()).await;
+                let r = remove_image_and_snapshots(c.clone(), i.image_id.clone());
                 let res = Resource::new("image", i.image_id.clone()).named(i.image_name.clone());
-                report.cleanup.entries.push(swept(res, r));
+                report.cleanup.entries.push(sweep_one(filter, res, r).await);
             } else {
                 in_use.extend(i.snapshot_ids().into_iter().map(str::to_owned));
             }
@@ -108,12 +108,9 @@ impl Sweeper for OscSweeper {
                             unlink_volume_now(c.clone(), id.clone(), opts.clone()).await?;
                         }
                         remove_volume_now(c.clone(), id.clone()).await
-                    }
-                    .await;
-                    report
-                        .cleanup
-                        .entries
-                        .push(swept(Resource::new("volume", id), r));
+                    };
+                    let res = Resource::new("volume", v.volume_id.clone());
+                    report.cleanup.entries.push(sweep_one(filter, res, r).await);
                 }
             }
             Err(e) => report
@@ -130,9 +127,9 @@ impl Sweeper for OscSweeper {
                     if cancel.is_cancelled() {
                         return report;
                     }
-                    let r = remove_snapshot_now(c.clone(), s.snapshot_id.clone()).await;
+                    let r = remove_snapshot_now(c.clone(), s.snapshot_id.clone());
                     let res = Resource::new("snapshot", s.snapshot_id.clone());
-                    report.cleanup.entries.push(swept(res, r));
+                    report.cleanup.entries.push(sweep_one(filter, res, r).await);
                 }
             }
             Err(e) => report
@@ -152,6 +149,7 @@ mod tests {
         let f = SweepFilter {
             prefix: "ib-".into(),
             older_than: Duration::from_secs(60),
+            dry_run: false,
         };
         let tags = |b: &str, c: &str| vec![Tag::new(BUILD_TAG, b), Tag::new(CREATED_TAG, c)];
         assert!(matches(&f, &tags("ib-abc", "100"), 200));
@@ -161,6 +159,7 @@ mod tests {
         let all = SweepFilter {
             prefix: "ib-".into(),
             older_than: Duration::ZERO,
+            dry_run: false,
         };
         assert!(matches(&all, &[Tag::new(BUILD_TAG, "ib-abc")], 200));
     }

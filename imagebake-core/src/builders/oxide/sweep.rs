@@ -6,7 +6,7 @@ use oxide_client::{Client, ListOptions, NameOrId};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::steps::common::{now_secs, swept};
+use crate::steps::common::{now_secs, sweep_one};
 use crate::steps::oxide::{OxideApi, Waits, build_of, delete, remove_disk, remove_instance};
 use crate::{Error, Resource, SweepFilter, SweepReport, Sweeper};
 
@@ -156,9 +156,9 @@ impl Sweeper for OxideSweeper {
             if cancel.is_cancelled() {
                 return report;
             }
-            let r = remove_instance(a, i.id, limit, cancel).await;
+            let r = remove_instance(a, i.id, limit, cancel);
             let res = Resource::new("instance", i.id.to_string()).named(i.name);
-            report.cleanup.entries.push(swept(res, r));
+            report.cleanup.entries.push(sweep_one(filter, res, r).await);
         }
         let snapshots = listed(&mut report, "snapshots", c.snapshot_list(p, o)).await;
         for s in snapshots
@@ -169,11 +169,13 @@ impl Sweeper for OxideSweeper {
                 return report;
             }
             let id = s.id;
-            let r = delete(a.undo_client().snapshot_delete(id, None))
-                .await
-                .map_err(api_err(format!("deleting snapshot {id}")));
+            let r = async {
+                delete(a.undo_client().snapshot_delete(id, None))
+                    .await
+                    .map_err(api_err(format!("deleting snapshot {id}")))
+            };
             let res = Resource::new("snapshot", id.to_string()).named(s.name);
-            report.cleanup.entries.push(swept(res, r));
+            report.cleanup.entries.push(sweep_one(filter, res, r).await);
         }
         let images = listed(&mut report, "images", c.image_list(Some(p), o)).await;
         for i in images
@@ -185,11 +187,13 @@ impl Sweeper for OxideSweeper {
                 return report;
             }
             let id = i.id;
-            let r = delete(a.undo_client().image_delete(id, None))
-                .await
-                .map_err(api_err(format!("deleting image {id}")));
+            let r = async {
+                delete(a.undo_client().image_delete(id, None))
+                    .await
+                    .map_err(api_err(format!("deleting image {id}")))
+            };
             let res = Resource::new("image", id.to_string()).named(i.name);
-            report.cleanup.entries.push(swept(res, r));
+            report.cleanup.entries.push(sweep_one(filter, res, r).await);
         }
         let disks = listed(&mut report, "disks", c.disk_list(p, o)).await;
         for d in disks
@@ -199,9 +203,9 @@ impl Sweeper for OxideSweeper {
             if cancel.is_cancelled() {
                 return report;
             }
-            let r = remove_disk(a, d.id, limit, cancel).await;
+            let r = remove_disk(a, d.id, limit, cancel);
             let res = Resource::new("disk", d.id.to_string()).named(d.name);
-            report.cleanup.entries.push(swept(res, r));
+            report.cleanup.entries.push(sweep_one(filter, res, r).await);
         }
         let keys = listed(&mut report, "SSH keys", c.current_user_ssh_key_list(o)).await;
         for k in keys
@@ -212,11 +216,13 @@ impl Sweeper for OxideSweeper {
                 return report;
             }
             let id: Uuid = k.id;
-            let r = delete(a.undo_client().current_user_ssh_key_delete(id))
-                .await
-                .map_err(api_err(format!("deleting SSH key {id}")));
+            let r = async {
+                delete(a.undo_client().current_user_ssh_key_delete(id))
+                    .await
+                    .map_err(api_err(format!("deleting SSH key {id}")))
+            };
             let res = Resource::new("ssh key", id.to_string()).named(k.name);
-            report.cleanup.entries.push(swept(res, r));
+            report.cleanup.entries.push(sweep_one(filter, res, r).await);
         }
         report
     }

@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 use triton_client::Client;
 use triton_client::types::{Image, ListImages, ListMachines, Machine};
 
-use crate::steps::common::swept;
+use crate::steps::common::sweep_one;
 use crate::steps::triton::{BUILD_TAG, CREATED_TAG, now_secs, remove_image, remove_machine};
 use crate::{Error, Resource, SweepFilter, SweepReport, Sweeper};
 
@@ -92,16 +92,15 @@ impl Sweeper for TritonSweeper {
                     if cancel.is_cancelled() {
                         break;
                     }
+                    let res = Resource::new("machine", m.id.to_string()).named(m.name.clone());
                     let r = remove_machine(
                         &self.client,
                         &m.id,
                         self.delete_timeout,
                         self.poll_cap,
                         cancel,
-                    )
-                    .await;
-                    let res = Resource::new("machine", m.id.to_string()).named(m.name);
-                    report.cleanup.entries.push(swept(res, r));
+                    );
+                    report.cleanup.entries.push(sweep_one(filter, res, r).await);
                 }
             }
             Err(e) => report
@@ -119,10 +118,10 @@ impl Sweeper for TritonSweeper {
                     if cancel.is_cancelled() {
                         break;
                     }
-                    let r = remove_image(&self.client, &i.id).await;
                     let res = Resource::new("image", i.id.to_string())
                         .named(format!("{}@{}", i.name, i.version));
-                    report.cleanup.entries.push(swept(res, r));
+                    let r = remove_image(&self.client, &i.id);
+                    report.cleanup.entries.push(sweep_one(filter, res, r).await);
                 }
             }
             Err(e) => report

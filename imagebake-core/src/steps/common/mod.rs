@@ -14,4 +14,4 @@ mod sweep;
 
 pub use connect_ssh::{ConnectSsh, SshConnected, SshTarget};
 pub use ssh_plan::{CommPlan, SshLogin, SshPlan};
-pub use sweep::{now_secs, swept};
+pub use sweep::{now_secs, sweep_one};

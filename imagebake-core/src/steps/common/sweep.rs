@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::{CleanupEntry, CleanupOutcome, Error, Resource, UndoWhen};
+use crate::{CleanupEntry, CleanupOutcome, Error, Resource, SweepFilter, UndoWhen};
 
 /// Unix seconds now (when a resource was made, for a sweep's age check).
 pub fn now_secs() -> u64 {
@@ -14,7 +14,7 @@ pub fn now_secs() -> u64 {
 
 /// The cleanup entry of a leftover a sweep tried to remove: removed, or not
 /// with the error.
-pub fn swept(resource: Resource, result: Result<(), Error>) -> CleanupEntry {
+fn swept(resource: Resource, result: Result<(), Error>) -> CleanupEntry {
     CleanupEntry {
         resource,
         when: UndoWhen::Always,
@@ -23,4 +23,22 @@ pub fn swept(resource: Resource, result: Result<(), Error>) -> CleanupEntry {
             Err(e) => CleanupOutcome::Failed(e),
         },
     }
+}
+
+/// Removes one leftover with `remove` and reports it ([`swept`]); under a
+/// dry-run filter, `remove` is never polled and the leftover is reported
+/// [`CleanupOutcome::Kept`].
+pub async fn sweep_one(
+    filter: &SweepFilter,
+    resource: Resource,
+    remove: impl Future<Output = Result<(), Error>>,
+) -> CleanupEntry {
+    if filter.dry_run {
+        return CleanupEntry {
+            resource,
+            when: UndoWhen::Always,
+            outcome: CleanupOutcome::Kept,
+        };
+    }
+    swept(resource, remove.await)
 }

@@ -1,0 +1,86 @@
+//! `imagebake validate`: everything that can be checked without creating
+//! anything.
+
+use imagebake_core::builders::BuilderRegistry;
+use imagebake_core::packer_template::provisioner;
+use imagebake_core::template::{self, Placeholders, PlannedBuild, TemplateError};
+use serde_json::Value;
+
+use crate::args::ValidateArgs;
+
+/// Runs the verb; returns the exit code.
+pub async fn run(args: &ValidateArgs) -> u8 {
+    match check(args).await {
+        Ok(warnings) => {
+            for w in warnings {
+                eprintln!("Warning: {w}");
+            }
+            if args.syntax_only {
+                println!("Syntax-only check passed. Everything looks okay.");
+            } else {
+                println!("The configuration is valid.");
+            }
+            0
+        }
+        Err(errors) => {
+            for e in errors {
+                eprintln!("Error: {e}");
+            }
+            1
+        }
+    }
+}
+
+/// The warnings on success, every error otherwise.
+async fn check(args: &ValidateArgs) -> Result<Vec<String>, Vec<TemplateError>> {
+    let opts = args.vars.options().map_err(|e| vec![e])?;
+    if args.evaluate_datasources {
+        return Err(vec![
+            TemplateError::new("-evaluate-datasources is not supported yet")
+                .fix("leave it out: data sources are then checked with placeholder values"),
+        ]);
+    }
+    let mut plan = template::plan(&args.path, &opts, &Placeholders)
+        .await
+        .map_err(|e| vec![e])?;
+    if args.syntax_only {
+        return Ok(plan.warnings);
+    }
+    plan.select(&args.only, &args.except).map_err(|e| vec![e])?;
+    let errors: Vec<TemplateError> = plan.builds.iter().flat_map(check_build).collect();
+    if errors.is_empty() {
+        Ok(plan.warnings)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Decodes the build's builder configuration and provisioners as the build
+/// would, creating nothing; each error located at the key it names.
+fn check_build(build: &PlannedBuild) -> Vec<TemplateError> {
+    let mut errors = Vec::new();
+    if let Err(e) =
+        BuilderRegistry::default().builder(&build.builder_type, &build.config, Vec::new())
+    {
+        errors.push(build.config_error(&e));
+    }
+    for p in &build.provisioners {
+        let mut block = p.config.clone();
+        if let Value::Object(m) = &mut block {
+            m.insert("type".into(), Value::String(p.kind.clone()));
+        }
+        if let Err(e) = provisioner(&block) {
+            let msg = build.sensitive.mask(&e.to_string());
+            let mut t = TemplateError::new(msg).in_block(format!(
+                "build {}, provisioner {:?}",
+                build.name,
+                p.name.as_deref().unwrap_or(&p.kind)
+            ));
+            if let Some(l) = &p.location {
+                t = t.at(l.clone());
+            }
+            errors.push(t);
+        }
+    }
+    errors
+}
