@@ -379,3 +379,48 @@ async fn ctrl_c_cancels_the_build_cleans_up_and_exits_130() {
     );
     assert!(sim.inventory().custom_images().is_empty(), "{out}");
 }
+
+/// A legacy JSON template written as the Triton builder's doc writes it
+/// (`"most_recent": "true"`, a port as a string): decoded as weakly as
+/// Packer's decoder does, it validates and builds.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_json_template_with_packer_s_weak_types_builds() {
+    let sim = sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let t = serde_json::json!({
+        "variables": {"image_version": "1.0.{{timestamp}}"},
+        "builders": [{
+            "type": "triton",
+            "triton_url": sim.url(),
+            "triton_account": sim.account(),
+            "triton_key_id": sim.key_id(),
+            "triton_key_material": sim.private_key_path().display().to_string(),
+            "source_machine_package": "g1.small",
+            "source_machine_image_filter": {"name": "base-64-lts", "most_recent": "true"},
+            "ssh_port": "22",
+            "communicator": "none",
+            "image_name": "weak",
+            "image_version": "{{user `image_version`}}"
+        }]
+    });
+    std::fs::write(dir.path().join("t.json"), t.to_string()).unwrap();
+    let o = imagebake(dir.path(), &["validate", "t.json"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    let o = tokio::task::block_in_place(|| imagebake(dir.path(), &["build", "t.json"], &[]));
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    let inv = sim.inventory();
+    let images = inv.custom_images();
+    assert_eq!(images.len(), 1, "{out}");
+    assert!(inv.machines.is_empty(), "{out}");
+
+    // A value that is no bool even weakly is refused, naming the key.
+    let bad = t
+        .to_string()
+        .replace(r#""most_recent":"true""#, r#""most_recent":"maybe""#);
+    std::fs::write(dir.path().join("bad.json"), bad).unwrap();
+    let o = imagebake(dir.path(), &["validate", "bad.json"], &[]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    assert!(err.contains("most_recent"), "{err}");
+}

@@ -271,11 +271,13 @@ fn decode_block<T: DeserializeOwned>(
             }
         }
     }
-    serde_path_to_error::deserialize(Value::Object(fields)).map_err(|e| {
-        let path = e.path().to_string();
-        let m = format!("provisioner {kind}: key `{path}`: {}", e.into_inner());
-        Error::config_at(path, m)
-    })
+    serde_path_to_error::deserialize(crate::template::weak::Weak(Value::Object(fields))).map_err(
+        |e| {
+            let path = e.path().to_string();
+            let m = format!("provisioner {kind}: key `{path}`: {}", e.into_inner());
+            Error::config_at(path, m)
+        },
+    )
 }
 
 /// Builds the step of one Packer provisioner block: `shell` (`inline`,
@@ -447,8 +449,13 @@ mod tests {
             e.contains("provisioner shell: missing required key `inline`"),
             "{e}"
         );
-        let e = err(json!({"builders": [b], "provisioners": [{"type": "shell", "inline": "x"}]}));
-        assert!(e.contains("key `inline`"), "{e}");
+        let e =
+            err(json!({"builders": [b], "provisioners": [{"type": "shell", "inline": {"a": 1}}]}));
+        assert!(e.contains("key `inline[0]`: invalid type: map"), "{e}");
+        // Decoded as weakly as Packer: one value is a list of one.
+        Template::from_json(&json!({"builders": [b],
+            "provisioners": [{"type": "shell", "inline": "x", "expect_disconnect": "true"}]}))
+        .expect("weakly typed values are accepted");
         let e = err(json!({"builders": [b],
             "provisioners": [{"type": "shell", "inline": ["x"], "pause_before": "1s"}]}));
         assert!(e.contains("unknown key `pause_before`"), "{e}");

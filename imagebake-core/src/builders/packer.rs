@@ -63,10 +63,12 @@ pub fn decode<T: DeserializeOwned>(
             ));
         }
     }
-    serde_path_to_error::deserialize(Value::Object(fields)).map_err(|e| {
-        let path = e.path().to_string();
-        config_key_error(builder, &path, &format!("key `{path}`: {}", e.into_inner()))
-    })
+    serde_path_to_error::deserialize(crate::template::weak::Weak(Value::Object(fields))).map_err(
+        |e| {
+            let path = e.path().to_string();
+            config_key_error(builder, &path, &format!("key `{path}`: {}", e.into_inner()))
+        },
+    )
 }
 
 /// [`Error::ConfigKey`] about `key`, the message prefixed by "builder NAME: ".

@@ -8,7 +8,8 @@
 //! `#[serde(deserialize_with = "...")]` on fields that Packer users write
 //! as strings in JSON templates (`"most_recent": "true"`).
 
-use serde::{Deserialize, Deserializer, de::Error as _};
+use serde::Deserializer;
+use serde::de::{DeserializeSeed, Error as _, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 /// A bool as Packer reads one: `true`, or the strings `1 t T TRUE true
@@ -75,33 +76,184 @@ pub fn to_string_list(v: &Value) -> Option<Vec<String>> {
     }
 }
 
-/// `deserialize_with` for a weakly typed `bool`.
-pub fn bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    let v = Value::deserialize(d)?;
-    to_bool(&v).ok_or_else(|| D::Error::custom(format!("expected a bool, got {v}")))
-}
+/// A JSON value decoded as weakly as Packer's decoder does, whatever the
+/// target type: wrap a builder's or provisioner's block in it and
+/// deserialize (`T::deserialize(Weak(value))`, or through
+/// `serde_path_to_error`). Where the target asks for a bool, a number or a
+/// string, the other scalar forms are converted with [`to_bool`],
+/// [`to_i64`] and [`to_string`]; where it asks for a list, one value is a
+/// list of one. Everything else decodes as plain `serde_json` does.
+#[derive(Debug, Clone)]
+pub struct Weak(pub Value);
 
-/// `deserialize_with` for a weakly typed `Option<bool>`.
-pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    match Value::deserialize(d)? {
-        Value::Null => Ok(None),
-        v => to_bool(&v)
-            .map(Some)
-            .ok_or_else(|| D::Error::custom(format!("expected a bool, got {v}"))),
+type JsonError = serde_json::Error;
+
+impl Weak {
+    fn mismatch(self, expected: &str) -> JsonError {
+        JsonError::custom(format!("expected {expected}, got {}", self.0))
+    }
+
+    fn int(self) -> Result<i64, JsonError> {
+        match to_i64(&self.0) {
+            Some(n) => Ok(n),
+            None => Err(self.mismatch("a whole number")),
+        }
     }
 }
 
-/// `deserialize_with` for a weakly typed `i64`.
-pub fn i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    let v = Value::deserialize(d)?;
-    to_i64(&v).ok_or_else(|| D::Error::custom(format!("expected a whole number, got {v}")))
+macro_rules! weak_ints {
+    ($($method:ident),*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
+            match self.0 {
+                Value::Number(_) => self.0.$method(visitor),
+                _ => visitor.visit_i64(self.int()?),
+            }
+        }
+    )*};
 }
 
-/// `deserialize_with` for a weakly typed list of strings.
-pub fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    let v = Value::deserialize(d)?;
-    to_string_list(&v)
-        .ok_or_else(|| D::Error::custom(format!("expected a list of strings, got {v}")))
+impl<'de> Deserializer<'de> for Weak {
+    type Error = JsonError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
+        match self.0 {
+            Value::Array(a) => visitor.visit_seq(WeakSeq(a.into_iter())),
+            Value::Object(m) => visitor.visit_map(WeakMap {
+                entries: m.into_iter(),
+                value: None,
+            }),
+            other => other.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
+        match to_bool(&self.0) {
+            Some(b) => visitor.visit_bool(b),
+            None => Err(self.mismatch("a bool")),
+        }
+    }
+
+    weak_ints!(
+        deserialize_i8,
+        deserialize_i16,
+        deserialize_i32,
+        deserialize_i64,
+        deserialize_u8,
+        deserialize_u16,
+        deserialize_u32,
+        deserialize_u64
+    );
+
+    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
+        self.deserialize_f64(visitor)
+    }
+
+    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
+        match &self.0 {
+            Value::String(s) => match s.trim().parse::<f64>() {
+                Ok(f) => visitor.visit_f64(f),
+                Err(_) => Err(self.mismatch("a number")),
+            },
+            _ => self.0.deserialize_f64(visitor),
+        }
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
+        self.deserialize_string(visitor)
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
+        match self.0 {
+            Value::Number(_) | Value::Bool(_) => match to_string(&self.0) {
+                Some(s) => visitor.visit_string(s),
+                None => Err(self.mismatch("a string")),
+            },
+            other => other.deserialize_string(visitor),
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
+        match self.0 {
+            Value::Null => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, JsonError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
+        match self.0 {
+            Value::Array(a) => visitor.visit_seq(WeakSeq(a.into_iter())),
+            Value::Null => Value::Null.deserialize_seq(visitor),
+            one => visitor.visit_seq(WeakSeq(vec![one].into_iter())),
+        }
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, JsonError> {
+        self.0.deserialize_enum(name, variants, visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        char bytes byte_buf unit unit_struct tuple tuple_struct map struct identifier ignored_any
+    }
+}
+
+struct WeakSeq(std::vec::IntoIter<Value>);
+
+impl<'de> SeqAccess<'de> for WeakSeq {
+    type Error = JsonError;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, JsonError> {
+        self.0.next().map(|v| seed.deserialize(Weak(v))).transpose()
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.0.len())
+    }
+}
+
+struct WeakMap {
+    entries: serde_json::map::IntoIter,
+    value: Option<Value>,
+}
+
+impl<'de> MapAccess<'de> for WeakMap {
+    type Error = JsonError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, JsonError> {
+        match self.entries.next() {
+            Some((k, v)) => {
+                self.value = Some(v);
+                seed.deserialize(k.into_deserializer()).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value, JsonError> {
+        let v = self
+            .value
+            .take()
+            .ok_or_else(|| JsonError::custom("a map value was asked for before its key"))?;
+        seed.deserialize(Weak(v))
+    }
 }
 
 #[cfg(test)]
@@ -123,12 +275,62 @@ mod tests {
             to_string_list(&json!("a,b")),
             Some(vec!["a".into(), "b".into()])
         );
-        #[derive(serde::Deserialize)]
-        struct C {
-            #[serde(deserialize_with = "bool")]
+    }
+
+    #[test]
+    fn weak_values_decode_into_any_type_as_packer_s_decoder_does() {
+        use serde::Deserialize;
+        #[derive(Deserialize, Debug, PartialEq)]
+        #[serde(deny_unknown_fields)]
+        struct Filter {
             most_recent: bool,
+            name: Option<String>,
         }
-        let c: C = serde_json::from_value(json!({"most_recent": "true"})).unwrap();
-        assert!(c.most_recent);
+        #[derive(Deserialize, Debug, PartialEq)]
+        #[serde(deny_unknown_fields)]
+        struct C {
+            filter: Filter,
+            ssh_port: u16,
+            ratio: f64,
+            version: String,
+            networks: Vec<String>,
+            tags: std::collections::BTreeMap<String, String>,
+            skip: Option<bool>,
+        }
+        let v = json!({
+            "filter": {"most_recent": "true", "name": "base"},
+            "ssh_port": "2222", "ratio": "0.5", "version": 7,
+            "networks": "net-1", "tags": {"n": 1}, "skip": null
+        });
+        let c = C::deserialize(Weak(v)).unwrap();
+        assert_eq!(
+            c,
+            C {
+                filter: Filter {
+                    most_recent: true,
+                    name: Some("base".into())
+                },
+                ssh_port: 2222,
+                ratio: 0.5,
+                version: "7".into(),
+                networks: vec!["net-1".into()],
+                tags: [("n".to_owned(), "1".to_owned())].into(),
+                skip: None,
+            }
+        );
+        let bad = C::deserialize(Weak(json!({"filter": {"most_recent": "yes"}})));
+        assert!(bad.unwrap_err().to_string().contains("expected a bool"));
+        let unknown = Filter::deserialize(Weak(json!({"most_recent": true, "x": 1})));
+        assert!(
+            unknown
+                .unwrap_err()
+                .to_string()
+                .contains("unknown field `x`")
+        );
+        let path = serde_path_to_error::deserialize::<_, C>(Weak(json!({
+            "filter": {"most_recent": true}, "ssh_port": "port"
+        })))
+        .unwrap_err();
+        assert_eq!(path.path().to_string(), "ssh_port");
     }
 }
