@@ -2,7 +2,8 @@
 
 use std::future::Future;
 
-use crate::classify::{Idempotency, MAX_RETRY_AFTER, Verdict, classify};
+use crate::classify::{Idempotency, Verdict, classify};
+use crate::retry::next_delay;
 use crate::{ErrorMeta, RetryPolicy};
 
 /// Creates a resource with `create` (one attempt per call, no retry of its
@@ -58,10 +59,9 @@ where
             },
             None => return Err(e),
         };
-        if attempt + 1 >= policy.max_attempts {
+        let Some(delay) = next_delay(policy, attempt, after) else {
             return Err(e);
-        }
-        let delay = after.map_or_else(|| policy.backoff.delay(attempt), |d| d.min(MAX_RETRY_AFTER));
+        };
         tracing::debug!(attempt, ?delay, error = %e, "sending the create again");
         tokio::time::sleep(delay).await;
         attempt += 1;

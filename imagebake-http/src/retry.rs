@@ -60,14 +60,25 @@ where
         let Verdict::Retry(after) = decide(&e) else {
             return Err(e);
         };
-        if attempt + 1 >= policy.max_attempts {
+        let Some(delay) = next_delay(policy, attempt, after) else {
             return Err(e);
-        }
-        let delay = after.map_or_else(|| policy.backoff.delay(attempt), |d| d.min(MAX_RETRY_AFTER));
+        };
         tracing::debug!(attempt, ?delay, error = %e, "retrying");
         tokio::time::sleep(delay).await;
         attempt += 1;
     }
+}
+
+/// The pause before the attempt after `attempt`: the server's Retry-After
+/// (capped at [`MAX_RETRY_AFTER`]) or the policy's backoff; `None` when the
+/// policy's attempts are used up.
+pub(crate) fn next_delay(
+    policy: &RetryPolicy,
+    attempt: u32,
+    after: Option<Duration>,
+) -> Option<Duration> {
+    (attempt + 1 < policy.max_attempts)
+        .then(|| after.map_or_else(|| policy.backoff.delay(attempt), |d| d.min(MAX_RETRY_AFTER)))
 }
 
 #[cfg(test)]

@@ -167,36 +167,28 @@ impl TemplateVars {
     /// allowed) in the value of `key`; any other `{{…}}` is an error naming
     /// the key and the builder.
     pub fn expand(&self, builder: &str, key: &str, text: &str) -> Result<String, Error> {
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(start) = rest.find("{{") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            let Some(end) = after.find("}}") else {
-                return Err(config_key_error(
+        crate::template::replace_actions(
+            text,
+            || {
+                config_key_error(
                     builder,
                     key,
                     &format!("key `{key}`: unclosed `{{{{` in {text:?}"),
-                ));
-            };
-            match after[..end].trim() {
-                "timestamp" => out.push_str(&self.timestamp),
-                "uuid" => out.push_str(&self.uuid),
-                other => {
-                    return Err(config_key_error(
-                        builder,
-                        key,
-                        &format!(
-                            "key `{key}`: unsupported template function `{{{{{other}}}}}` \
-                             (supported: {{{{timestamp}}}}, {{{{uuid}}}})"
-                        ),
-                    ));
-                }
-            }
-            rest = &after[end + 2..];
-        }
-        out.push_str(rest);
-        Ok(out)
+                )
+            },
+            |inner| match inner.trim() {
+                "timestamp" => Ok(self.timestamp.clone()),
+                "uuid" => Ok(self.uuid.clone()),
+                other => Err(config_key_error(
+                    builder,
+                    key,
+                    &format!(
+                        "key `{key}`: unsupported template function `{{{{{other}}}}}` \
+                         (supported: {{{{timestamp}}}}, {{{{uuid}}}})"
+                    ),
+                )),
+            },
+        )
     }
 }
 
