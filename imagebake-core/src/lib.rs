@@ -44,6 +44,7 @@ mod engine;
 mod error;
 mod events;
 pub mod packer_template;
+pub mod postprocess;
 pub mod provision;
 mod quote;
 pub mod steps;
