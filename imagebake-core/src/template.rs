@@ -28,6 +28,7 @@ mod eval;
 mod funcs;
 mod gotmpl;
 mod hcl2;
+mod hcljson;
 mod json;
 mod plan;
 mod types;

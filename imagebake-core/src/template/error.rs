@@ -165,14 +165,24 @@ impl From<TemplateError> for crate::Error {
 #[derive(Debug, Clone)]
 pub(crate) struct Source {
     pub path: PathBuf,
+    /// The file's text.
     pub text: String,
+    /// For HCL's JSON syntax: spans are in the generated HCL text, mapped
+    /// back to `text` through this.
+    pub map: Option<super::hcljson::OffsetMap>,
 }
 
 impl Source {
     /// The location of the start of `span` (the file's start without one).
     pub fn loc(&self, span: Option<Range<usize>>) -> Location {
         match span {
-            Some(s) => Location::at(&self.path, &self.text, s.start),
+            Some(s) => {
+                let at = self
+                    .map
+                    .as_ref()
+                    .map_or(s.start, |m| m.json_offset(s.start));
+                Location::at(&self.path, &self.text, at)
+            }
             None => Location::file(&self.path),
         }
     }
