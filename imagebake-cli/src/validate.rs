@@ -2,8 +2,9 @@
 //! anything.
 
 use imagebake_core::builders::BuilderRegistry;
+use imagebake_core::builders::oxide::ImageDataSource;
 use imagebake_core::packer_template::provisioner;
-use imagebake_core::template::{self, Placeholders, PlannedBuild, TemplateError};
+use imagebake_core::template::{self, DataSources, Placeholders, PlannedBuild, TemplateError};
 use serde_json::Value;
 
 use crate::args::ValidateArgs;
@@ -34,18 +35,20 @@ pub async fn run(args: &ValidateArgs) -> u8 {
 /// The warnings on success, every error otherwise.
 async fn check(args: &ValidateArgs) -> Result<Vec<String>, Vec<TemplateError>> {
     let opts = args.vars.options().map_err(|e| vec![e])?;
-    if args.evaluate_datasources {
-        return Err(vec![
-            TemplateError::new("-evaluate-datasources is not supported yet")
-                .fix("leave it out: data sources are then checked with placeholder values"),
-        ]);
+    if args.syntax_only {
+        template::check_syntax(&args.path, &opts).map_err(|e| vec![e])?;
+        return Ok(Vec::new());
     }
-    let mut plan = template::plan(&args.path, &opts, &Placeholders)
+    // Without -evaluate-datasources no API is called: each data source
+    // attribute is a placeholder, as in Packer.
+    let data: &dyn DataSources = if args.evaluate_datasources {
+        &ImageDataSource
+    } else {
+        &Placeholders
+    };
+    let mut plan = template::plan(&args.path, &opts, data)
         .await
         .map_err(|e| vec![e])?;
-    if args.syntax_only {
-        return Ok(plan.warnings);
-    }
     plan.select(&args.only, &args.except).map_err(|e| vec![e])?;
     let errors: Vec<TemplateError> = plan.builds.iter().flat_map(check_build).collect();
     if errors.is_empty() {

@@ -42,7 +42,18 @@ pub(super) const SINGLE_BLOCKS: &[(&str, &[&str])] = &[
 const PROVISIONERS: &[&str] = &["shell", "file", "shell-local", "breakpoint"];
 const WINDOWS_PROVISIONERS: &[&str] = &["windows-restart", "powershell", "windows-shell"];
 const POST_PROCESSORS: &[&str] = &["manifest", "checksum", "shell-local"];
-const DATA_SOURCES: &[&str] = &["oxide-image"];
+/// Data source types with their arguments (the first one is required).
+const DATA_SOURCES: &[(&str, &[&str])] = &[(
+    "oxide-image",
+    &[
+        "name",
+        "project",
+        "host",
+        "token",
+        "profile",
+        "insecure_skip_verify",
+    ],
+)];
 
 /// `build.X` values other than `name`: builder data known only while the
 /// build runs, left as the Go-template action that provisioners render
@@ -246,6 +257,36 @@ fn duration(v: &Value) -> Result<Option<Duration>, String> {
     }
 }
 
+/// The paths of the auto var files, then of the `-var-file`s.
+fn var_file_paths(opts: &Options, auto_var_files: &[PathBuf]) -> Vec<PathBuf> {
+    auto_var_files
+        .iter()
+        .cloned()
+        .chain(opts.var_files.iter().map(|p| {
+            if p.is_absolute() {
+                p.clone()
+            } else {
+                opts.cwd.join(p)
+            }
+        }))
+        .collect()
+}
+
+/// Parses the HCL2 files `paths` and the var files, evaluating nothing.
+pub(crate) fn check_syntax(
+    paths: &[PathBuf],
+    auto_var_files: &[PathBuf],
+    opts: &Options,
+) -> Result<(), TemplateError> {
+    for p in paths {
+        parse_file(p, false)?;
+    }
+    for p in var_file_paths(opts, auto_var_files) {
+        read_var_file(&p)?;
+    }
+    Ok(())
+}
+
 /// Loads and evaluates the HCL2 files `paths` (with `auto_var_files`).
 pub(crate) async fn plan(
     paths: &[PathBuf],
@@ -419,7 +460,7 @@ pub(crate) async fn plan(
                         label(&b.labels[0]).to_owned(),
                         label(&b.labels[1]).to_owned(),
                     );
-                    if !DATA_SOURCES.contains(&t.as_str()) {
+                    if !DATA_SOURCES.iter().any(|(k, _)| *k == t) {
                         return Err(
                             TemplateError::new(format!("unknown data source type `{t}`"))
                                 .at(ctx.loc(fi, b.span()))
@@ -567,9 +608,36 @@ pub(crate) async fn plan(
                 continue;
             }
             let block = describe(b);
+            let keys = DATA_SOURCES
+                .iter()
+                .find(|(k, _)| k == t)
+                .map_or(&[][..], |(_, keys)| keys);
+            let allowed = keys.join(", ");
+            let attrs = attributes(&ctx, *fi, &b.body, &block, &allowed)?;
+            for a in &attrs {
+                if !keys.contains(&a.key.as_str()) {
+                    return Err(unknown_key(
+                        &ctx,
+                        *fi,
+                        &Structure::Attribute((*a).clone()),
+                        &block,
+                        &allowed,
+                    ));
+                }
+            }
+            if let Some(required) = keys.first()
+                && !attrs.iter().any(|a| a.key.as_str() == *required)
+            {
+                return Err(
+                    TemplateError::new(format!("missing required argument `{required}`"))
+                        .at(ctx.loc(*fi, b.span()))
+                        .in_block(&block)
+                        .fix(format!("add `{required} = ...`")),
+                );
+            }
             let mut args = Map::new();
             let mut blocked = None;
-            for a in attributes(&ctx, *fi, &b.body, &block, "name, project, host, token")? {
+            for a in attrs {
                 match ctx.eval(*fi, &a.value, &roots, FuncSet::All, &pending) {
                     Ok(Value::Null) => {}
                     Ok(v) => {
@@ -829,17 +897,7 @@ fn variable_values(
         }
     }
     // 3. auto var files, then -var-file in order
-    let files: Vec<PathBuf> = auto_var_files
-        .iter()
-        .cloned()
-        .chain(ctx.opts.var_files.iter().map(|p| {
-            if p.is_absolute() {
-                p.clone()
-            } else {
-                ctx.opts.cwd.join(p)
-            }
-        }))
-        .collect();
+    let files = var_file_paths(ctx.opts, auto_var_files);
     for path in &files {
         for (name, v, loc) in read_var_file(path)? {
             match find(&name) {

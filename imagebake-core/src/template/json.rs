@@ -180,13 +180,9 @@ fn duration(v: Option<&Value>) -> Result<Option<Duration>, String> {
     }
 }
 
-/// Loads and evaluates a legacy JSON template.
-pub(crate) fn plan(
-    file: &Path,
-    shown: &Path,
-    opts: &Options,
-    run: &Run,
-) -> Result<Plan, TemplateError> {
+/// Reads and parses the template: its text with the offsets of its
+/// values, and its root object.
+fn load<'a>(file: &'a Path, shown: &Path) -> Result<(Doc<'a>, Map<String, Value>), TemplateError> {
     let text = std::fs::read_to_string(file).map_err(|e| {
         TemplateError::new(format!("cannot read {}: {e}", shown.display()))
             .at(Location::file(shown))
@@ -216,6 +212,73 @@ pub(crate) fn plan(
     let Value::Object(root) = root else {
         return Err(doc.err("", "template", None, "the template must be a JSON object"));
     };
+    Ok((doc, root))
+}
+
+/// The `"name": "value"` pairs of `-var-file` `f` (values decoded weakly
+/// to strings), each error located at the key.
+fn var_file_values(f: &Path, opts: &Options) -> Result<Map<String, Value>, TemplateError> {
+    let p = if f.is_absolute() {
+        f.to_path_buf()
+    } else {
+        opts.cwd.join(f)
+    };
+    let t = std::fs::read_to_string(&p).map_err(|e| {
+        TemplateError::new(format!("cannot read var file {}: {e}", f.display()))
+            .at(Location::file(f))
+            .fix("check the -var-file path")
+    })?;
+    let v: Value = serde_json::from_str(&t).map_err(|e| {
+        TemplateError::new(format!("var file is not valid JSON: {e}"))
+            .at(Location {
+                file: f.to_path_buf(),
+                line: e.line(),
+                column: e.column(),
+            })
+            .fix("a var file is a JSON object of \"name\": \"value\"")
+    })?;
+    let doc = Doc {
+        file: f,
+        index: index(&t),
+        text: t.clone(),
+    };
+    let Value::Object(o) = v else {
+        return Err(
+            TemplateError::new("a var file must be a JSON object of \"name\": \"value\"")
+                .at(Location::file(f)),
+        );
+    };
+    let mut values = Map::new();
+    for (k, v) in o {
+        let s = weak::to_string(&v).ok_or_else(|| {
+            TemplateError::new(format!("the value of `{k}` must be a string"))
+                .at(doc.loc(&k))
+                .key(k.clone())
+                .fix("quote the value")
+        })?;
+        values.insert(k, Value::String(s));
+    }
+    Ok(values)
+}
+
+/// Packer's `validate -syntax-only` for a legacy JSON template: the
+/// template and its var files parse.
+pub(crate) fn check_syntax(file: &Path, shown: &Path, opts: &Options) -> Result<(), TemplateError> {
+    load(file, shown)?;
+    for f in &opts.var_files {
+        var_file_values(f, opts)?;
+    }
+    Ok(())
+}
+
+/// Loads and evaluates a legacy JSON template.
+pub(crate) fn plan(
+    file: &Path,
+    shown: &Path,
+    opts: &Options,
+    run: &Run,
+) -> Result<Plan, TemplateError> {
+    let (doc, root) = load(file, shown)?;
     for (k, v) in &root {
         if k.starts_with('_') {
             if !v.is_string() {
@@ -292,38 +355,7 @@ pub(crate) fn plan(
         }
     }
     for f in &opts.var_files {
-        let p = if f.is_absolute() {
-            f.clone()
-        } else {
-            opts.cwd.join(f)
-        };
-        let t = std::fs::read_to_string(&p).map_err(|e| {
-            TemplateError::new(format!("cannot read var file {}: {e}", f.display()))
-                .at(Location::file(f))
-                .fix("check the -var-file path")
-        })?;
-        let v: Value = serde_json::from_str(&t).map_err(|e| {
-            TemplateError::new(format!("var file is not valid JSON: {e}"))
-                .at(Location {
-                    file: f.clone(),
-                    line: e.line(),
-                    column: e.column(),
-                })
-                .fix("a var file is a JSON object of \"name\": \"value\"")
-        })?;
-        let Value::Object(o) = v else {
-            return Err(TemplateError::new(
-                "a var file must be a JSON object of \"name\": \"value\"",
-            )
-            .at(Location::file(f)));
-        };
-        for (k, v) in o {
-            let s = weak::to_string(&v).ok_or_else(|| {
-                TemplateError::new(format!("the value of `{k}` must be a string"))
-                    .at(Location::file(f))
-            })?;
-            values.insert(k, Value::String(s));
-        }
+        values.extend(var_file_values(f, opts)?);
     }
     for (k, v) in &opts.vars {
         values.insert(k.clone(), Value::String(v.clone()));

@@ -255,7 +255,7 @@ fn source(c: &OxideConfig) -> Result<ImageSource, Error> {
 
 /// Host and token, a profile, or (neither) the SDK's resolution from
 /// `OXIDE_*` and `~/.config/oxide`.
-fn client_config(c: &OxideConfig) -> Result<oxide_client::Config, Error> {
+pub(super) fn client_config(c: &OxideConfig) -> Result<oxide_client::Config, Error> {
     let host = non_empty(&c.host);
     let token = c.token.as_ref().filter(|t| !t.expose().trim().is_empty());
     let profile = non_empty(&c.profile);
