@@ -58,12 +58,30 @@ async fn check(args: &ValidateArgs) -> Result<Vec<String>, Vec<TemplateError>> {
     }
 }
 
+/// Whether the builder refused a key whose value comes from a data source
+/// that was not read (`<unknown>`): as in Packer, unknown values are not
+/// checked.
+fn from_placeholder(build: &PlannedBuild, e: &imagebake_core::Error) -> bool {
+    fn has_unknown(v: &Value) -> bool {
+        match v {
+            Value::String(s) => s.contains(template::UNKNOWN),
+            Value::Array(a) => a.iter().any(has_unknown),
+            Value::Object(o) => o.values().any(has_unknown),
+            _ => false,
+        }
+    }
+    e.config_key()
+        .and_then(|k| build.config.get(k.split(['.', '[']).next().unwrap_or(k)))
+        .is_some_and(has_unknown)
+}
+
 /// Decodes the build's builder configuration and provisioners as the build
 /// would, creating nothing; each error located at the key it names.
 fn check_build(build: &PlannedBuild) -> Vec<TemplateError> {
     let mut errors = Vec::new();
     if let Err(e) =
         BuilderRegistry::default().builder(&build.builder_type, &build.config, Vec::new())
+        && !from_placeholder(build, &e)
     {
         errors.push(build.config_error(&e));
     }

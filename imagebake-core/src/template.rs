@@ -140,6 +140,10 @@ pub trait DataSources: Send + Sync {
     ) -> Result<Map<String, Value>, String>;
 }
 
+/// The value [`Placeholders`] gives every data source attribute (Packer's
+/// unknown value, shown as `<unknown>`).
+pub const UNKNOWN: &str = "<unknown>";
+
 /// Data sources read as Packer's `validate` does without
 /// `-evaluate-datasources`: every attribute is the placeholder
 /// `"<unknown>"`; no API is called.
@@ -160,7 +164,7 @@ impl DataSources for Placeholders {
         };
         Ok(attrs
             .iter()
-            .map(|a| ((*a).to_owned(), Value::String("<unknown>".into())))
+            .map(|a| ((*a).to_owned(), Value::String(UNKNOWN.into())))
             .collect())
     }
 }
