@@ -262,23 +262,102 @@ fn is_ident(s: &str) -> bool {
         && c.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-/// `s` as a quoted HCL string (template sequences kept).
+/// `s` (a JSON string's value, which HCL reads as a template) as a quoted
+/// native HCL template: the literal parts escaped, the `${…}` and `%{…}`
+/// sequences copied as they are (their expressions hold plain quotes).
 fn quote(s: &str) -> String {
     let mut q = String::with_capacity(s.len() + 2);
     q.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => q.push_str("\\\""),
-            '\\' => q.push_str("\\\\"),
-            '\n' => q.push_str("\\n"),
-            '\r' => q.push_str("\\r"),
-            '\t' => q.push_str("\\t"),
-            c if c.is_control() => q.push_str(&format!("\\u{:04x}", c as u32)),
-            c => q.push(c),
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        let after = chars.get(i + 2).copied();
+        match (c, next, after) {
+            // `$${` and `%%{` are escapes: literal `${` and `%{`.
+            ('$', Some('$'), Some('{')) | ('%', Some('%'), Some('{')) => {
+                q.extend([c, c, '{']);
+                i += 3;
+            }
+            ('$' | '%', Some('{'), _) => {
+                q.extend([c, '{']);
+                i = copy_expression(&chars, i + 2, &mut q, 0);
+            }
+            _ => {
+                escape_into(c, &mut q);
+                i += 1;
+            }
         }
     }
     q.push('"');
     q
+}
+
+fn escape_into(c: char, q: &mut String) {
+    match c {
+        '"' => q.push_str("\\\""),
+        '\\' => q.push_str("\\\\"),
+        '\n' => q.push_str("\\n"),
+        '\r' => q.push_str("\\r"),
+        '\t' => q.push_str("\\t"),
+        c if c.is_control() => q.push_str(&format!("\\u{:04x}", c as u32)),
+        c => q.push(c),
+    }
+}
+
+/// Copies the expression of an interpolation starting at `i` (after its
+/// `${`) up to and including its closing `}`; returns the index after it.
+/// Interpolations nest (in strings inside the expression) up to 32 deep;
+/// deeper ones are copied as text, which the parser then refuses.
+fn copy_expression(chars: &[char], mut i: usize, q: &mut String, level: usize) -> usize {
+    let mut depth = 1;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '"' => {
+                // A string inside the expression: copied with its escapes
+                // and its own interpolations.
+                q.push('"');
+                i += 1;
+                while i < chars.len() && chars[i] != '"' {
+                    if chars[i] == '\\' && i + 1 < chars.len() {
+                        q.extend([chars[i], chars[i + 1]]);
+                        i += 2;
+                    } else if chars[i] == '$' && chars.get(i + 1) == Some(&'{') && level < 32 {
+                        q.push_str("${");
+                        i = copy_expression(chars, i + 2, q, level + 1);
+                    } else {
+                        q.push(chars[i]);
+                        i += 1;
+                    }
+                }
+                if i < chars.len() {
+                    q.push('"');
+                    i += 1;
+                }
+                continue;
+            }
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    q.push('}');
+                    return i + 1;
+                }
+            }
+            _ => {}
+        }
+        if c == '\n' || c == '\r' || c.is_control() {
+            // A line break would end the quoted string: HCL has none inside
+            // an interpolation either.
+            q.push(' ');
+        } else {
+            q.push(c);
+        }
+        i += 1;
+    }
+    i
 }
 
 impl Writer<'_> {

@@ -152,14 +152,52 @@ impl Doc<'_> {
         key: Option<&str>,
         message: impl Into<String>,
     ) -> TemplateError {
-        let e = TemplateError::new(message)
+        let message = message.into();
+        let mut e = TemplateError::new(message.clone())
             .at(self.loc(path))
             .in_block(block);
+        if let Some(fix) = default_fix(&message) {
+            e = e.fix(fix);
+        }
         match key {
             Some(k) => e.key(k),
             None => e,
         }
     }
+}
+
+/// How to fix a wrong-type or missing-key error, from its message (a
+/// more specific `.fix()` replaces it).
+fn default_fix(message: &str) -> Option<&'static str> {
+    let fixes: &[(&str, &str)] = &[
+        (
+            "duration",
+            "write a duration string such as \"30s\", \"5m\" or \"1h30m\"",
+        ),
+        (
+            "must be true or false",
+            "write true or false (\"true\"/\"false\" work too)",
+        ),
+        ("must be a whole number", "write a whole number such as 3"),
+        (
+            "non-empty list of builder objects",
+            "write \"builders\": [{\"type\": \"triton\", ...}]",
+        ),
+        ("must be a list", "write a JSON list such as [\"a\", \"b\"]"),
+        ("must be a string", "quote the value"),
+        (
+            "must be an object",
+            "write a JSON object {\"type\": \"...\", ...}",
+        ),
+        (
+            "missing required key `type`",
+            "add \"type\": \"...\" (the builder or provisioner type)",
+        ),
+    ];
+    fixes
+        .iter()
+        .find(|(pattern, _)| message.contains(pattern))
+        .map(|(_, fix)| *fix)
 }
 
 fn strings(v: Option<&Value>) -> Option<Vec<String>> {
