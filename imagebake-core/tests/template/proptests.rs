@@ -56,6 +56,36 @@ const JSON_PIECES: &[&str] = &[
     "1",
 ];
 
+/// Fragments of HCL's JSON syntax (`.pkr.json`), so random input reaches
+/// the block schema and the templates inside strings.
+const PKR_JSON_PIECES: &[&str] = &[
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ":",
+    "\"variable\"",
+    "\"source\"",
+    "\"build\"",
+    "\"locals\"",
+    "\"triton\"",
+    "\"provisioner\"",
+    "\"post-processors\"",
+    "\"source_machine_tag\"",
+    "\"type\"",
+    "\"sources\"",
+    "\"//\"",
+    "\"${var.x}\"",
+    "\"${\"",
+    "\"%{ if true }a%{ endif }\"",
+    "\"${upper(\\\"}\\\")}\"",
+    "\"list(string)\"",
+    "null",
+    "1",
+    "true",
+];
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
@@ -83,5 +113,24 @@ proptest! {
     fn hcl_strings_never_panic(s in ".{0,60}") {
         let text = format!("source \"triton\" \"a\" {{ v = {} }}\nbuild {{ sources = [\"source.triton.a\"] }}\n", serde_json::to_string(&s).unwrap());
         plan_text("t.pkr.hcl", &text);
+    }
+
+    #[test]
+    fn pkr_json_never_panics(pieces in proptest::collection::vec(0..PKR_JSON_PIECES.len(), 0..24), noise in ".{0,20}") {
+        let mut text: String = pieces.iter().map(|i| PKR_JSON_PIECES[*i]).collect();
+        text.push_str(&noise);
+        plan_text("t.pkr.json", &text);
+    }
+
+    #[test]
+    fn pkr_json_strings_and_keys_never_panic(s in ".{0,60}", k in ".{0,12}") {
+        let text = serde_json::json!({
+            "variable": {"x": {"type": s.clone(), "default": s.clone()}},
+            "locals": {k.clone(): s.clone()},
+            "source": {"triton": {"a": {"v": s.clone(), k.clone(): {"n": s.clone()}}}},
+            "build": {"sources": ["source.triton.a"], "provisioner": {"shell": {"inline": [s.clone()]}}}
+        })
+        .to_string();
+        plan_text("t.pkr.json", &text);
     }
 }
