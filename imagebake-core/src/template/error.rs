@@ -129,6 +129,20 @@ impl TemplateError {
     }
 }
 
+impl TemplateError {
+    /// A JSON syntax error in `file`, at the line and column serde_json
+    /// gives.
+    pub(crate) fn json_syntax(file: &Path, e: &serde_json::Error) -> Self {
+        Self::new(format!("syntax error: {e}"))
+            .at(Location {
+                file: file.to_path_buf(),
+                line: e.line().max(1),
+                column: e.column().max(1),
+            })
+            .fix("check the JSON syntax (a missing comma, quote or brace?)")
+    }
+}
+
 impl fmt::Display for TemplateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(l) = &self.location {

@@ -53,15 +53,8 @@ pub(super) struct Member {
 pub(super) fn parse(path: &Path, text: &str) -> Result<Node, TemplateError> {
     // serde_json checks the syntax (and bounds the nesting depth), so the
     // walk below only ever sees valid JSON.
-    serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(|e| {
-        TemplateError::new(format!("syntax error: {e}"))
-            .at(Location {
-                file: path.to_path_buf(),
-                line: e.line().max(1),
-                column: e.column().max(1),
-            })
-            .fix("check the JSON syntax (quotes, commas, braces)")
-    })?;
+    serde_json::from_str::<serde::de::IgnoredAny>(text)
+        .map_err(|e| TemplateError::json_syntax(path, &e))?;
     let mut p = Walker {
         text,
         b: text.as_bytes(),

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use super::error::{Location, TemplateError};
 use super::gotmpl::{self, GoCtx};
+use super::hcljson::{self, Kind, Node};
 use super::plan::{
     Plan, PlannedBuild, PlannedPostProcessor, PlannedProvisioner, PlannedVariable, Sensitive,
     TemplateKind,
@@ -34,88 +35,41 @@ struct Index {
     duplicate: Option<(String, usize)>,
 }
 
-fn index(text: &str) -> Index {
-    let b = text.as_bytes();
+/// The [`Index`] of `text`, valid JSON, from its positioned tree.
+fn index(file: &Path, text: &str) -> Index {
+    fn walk(n: &Node, path: &str, ix: &mut Index) {
+        ix.at.insert(path.to_owned(), n.at);
+        match &n.kind {
+            Kind::Object(members) => {
+                let mut seen = BTreeSet::new();
+                for m in members {
+                    let p = if path.is_empty() {
+                        m.key.clone()
+                    } else {
+                        format!("{path}.{}", m.key)
+                    };
+                    if !seen.insert(m.key.as_str()) && ix.duplicate.is_none() {
+                        ix.duplicate = Some((p.clone(), m.key_at));
+                    }
+                    ix.at.insert(format!("{p}#key"), m.key_at);
+                    walk(&m.value, &p, ix);
+                }
+            }
+            Kind::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, &format!("{path}[{i}]"), ix);
+                }
+            }
+            _ => {}
+        }
+    }
     let mut ix = Index {
         at: BTreeMap::new(),
         duplicate: None,
     };
-    fn ws(b: &[u8], mut i: usize) -> usize {
-        while i < b.len() && b[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        i
+    if let Ok(root) = hcljson::parse(file, text) {
+        walk(&root, "", &mut ix);
     }
-    fn string_end(b: &[u8], mut i: usize) -> usize {
-        i += 1;
-        while i < b.len() && b[i] != b'"' {
-            if b[i] == b'\\' {
-                i += 1;
-            }
-            i += 1;
-        }
-        i + 1
-    }
-    fn value(b: &[u8], text: &str, i: usize, path: &str, ix: &mut Index, depth: usize) -> usize {
-        let i = ws(b, i);
-        ix.at.insert(path.to_owned(), i);
-        if i >= b.len() || depth > 200 {
-            return b.len();
-        }
-        match b[i] {
-            b'{' => {
-                let mut j = ws(b, i + 1);
-                let mut seen = BTreeSet::new();
-                while j < b.len() && b[j] != b'}' {
-                    let end = string_end(b, j);
-                    let key: String =
-                        serde_json::from_str(&text[j..end.min(text.len())]).unwrap_or_default();
-                    let p = if path.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{path}.{key}")
-                    };
-                    if !seen.insert(key) && ix.duplicate.is_none() {
-                        ix.duplicate = Some((p.clone(), j));
-                    }
-                    ix.at.insert(format!("{p}#key"), j);
-                    j = ws(b, end);
-                    j = ws(b, j + 1); // ':'
-                    j = value(b, text, j, &p, ix, depth + 1);
-                    j = ws(b, j);
-                    if j < b.len() && b[j] == b',' {
-                        j = ws(b, j + 1);
-                    }
-                }
-                j + 1
-            }
-            b'[' => {
-                let mut j = ws(b, i + 1);
-                let mut n = 0;
-                while j < b.len() && b[j] != b']' {
-                    j = value(b, text, j, &format!("{path}[{n}]"), ix, depth + 1);
-                    n += 1;
-                    j = ws(b, j);
-                    if j < b.len() && b[j] == b',' {
-                        j = ws(b, j + 1);
-                    }
-                }
-                j + 1
-            }
-            b'"' => string_end(b, i),
-            _ => {
-                let mut j = i;
-                while j < b.len()
-                    && !matches!(b[j], b',' | b'}' | b']')
-                    && !b[j].is_ascii_whitespace()
-                {
-                    j += 1;
-                }
-                j
-            }
-        }
-    }
-    value(b, text, 0, "", &mut ix, 0);
     ix
 }
 
@@ -226,18 +180,11 @@ fn load<'a>(file: &'a Path, shown: &Path) -> Result<(Doc<'a>, Map<String, Value>
             .at(Location::file(shown))
             .fix("check the path and its permissions")
     })?;
-    let root: Value = serde_json::from_str(&text).map_err(|e| {
-        TemplateError::new(format!("syntax error: {e}"))
-            .at(Location {
-                file: file.to_path_buf(),
-                line: e.line(),
-                column: e.column(),
-            })
-            .fix("check the JSON syntax (a missing comma or quote?)")
-    })?;
+    let root: Value =
+        serde_json::from_str(&text).map_err(|e| TemplateError::json_syntax(file, &e))?;
     let doc = Doc {
         file,
-        index: index(&text),
+        index: index(file, &text),
         text,
     };
     if let Some((p, o)) = &doc.index.duplicate {
@@ -267,17 +214,11 @@ fn var_file_values(f: &Path, opts: &Options) -> Result<Map<String, Value>, Templ
             .fix("check the -var-file path")
     })?;
     let v: Value = serde_json::from_str(&t).map_err(|e| {
-        TemplateError::new(format!("var file is not valid JSON: {e}"))
-            .at(Location {
-                file: f.to_path_buf(),
-                line: e.line(),
-                column: e.column(),
-            })
-            .fix("a var file is a JSON object of \"name\": \"value\"")
+        TemplateError::json_syntax(f, &e).fix("a var file is a JSON object of \"name\": \"value\"")
     })?;
     let doc = Doc {
         file: f,
-        index: index(&t),
+        index: index(f, &t),
         text: t.clone(),
     };
     let Value::Object(o) = v else {

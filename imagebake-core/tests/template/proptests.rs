@@ -14,6 +14,14 @@ fn plan_text(name: &str, text: &str) {
     let _ = run(Path::new(name), &o);
 }
 
+/// Plans the concatenation of `table[i]` for each of `pieces`, then
+/// `noise`, written as `name`.
+fn plan_pieces(name: &str, table: &[&str], pieces: &[usize], noise: &str) {
+    let mut text: String = pieces.iter().map(|i| table[*i]).collect();
+    text.push_str(noise);
+    plan_text(name, &text);
+}
+
 /// Fragments of real templates, so random input reaches past the parser.
 const HCL_PIECES: &[&str] = &[
     "variable \"x\" { type = number }\n",
@@ -91,16 +99,12 @@ proptest! {
 
     #[test]
     fn hcl_never_panics(pieces in proptest::collection::vec(0..HCL_PIECES.len(), 0..12), noise in ".{0,40}") {
-        let mut text: String = pieces.iter().map(|i| HCL_PIECES[*i]).collect();
-        text.push_str(&noise);
-        plan_text("t.pkr.hcl", &text);
+        plan_pieces("t.pkr.hcl", HCL_PIECES, &pieces, &noise);
     }
 
     #[test]
     fn json_never_panics(pieces in proptest::collection::vec(0..JSON_PIECES.len(), 0..16), noise in ".{0,20}") {
-        let mut text: String = pieces.iter().map(|i| JSON_PIECES[*i]).collect();
-        text.push_str(&noise);
-        plan_text("t.json", &text);
+        plan_pieces("t.json", JSON_PIECES, &pieces, &noise);
     }
 
     #[test]
@@ -117,9 +121,7 @@ proptest! {
 
     #[test]
     fn pkr_json_never_panics(pieces in proptest::collection::vec(0..PKR_JSON_PIECES.len(), 0..24), noise in ".{0,20}") {
-        let mut text: String = pieces.iter().map(|i| PKR_JSON_PIECES[*i]).collect();
-        text.push_str(&noise);
-        plan_text("t.pkr.json", &text);
+        plan_pieces("t.pkr.json", PKR_JSON_PIECES, &pieces, &noise);
     }
 
     #[test]
