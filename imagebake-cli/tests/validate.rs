@@ -199,6 +199,25 @@ async fn evaluate_datasources_reads_the_rack_and_only_then() {
     // Nothing was created.
     let inv = sim.inventory();
     assert!(inv.instances.is_empty() && inv.disks.is_empty());
+
+    // `build` reads the data source too (with placeholders its error would
+    // be the builder refusing `<unknown>`): a missing image stops it before
+    // anything is created.
+    let (code, out, err) = tokio::task::block_in_place(|| {
+        imagebake(
+            &d,
+            &["build", "-var", "image=no-such-image", "t.pkr.hcl"],
+            &env,
+        )
+    });
+    assert_eq!(code, Some(1), "{out}{err}");
+    let all = format!("{out}{err}");
+    assert!(
+        all.contains("data \"oxide-image\" \"base\"") && all.contains("\"no-such-image\""),
+        "{all}"
+    );
+    let inv = sim.inventory();
+    assert!(inv.instances.is_empty() && inv.disks.is_empty());
     sim.shutdown().await;
 }
 

@@ -1,7 +1,8 @@
 //! Packer templates.
 //!
-//! - [`plan`]: a template as users write it (HCL2 `.pkr.hcl` files or a
-//!   directory of them, or a legacy JSON `.json` template) with its `-var`,
+//! - [`plan`]: a template as users write it (HCL2 `.pkr.hcl` files, HCL's
+//!   JSON syntax `.pkr.json`, a directory of them, or a legacy JSON `.json`
+//!   template) with its `-var`,
 //!   `-var-file` and environment, evaluated into a neutral [`Plan`]: per
 //!   build the builder type, its configuration as JSON, its provisioners
 //!   and its post-processor chains. The `imagebake` command, the examples
@@ -125,8 +126,9 @@ impl Options {
 /// "N" { name, project, host, token }` gives `data.oxide-image.N.image_id`).
 ///
 /// The template engine never calls a cloud itself: the caller provides
-/// this hook (the command with the Oxide client; `validate` with
-/// [`Placeholders`], which calls nothing).
+/// this hook (`imagebake build` and `validate -evaluate-datasources` with
+/// `builders::oxide::ImageDataSource`, which asks the rack; `validate` and
+/// `inspect` with [`Placeholders`], which calls nothing).
 #[async_trait::async_trait]
 pub trait DataSources: Send + Sync {
     /// The attributes of data source `kind` (`oxide-image`) named `name`,
