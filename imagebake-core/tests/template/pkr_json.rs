@@ -57,7 +57,13 @@ fn a_directory_mixes_pkr_hcl_pkr_json_and_auto_pkrvars_json() {
     let plan = run(Path::new("mixed"), &opts(&[])).unwrap();
     assert_eq!(plan.builds.len(), 1);
     let b = &plan.builds[0];
-    assert_eq!(b.name, "b.triton.web");
+    // A build's `source` block: renamed, and its nested block known as one
+    // from the builder type in its label.
+    assert_eq!(b.name, "b.triton.alt");
+    assert_eq!(
+        b.config["source_machine_image_filter"],
+        json!({"name": "base-64-lts"})
+    );
     assert_eq!(b.config["image_version"], json!("2.0"));
     assert_eq!(b.config["image_tags"], json!({"team": "bakers"}));
     assert_eq!(
