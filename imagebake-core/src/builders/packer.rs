@@ -192,6 +192,56 @@ impl TemplateVars {
     }
 }
 
+impl TemplateVars {
+    /// [`TemplateVars::expand`] for a key that is also rendered later with
+    /// build template data: `{{.Name}}` (and `{{.Name.Key}}`) for each name
+    /// of `data` is kept as written, for the builder to fill in once the
+    /// values are known; any other `{{…}}` is an error naming the key.
+    pub fn expand_keeping(
+        &self,
+        builder: &str,
+        key: &str,
+        text: &str,
+        data: &[&str],
+    ) -> Result<String, Error> {
+        crate::template::replace_actions(
+            text,
+            || {
+                config_key_error(
+                    builder,
+                    key,
+                    &format!("key `{key}`: unclosed `{{{{` in {text:?}"),
+                )
+            },
+            |inner| {
+                let t = inner.trim();
+                let kept = t.strip_prefix('.').is_some_and(|n| {
+                    let head = n.split_once('.').map_or(n, |(h, _)| h);
+                    data.contains(&head)
+                });
+                match t {
+                    _ if kept => Ok(format!("{{{{{inner}}}}}")),
+                    "timestamp" => Ok(self.timestamp.clone()),
+                    "uuid" => Ok(self.uuid.clone()),
+                    other => {
+                        let known: Vec<String> =
+                            data.iter().map(|d| format!("{{{{.{d}}}}}")).collect();
+                        Err(config_key_error(
+                            builder,
+                            key,
+                            &format!(
+                                "key `{key}`: unsupported template action `{{{{{other}}}}}` \
+                                 (supported: {{{{timestamp}}}}, {{{{uuid}}}}, {})",
+                                known.join(", ")
+                            ),
+                        ))
+                    }
+                }
+            },
+        )
+    }
+}
+
 /// Replaces Packer's `{{env `NAME`}}` (backquotes or double quotes, spaces
 /// inside the braces allowed) in every string of a template with the
 /// environment variable's value; other `{{…}}` are left for the builders.
@@ -410,5 +460,28 @@ mod tests {
         let e = v.expand("t", "image_name", "{{user `x`}}").unwrap_err();
         assert!(e.to_string().contains("builder t: key `image_name`"), "{e}");
         assert!(v.expand("t", "k", "a {{timestamp").is_err());
+    }
+
+    #[test]
+    fn functions_expanded_build_data_kept() {
+        let v = TemplateVars {
+            timestamp: "1700000000".into(),
+            uuid: "u-u".into(),
+        };
+        let data = ["BuildRegion", "SourceOMITags"];
+        let got = v
+            .expand_keeping(
+                "b",
+                "tags",
+                "{{timestamp}} {{ .BuildRegion }} {{.SourceOMITags.Name}}",
+                &data,
+            )
+            .unwrap();
+        assert_eq!(got, "1700000000 {{ .BuildRegion }} {{.SourceOMITags.Name}}");
+        let e = v
+            .expand_keeping("b", "tags", "{{.Nope}}", &data)
+            .unwrap_err();
+        assert_eq!(e.config_key(), Some("tags"));
+        assert!(e.to_string().contains("{{.BuildRegion}}"), "{e}");
     }
 }

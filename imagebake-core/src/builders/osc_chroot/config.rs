@@ -35,6 +35,11 @@ pub const KEYS: &[&str] = &[
     "snapshot_account_ids",
     "global_permission",
     "omi_boot_modes",
+    "omi_virtualization_type",
+    "skip_region_validation",
+    "snapshot_users",
+    "snapshot_groups",
+    "packer_force",
     "chroot_mounts",
     "command_wrapper",
     "copy_files",
@@ -123,6 +128,23 @@ pub struct OscChrootConfig {
     /// Boot modes: `legacy`, `uefi`.
     #[serde(default)]
     pub omi_boot_modes: Vec<String>,
+    /// `hvm` (the only type the OAPI makes; `paravirtual` is refused).
+    #[serde(default)]
+    pub omi_virtualization_type: Option<String>,
+    /// Accepted; no effect (no region check or copy exists, as in the plugin).
+    #[serde(default)]
+    pub skip_region_validation: bool,
+    /// Accounts allowed to create volumes from the snapshot (with
+    /// `snapshot_account_ids`).
+    #[serde(default)]
+    pub snapshot_users: Vec<String>,
+    /// Groups allowed to create volumes from the snapshot: only `all`
+    /// (public).
+    #[serde(default)]
+    pub snapshot_groups: Vec<String>,
+    /// `-force`: as `force_deregister`.
+    #[serde(default)]
+    pub packer_force: bool,
     /// `[fstype, source, target]` mounts in the chroot (five defaults).
     #[serde(default)]
     pub chroot_mounts: Option<Vec<Vec<String>>>,
@@ -251,6 +273,9 @@ pub struct BlockDeviceMappingConfig {
     /// Leave the device out (the OAPI has no "no device" mapping).
     #[serde(default)]
     pub no_device: bool,
+    /// Virtual device name (`ephemeral0`…): an ephemeral mapping, no BSU.
+    #[serde(default)]
+    pub virtual_name: Option<String>,
 }
 
 impl OscChrootConfig {

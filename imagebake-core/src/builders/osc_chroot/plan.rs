@@ -38,11 +38,17 @@ pub(crate) struct Plan {
     pub force_delete_snapshot: bool,
     pub omi_account_ids: Vec<String>,
     pub snapshot_account_ids: Vec<String>,
+    pub snapshot_public: bool,
     pub global_permission: bool,
     pub tags: BTreeMap<String, String>,
     pub snapshot_tags: BTreeMap<String, String>,
     pub waits: Waits,
 }
+
+/// The build template data of `omi_description`, `root_volume_tags`,
+/// `tags` and `snapshot_tags` (`{{.SourceOMITags.Key}}` for one tag).
+pub(crate) const BUILD_DATA: &[&str] =
+    &["BuildRegion", "SourceOMI", "SourceOMIName", "SourceOMITags"];
 
 fn err(msg: &str) -> Error {
     config_error(BUILDER, msg)
@@ -88,7 +94,7 @@ impl Plan {
         let omi_description = c
             .omi_description
             .as_deref()
-            .map(|d| vars.expand(BUILDER, "omi_description", d))
+            .map(|d| vars.expand_keeping(BUILDER, "omi_description", d, BUILD_DATA))
             .transpose()?;
 
         let mut client = osc_client::Config::builder().tls_skip_verify(c.insecure_skip_tls_verify);
@@ -148,6 +154,38 @@ impl Plan {
                 )),
             })
             .collect::<Result<Vec<_>, _>>()?;
+        match c.omi_virtualization_type.as_deref().map(str::trim) {
+            None | Some("" | "hvm") => {}
+            Some("paravirtual") => {
+                return Err(err_at(
+                    "omi_virtualization_type",
+                    "key `omi_virtualization_type`: the OAPI makes only hvm images, not paravirtual",
+                ));
+            }
+            Some(other) => {
+                return Err(err_at(
+                    "omi_virtualization_type",
+                    &format!("key `omi_virtualization_type`: {other:?} is not hvm or paravirtual"),
+                ));
+            }
+        }
+        let mut snapshot_public = false;
+        for g in &c.snapshot_groups {
+            if g == "all" {
+                snapshot_public = true;
+            } else {
+                return Err(err_at(
+                    "snapshot_groups",
+                    &format!("key `snapshot_groups`: {g:?} is not a group (the only one is `all`)"),
+                ));
+            }
+        }
+        let mut snapshot_account_ids = c.snapshot_account_ids.clone();
+        for u in &c.snapshot_users {
+            if !snapshot_account_ids.contains(u) {
+                snapshot_account_ids.push(u.clone());
+            }
+        }
         let root_volume_type = c
             .root_volume_type
             .as_deref()
@@ -162,6 +200,14 @@ impl Plan {
                 return Err(err(&format!("key `{key}.device_name` is required")));
             }
             if m.no_device {
+                continue;
+            }
+            if let Some(v) = m.virtual_name.as_deref().filter(|v| !v.is_empty()) {
+                mappings.push(BlockDeviceMapping {
+                    device_name: m.device_name.clone(),
+                    bsu: None,
+                    virtual_device_name: Some(v.to_owned()),
+                });
                 continue;
             }
             let vt = m
@@ -207,16 +253,17 @@ impl Plan {
             }
         }
 
-        let tag_vars = [
-            ("BuildRegion", "x"),
-            ("SourceOMI", "x"),
-            ("SourceOMIName", "x"),
-        ];
-        for (key, map) in [("tags", &c.tags), ("snapshot_tags", &c.snapshot_tags)] {
-            for v in map.values() {
-                crate::template::render(key, v, &tag_vars).map_err(|e| err(&e.to_string()))?;
-            }
-        }
+        let templated = |key: &str, map: &BTreeMap<String, String>| {
+            map.iter()
+                .map(|(k, v)| {
+                    let v = vars.expand_keeping(BUILDER, &format!("{key}.{k}"), v, BUILD_DATA)?;
+                    Ok((k.clone(), v))
+                })
+                .collect::<Result<BTreeMap<_, _>, Error>>()
+        };
+        let tags = templated("tags", &c.tags)?;
+        let snapshot_tags = templated("snapshot_tags", &c.snapshot_tags)?;
+        let root_volume_tags = templated("root_volume_tags", &c.root_volume_tags)?;
 
         let d = |key: &str, v: &Option<String>, default: u64| {
             duration_key(BUILDER, key, v.as_deref(), Duration::from_secs(default))
@@ -248,7 +295,7 @@ impl Plan {
             boot_modes,
             root_volume_size: c.root_volume_size,
             root_volume_type,
-            root_volume_tags: c.root_volume_tags.clone(),
+            root_volume_tags,
             root_device_name,
             mappings,
             device_path: c.device_path.clone().filter(|d| !d.is_empty()),
@@ -261,13 +308,14 @@ impl Plan {
                 .device_lock_path
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_LOCK_PATH)),
-            force_deregister: c.force_deregister,
+            force_deregister: c.force_deregister || c.packer_force,
             force_delete_snapshot: c.force_delete_snapshot,
             omi_account_ids: c.omi_account_ids.clone(),
-            snapshot_account_ids: c.snapshot_account_ids.clone(),
+            snapshot_account_ids,
+            snapshot_public,
             global_permission: c.global_permission,
-            tags: c.tags.clone(),
-            snapshot_tags: c.snapshot_tags.clone(),
+            tags,
+            snapshot_tags,
             waits,
         })
     }
