@@ -331,4 +331,76 @@ mod tests {
         assert!(!valid_omi_name("ab"));
         assert!(!valid_omi_name("bad*name"));
     }
+
+    fn plan(extra: serde_json::Value) -> Result<Plan, Error> {
+        let mut v = serde_json::json!({"omi_name": "abc", "source_omi": "ami-1",
+            "access_key": "a", "secret_key": "s"});
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        let vars = TemplateVars {
+            timestamp: "1700000000".into(),
+            uuid: "u".into(),
+        };
+        Plan::new(&OscChrootConfig::from_json(&v)?, &vars)
+    }
+
+    #[test]
+    fn seed_keys() {
+        let p = plan(serde_json::json!({
+            "omi_virtualization_type": "hvm", "skip_region_validation": true,
+            "snapshot_users": ["1", "2"], "snapshot_account_ids": ["2", "3"],
+            "snapshot_groups": ["all"], "packer_force": true,
+            "tags": {"at": "{{timestamp}}-{{.BuildRegion}}"},
+            "omi_description": "{{ .SourceOMITags.Name }}",
+        }))
+        .unwrap();
+        assert_eq!(p.snapshot_account_ids, ["2", "3", "1"]);
+        assert!(p.snapshot_public && p.force_deregister);
+        assert_eq!(p.tags["at"], "1700000000-{{.BuildRegion}}");
+        assert_eq!(
+            p.omi_description.as_deref(),
+            Some("{{ .SourceOMITags.Name }}")
+        );
+        for (extra, key) in [
+            (
+                serde_json::json!({"omi_virtualization_type": "paravirtual"}),
+                "omi_virtualization_type",
+            ),
+            (
+                serde_json::json!({"snapshot_groups": ["everyone"]}),
+                "snapshot_groups",
+            ),
+            (
+                serde_json::json!({"root_volume_tags": {"a": "{{.Device}}"}}),
+                "root_volume_tags.a",
+            ),
+            (
+                serde_json::json!({"omi_description": "{{isotime}}"}),
+                "omi_description",
+            ),
+        ] {
+            let e = plan(extra).unwrap_err();
+            assert_eq!(e.config_key(), Some(key), "{e}");
+        }
+    }
+
+    #[test]
+    fn virtual_name_is_an_ephemeral_mapping() {
+        let p = plan(serde_json::json!({
+            "from_scratch": true, "root_volume_size": 1, "root_device_name": "/dev/sda1",
+            "pre_mount_commands": ["true"],
+            "omi_block_device_mappings": [
+                {"device_name": "/dev/sda1", "volume_type": "gp2"},
+                {"device_name": "/dev/sdb", "virtual_name": "ephemeral0"},
+            ],
+        }))
+        .unwrap();
+        assert_eq!(p.mappings.len(), 2);
+        assert_eq!(
+            p.mappings[1].virtual_device_name.as_deref(),
+            Some("ephemeral0")
+        );
+        assert!(p.mappings[1].bsu.is_none());
+    }
 }
