@@ -81,8 +81,9 @@ pub const REQUIRED: &[&str] = &["omi_name"];
 /// - an unknown `source_omi_filter` key is an error (the plugin ignored it);
 /// - the default `mount_path` is `/mnt/imagebake-chroot/{{.Device}}`;
 /// - imagebake's own keys: `metadata_url` (default
-///   `http://169.254.169.254`), `device_dir` (where device nodes appear,
-///   default `/dev`; a simulator's device directory in tests),
+///   `$IMAGEBAKE_OSC_METADATA_URL`, else `http://169.254.169.254`),
+///   `device_dir` (where device nodes appear, default
+///   `$IMAGEBAKE_OSC_DEVICE_DIR`, else `/dev`; a simulator's in tests),
 ///   `device_lock_path` (default `/run/imagebake/device.lock`), and the
 ///   timeouts `volume_timeout` (10m), `snapshot_timeout` (60m),
 ///   `image_timeout` (60m), `device_timeout` (2m) and `poll_cap` (2s).

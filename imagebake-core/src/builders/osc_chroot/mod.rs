@@ -36,7 +36,7 @@ pub use artifact::OscChrootArtifact;
 pub use config::{
     BUILDER, BlockDeviceMappingConfig, KEYS, OmiFilter, OscChrootConfig, PACKER_BUILDER, REQUIRED,
 };
-pub use plan::DEFAULT_METADATA_URL;
+pub use plan::{DEFAULT_METADATA_URL, DEVICE_DIR_ENV, METADATA_URL_ENV};
 pub use sweep::OscSweeper;
 
 use osc_client::{Client, MetadataClient};

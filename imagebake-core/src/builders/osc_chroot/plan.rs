@@ -45,6 +45,16 @@ pub(crate) struct Plan {
     pub waits: Waits,
 }
 
+/// Where `metadata_url` comes from when the template has none: the host's
+/// setting, not the template's (a simulator's metadata service).
+pub const METADATA_URL_ENV: &str = "IMAGEBAKE_OSC_METADATA_URL";
+/// Where `device_dir` comes from when the template has none.
+pub const DEVICE_DIR_ENV: &str = "IMAGEBAKE_OSC_DEVICE_DIR";
+
+fn host_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
 /// The build template data of `omi_description`, `root_volume_tags`,
 /// `tags` and `snapshot_tags` (`{{.SourceOMITags.Key}}` for one tag).
 pub(crate) const BUILD_DATA: &[&str] =
@@ -288,6 +298,7 @@ impl Plan {
             metadata_url: c
                 .metadata_url
                 .clone()
+                .or_else(|| host_env(METADATA_URL_ENV))
                 .unwrap_or_else(|| DEFAULT_METADATA_URL.to_owned()),
             source,
             omi_name,
@@ -302,6 +313,7 @@ impl Plan {
             device_dir: c
                 .device_dir
                 .clone()
+                .or_else(|| host_env(DEVICE_DIR_ENV).map(PathBuf::from))
                 .unwrap_or_else(|| PathBuf::from("/dev")),
             chroot,
             lock_path: c
