@@ -99,6 +99,32 @@ async fn triton(ssh: SshMode) -> TritonSim {
     .expect("triton simulator starts")
 }
 
+/// The Triton doc's JSON example for `sim`: its credentials; `keys` (the
+/// simulator's endpoints, say) added to the builder; the simulator's
+/// package and image in place of the public cloud's.
+fn triton_basic(sim: &TritonSim, keys: &str) -> String {
+    fixture(
+        "triton-basic.json",
+        &[
+            ("triton_username", sim.account()),
+            (
+                "6b:95:03:3d:d3:6e:52:69:01:96:1a:46:4a:8d:c1:7e",
+                sim.key_id(),
+            ),
+            (
+                "\"type\": \"triton\",",
+                &format!(
+                    "\"type\": \"triton\", \"triton_url\": \"{}\", {keys}",
+                    sim.url()
+                ),
+            ),
+            ("g4-highcpu-128M", "g1.small"),
+            ("ubuntu-16.04", "ubuntu-22.04"),
+            ("lx-dataset", "zvol"),
+        ],
+    )
+}
+
 /// The Triton doc's JSON example, over real SSH with the key in an
 /// ssh-agent, as the doc sets it up (no `triton_key_material`, no
 /// `ssh_private_key_file`).
@@ -108,29 +134,9 @@ async fn triton_doc_json_example_builds() {
     let sim = triton(SshMode::On).await;
     let dir = tempfile::tempdir().unwrap();
     let agent = Agent::start(dir.path(), sim.private_key_path());
-    let port = sim.ssh_port().expect("ssh").to_string();
-    let t = fixture(
-        "triton-basic.json",
-        &[
-            ("triton_username", sim.account()),
-            (
-                "6b:95:03:3d:d3:6e:52:69:01:96:1a:46:4a:8d:c1:7e",
-                sim.key_id(),
-            ),
-            // Endpoints: the simulator's CloudAPI and its machines' sshd.
-            (
-                "\"type\": \"triton\",",
-                &format!(
-                    "\"type\": \"triton\", \"triton_url\": \"{}\", \"ssh_port\": {port},",
-                    sim.url()
-                ),
-            ),
-            // IDs: the simulator's package and image.
-            ("g4-highcpu-128M", "g1.small"),
-            ("ubuntu-16.04", "ubuntu-22.04"),
-            ("lx-dataset", "zvol"),
-        ],
-    );
+    let port = sim.ssh_port().expect("ssh");
+    // The machines' sshd is the simulator's port.
+    let t = triton_basic(&sim, &format!("\"ssh_port\": {port},"));
     let o = tokio::task::block_in_place(|| {
         build(
             dir.path(),
@@ -165,27 +171,12 @@ async fn triton_locked_key_file_works_through_the_agent() {
         .output()
         .expect("ssh-keygen runs");
     assert!(enc.status.success(), "{enc:?}");
-    let t = fixture(
-        "triton-basic.json",
-        &[
-            ("triton_username", sim.account()),
-            (
-                "6b:95:03:3d:d3:6e:52:69:01:96:1a:46:4a:8d:c1:7e",
-                sim.key_id(),
-            ),
-            (
-                "\"type\": \"triton\",",
-                &format!(
-                    "\"type\": \"triton\", \"triton_url\": \"{}\", \"communicator\": \"none\", \
-                     \"triton_key_material\": \"{}\",",
-                    sim.url(),
-                    locked.display()
-                ),
-            ),
-            ("g4-highcpu-128M", "g1.small"),
-            ("ubuntu-16.04", "ubuntu-22.04"),
-            ("lx-dataset", "zvol"),
-        ],
+    let t = triton_basic(
+        &sim,
+        &format!(
+            "\"communicator\": \"none\", \"triton_key_material\": \"{}\",",
+            locked.display()
+        ),
     );
     let o = tokio::task::block_in_place(|| build(dir.path(), "locked.json", &t, &[]));
     let err = String::from_utf8_lossy(&o.stderr);

@@ -167,32 +167,9 @@ impl TemplateVars {
     /// allowed) in the value of `key`; any other `{{…}}` is an error naming
     /// the key and the builder.
     pub fn expand(&self, builder: &str, key: &str, text: &str) -> Result<String, Error> {
-        crate::template::replace_actions(
-            text,
-            || {
-                config_key_error(
-                    builder,
-                    key,
-                    &format!("key `{key}`: unclosed `{{{{` in {text:?}"),
-                )
-            },
-            |inner| match inner.trim() {
-                "timestamp" => Ok(self.timestamp.clone()),
-                "uuid" => Ok(self.uuid.clone()),
-                other => Err(config_key_error(
-                    builder,
-                    key,
-                    &format!(
-                        "key `{key}`: unsupported template function `{{{{{other}}}}}` \
-                         (supported: {{{{timestamp}}}}, {{{{uuid}}}})"
-                    ),
-                )),
-            },
-        )
+        self.expand_keeping(builder, key, text, &[])
     }
-}
 
-impl TemplateVars {
     /// [`TemplateVars::expand`] for a key that is also rendered later with
     /// build template data: `{{.Name}}` (and `{{.Name.Key}}`) for each name
     /// of `data` is kept as written, for the builder to fill in once the
@@ -224,14 +201,14 @@ impl TemplateVars {
                     "timestamp" => Ok(self.timestamp.clone()),
                     "uuid" => Ok(self.uuid.clone()),
                     other => {
-                        let known: Vec<String> =
-                            data.iter().map(|d| format!("{{{{.{d}}}}}")).collect();
+                        let mut known = vec!["{{timestamp}}".to_owned(), "{{uuid}}".to_owned()];
+                        known.extend(data.iter().map(|d| format!("{{{{.{d}}}}}")));
                         Err(config_key_error(
                             builder,
                             key,
                             &format!(
-                                "key `{key}`: unsupported template action `{{{{{other}}}}}` \
-                                 (supported: {{{{timestamp}}}}, {{{{uuid}}}}, {})",
+                                "key `{key}`: unsupported template function `{{{{{other}}}}}` \
+                                 (supported: {})",
                                 known.join(", ")
                             ),
                         ))
