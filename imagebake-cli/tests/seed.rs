@@ -381,3 +381,37 @@ async fn oxide_doc_example_builds_over_ssh() {
     );
     assert!(inv.instances.is_empty() && inv.disks.is_empty());
 }
+
+/// A `host` in the template with the token from `OXIDE_TOKEN` (as the
+/// plugin's SDK takes it); without the token, the error names the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oxide_host_in_the_template_takes_the_token_from_oxide_token() {
+    let sim = oxide(SshMode::Off).await;
+    let dir = tempfile::tempdir().unwrap();
+    let t = serde_json::json!({"builders": [{
+        "type": "oxide-instance",
+        "host": sim.url(),
+        "project": "imagebake",
+        "boot_disk_image_name": "debian-12",
+        "communicator": "none",
+    }]})
+    .to_string();
+    let o = tokio::task::block_in_place(|| build(dir.path(), "t.json", &t, &[]));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err.contains("token") && err.contains("OXIDE_TOKEN"),
+        "{err}"
+    );
+    assert!(sim.inventory().instances.is_empty());
+
+    let env = [("OXIDE_TOKEN", sim.token().to_owned())];
+    let o = tokio::task::block_in_place(|| build(dir.path(), "t.json", &t, &env));
+    assert_eq!(o.status.code(), Some(0));
+    let inv = sim.inventory();
+    assert!(
+        inv.images.iter().any(|i| i.name.starts_with("debian-12-")),
+        "{:?}",
+        inv.images
+    );
+}

@@ -752,6 +752,21 @@ async fn force_replaces_the_image_of_the_same_name_once_the_new_one_is_active() 
     want.push("replace image");
     assert_eq!(*started.lock().unwrap(), want);
     assert_clean(&sim, Some(&second.image_id), "forced build");
+    // An old image that cannot be deleted is kept; the build still succeeds.
+    sim.faults().inject("DeleteImage", Fault::Status(500), 20);
+    let third = run(&builder(&sim, json!({"packer_force": true})))
+        .await
+        .expect("forced build with a failing delete");
+    let mut left: Vec<String> = sim
+        .inventory()
+        .custom_images()
+        .iter()
+        .map(|i| i.id.clone())
+        .collect();
+    left.sort();
+    let mut want = vec![second.image_id.to_string(), third.image_id.to_string()];
+    want.sort();
+    assert_eq!(left, want);
 }
 
 #[tokio::test]

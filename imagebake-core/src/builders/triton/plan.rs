@@ -331,15 +331,22 @@ fn agent_socket() -> Option<PathBuf> {
 /// (triton-go) nor node-triton (smartdc-auth) reads a passphrase from the
 /// template or the environment; both sign with the agent holding the key.
 fn locked_error(what: &str) -> Error {
+    let load = if what == KEY_TEXT {
+        "load the key into an ssh-agent (`ssh-add`)".to_owned()
+    } else {
+        format!("load it into an ssh-agent (`ssh-add {what}`)")
+    };
     err_at(
         "triton_key_material",
         &format!(
-            "key `triton_key_material`: {what} is passphrase-protected; load it into an \
-             ssh-agent (`ssh-add {what}`) and set SSH_AUTH_SOCK, as Packer and the triton \
-             CLI use such keys"
+            "key `triton_key_material`: {what} is passphrase-protected; {load} and set \
+             SSH_AUTH_SOCK, as Packer and the triton CLI use such keys"
         ),
     )
 }
+
+/// How errors name a key given as text.
+const KEY_TEXT: &str = "the key text";
 
 fn locked(r: Result<triton_client::auth::KeySigner, triton_client::Error>) -> bool {
     matches!(r, Err(triton_client::Error::PassphraseRequired { .. }))
@@ -350,7 +357,7 @@ fn key_material(m: &Secret) -> KeyMaterial {
     let text = m.expose();
     if text.contains("-----BEGIN") {
         if locked(triton_client::auth::KeySigner::from_text(m, None)) {
-            return KeyMaterial::Locked("the key text".to_owned());
+            return KeyMaterial::Locked(KEY_TEXT.to_owned());
         }
         return KeyMaterial::Text;
     }

@@ -10,7 +10,8 @@ use crate::{Error, OutputStream, Step, StepCx};
 /// `-force` (`packer_force`; an imagebake decision, the plugin ignores
 /// `-force`): once the new image is active and tagged, deletes the
 /// account's other images of the same name@version. A build that fails
-/// before keeps the old image.
+/// before keeps the old image; an old image that cannot be deleted is
+/// reported and kept, and the build still succeeds.
 #[derive(Debug, Clone)]
 pub struct ReplaceImages {
     client: Client,
@@ -50,16 +51,26 @@ impl Step<Image> for ReplaceImages {
         });
         for i in old {
             cx.check_cancelled()?;
-            cx.cancellable(self.client.delete_image(&i.id))
-                .await?
-                .map_err(|e| api(format!("deleting the replaced image {} ({label})", i.id), e))?;
-            cx.output_line(
-                OutputStream::Stdout,
-                &format!(
-                    "deleted image {} ({label}), replaced by {} (-force)",
-                    i.id, image.id
+            // The new image is made: a failed delete leaves the old one
+            // (said on stderr) rather than failing, and undoing, the build.
+            let (stream, line) = match cx.cancellable(self.client.delete_image(&i.id)).await? {
+                Ok(()) => (
+                    OutputStream::Stdout,
+                    format!(
+                        "deleted image {} ({label}), replaced by {} (-force)",
+                        i.id, image.id
+                    ),
                 ),
-            );
+                Err(e) => (
+                    OutputStream::Stderr,
+                    format!(
+                        "image {} ({label}) is still there: {}",
+                        i.id,
+                        api(format!("deleting the replaced image {}", i.id), e)
+                    ),
+                ),
+            };
+            cx.output_line(stream, &line);
         }
         Ok(image)
     }
