@@ -5,7 +5,14 @@
 //! build starts; [`run`] runs the chains of one successful build.
 //!
 //! A post-processor type is a [`PostProcessor`] made from its block by
-//! [`decode`].
+//! [`decode`]: [`manifest`] (Packer's `packer-manifest.json`),
+//! [`checksum`] (digest files of local artifacts) and `shell-local`
+//! (scripts on this host, the code shared with the provisioner:
+//! [`crate::provision::LocalScript`]).
+
+pub mod checksum;
+pub mod manifest;
+mod shell_local;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -36,6 +43,8 @@ pub struct PostCx {
     pub progress: Arc<dyn Fn(&str) + Send + Sync>,
     /// Cancelled on Ctrl-C.
     pub cancel: CancellationToken,
+    /// `-force`: the manifest starts over when the file is from another run.
+    pub force: bool,
 }
 
 impl fmt::Debug for PostCx {
@@ -45,6 +54,7 @@ impl fmt::Debug for PostCx {
             .field("builder_type", &self.builder_type)
             .field("run_uuid", &self.run_uuid)
             .field("cwd", &self.cwd)
+            .field("force", &self.force)
             .finish_non_exhaustive()
     }
 }
@@ -64,6 +74,13 @@ pub trait PostProcessor: fmt::Debug + Send + Sync {
     /// Its type in templates (`manifest`).
     fn kind(&self) -> &'static str;
 
+    /// Whether the input artifact is kept when `keep_input_artifact` is not
+    /// set (Packer's default `keep`); manifest, checksum and shell-local
+    /// keep it.
+    fn keeps_input(&self) -> bool {
+        true
+    }
+
     /// Processes `input`, the build's artifact or the previous
     /// post-processor's.
     fn process<'a>(
@@ -76,11 +93,17 @@ pub trait PostProcessor: fmt::Debug + Send + Sync {
 /// Decodes one post-processor block (its own keys, meta keys removed).
 /// An unknown type or key is an error naming the key.
 pub fn decode(kind: &str, config: &Value) -> Result<Box<dyn PostProcessor>, Error> {
-    let _ = config;
-    Err(Error::config_at(
-        "type",
-        format!("post-processor: type {kind:?} is not supported"),
-    ))
+    match kind {
+        "manifest" => Ok(Box::new(manifest::Manifest::decode(config)?)),
+        "checksum" => Ok(Box::new(checksum::Checksum::decode(config)?)),
+        "shell-local" => Ok(Box::new(shell_local::ShellLocalPost::decode(config)?)),
+        _ => Err(Error::config_at(
+            "type",
+            format!(
+                "post-processor: type {kind:?} is not supported (manifest, checksum or shell-local)"
+            ),
+        )),
+    }
 }
 
 /// Decodes every post-processor of `build`; the first error is located
@@ -102,13 +125,120 @@ fn located(build: &PlannedBuild, pp: &PlannedPostProcessor, e: &Error) -> Templa
 }
 
 /// Runs the chains of `build` on `artifact`, the artifact of its
-/// successful build. Returns the artifacts to report: each chain's last,
-/// and the build's own unless a chain let it go.
+/// successful build, as Packer does (`packer/build.go`): each chain starts
+/// from the build's artifact and hands each post-processor's artifact to
+/// the next. A post-processor that fails stops its chain; the other chains
+/// still run, and the build then fails with every error, each naming its
+/// post-processor. The build's artifact is kept when there are no chains or
+/// the first post-processor of any chain keeps its input
+/// (`keep_input_artifact`, else the post-processor's default, whatever
+/// `keep_input_artifact` says when the post-processor forces it); an
+/// intermediate artifact is kept when the next post-processor keeps it.
+/// What is not kept is discarded: local files are deleted (Packer's
+/// `Destroy`); a cloud image is kept, with a progress line saying so.
+///
+/// The chains are those of the plan, `only`/`except` already applied
+/// (exact matches on `TYPE.NAME` in HCL2, on the builder name in JSON).
+/// `cx.build_name` and `cx.builder_type` are taken from `build`
+/// (`packer_build_name`, the builder type). Returns the artifacts to
+/// report: the build's own if kept, then each kept intermediate and each
+/// chain's last. A cancelled run stops before the next post-processor.
 pub async fn run(
     build: &PlannedBuild,
     artifact: Arc<dyn Artifact>,
     cx: &PostCx,
 ) -> Result<Vec<Arc<dyn Artifact>>, Error> {
-    let _ = (cx, &build.post_processors);
-    Ok(vec![artifact])
+    let cx = &PostCx {
+        build_name: build.packer_build_name.clone(),
+        builder_type: build.builder_type.clone(),
+        ..cx.clone()
+    };
+    let mut keep_original = build.post_processors.is_empty();
+    let mut artifacts: Vec<Arc<dyn Artifact>> = Vec::new();
+    let mut errors: Vec<String> = Vec::new();
+    'chains: for chain in &build.post_processors {
+        let mut prior = artifact.clone();
+        for (i, pp) in chain.iter().enumerate() {
+            if cx.cancel.is_cancelled() {
+                return Err(Error::cancelled("post-processors"));
+            }
+            let label = if pp.name == pp.kind {
+                pp.name.clone()
+            } else {
+                format!("{} (type {})", pp.name, pp.kind)
+            };
+            let failed = |e: &Error| {
+                build
+                    .sensitive
+                    .mask(&format!("post-processor {label} failed: {e}"))
+            };
+            let processor = match decode(&pp.kind, &pp.config) {
+                Ok(p) => p,
+                Err(e) => {
+                    errors.push(failed(&e));
+                    continue 'chains;
+                }
+            };
+            (cx.progress)(&format!("Running post-processor: {label}"));
+            let out = match processor.process(cx, prior.clone()).await {
+                Ok(out) => out,
+                Err(e) if e.is_cancelled() => return Err(e),
+                Err(e) => {
+                    errors.push(failed(&e));
+                    continue 'chains;
+                }
+            };
+            let default_keep = processor.keeps_input();
+            let keep = match pp.keep_input_artifact {
+                Some(false) if default_keep && out.force_keep_input => {
+                    (cx.progress)(&format!(
+                        "The {} post-processor keeps its input artifact whatever keep_input_artifact says",
+                        pp.kind
+                    ));
+                    true
+                }
+                Some(k) => k,
+                None => default_keep,
+            };
+            if i == 0 {
+                keep_original |= keep;
+            } else if keep {
+                artifacts.push(prior.clone());
+            } else if let Err(e) = discard(&*prior, cx) {
+                errors.push(format!("discarding the artifact before {label}: {e}"));
+            }
+            prior = out.artifact;
+        }
+        artifacts.push(prior);
+    }
+    if keep_original {
+        artifacts.insert(0, artifact);
+    } else if let Err(e) = discard(&*artifact, cx) {
+        errors.push(format!("discarding the build's artifact: {e}"));
+    }
+    if errors.is_empty() {
+        Ok(artifacts)
+    } else {
+        Err(Error::Other(errors.join("; ").into()))
+    }
+}
+
+/// Lets go of an artifact no one keeps: its local files are deleted (as
+/// Packer's `Destroy` of file artifacts); a cloud image stays, said so.
+fn discard(artifact: &dyn Artifact, cx: &PostCx) -> std::io::Result<()> {
+    if artifact.cloud() != "local" {
+        (cx.progress)(&format!(
+            "Keeping {artifact}: imagebake does not delete {} images after post-processing (Packer would); remove it yourself if it is not wanted",
+            artifact.cloud()
+        ));
+        return Ok(());
+    }
+    for f in artifact.files() {
+        (cx.progress)(&format!("Deleting {}", f.display()));
+        match std::fs::remove_file(&f) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
 }
