@@ -121,6 +121,9 @@ fn located(build: &PlannedBuild, pp: &PlannedPostProcessor, e: &Error) -> Templa
     if let Some(loc) = &pp.location {
         t = t.at(loc.clone());
     }
+    if let Some(key) = e.config_key() {
+        t = t.key(key);
+    }
     t
 }
 
