@@ -191,18 +191,17 @@ pub async fn run(
                     continue 'chains;
                 }
             };
-            let default_keep = processor.keeps_input();
-            let keep = match pp.keep_input_artifact {
-                Some(false) if default_keep && out.force_keep_input => {
-                    (cx.progress)(&format!(
-                        "The {} post-processor keeps its input artifact whatever keep_input_artifact says",
-                        pp.kind
-                    ));
-                    true
-                }
-                Some(k) => k,
-                None => default_keep,
-            };
+            let (keep, forced) = keeps_input(
+                pp.keep_input_artifact,
+                processor.keeps_input(),
+                out.force_keep_input,
+            );
+            if forced {
+                (cx.progress)(&format!(
+                    "The {} post-processor keeps its input artifact whatever keep_input_artifact says",
+                    pp.kind
+                ));
+            }
             if i == 0 {
                 keep_original |= keep;
             } else if keep {
@@ -226,6 +225,18 @@ pub async fn run(
     }
 }
 
+/// Whether a post-processor's input is kept, as Packer decides it: the
+/// user's `keep_input_artifact` over the post-processor's default, unless
+/// the post-processor keeps it by default and forces that (then `true`,
+/// with the second value saying a `false` was overridden).
+fn keeps_input(user: Option<bool>, default: bool, forced: bool) -> (bool, bool) {
+    match user {
+        Some(false) if default && forced => (true, true),
+        Some(k) => (k, false),
+        None => (default, false),
+    }
+}
+
 /// Lets go of an artifact no one keeps: its local files are deleted (as
 /// Packer's `Destroy` of file artifacts); a cloud image stays, said so.
 fn discard(artifact: &dyn Artifact, cx: &PostCx) -> std::io::Result<()> {
@@ -244,4 +255,61 @@ fn discard(artifact: &dyn Artifact, cx: &PostCx) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::builders::local_chroot::LocalChrootArtifact;
+    use crate::steps::chroot::DiskFormat;
+    use crate::{BuildId, CleanupReport};
+
+    #[test]
+    fn keep_input_artifact_wins_unless_the_post_processor_forces_keeping() {
+        assert_eq!(keeps_input(None, true, false), (true, false));
+        assert_eq!(keeps_input(None, false, false), (false, false));
+        assert_eq!(keeps_input(Some(false), true, false), (false, false));
+        assert_eq!(keeps_input(Some(true), false, false), (true, false));
+        assert_eq!(keeps_input(Some(false), true, true), (true, true));
+        assert_eq!(keeps_input(Some(false), false, true), (false, false));
+    }
+
+    fn cx(lines: Arc<Mutex<Vec<String>>>) -> PostCx {
+        PostCx {
+            build_name: "web".into(),
+            builder_type: "local-chroot".into(),
+            run_uuid: "r".into(),
+            cwd: std::env::temp_dir(),
+            sensitive: Sensitive::default(),
+            progress: Arc::new(move |l: &str| lines.lock().unwrap().push(l.to_owned())),
+            cancel: CancellationToken::new(),
+            force: false,
+        }
+    }
+
+    #[test]
+    fn a_discarded_local_artifact_loses_its_files() {
+        let dir = std::env::temp_dir().join(format!("discard-{}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("disk.raw");
+        std::fs::write(&path, "x").unwrap();
+        let a = LocalChrootArtifact {
+            path: path.clone(),
+            format: DiskFormat::Raw,
+            build_id: BuildId::generate(),
+            cleanup: CleanupReport::default(),
+        };
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        discard(&a, &cx(lines.clone())).unwrap();
+        assert!(!path.exists());
+        assert_eq!(
+            *lines.lock().unwrap(),
+            [format!("Deleting {}", path.display())]
+        );
+        // Already gone is fine.
+        discard(&a, &cx(lines)).unwrap();
+        std::fs::remove_dir(&dir).unwrap();
+    }
 }

@@ -230,7 +230,7 @@ async fn manifest_is_packer_s_file_byte_for_byte_and_appends_across_runs() {
     let (cx, _) = context(local.dir.path(), "run-1", false);
     let out = postprocess::run(&b, local.artifact(), &cx).await.unwrap();
     assert_eq!(out.len(), 2, "the build's artifact and the chain's");
-    assert_eq!(out[0].files(), [local.image.clone()]);
+    assert_eq!(out[0].files(), std::slice::from_ref(&local.image));
     let first = manifest_text(&[entry("run-1")], "run-1");
     assert_eq!(fs::read_to_string(&path).unwrap(), first);
     assert!(!local.path("packer-manifest.json.lock").exists());
@@ -355,7 +355,7 @@ async fn checksum_writes_packer_s_files_for_every_type_and_appends() {
     assert_eq!(fs::read_to_string(&sums).unwrap(), line.repeat(2));
     assert_eq!(
         out[1].files(),
-        [local.image.clone()],
+        std::slice::from_ref(&local.image),
         "no new file the second time"
     );
 
