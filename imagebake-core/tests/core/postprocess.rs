@@ -686,3 +686,81 @@ async fn shell_local_provisioner_runs_on_the_host_during_the_build() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn an_hcl2_build_s_shell_local_provisioner_and_post_processor_chain() {
+    let local = Local::new();
+    let template = local.path("t.pkr.hcl");
+    fs::write(
+        &template,
+        r#"
+source "local-chroot" "web" {
+  output_path = "/x.raw"
+}
+
+build {
+  sources = ["source.local-chroot.web"]
+
+  provisioner "shell-local" {
+    inline = ["echo hi"]
+  }
+
+  post-processors {
+    post-processor "checksum" {
+      checksum_types = ["sha256"]
+    }
+    post-processor "manifest" {
+      output     = "m.json"
+      strip_path = true
+      strip_time = true
+    }
+  }
+
+  post-processor "shell-local" {
+    only   = ["local-chroot.other"]
+    inline = ["touch never"]
+  }
+}
+"#,
+    )
+    .unwrap();
+    let opts = Options {
+        cwd: local.dir.path().to_path_buf(),
+        ..Options::default()
+    };
+    let plan = template::plan(&template, &opts, &Placeholders)
+        .await
+        .unwrap();
+    let b = &plan.builds[0];
+    let p = &b.provisioners[0];
+    let mut block = p.config.clone();
+    block["type"] = json!(p.kind);
+    imagebake_core::packer_template::provisioner(&block).expect("shell-local is a provisioner");
+    assert_eq!(
+        b.post_processors.len(),
+        1,
+        "`only` left the second chain out"
+    );
+    postprocess::check(b).unwrap();
+    let (cx, _) = context(local.dir.path(), "run-1", false);
+    postprocess::run(b, local.artifact(), &cx).await.unwrap();
+    // The manifest records what checksum handed on: the image and the
+    // checksum file, and no id (Packer's checksum artifact has none).
+    let sums = "packer_web_local-chroot_sha256.checksum";
+    let entry = Entry {
+        builder_type: "local-chroot",
+        build_time: None,
+        files: Some(vec![
+            ("disk.raw".into(), 5),
+            (sums.into(), 64 + 1 + "disk.raw".len() as u64 + 1),
+        ]),
+        artifact_id: String::new(),
+        run_uuid: "run-1",
+        custom_data: None,
+    };
+    assert_eq!(
+        fs::read_to_string(local.path("m.json")).unwrap(),
+        manifest_text(&[entry.text()], "run-1")
+    );
+    assert!(!local.path("never").exists());
+}
