@@ -14,7 +14,9 @@ use imagebake_core::builders::local_chroot::LocalChrootArtifact;
 use imagebake_core::builders::{Artifact, ArtifactKind};
 use imagebake_core::postprocess::{self, PostCx};
 use imagebake_core::steps::chroot::DiskFormat;
-use imagebake_core::template::{self, Options, Placeholders, PlannedBuild, PlannedPostProcessor};
+use imagebake_core::template::{
+    self, Options, Placeholders, Plan, PlannedBuild, PlannedPostProcessor,
+};
 use imagebake_core::{
     BuildId, CancellationToken, ChannelObserver, CleanupReport, OutputStream, Runner,
 };
@@ -87,6 +89,17 @@ impl Local {
     fn path(&self, p: &str) -> PathBuf {
         self.dir.path().join(p)
     }
+
+    /// Writes the template `name` and plans it, in this directory.
+    async fn plan(&self, name: &str, text: &str) -> Plan {
+        let path = self.path(name);
+        fs::write(&path, text).unwrap();
+        let opts = Options {
+            cwd: self.dir.path().to_path_buf(),
+            ..Options::default()
+        };
+        template::plan(&path, &opts, &Placeholders).await.unwrap()
+    }
 }
 
 /// A post-processor context in `cwd`, and the progress lines it receives.
@@ -104,6 +117,12 @@ fn context(cwd: &Path, run_uuid: &str, force: bool) -> (PostCx, Arc<Mutex<Vec<St
         force,
     };
     (cx, lines)
+}
+
+/// Asserts that a progress line starts with `start`.
+fn assert_said(lines: &Mutex<Vec<String>>, start: &str) {
+    let lines = lines.lock().unwrap();
+    assert!(lines.iter().any(|l| l.starts_with(start)), "{lines:?}");
 }
 
 fn pp(kind: &str, config: Value) -> PlannedPostProcessor {
@@ -295,11 +314,7 @@ async fn manifest_of_a_cloud_image_has_null_files_a_build_time_and_a_chosen_outp
         custom_data: None,
     };
     assert_eq!(text, manifest_text(&[old.text(), new.text()], "run-9"));
-    let lines = lines.lock().unwrap();
-    assert!(
-        lines.contains(&"Running post-processor: record (type manifest)".to_owned()),
-        "{lines:?}"
-    );
+    assert_said(&lines, "Running post-processor: record (type manifest)");
 }
 
 /// What coreutils' `<kind>sum` says of `file`.
@@ -393,14 +408,8 @@ async fn shell_local_gets_packer_s_variables_and_the_artifact_id() {
             local.image.display()
         )
     );
-    let lines = lines.lock().unwrap();
-    assert!(lines.contains(&"from-script".to_owned()), "{lines:?}");
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("Running local shell script: /")),
-        "{lines:?}"
-    );
+    assert_said(&lines, "from-script");
+    assert_said(&lines, "Running local shell script: /");
 }
 
 #[tokio::test]
@@ -491,12 +500,9 @@ async fn keep_input_artifact_false_is_overridden_by_post_processors_that_force_k
     assert_eq!(out.len(), 3);
     assert!(local.image.exists());
     assert!(local.path("packer_web_local-chroot_md5.checksum").exists());
-    let lines = lines.lock().unwrap();
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.contains("checksum post-processor keeps its input artifact")),
-        "{lines:?}"
+    assert_said(
+        &lines,
+        "The checksum post-processor keeps its input artifact",
     );
 }
 
@@ -596,29 +602,22 @@ fn check_names_the_post_processor_and_the_key() {
 #[tokio::test]
 async fn a_json_template_s_post_processors_run_for_the_builds_they_name() {
     let local = Local::new();
-    let template = local.path("t.json");
-    fs::write(
-        &template,
-        json!({
-            "builders": [
-                {"type": "local-chroot", "name": "web", "output_path": "/x.raw"},
-                {"type": "local-chroot", "name": "db", "output_path": "/y.raw"}
-            ],
-            "post-processors": [
-                {"type": "manifest", "strip_time": true},
-                [{"type": "shell-local", "inline": ["touch for-db"], "only": ["db"]}]
-            ]
-        })
-        .to_string(),
-    )
-    .unwrap();
-    let opts = Options {
-        cwd: local.dir.path().to_path_buf(),
-        ..Options::default()
-    };
-    let plan = template::plan(&template, &opts, &Placeholders)
-        .await
-        .unwrap();
+    let plan = local
+        .plan(
+            "t.json",
+            &json!({
+                "builders": [
+                    {"type": "local-chroot", "name": "web", "output_path": "/x.raw"},
+                    {"type": "local-chroot", "name": "db", "output_path": "/y.raw"}
+                ],
+                "post-processors": [
+                    {"type": "manifest", "strip_time": true},
+                    [{"type": "shell-local", "inline": ["touch for-db"], "only": ["db"]}]
+                ]
+            })
+            .to_string(),
+        )
+        .await;
     let (cx, _) = context(local.dir.path(), "run-1", false);
     let names: Vec<&str> = plan.builds.iter().map(|b| b.name.as_str()).collect();
     assert_eq!(names, ["db", "web"], "builds run sorted by name");
@@ -690,10 +689,10 @@ async fn shell_local_provisioner_runs_on_the_host_during_the_build() {
 #[tokio::test]
 async fn an_hcl2_build_s_shell_local_provisioner_and_post_processor_chain() {
     let local = Local::new();
-    let template = local.path("t.pkr.hcl");
-    fs::write(
-        &template,
-        r#"
+    let plan = local
+        .plan(
+            "t.pkr.hcl",
+            r#"
 source "local-chroot" "web" {
   output_path = "/x.raw"
 }
@@ -722,15 +721,8 @@ build {
   }
 }
 "#,
-    )
-    .unwrap();
-    let opts = Options {
-        cwd: local.dir.path().to_path_buf(),
-        ..Options::default()
-    };
-    let plan = template::plan(&template, &opts, &Placeholders)
-        .await
-        .unwrap();
+        )
+        .await;
     let b = &plan.builds[0];
     let p = &b.provisioners[0];
     let mut block = p.config.clone();
