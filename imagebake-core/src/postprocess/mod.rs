@@ -143,7 +143,8 @@ fn located(build: &PlannedBuild, pp: &PlannedPostProcessor, e: &Error) -> Templa
 /// The chains are those of the plan, `only`/`except` already applied
 /// (exact matches on `TYPE.NAME` in HCL2, on the builder name in JSON).
 /// `cx.build_name` and `cx.builder_type` are taken from `build`
-/// (`packer_build_name`, the builder type). Returns the artifacts to
+/// (`packer_build_name`, the builder type); the build's sensitive values
+/// are masked in every progress line and error. Returns the artifacts to
 /// report: the build's own if kept, then each kept intermediate and each
 /// chain's last. A cancelled run stops before the next post-processor.
 pub async fn run(
@@ -151,9 +152,11 @@ pub async fn run(
     artifact: Arc<dyn Artifact>,
     cx: &PostCx,
 ) -> Result<Vec<Arc<dyn Artifact>>, Error> {
+    let (progress, sensitive) = (cx.progress.clone(), build.sensitive.clone());
     let cx = &PostCx {
         build_name: build.packer_build_name.clone(),
         builder_type: build.builder_type.clone(),
+        progress: Arc::new(move |line: &str| progress(&sensitive.mask(line))),
         ..cx.clone()
     };
     let mut keep_original = build.post_processors.is_empty();

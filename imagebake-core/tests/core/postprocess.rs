@@ -384,7 +384,7 @@ async fn checksum_writes_packer_s_files_for_every_type_and_appends() {
 #[tokio::test]
 async fn shell_local_gets_packer_s_variables_and_the_artifact_id() {
     let local = Local::new();
-    let b = build(
+    let mut b = build(
         "local-chroot",
         vec![vec![pp(
             "shell-local",
@@ -392,12 +392,14 @@ async fn shell_local_gets_packer_s_variables_and_the_artifact_id() {
                 "inline": [
                     "echo \"$PACKER_BUILD_NAME|$PACKER_BUILDER_TYPE|$GREETING|$OTHER|$PACKER_RUN_UUID|$IMAGEBAKE_ARTIFACT_ID\" > env.txt",
                     "echo from-script",
+                    "echo \"other=$OTHER\"",
                 ],
                 "environment_vars": ["GREETING=it's me"],
                 "env": {"OTHER": "x=y"},
             }),
         )]],
     );
+    b.sensitive.add(&json!("x=y"));
     let (cx, lines) = context(local.dir.path(), "run-1", false);
     let out = postprocess::run(&b, local.artifact(), &cx).await.unwrap();
     assert_eq!(out.len(), 2);
@@ -409,6 +411,7 @@ async fn shell_local_gets_packer_s_variables_and_the_artifact_id() {
         )
     );
     assert_said(&lines, "from-script");
+    assert_said(&lines, "other=<sensitive>");
     assert_said(&lines, "Running local shell script: /");
 }
 
