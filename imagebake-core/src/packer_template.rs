@@ -245,7 +245,8 @@ struct FileBlock {
 const FILE_KEYS: &[&str] = &["source", "content", "destination", "direction"];
 
 /// Decodes `value` (a provisioner or post-processor block; `type`, `name`,
-/// `only`, `except` are skipped) into `T`, as weakly as Packer's decoder,
+/// `only`, `except` and Packer's `packer_*` keys are skipped unless
+/// `known`) into `T`, as weakly as Packer's decoder,
 /// naming unknown keys and the path of a bad value. `what` starts each
 /// message (`provisioner shell`, `post-processor manifest`).
 pub(crate) fn decode_block<T: DeserializeOwned>(
@@ -262,10 +263,13 @@ pub(crate) fn decode_block<T: DeserializeOwned>(
     let mut fields = Map::new();
     for (k, v) in obj {
         match k.as_str() {
-            "type" | "name" | "only" | "except" => {}
             _ if known.contains(&k.as_str()) => {
                 fields.insert(k.clone(), v.clone());
             }
+            // Packer's own keys (`packer_build_name`, `packer_force`...)
+            // are ignored unless the block uses them, as Packer's decoder.
+            "type" | "name" | "only" | "except" => {}
+            _ if k.starts_with("packer_") => {}
             _ => {
                 let m = format!("{what}: unknown key `{k}`");
                 return Err(Error::config_at(k, m));

@@ -594,12 +594,13 @@ fn check_names_the_post_processor_and_the_key() {
     let ok = build(
         "local-chroot",
         vec![vec![
-            pp("manifest", json!({})),
+            pp("manifest", json!({"packer_force": true})),
             pp("checksum", json!({"checksum_types": "sha256"})),
             pp("shell-local", json!({"inline": "true"})),
         ]],
     );
-    postprocess::check(&ok).expect("weakly typed values are decoded as Packer's");
+    postprocess::check(&ok)
+        .expect("weakly typed values are decoded, Packer's own keys ignored, as Packer's decoder");
 }
 
 #[tokio::test]
@@ -675,6 +676,11 @@ async fn shell_local_provisioner_runs_on_the_host_during_the_build() {
         "{lines:?}"
     );
 
+    // Packer's own keys, as a runner hands them to every provisioner.
+    imagebake_core::packer_template::provisioner(&json!({
+        "type": "shell", "inline": ["true"], "packer_build_name": "web", "packer_force": true,
+    }))
+    .expect("packer_* keys are ignored where not used");
     let e = match imagebake_core::packer_template::provisioner(
         &json!({"type": "shell-local", "inline": ["x"], "remote_folder": "/tmp"}),
     ) {
