@@ -28,9 +28,12 @@ use crate::{CancellationToken, Error};
 /// What a post-processor knows about the run and the build it follows.
 #[derive(Clone)]
 pub struct PostCx {
-    /// The build's name (Packer's `build_name`).
+    /// Packer's `packer_build_name` (the manifest's `name`,
+    /// `PACKER_BUILD_NAME`, `{{.BuildName}}`); [`run`] sets it from the
+    /// build.
     pub build_name: String,
-    /// The build's builder type (Packer's `builder_type`).
+    /// The build's builder type (Packer's `builder_type`); [`run`] sets it
+    /// from the build.
     pub builder_type: String,
     /// One UUID per `imagebake build` run (Packer's `packer_run_uuid`).
     pub run_uuid: String,
@@ -39,7 +42,8 @@ pub struct PostCx {
     pub cwd: PathBuf,
     /// Values never shown in progress or errors.
     pub sensitive: Sensitive,
-    /// Receives each progress line of the post-processors.
+    /// Receives each progress line of the post-processors ([`run`] masks
+    /// the build's sensitive values first).
     pub progress: Arc<dyn Fn(&str) + Send + Sync>,
     /// Cancelled on Ctrl-C.
     pub cancel: CancellationToken,
