@@ -728,6 +728,11 @@ build {
     only   = ["local-chroot.other"]
     inline = ["touch never"]
   }
+
+  post-processor "shell-local" {
+    execute_command = ["/bin/sh", "-c", "{{.Vars}} /bin/sh {{ .Script }}"]
+    inline          = ["echo $PACKER_BUILD_NAME > hcl.txt"]
+  }
 }
 "#,
         )
@@ -737,11 +742,7 @@ build {
     let mut block = p.config.clone();
     block["type"] = json!(p.kind);
     imagebake_core::packer_template::provisioner(&block).expect("shell-local is a provisioner");
-    assert_eq!(
-        b.post_processors.len(),
-        1,
-        "`only` left the second chain out"
-    );
+    assert_eq!(b.post_processors.len(), 2, "`only` left one chain out");
     postprocess::check(b).unwrap();
     let (cx, _) = context(local.dir.path(), "run-1", false);
     postprocess::run(b, local.artifact(), &cx).await.unwrap();
@@ -764,4 +765,5 @@ build {
         manifest_text(&[entry.text()], "run-1")
     );
     assert!(!local.path("never").exists());
+    assert_eq!(fs::read_to_string(local.path("hcl.txt")).unwrap(), "web\n");
 }
