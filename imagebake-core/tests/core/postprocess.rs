@@ -288,6 +288,10 @@ async fn manifest_of_a_cloud_image_has_null_files_a_build_time_and_a_chosen_outp
     );
     manifest.name = "record".into();
     let b = build("triton", vec![vec![manifest]]);
+    // A lock left behind by a dead process: Packer writes anyway after its
+    // three tries, and removes it.
+    let lock = local.path("m/manifest.json.lock");
+    fs::write(&lock, "").unwrap();
     let (cx, lines) = context(local.dir.path(), "run-9", false);
     let before = unix_now();
     let out = postprocess::run(&b, cloud_image(), &cx).await.unwrap();
@@ -314,6 +318,19 @@ async fn manifest_of_a_cloud_image_has_null_files_a_build_time_and_a_chosen_outp
         custom_data: None,
     };
     assert_eq!(text, manifest_text(&[old.text(), new.text()], "run-9"));
+    assert!(!lock.exists());
+
+    // A file that is not a manifest is an error naming it, and stays.
+    fs::write(&existing, "not json").unwrap();
+    let e = postprocess::run(&b, cloud_image(), &cx)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("post-processor record (type manifest) failed") && e.contains("manifest.json"),
+        "{e}"
+    );
+    assert_eq!(fs::read_to_string(&existing).unwrap(), "not json");
     assert_said(&lines, "Running post-processor: record (type manifest)");
 }
 
