@@ -14,6 +14,11 @@ fn plan_text(name: &str, text: &str) {
     let _ = run(Path::new(name), &o);
 }
 
+/// JSON's punctuation then `words`.
+fn json_pieces(words: &[&'static str]) -> Vec<&'static str> {
+    JSON_PUNCTUATION.iter().chain(words).copied().collect()
+}
+
 /// Plans the concatenation of `table[i]` for each of `pieces`, then
 /// `noise`, written as `name`.
 fn plan_pieces(name: &str, table: &[&str], pieces: &[usize], noise: &str) {
@@ -45,13 +50,10 @@ const HCL_PIECES: &[&str] = &[
     "1.5e3",
 ];
 
-const JSON_PIECES: &[&str] = &[
-    "{",
-    "}",
-    "[",
-    "]",
-    ",",
-    ":",
+/// JSON's punctuation, drawn from by both JSON generators.
+const JSON_PUNCTUATION: &[&str] = &["{", "}", "[", "]", ",", ":"];
+
+const JSON_WORDS: &[&str] = &[
     "\"builders\"",
     "\"type\"",
     "\"triton\"",
@@ -66,13 +68,7 @@ const JSON_PIECES: &[&str] = &[
 
 /// Fragments of HCL's JSON syntax (`.pkr.json`), so random input reaches
 /// the block schema and the templates inside strings.
-const PKR_JSON_PIECES: &[&str] = &[
-    "{",
-    "}",
-    "[",
-    "]",
-    ",",
-    ":",
+const PKR_JSON_WORDS: &[&str] = &[
     "\"variable\"",
     "\"source\"",
     "\"build\"",
@@ -103,8 +99,8 @@ proptest! {
     }
 
     #[test]
-    fn json_never_panics(pieces in proptest::collection::vec(0..JSON_PIECES.len(), 0..16), noise in ".{0,20}") {
-        plan_pieces("t.json", JSON_PIECES, &pieces, &noise);
+    fn json_never_panics(pieces in proptest::collection::vec(0..JSON_PUNCTUATION.len() + JSON_WORDS.len(), 0..16), noise in ".{0,20}") {
+        plan_pieces("t.json", &json_pieces(JSON_WORDS), &pieces, &noise);
     }
 
     #[test]
@@ -120,8 +116,8 @@ proptest! {
     }
 
     #[test]
-    fn pkr_json_never_panics(pieces in proptest::collection::vec(0..PKR_JSON_PIECES.len(), 0..24), noise in ".{0,20}") {
-        plan_pieces("t.pkr.json", PKR_JSON_PIECES, &pieces, &noise);
+    fn pkr_json_never_panics(pieces in proptest::collection::vec(0..JSON_PUNCTUATION.len() + PKR_JSON_WORDS.len(), 0..24), noise in ".{0,20}") {
+        plan_pieces("t.pkr.json", &json_pieces(PKR_JSON_WORDS), &pieces, &noise);
     }
 
     #[test]
