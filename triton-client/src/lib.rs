@@ -31,7 +31,10 @@ pub mod auth;
 mod client;
 mod config;
 mod error;
+pub mod imgapi;
 mod key_source;
+pub mod manta;
+mod service;
 mod state;
 pub mod types;
 

@@ -1,0 +1,117 @@
+//! What the Manta and IMGAPI clients share with each other: the HTTP client
+//! with its TLS and timeout settings, the signer resolved once from a
+//! [`KeySource`], a freshly dated `Date`, and reading an answer into a
+//! [`Reply`] or the service's error.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Response;
+use tokio::sync::OnceCell;
+
+use crate::auth::{Algorithm, Signer};
+use crate::client::{Reply, api_error};
+use crate::error::{Error, Result};
+use crate::key_source::KeySource;
+
+/// An HTTP client and the signer of one service's requests.
+pub(crate) struct Signed {
+    pub(crate) http: reqwest::Client,
+    key: Option<KeySource>,
+    algorithm: Option<Algorithm>,
+    signer: OnceCell<Arc<dyn Signer>>,
+}
+
+impl Signed {
+    /// `key` is `None` for unsigned requests. A key file is read now.
+    pub(crate) fn new(
+        service: &str,
+        url: &url::Url,
+        insecure: bool,
+        timeout: Duration,
+        key: Option<KeySource>,
+        algorithm: Option<Algorithm>,
+    ) -> Result<Self> {
+        imagebake_http::warn_if_tls_unverified(insecure, service, url.as_str());
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(imagebake_http::connect_timeout(timeout))
+            .user_agent(concat!(
+                "imagebake-triton-client/",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .danger_accept_invalid_certs(insecure)
+            .build()
+            .map_err(|source| Error::HttpClient { source })?;
+        let signer = OnceCell::new();
+        if let Some(now) = key.as_ref().and_then(|k| k.resolve_now(algorithm)) {
+            // Cannot fail: the cell is new.
+            let _ = signer.set(now?);
+        }
+        Ok(Self {
+            http,
+            key,
+            algorithm,
+            signer,
+        })
+    }
+
+    /// The signer, resolving an agent or `~/.ssh` key on first use; `None`
+    /// when requests go unsigned.
+    pub(crate) async fn signer(&self) -> Result<Option<Arc<dyn Signer>>> {
+        let Some(key) = &self.key else {
+            return Ok(None);
+        };
+        self.signer
+            .get_or_try_init(|| key.resolve(self.algorithm))
+            .await
+            .map(|s| Some(Arc::clone(s)))
+    }
+
+    /// Where the key comes from (for `Debug`; never key material).
+    pub(crate) fn key(&self) -> Option<&KeySource> {
+        self.key.as_ref()
+    }
+}
+
+/// A fresh IMF-fixdate `Date` value.
+pub(crate) fn date_now() -> String {
+    httpdate::fmt_http_date(std::time::SystemTime::now())
+}
+
+/// The transport error for `operation`.
+pub(crate) fn transport(operation: &'static str) -> impl Fn(reqwest::Error) -> Error {
+    move |source| Error::Transport {
+        operation,
+        connect: source.is_connect(),
+        source,
+    }
+}
+
+/// `resp` itself when it is a success, else the service's error (its body
+/// read).
+pub(crate) async fn success(
+    service: &'static str,
+    operation: &'static str,
+    resp: Response,
+) -> Result<Response> {
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(resp);
+    }
+    let headers = resp.headers().clone();
+    let body = resp.bytes().await.map_err(transport(operation))?;
+    Err(api_error(service, operation, status, &headers, &body))
+}
+
+/// Reads a success's whole body.
+pub(crate) async fn reply(operation: &'static str, resp: Response) -> Result<Reply> {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp.bytes().await.map_err(transport(operation))?.to_vec();
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
+}
