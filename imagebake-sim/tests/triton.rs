@@ -1433,8 +1433,22 @@ async fn cli_line_describes_a_usable_simulator_and_files_go_on_shutdown() {
     assert!(!key.is_encrypted());
     assert_eq!(c_fingerprint(&public), sim.key_id());
     assert_eq!(Client::new(&sim).get("/my").await.0, StatusCode::OK);
+    assert_eq!(line["manta_url"], sim.manta().url().as_str());
+    assert_eq!(line["imgapi_url"], sim.imgapi().url().as_str());
+    assert_eq!(line["imgapi_user"], "imagebake-publisher");
+    let imgapi_key = std::path::PathBuf::from(line["imgapi_key_path"].as_str().expect("path"));
+    let key = PrivateKey::read_openssh_file(&imgapi_key).expect("IMGAPI key");
+    assert_eq!(key.algorithm(), ssh_key::Algorithm::Rsa { hash: None });
+    let ping: Value = reqwest::get(format!("{}/ping", sim.imgapi().url()))
+        .await
+        .expect("ping")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ping["ping"], "pong");
     sim.shutdown().await;
     assert!(!private.exists() && !public.exists(), "key files removed");
+    assert!(!imgapi_key.exists(), "IMGAPI key removed");
 }
 
 fn c_fingerprint(public: &std::path::Path) -> String {
