@@ -15,7 +15,7 @@ use url::Url;
 
 use crate::auth::{Algorithm, Signer, authorization_header, key_id_path, signing_string};
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Service};
 use crate::key_source::KeySource;
 
 /// The `Accept-Version` node-triton sends.
@@ -327,14 +327,14 @@ impl Client {
                 body,
             });
         }
-        Err(api_error("CloudAPI", op, status, &headers, &body))
+        Err(api_error(Service::CloudApi, op, status, &headers, &body))
     }
 }
 
 /// The error for a failed answer: the service's `{"code","message"}` body
 /// (the reason phrase when there is none), `Request-Id` and `Retry-After`.
 pub(crate) fn api_error(
-    service: &'static str,
+    service: Service,
     operation: &'static str,
     status: StatusCode,
     headers: &HeaderMap,
@@ -444,7 +444,7 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("request-id", "r-1".parse().unwrap());
         let e = api_error(
-            "CloudAPI",
+            Service::CloudApi,
             "GetMachine",
             StatusCode::NOT_FOUND,
             &h,
@@ -456,7 +456,7 @@ mod tests {
             (Some(404), Some("ResourceNotFound"), Some("r-1"))
         );
         let e = api_error(
-            "CloudAPI",
+            Service::CloudApi,
             "X",
             StatusCode::SERVICE_UNAVAILABLE,
             &HeaderMap::new(),
@@ -469,7 +469,7 @@ mod tests {
         assert!(f.verdict(Idempotency::Action).is_retry());
         assert!(!f.verdict(Idempotency::Create).is_retry());
         let e = api_error(
-            "CloudAPI",
+            Service::CloudApi,
             "X",
             StatusCode::INTERNAL_SERVER_ERROR,
             &HeaderMap::new(),
@@ -484,7 +484,13 @@ mod tests {
         assert!(!f.verdict(Idempotency::Action).is_retry());
         let mut h = HeaderMap::new();
         h.insert("retry-after", "2".parse().unwrap());
-        let e = api_error("CloudAPI", "X", StatusCode::TOO_MANY_REQUESTS, &h, b"{}");
+        let e = api_error(
+            Service::CloudApi,
+            "X",
+            StatusCode::TOO_MANY_REQUESTS,
+            &h,
+            b"{}",
+        );
         assert_eq!(
             e.failure().unwrap().verdict(Idempotency::Create),
             imagebake_http::Verdict::Retry(Some(Duration::from_secs(2)))

@@ -20,8 +20,8 @@ pub enum Error {
     /// `{"code", "message"}` body.
     #[error("{operation}: {service} answered {status} {code}: {message}{}", request_id_suffix(.request_id))]
     Api {
-        /// The service that answered: `CloudAPI`, `Manta` or `IMGAPI`.
-        service: &'static str,
+        /// The service that answered.
+        service: Service,
         /// The service's operation name (`GetMachine`, `PutObject`, ...).
         operation: &'static str,
         /// HTTP status.
@@ -172,6 +172,28 @@ pub enum Error {
         /// What failed.
         reason: String,
     },
+}
+
+/// The service an [`Error::Api`] comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Service {
+    /// Triton CloudAPI.
+    CloudApi,
+    /// Manta, the object store.
+    Manta,
+    /// An IMGAPI image repository.
+    Imgapi,
+}
+
+impl std::fmt::Display for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Service::CloudApi => "CloudAPI",
+            Service::Manta => "Manta",
+            Service::Imgapi => "IMGAPI",
+        })
+    }
 }
 
 fn request_id_suffix(id: &Option<String>) -> String {

@@ -40,7 +40,7 @@ pub mod types;
 
 pub use client::Client;
 pub use config::{Config, ConfigBuilder};
-pub use error::{Error, Result};
+pub use error::{Error, Result, Service};
 pub use imagebake_http::{
     Backoff, CancellationToken, ErrorMeta, Poll, RetryPolicy, Secret, WaitOptions,
 };

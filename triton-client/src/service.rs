@@ -11,7 +11,7 @@ use tokio::sync::OnceCell;
 
 use crate::auth::{Algorithm, Signer};
 use crate::client::{Reply, api_error};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Service};
 use crate::key_source::KeySource;
 
 /// An HTTP client and the signer of one service's requests.
@@ -91,7 +91,7 @@ pub(crate) fn transport(operation: &'static str) -> impl Fn(reqwest::Error) -> E
 /// `resp` itself when it is a success, else the service's error (its body
 /// read).
 pub(crate) async fn success(
-    service: &'static str,
+    service: Service,
     operation: &'static str,
     resp: Response,
 ) -> Result<Response> {
@@ -114,4 +114,31 @@ pub(crate) async fn reply(operation: &'static str, resp: Response) -> Result<Rep
         headers,
         body,
     })
+}
+
+/// Size and digest of a local file, read in chunks (what an upload
+/// announces before streaming it).
+pub(crate) async fn hash_file<D: md5::Digest>(
+    operation: &'static str,
+    path: &std::path::Path,
+) -> Result<(u64, Vec<u8>)> {
+    use tokio::io::AsyncReadExt as _;
+    let io = |source| Error::LocalFile {
+        operation,
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = tokio::fs::File::open(path).await.map_err(io)?;
+    let mut hasher = D::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf).await.map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((size, hasher.finalize().to_vec()))
 }

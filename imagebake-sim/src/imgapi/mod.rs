@@ -40,11 +40,11 @@ use ssh_key::{LineEnding, PrivateKey, PublicKey};
 use uuid::Uuid;
 
 use self::repo::{CHANNELS, COMPRESSIONS, DEFAULT_CHANNEL, Repo, validation};
-use crate::drop::dropped_connection;
+use crate::drop::{fault_after, fault_before};
 use crate::triton::auth::parse_modern;
 use crate::triton::error::{ApiError, Reply};
 use crate::triton::verify::{self, Algorithm, KeyKind};
-use crate::{Fault, Faults, SimServer};
+use crate::{Faults, SimServer};
 
 /// The operation names faults can be queued for.
 pub const OPERATIONS: &[&str] = &[
@@ -451,14 +451,14 @@ async fn process(s: &Shared, req: Request) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains('*') || v.contains('2'));
     let fault = s.faults.take(op);
-    match fault {
-        Some(Fault::Status(status)) => return for_status(status).into_response(),
-        Some(Fault::Throttle) => {
-            return ApiError::new(503, "ServiceUnavailableError", "throttled").into_response();
-        }
-        Some(Fault::DropBefore) => return dropped_connection(),
-        Some(Fault::Slow(d)) => tokio::time::sleep(d).await,
-        Some(Fault::FailResource | Fault::DropAfter | Fault::LateAnswer(_)) | None => {}
+    if let Some(answer) = fault_before(
+        fault.as_ref(),
+        |status| for_status(status).into_response(),
+        || ApiError::new(503, "ServiceUnavailableError", "throttled").into_response(),
+    )
+    .await
+    {
+        return answer;
     }
     let bytes = match axum::body::to_bytes(body, MAX_FILE).await {
         Ok(b) => b,
@@ -477,18 +477,8 @@ async fn process(s: &Shared, req: Request) -> Response {
         user: user.as_deref(),
     };
     let result = run(s, op, &cx);
-    if let Some(Fault::LateAnswer(d)) = fault {
-        tokio::time::sleep(d).await;
-    }
-    if fault == Some(Fault::DropAfter) {
-        return dropped_connection();
-    }
     let response = result.unwrap_or_else(IntoResponse::into_response);
-    if parts.method == Method::HEAD {
-        let (p, _) = response.into_parts();
-        return Response::from_parts(p, Body::empty());
-    }
-    response
+    fault_after(fault.as_ref(), &parts.method, response).await
 }
 
 fn for_status(status: u16) -> ApiError {

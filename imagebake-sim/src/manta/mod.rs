@@ -38,9 +38,9 @@ use uuid::Uuid;
 use self::auth::KeyLookup;
 use self::store::{Node, Store, err, not_found};
 use crate::clock::rfc3339_millis;
-use crate::drop::dropped_connection;
+use crate::drop::{fault_after, fault_before};
 use crate::triton::error::ApiError;
-use crate::{Fault, Faults, SimServer};
+use crate::{Faults, SimServer};
 
 /// The operation names faults can be queued for.
 pub const OPERATIONS: &[&str] = &[
@@ -312,14 +312,14 @@ async fn process(m: &MantaShared, req: Request) -> Response {
         }
     };
     let fault = m.faults.take(op);
-    match fault {
-        Some(Fault::Status(status)) => return for_status(status).into_response(),
-        Some(Fault::Throttle) => {
-            return err(503, "ThrottledError", "manta throttled this request").into_response();
-        }
-        Some(Fault::DropBefore) => return dropped_connection(),
-        Some(Fault::Slow(d)) => tokio::time::sleep(d).await,
-        Some(Fault::FailResource | Fault::DropAfter | Fault::LateAnswer(_)) | None => {}
+    if let Some(answer) = fault_before(
+        fault.as_ref(),
+        |status| for_status(status).into_response(),
+        || err(503, "ThrottledError", "manta throttled this request").into_response(),
+    )
+    .await
+    {
+        return answer;
     }
     let bytes = if op == "PutObject" {
         match axum::body::to_bytes(body, MAX_OBJECT).await {
@@ -351,18 +351,8 @@ async fn process(m: &MantaShared, req: Request) -> Response {
             .delete(&path)
             .map(|()| StatusCode::NO_CONTENT.into_response()),
     };
-    if let Some(Fault::LateAnswer(d)) = fault {
-        tokio::time::sleep(d).await;
-    }
-    if fault == Some(Fault::DropAfter) {
-        return dropped_connection();
-    }
     let response = result.unwrap_or_else(IntoResponse::into_response);
-    if parts.method == Method::HEAD {
-        let (p, _) = response.into_parts();
-        return Response::from_parts(p, Body::empty());
-    }
-    response
+    fault_after(fault.as_ref(), &parts.method, response).await
 }
 
 /// Manta's answer to an injected `Fault::Status`.

@@ -41,8 +41,7 @@ use reqwest::Method;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, DATE};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use sha1::{Digest as _, Sha1};
-use tokio::io::AsyncReadExt as _;
+use sha1::Sha1;
 use url::Url;
 use uuid::Uuid;
 
@@ -50,11 +49,11 @@ pub use config::{DEFAULT_UPDATES_URL, ImgapiConfig, ImgapiConfigBuilder};
 
 use crate::auth::{Algorithm, authorization_for, signing_string_for};
 use crate::client::Reply;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Service};
 use crate::manta::file_stream;
-use crate::service::{Signed, date_now, reply, success, transport};
+use crate::service::{Signed, date_now, hash_file, reply, success, transport};
 
-const SERVICE: &str = "IMGAPI";
+const SERVICE: Service = Service::Imgapi;
 /// IMGAPI's default and largest page.
 const PAGE: usize = 1000;
 /// The API version asked for: 2 has `channels` on images.
@@ -491,7 +490,8 @@ impl ImgapiClient {
                 ),
             });
         }
-        let (size, sha1) = file_sha1(OP, file).await?;
+        let (size, digest) = hash_file::<Sha1>(OP, file).await?;
+        let sha1: String = digest.iter().map(|b| format!("{b:02x}")).collect();
         if let Some(want) = expect_sha1
             && !want.eq_ignore_ascii_case(&sha1)
         {
@@ -568,27 +568,4 @@ impl ImgapiClient {
         }
         self.send(&req).await.map(drop)
     }
-}
-
-/// Size and hex SHA-1 of a local file.
-pub(crate) async fn file_sha1(op: &'static str, p: &Path) -> Result<(u64, String)> {
-    let io = |source| Error::LocalFile {
-        operation: op,
-        path: p.to_owned(),
-        source,
-    };
-    let mut file = tokio::fs::File::open(p).await.map_err(io)?;
-    let mut sha = Sha1::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = file.read(&mut buf).await.map_err(io)?;
-        if n == 0 {
-            break;
-        }
-        sha.update(&buf[..n]);
-        size += n as u64;
-    }
-    let hex: String = sha.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    Ok((size, hex))
 }

@@ -50,10 +50,10 @@ use url::Url;
 pub use config::{MantaConfig, MantaConfigBuilder};
 
 use crate::auth::{authorization_for, signing_string_for};
-use crate::error::{Error, Result};
-use crate::service::{Signed, date_now, reply, success, transport};
+use crate::error::{Error, Result, Service};
+use crate::service::{Signed, date_now, hash_file, reply, success, transport};
 
-const SERVICE: &str = "Manta";
+const SERVICE: Service = Service::Manta;
 /// muskie's default page size, and the largest it allows.
 const DEFAULT_PAGE: usize = 256;
 const MAX_PAGE: usize = 1024;
@@ -500,7 +500,7 @@ impl MantaClient {
         let path = self.resolve(path)?;
         let (size, md5) = match &source {
             PutSource::Bytes(b) => (b.len() as u64, Md5::digest(b).to_vec()),
-            PutSource::File(p) => file_md5("PutObject", p).await?,
+            PutSource::File(p) => hash_file::<Md5>("PutObject", p).await?,
         };
         let content_md5 = STANDARD.encode(md5);
         let mut req = Self::req("PutObject", Method::PUT, &path);
@@ -607,27 +607,6 @@ fn check_md5(info: &ObjectInfo, digest: &[u8]) -> Result<()> {
         }),
         _ => Ok(()),
     }
-}
-
-async fn file_md5(op: &'static str, p: &Path) -> Result<(u64, Vec<u8>)> {
-    let io = |source| Error::LocalFile {
-        operation: op,
-        path: p.to_owned(),
-        source,
-    };
-    let mut file = tokio::fs::File::open(p).await.map_err(io)?;
-    let mut md5 = Md5::new();
-    let mut buf = vec![0u8; CHUNK];
-    let mut size = 0u64;
-    loop {
-        let n = file.read(&mut buf).await.map_err(io)?;
-        if n == 0 {
-            break;
-        }
-        md5.update(&buf[..n]);
-        size += n as u64;
-    }
-    Ok((size, md5.finalize().to_vec()))
 }
 
 /// A file as a stream of chunks (an upload body).

@@ -309,10 +309,11 @@ async fn auth_is_rsa_keyed_by_user_and_failures_are_401() {
                 .build()
                 .unwrap(),
         )
+        .map_err(Box::new)
     };
     let ed = keygen(dir.path(), "ed", "", &["-t", "ed25519"]);
     let e = build(sim.imgapi().user(), &ed).unwrap_err();
-    assert!(matches!(e, Error::UnsupportedAlgorithm { .. }), "{e}");
+    assert!(matches!(*e, Error::UnsupportedAlgorithm { .. }), "{e}");
     let stranger = keygen(dir.path(), "stranger", "", &["-t", "rsa", "-b", "2048"]);
     let (m, _) = image(dir.path(), "x", "1");
     let e = build(sim.imgapi().user(), &stranger)
@@ -350,6 +351,7 @@ fn config_from_env_reads_updates_imgadm_variables_strictly() {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         ImgapiConfig::from_env_with(&|k| map.get(k).cloned(), Some(home.path()))
+            .map_err(|e| e.to_string())
     };
     let c = read(&[]).unwrap();
     assert_eq!(c.url().as_str(), "https://updates.tritondatacenter.com/");
@@ -408,7 +410,7 @@ fn config_from_env_reads_updates_imgadm_variables_strictly() {
             "UPDATES_IMGADM_URL",
         ),
     ] {
-        let e = read(&vars).unwrap_err().to_string();
+        let e = read(&vars).unwrap_err();
         assert!(e.contains(named), "{vars:?}: {e}");
     }
 }

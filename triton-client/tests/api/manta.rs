@@ -293,6 +293,7 @@ async fn config_from_env_reads_node_manta_variables_strictly() {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         MantaConfig::from_env_with(&|k| map.get(k).cloned(), Some(home.path()))
+            .map_err(|e| e.to_string())
     };
     let fp = "fa:56:a1:6b:cc:04:97:fe:e2:98:54:c4:2e:0d:26:c6";
     let full = [
@@ -321,7 +322,7 @@ async fn config_from_env_reads_node_manta_variables_strictly() {
         ("MANTA_NO_AUTH", "maybe"),
         ("MANTA_URL", "ftp://x"),
     ] {
-        let e = with((var, value)).unwrap_err().to_string();
+        let e = with((var, value)).unwrap_err();
         assert!(e.contains(var), "{var}: {e}");
     }
     for missing in ["MANTA_URL", "MANTA_USER", "MANTA_KEY_ID"] {
@@ -330,12 +331,12 @@ async fn config_from_env_reads_node_manta_variables_strictly() {
             .copied()
             .filter(|(k, _)| *k != missing)
             .collect();
-        let e = read(&v).unwrap_err().to_string();
+        let e = read(&v).unwrap_err();
         assert!(e.contains(missing), "{e}");
     }
     let e = with(("MANTA_KEY_ID", "not-a-fingerprint"));
     // The later MANTA_KEY_ID wins in the map.
-    assert!(e.unwrap_err().to_string().contains("MANTA_KEY_ID"));
+    assert!(e.unwrap_err().contains("MANTA_KEY_ID"));
     let no_auth = read(&[
         ("MANTA_URL", "http://127.0.0.1:1"),
         ("MANTA_USER", "alice"),
