@@ -6,6 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use futures::Stream;
 use reqwest::Response;
 use tokio::sync::OnceCell;
 
@@ -13,6 +15,9 @@ use crate::auth::{Algorithm, Signer};
 use crate::client::{Reply, api_error};
 use crate::error::{Error, Result, Service};
 use crate::key_source::KeySource;
+
+/// Bytes read from a local file at a time.
+const CHUNK: usize = 64 * 1024;
 
 /// An HTTP client and the signer of one service's requests.
 pub(crate) struct Signed {
@@ -130,7 +135,7 @@ pub(crate) async fn hash_file<D: md5::Digest>(
     };
     let mut file = tokio::fs::File::open(path).await.map_err(io)?;
     let mut hasher = D::new();
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; CHUNK];
     let mut size = 0u64;
     loop {
         let n = file.read(&mut buf).await.map_err(io)?;
@@ -141,4 +146,35 @@ pub(crate) async fn hash_file<D: md5::Digest>(
         size += n as u64;
     }
     Ok((size, hasher.finalize().to_vec()))
+}
+
+/// A local file as a streamed request body, opened afresh (each attempt
+/// sends it from the start).
+pub(crate) async fn file_body(
+    operation: &'static str,
+    path: &std::path::Path,
+) -> Result<reqwest::Body> {
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|source| Error::LocalFile {
+            operation,
+            path: path.to_owned(),
+            source,
+        })?;
+    Ok(reqwest::Body::wrap_stream(file_stream(file)))
+}
+
+/// A file as a stream of chunks (an upload body).
+fn file_stream(
+    file: tokio::fs::File,
+) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+    futures::stream::try_unfold(file, |mut file| async move {
+        let mut buf = vec![0u8; CHUNK];
+        let n = tokio::io::AsyncReadExt::read(&mut file, &mut buf).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.truncate(n);
+        Ok(Some((Bytes::from(buf), file)))
+    })
 }

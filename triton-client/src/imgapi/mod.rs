@@ -50,8 +50,7 @@ pub use config::{DEFAULT_UPDATES_URL, ImgapiConfig, ImgapiConfigBuilder};
 use crate::auth::{Algorithm, authorization_for, signing_string_for};
 use crate::client::Reply;
 use crate::error::{Error, Result, Service};
-use crate::manta::file_stream;
-use crate::service::{Signed, date_now, hash_file, reply, success, transport};
+use crate::service::{Signed, date_now, file_body, hash_file, reply, success, transport};
 
 const SERVICE: Service = Service::Imgapi;
 /// IMGAPI's default and largest page.
@@ -339,17 +338,10 @@ impl ImgapiClient {
                 .header(CONTENT_TYPE, "application/json")
                 .body(body.to_string());
         } else if let Some((path, size)) = req.file {
-            let file = tokio::fs::File::open(path)
-                .await
-                .map_err(|source| Error::LocalFile {
-                    operation: req.op,
-                    path: path.to_owned(),
-                    source,
-                })?;
             rb = rb
                 .header(CONTENT_TYPE, "application/octet-stream")
                 .header(CONTENT_LENGTH, size)
-                .body(reqwest::Body::wrap_stream(file_stream(file)));
+                .body(file_body(req.op, path).await?);
         }
         tracing::debug!(operation = req.op, method = %req.method, "imgapi request");
         let resp = rb.send().await.map_err(transport(req.op))?;

@@ -44,20 +44,19 @@ use md5::{Digest as _, Md5};
 use reqwest::header::{AUTHORIZATION, DATE, HeaderMap};
 use reqwest::{Method, Response};
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::AsyncWriteExt as _;
 use url::Url;
 
 pub use config::{MantaConfig, MantaConfigBuilder};
 
 use crate::auth::{authorization_for, signing_string_for};
 use crate::error::{Error, Result, Service};
-use crate::service::{Signed, date_now, hash_file, reply, success, transport};
+use crate::service::{Signed, date_now, file_body, hash_file, reply, success, transport};
 
 const SERVICE: Service = Service::Manta;
 /// muskie's default page size, and the largest it allows.
 const DEFAULT_PAGE: usize = 256;
 const MAX_PAGE: usize = 1024;
-const CHUNK: usize = 64 * 1024;
 
 /// A Manta client. Cheap to clone. `Debug` shows the URL, user, sub-user
 /// and key source, never key material.
@@ -359,14 +358,7 @@ impl MantaClient {
         match req.body {
             Some(PutSource::Bytes(b)) => rb = rb.body(b.clone()),
             Some(PutSource::File(p)) => {
-                let file = tokio::fs::File::open(p)
-                    .await
-                    .map_err(|source| Error::LocalFile {
-                        operation: req.op,
-                        path: p.clone(),
-                        source,
-                    })?;
-                rb = rb.body(reqwest::Body::wrap_stream(file_stream(file)));
+                rb = rb.body(file_body(req.op, p).await?);
             }
             None => {}
         }
@@ -607,19 +599,4 @@ fn check_md5(info: &ObjectInfo, digest: &[u8]) -> Result<()> {
         }),
         _ => Ok(()),
     }
-}
-
-/// A file as a stream of chunks (an upload body).
-pub(crate) fn file_stream(
-    file: tokio::fs::File,
-) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
-    futures::stream::try_unfold(file, |mut file| async move {
-        let mut buf = vec![0u8; CHUNK];
-        let n = file.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(None);
-        }
-        buf.truncate(n);
-        Ok(Some((Bytes::from(buf), file)))
-    })
 }
