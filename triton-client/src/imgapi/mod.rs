@@ -198,6 +198,16 @@ impl ListImagesQuery {
     }
 }
 
+/// What [`ImgapiClient::publish`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Published {
+    /// The image as the repository has it now.
+    pub image: Image,
+    /// Whether it was there already (same UUID and SHA-1): nothing was
+    /// uploaded, at most a channel added.
+    pub already: bool,
+}
+
 /// One request's shape, replayed for each attempt.
 struct Req<'a> {
     op: &'static str,
@@ -560,4 +570,109 @@ impl ImgapiClient {
         }
         self.send(&req).await.map(drop)
     }
+
+    /// updates-imgadm's `import -m MANIFEST -f FILE`, made safe to re-run:
+    /// import, add the file (compression as given, else the manifest's
+    /// `files[0].compression`, else from the file extension; the manifest's
+    /// `files[0].sha1` must match the file), activate. An image already
+    /// there with the same SHA-1 is kept (added to the client's channel if
+    /// needed); one with another SHA-1 is an error. After a failure past
+    /// the import the half-imported image is deleted, so a re-run starts
+    /// clean; one left unactivated by an earlier crash is deleted first.
+    pub async fn publish(
+        &self,
+        manifest: &Value,
+        file: &Path,
+        compression: Option<&str>,
+    ) -> Result<Published> {
+        const OP: &str = "Publish";
+        let files0 = manifest.pointer("/files/0");
+        let field = |k: &str| files0.and_then(|f| f.get(k)).and_then(Value::as_str);
+        let ext = file.extension().and_then(|e| e.to_str());
+        let compression = compression
+            .or_else(|| field("compression"))
+            .or(match ext {
+                Some("gz") => Some("gzip"),
+                Some("bz2") => Some("bzip2"),
+                Some("xz") => Some("xz"),
+                _ => None,
+            })
+            .ok_or_else(|| Error::InvalidRequest {
+                reason: format!(
+                    "{OP}: no compression given, none in the manifest, and {} has no .gz/.bz2/.xz",
+                    file.display()
+                ),
+            })?
+            .to_owned();
+        let (_, digest) = hash_file::<Sha1>(OP, file).await?;
+        let sha1: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let expect = field("sha1");
+        let uuid = manifest
+            .get("uuid")
+            .and_then(Value::as_str)
+            .and_then(|u| Uuid::parse_str(u).ok())
+            .ok_or_else(|| Error::InvalidRequest {
+                reason: format!("{OP}: the manifest has no valid \"uuid\""),
+            })?;
+        let everywhere = Self {
+            inner: Arc::clone(&self.inner),
+            channel: Some("*".to_owned()),
+        };
+        match everywhere.get_image(uuid).await {
+            Ok(have) if have.state.as_deref() == Some("unactivated") => {
+                self.delete_image(uuid, true)
+                    .await
+                    .or_else(ignore_not_found)?;
+            }
+            Ok(have) => {
+                let same = have.files.first().is_some_and(|f| f.sha1 == sha1);
+                if !same {
+                    return Err(Error::Integrity {
+                        operation: OP,
+                        reason: format!(
+                            "image {uuid} is already in the repository with another file \
+                             (SHA-1 {}, local {sha1})",
+                            have.files.first().map_or("none", |f| f.sha1.as_str())
+                        ),
+                    });
+                }
+                let image = match &self.channel {
+                    Some(c) if !have.channels.contains(c) => {
+                        let home = have.channels.first().cloned().unwrap_or_default();
+                        self.with_channel(&home)?.channel_add_image(uuid, c).await?
+                    }
+                    _ => have,
+                };
+                return Ok(Published {
+                    image,
+                    already: true,
+                });
+            }
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e),
+        }
+        self.import_image(manifest).await?;
+        let rest = async {
+            self.add_image_file(uuid, file, &compression, expect)
+                .await?;
+            self.activate_image(uuid).await
+        }
+        .await;
+        match rest {
+            Ok(image) => Ok(Published {
+                image,
+                already: false,
+            }),
+            Err(e) => {
+                if let Err(undo) = self.delete_image(uuid, true).await {
+                    tracing::warn!(image = %uuid, error = %undo, "deleting a half-imported image");
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+fn ignore_not_found(e: Error) -> Result<()> {
+    if e.is_not_found() { Ok(()) } else { Err(e) }
 }

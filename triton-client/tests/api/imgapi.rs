@@ -424,3 +424,56 @@ async fn debug_never_shows_key_material() {
     assert!(!shown.contains(key.lines().nth(1).unwrap()), "{shown}");
     assert!(shown.contains("imagebake-publisher"));
 }
+
+#[tokio::test]
+async fn publish_is_idempotent_and_leaves_nothing_half_imported() {
+    let sim = sim().await;
+    let r = repo(&sim);
+    let dir = tempfile::tempdir().unwrap();
+    let (mut m, f) = image(dir.path(), "pub", "1");
+    m["files"] = json!([]);
+    let id = uuid_of(&m);
+
+    // A failure past the import deletes the image again.
+    sim.imgapi()
+        .faults()
+        .inject("ActivateImage", Fault::Status(400), 1);
+    let e = r.publish(&m, &f, None).await.unwrap_err();
+    assert_eq!(e.status(), Some(400));
+    assert_eq!(sim.imgapi().images(), [], "nothing half-imported");
+
+    let first = r.publish(&m, &f, None).await.unwrap();
+    assert!(!first.already);
+    assert_eq!(first.image.state.as_deref(), Some("active"));
+    assert_eq!(
+        first.image.files[0].compression, "gzip",
+        "from the .gz name"
+    );
+    let again = r.publish(&m, &f, None).await.unwrap();
+    assert!(again.already);
+    assert_eq!(sim.imgapi().images().len(), 1, "never duplicated");
+
+    // Publishing the same image to another channel adds the channel.
+    let staging = r.with_channel("staging").unwrap();
+    let there = staging.publish(&m, &f, None).await.unwrap();
+    assert!(there.already);
+    assert_eq!(there.image.channels, ["dev", "staging"]);
+
+    // Another file under the same UUID is refused.
+    let other = dir.path().join("other.zfs.gz");
+    std::fs::write(&other, b"different bytes").unwrap();
+    let e = r.publish(&m, &other, None).await.unwrap_err();
+    assert!(matches!(e, Error::Integrity { .. }), "{e}");
+
+    // An image left unactivated by a crash is replaced.
+    let (m2, f2) = image(dir.path(), "crashed", "1");
+    let id2 = uuid_of(&m2);
+    r.import_image(&m2).await.unwrap();
+    let mut m2 = m2;
+    m2["files"] = json!([]);
+    let done = r.publish(&m2, &f2, Some("gzip")).await.unwrap();
+    assert!(!done.already);
+    assert_eq!(done.image.uuid, id2);
+    assert_eq!(sim.imgapi().images().len(), 2);
+    assert!(sim.imgapi().images().iter().any(|i| i.uuid == id));
+}
