@@ -10,13 +10,19 @@
 //! - [`rewrite_manifest`]: the exported manifest made portable
 //!   (`min_platform` from the origin image, owner all zeros).
 //! - [`choose_package`]: the first package with memory in `[m, 2m]`.
+//! - `export_portable` (feature `triton`): one image exported into a Manta
+//!   directory and its manifest rewritten there.
 //!
 //! The commands (`imagebake origin build|publish|release`) are not here yet.
 
+#[cfg(feature = "triton")]
+mod export;
 mod images;
 mod manifest;
 mod stamp;
 
+#[cfg(feature = "triton")]
+pub use export::{ExportedImage, export_portable};
 pub use images::{ImagesFile, OriginEntry, OriginRef};
 pub use manifest::{ZERO_OWNER, choose_package, rewrite_manifest};
 pub use stamp::BuildStamp;
@@ -34,6 +40,10 @@ pub enum OriginError {
         #[source]
         source: std::io::Error,
     },
+    /// A cloud service (CloudAPI, Manta, IMGAPI) refused or failed.
+    #[cfg(feature = "triton")]
+    #[error(transparent)]
+    Cloud(Box<triton_client::Error>),
     /// A file or value is not what it must be.
     #[error("{at}: {reason}")]
     Invalid {
@@ -45,6 +55,11 @@ pub enum OriginError {
 }
 
 impl OriginError {
+    #[cfg(feature = "triton")]
+    pub(crate) fn cloud(e: triton_client::Error) -> Self {
+        OriginError::Cloud(Box::new(e))
+    }
+
     pub(crate) fn invalid(at: impl Into<String>, reason: impl Into<String>) -> Self {
         OriginError::Invalid {
             at: at.into(),
