@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use imagebake_core::origin::{ZERO_OWNER, export_portable};
+use imagebake_core::origin::{BuildStamp, ZERO_OWNER, export_portable, write_set_markers};
 use imagebake_sim::triton::{TritonDelays, TritonSim, TritonSimOptions};
 use serde_json::json;
 use triton_client::manta::{MantaClient, MantaConfig};
@@ -93,6 +93,27 @@ async fn an_exported_image_lands_in_manta_with_a_portable_manifest() {
     );
     let file = sim.manta().read(&out.image_path).expect("file");
     assert_eq!(written["files"][0]["size"], file.len());
+
+    let stamp = BuildStamp::new("master", "20261206T000000Z", "bb45b8d0c0ffee", false).unwrap();
+    let latest = write_set_markers(&manta, dir, &stamp).await.unwrap();
+    assert_eq!(
+        latest,
+        format!("/{login}/public/builds/triton-origin-image/master-latest")
+    );
+    assert_eq!(
+        sim.manta().read(&latest).expect("latest"),
+        format!("{base}\n").into_bytes()
+    );
+    let info: serde_json::Value = serde_json::from_slice(
+        &sim.manta()
+            .read(&format!("{base}/buildinfo.json"))
+            .expect("info"),
+    )
+    .unwrap();
+    assert_eq!(
+        info,
+        json!({"branch": "master", "timestamp": "20261206T000000Z", "git": "bb45b8d0c0ffee"})
+    );
 
     // An origin without a stamp to copy is a clear error, named.
     let e = export_portable(&cloud, &manta, &img.id, dir, &json!({}))

@@ -7,7 +7,7 @@ use triton_client::Client;
 use triton_client::manta::{MantaClient, PutOptions, PutSource};
 use triton_client::types::ImageId;
 
-use super::{OriginError, rewrite_manifest};
+use super::{BuildStamp, OriginError, rewrite_manifest};
 
 /// Where an exported image's copies are.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,4 +67,43 @@ pub async fn export_portable(
         image_path,
         manifest,
     })
+}
+
+/// Marks a finished set: `<dir>/buildinfo.json` (`{branch, timestamp,
+/// git}`), then the object `<parent of dir>/<branch>-latest` holding the
+/// directory's path (written last: readers follow it to a complete set).
+pub async fn write_set_markers(
+    manta: &MantaClient,
+    dir: &str,
+    stamp: &BuildStamp,
+) -> Result<String, OriginError> {
+    let dir = manta.resolve(dir).map_err(OriginError::cloud)?;
+    let json_opts = PutOptions {
+        content_type: Some("application/json".into()),
+        ..PutOptions::default()
+    };
+    let info = serde_json::to_vec_pretty(stamp)
+        .map_err(|e| OriginError::invalid("buildinfo.json", e.to_string()))?;
+    manta
+        .put(
+            &format!("{dir}/buildinfo.json"),
+            PutSource::bytes(info),
+            json_opts,
+        )
+        .await
+        .map_err(OriginError::cloud)?;
+    let parent = dir.rsplit_once('/').map_or("", |(p, _)| p);
+    let latest = format!("{parent}/{}-latest", stamp.branch);
+    manta
+        .put(
+            &latest,
+            PutSource::bytes(format!("{dir}\n")),
+            PutOptions {
+                content_type: Some("text/plain".into()),
+                ..PutOptions::default()
+            },
+        )
+        .await
+        .map_err(OriginError::cloud)?;
+    Ok(latest)
 }

@@ -22,7 +22,7 @@ mod manifest;
 mod stamp;
 
 #[cfg(feature = "triton")]
-pub use export::{ExportedImage, export_portable};
+pub use export::{ExportedImage, export_portable, write_set_markers};
 pub use images::{ImagesFile, OriginEntry, OriginRef};
 pub use manifest::{ZERO_OWNER, choose_package, rewrite_manifest};
 pub use stamp::BuildStamp;
