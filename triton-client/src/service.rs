@@ -73,6 +73,21 @@ impl Signed {
             .map(|s| Some(Arc::clone(s)))
     }
 
+    /// Signs `date: <date>` (the only header Manta and IMGAPI clients
+    /// sign): the key's MD5 fingerprint, the algorithm used and the
+    /// signature; `None` when requests go unsigned.
+    pub(crate) async fn sign_date(
+        &self,
+        date: &str,
+    ) -> Result<Option<(String, Algorithm, Vec<u8>)>> {
+        let Some(signer) = self.signer().await? else {
+            return Ok(None);
+        };
+        let to_sign = crate::auth::signing_string_for(&["date"], "", "", |_| Some(date));
+        let (algorithm, signature) = signer.sign(to_sign.as_bytes()).await?;
+        Ok(Some((signer.key_id().to_owned(), algorithm, signature)))
+    }
+
     /// Where the key comes from (for `Debug`; never key material).
     pub(crate) fn key(&self) -> Option<&KeySource> {
         self.key.as_ref()

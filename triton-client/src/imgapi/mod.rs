@@ -47,7 +47,7 @@ use uuid::Uuid;
 
 pub use config::{DEFAULT_UPDATES_URL, ImgapiConfig, ImgapiConfigBuilder};
 
-use crate::auth::{Algorithm, authorization_for, signing_string_for};
+use crate::auth::{Algorithm, authorization_for};
 use crate::client::Reply;
 use crate::error::{Error, Result, Service};
 use crate::service::{Signed, date_now, file_body, hash_file, reply, success, transport};
@@ -326,10 +326,9 @@ impl ImgapiClient {
             .header(DATE, &date)
             .header(ACCEPT, "application/json")
             .header("accept-version", ACCEPT_VERSION);
-        if let (Some(signer), Some(user)) = (self.inner.signed.signer().await?, &self.inner.user) {
-            let to_sign =
-                signing_string_for(&["date"], req.method.as_str(), "", |_| Some(date.as_str()));
-            let (algorithm, signature) = signer.sign(to_sign.as_bytes()).await?;
+        if let (Some(user), Some((_, algorithm, signature))) =
+            (&self.inner.user, self.inner.signed.sign_date(&date).await?)
+        {
             if !matches!(algorithm, Algorithm::RsaSha256 | Algorithm::RsaSha1) {
                 return Err(Error::UnsupportedAlgorithm {
                     algorithm: algorithm.to_string(),

@@ -49,7 +49,7 @@ use url::Url;
 
 pub use config::{MantaConfig, MantaConfigBuilder};
 
-use crate::auth::{authorization_for, signing_string_for};
+use crate::auth::authorization_for;
 use crate::error::{Error, Result, Service};
 use crate::service::{Signed, date_now, file_body, hash_file, reply, success, transport};
 
@@ -335,14 +335,13 @@ impl MantaClient {
             .http
             .request(req.method.clone(), url)
             .header(DATE, &date);
-        if let Some(signer) = self.inner.signed.signer().await? {
-            let to_sign =
-                signing_string_for(&["date"], req.method.as_str(), "", |_| Some(date.as_str()));
-            let (algorithm, signature) = signer.sign(to_sign.as_bytes()).await?;
+        if let Some((fingerprint, algorithm, signature)) =
+            self.inner.signed.sign_date(&date).await?
+        {
             let key_id = manta_key_id(
                 &self.inner.user,
                 self.inner.subuser.as_deref(),
-                signer.key_id(),
+                &fingerprint,
             );
             rb = rb.header(
                 AUTHORIZATION,
