@@ -30,7 +30,7 @@ use serde_json::{Map, Value, json};
 use crate::Error;
 use crate::builders::packer::expand_env;
 pub use crate::builders::{AnyBuilder, Artifact, BuilderRegistry, Provisioner};
-use crate::provision::{Download, Shell, Upload};
+use crate::provision::{Download, ImageSpec, Shell, Upload};
 
 /// The top-level keys a template may have.
 const TEMPLATE_KEYS: &[&str] = &[
@@ -244,6 +244,14 @@ struct FileBlock {
 
 const FILE_KEYS: &[&str] = &["source", "content", "destination", "direction"];
 
+/// The `image-spec` provisioner's one key: the spec folder.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImageSpecBlock {
+    #[serde(default)]
+    path: Option<PathBuf>,
+}
+
 /// Decodes `value` (a provisioner block without `type`, `name`, `only`,
 /// `except`) into `T`, naming unknown keys and the path of a bad value.
 fn decode_block<T: DeserializeOwned>(
@@ -282,8 +290,9 @@ fn decode_block<T: DeserializeOwned>(
 
 /// Builds the step of one Packer provisioner block: `shell` (`inline`,
 /// `script` or `scripts`, `environment_vars`, `execute_command`, ...) or
-/// `file` (`source` or `content`, `destination`, `direction`). Errors name
-/// the provisioner type and the key.
+/// `file` (`source` or `content`, `destination`, `direction`) or
+/// `image-spec` (`path`, a spec folder read and checked now: see
+/// [`crate::spec`]). Errors name the provisioner type and the key.
 pub fn provisioner(block: &Value) -> Result<Provisioner, Error> {
     let kind = block.get("type").and_then(Value::as_str).ok_or_else(|| {
         Error::config_at(
@@ -294,9 +303,12 @@ pub fn provisioner(block: &Value) -> Result<Provisioner, Error> {
     match kind {
         "shell" => shell(decode_block(kind, block, SHELL_KEYS)?),
         "file" => file(decode_block(kind, block, FILE_KEYS)?),
+        "image-spec" => image_spec(decode_block(kind, block, &["path"])?),
         other => Err(Error::config_at(
             "type",
-            format!("provisioner: key `type`: {other:?} is not supported (shell or file)"),
+            format!(
+                "provisioner: key `type`: {other:?} is not supported (shell, file or image-spec)"
+            ),
         )),
     }
 }
@@ -347,6 +359,17 @@ fn shell(b: ShellBlock) -> Result<Provisioner, Error> {
         s.expect_disconnect(b.expect_disconnect)
             .skip_clean(b.skip_clean),
     ))
+}
+
+fn image_spec(b: ImageSpecBlock) -> Result<Provisioner, Error> {
+    let Some(path) = b.path.filter(|p| !p.as_os_str().is_empty()) else {
+        return Err(provisioner_error(
+            "image-spec",
+            "path",
+            "missing required key `path` (the spec folder)",
+        ));
+    };
+    Ok(Box::new(ImageSpec::new(path)?))
 }
 
 fn file(b: FileBlock) -> Result<Provisioner, Error> {

@@ -7,10 +7,12 @@
 
 mod file;
 mod flush;
+mod image_spec;
 mod shell;
 
 pub use file::{Download, Upload};
 pub use flush::{Flush, Flushed};
+pub use image_spec::ImageSpec;
 pub use shell::Shell;
 
 pub use crate::comm::Comm;

@@ -5,6 +5,7 @@
 mod chroot;
 mod create;
 mod engine;
+mod image_spec;
 mod provision;
 mod ssh;
 mod sshd;
