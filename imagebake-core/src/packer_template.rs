@@ -134,19 +134,42 @@ impl Template {
     /// The provisioners that apply to build `name` (Packer's `only` and
     /// `except`), freshly built.
     pub fn provisioners_for(&self, name: &str) -> Result<Vec<Provisioner>, Error> {
-        let mut out = Vec::new();
-        for p in &self.provisioners {
+        self.blocks_for(name).map(provisioner).collect()
+    }
+
+    /// The provisioner blocks that apply to build `name`.
+    fn blocks_for<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+        self.provisioners.iter().filter(move |p| {
             let listed = |key: &str| {
                 p.get(key)
                     .and_then(Value::as_array)
                     .map(|l| l.iter().any(|v| v.as_str() == Some(name)))
             };
-            if listed("only") == Some(false) || listed("except") == Some(true) {
+            listed("only") != Some(false) && listed("except") != Some(true)
+        })
+    }
+
+    /// The builder block of build `name` with the metadata of its
+    /// `image-spec` provisioners filled in where the block leaves keys
+    /// unset (see [`crate::spec::apply_to_builder_block`]), and the notes
+    /// about keys where the block wins.
+    pub fn builder_block_with_specs(
+        &self,
+        name: Option<&str>,
+    ) -> Result<(Value, Vec<String>), Error> {
+        let mut block = self.builder_block(name)?.clone();
+        let build = block_name(&block);
+        let mut notes = Vec::new();
+        for p in self.blocks_for(&build) {
+            if p.get("type").and_then(Value::as_str) != Some("image-spec") {
                 continue;
             }
-            out.push(provisioner(p)?);
+            if let Some(dir) = p.get("path").and_then(Value::as_str) {
+                let spec = crate::spec::Spec::load(dir)?;
+                notes.extend(crate::spec::apply_to_builder_block(&mut block, &spec));
+            }
         }
-        Ok(out)
+        Ok((block, notes))
     }
 
     /// The checked builder of build `name` (see [`Template::builder_block`])
@@ -163,9 +186,12 @@ impl Template {
         registry: &BuilderRegistry,
         name: Option<&str>,
     ) -> Result<AnyBuilder, Error> {
-        let block = self.builder_block(name)?;
-        let provisioners = self.provisioners_for(&block_name(block))?;
-        registry.builder_from_block(block, provisioners)
+        let (block, notes) = self.builder_block_with_specs(name)?;
+        for note in notes {
+            tracing::warn!("{note}");
+        }
+        let provisioners = self.provisioners_for(&block_name(&block))?;
+        registry.builder_from_block(&block, provisioners)
     }
 }
 
@@ -297,7 +323,7 @@ pub fn provisioner(block: &Value) -> Result<Provisioner, Error> {
     let kind = block.get("type").and_then(Value::as_str).ok_or_else(|| {
         Error::config_at(
             "type",
-            "provisioner: missing required key `type` (shell or file)",
+            "provisioner: missing required key `type` (shell, file or image-spec)",
         )
     })?;
     match kind {

@@ -21,6 +21,7 @@
 //! # }
 //! ```
 
+mod builder_keys;
 mod copy;
 mod error;
 mod manifest;
@@ -31,6 +32,7 @@ mod packages;
 
 use std::path::{Path, PathBuf};
 
+pub use builder_keys::{apply_to_builder_block, spec_builder_keys};
 pub use copy::{CopyEntry, CopyKind, walk_copy};
 pub use error::SpecError;
 pub use manifest::{MANIFEST_KEYS, parse_manifest};

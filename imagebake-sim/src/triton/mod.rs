@@ -53,7 +53,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use crate::machine::{BootHold, Machines, ShutdownOnDrop, SshMode};
+use crate::machine::{BootHold, GuestFlavor, Machines, ShutdownOnDrop, SshMode};
 use crate::{Faults, SimServer};
 
 pub use inventory::{SEED_IMAGE_OWNER, SimImage, SimMachine, TritonInventory};
@@ -169,6 +169,17 @@ impl TritonSim {
         store.account.keys.push(generated.key);
         let vms = Machines::start_for(opts.ssh).await?;
         store.vms.clone_from(&vms);
+        if let Some(vms) = &vms {
+            // Seed images present their system: SmartOS (bash, /opt/local,
+            // pkgsrc's tools) or Linux (bash, apt-get).
+            for image in &store.images {
+                match image.os.as_str() {
+                    "smartos" => vms.flavor(image.id, GuestFlavor::SmartOs),
+                    "linux" => vms.flavor(image.id, GuestFlavor::Linux),
+                    _ => {}
+                }
+            }
+        }
         let shared = Arc::new(Shared {
             store: Mutex::new(store),
             faults: Faults::new("triton", routes::OPERATIONS),
