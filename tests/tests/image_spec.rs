@@ -1,0 +1,325 @@
+//! Image specs (mibe's spec folders) baked by the `triton` builder on the
+//! Triton simulator over real SSH, as root: a spec in the mibe form and one
+//! in the `manifest.json` form; a machine booted from each baked image
+//! shows the packages (`pkgin list`), the `copy/` files with their modes,
+//! the motd, `/etc/product` and customize's effect, and the image carries
+//! the spec's metadata. Failures (customize exiting non-zero, an unknown
+//! package, a manifest line that is not `key="value"`, a missing base
+//! image) give a clear error and leave nothing (inventory checked).
+//! Needs root, overlayfs, OpenSSH and busybox (`scripts/test-deps.sh`).
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use imagebake_core::builders::Builder;
+use imagebake_core::builders::triton::{TritonArtifact, TritonBuilder, TritonConfig};
+use imagebake_core::packer_template::Template;
+use imagebake_core::provision::Shell;
+use imagebake_core::{BuildError, CancellationToken, Error, Runner};
+use imagebake_sim::machine::{SshMode, check_support};
+use imagebake_sim::triton::{TritonDelays, TritonSim, TritonSimOptions};
+use imagebake_testing::needs_root;
+use serde_json::{Value, json};
+
+mod support;
+use support::{merged, ms};
+
+const BASE_64_LTS_23: &str = "e44ed3e0-910b-11ee-b2d6-0b4f7a3c2301";
+
+async fn ssh_sim() -> Arc<TritonSim> {
+    if let Err(why) = check_support() {
+        panic!("simulated machines cannot run SSH here: {why}");
+    }
+    Arc::new(
+        TritonSim::start(TritonSimOptions {
+            delays: TritonDelays::all(ms(5)),
+            ssh: SshMode::On,
+            ..TritonSimOptions::default()
+        })
+        .await
+        .expect("simulator with SSH machines starts"),
+    )
+}
+
+/// A triton builder block with no image name, version or source image:
+/// the spec gives them.
+fn block(sim: &TritonSim, extra: Value) -> Value {
+    merged(
+        json!({
+            "type": "triton",
+            "triton_url": sim.url(),
+            "triton_account": sim.account(),
+            "triton_key_id": sim.key_id(),
+            "triton_key_material": sim.private_key_path().to_str().unwrap(),
+            "source_machine_package": "g1.small",
+            "communicator": "ssh",
+            "ssh_port": sim.ssh_port().expect("machines have SSH"),
+            "ssh_timeout": "30s",
+            "state_timeout": "60s",
+            "image_timeout": "60s",
+            "poll_cap": "10ms",
+        }),
+        extra,
+    )
+}
+
+fn write(dir: &Path, rel: &str, text: &str, mode: u32) {
+    let p = dir.join(rel);
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(&p, text).unwrap();
+    fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+const CUSTOMIZE: &str = "#!/usr/bin/bash\n\
+    # mibe's customize template, shortened\n\
+    PATH=/opt/local/gnu/bin:/opt/local/bin:/opt/local/sbin:/usr/bin:/usr/sbin\n\
+    set -o errexit\n\
+    echo \"customized by $(id -u)\" > /etc/customized\n\
+    pkg_info -e nginx\n\
+    sm-prepare-image -y\n";
+
+/// The parts of a spec both forms share: packages, customize, motd, copy/.
+fn common(dir: &Path, packages: &str, customize: &str) {
+    write(dir, "packages", packages, 0o644);
+    write(dir, "customize", customize, 0o755);
+    write(
+        dir,
+        "motd",
+        "   %brand% %name% %version%\n   %homepage%\n",
+        0o644,
+    );
+    write(dir, "copy/opt/app/run.sh", "#!/bin/sh\necho run\n", 0o750);
+    write(dir, "copy/etc/app.conf", "port=80\n", 0o640);
+    write(dir, "Changelog", "web-1.2.3\n* first\n", 0o644);
+}
+
+/// A spec folder in mibe's form (`manifest`).
+fn mibe_spec(base: &str, packages: &str, customize: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "manifest",
+        &format!(
+            "# mi-web\nname=\"web-1.2.3\"\nbase=\"{base}\"\norganization=\"Example\"\n\
+             brand=\"Web \\\"Edge\\\"\"\ndescription=\"A web server, \\$5 a month\"\n\
+             homepage=\"https://example.com/web\"\nusers=\"root admin\"\nrole=\"webserver\"\n\
+             minram=\"1024\"\nnetworks=\"net0\"\nnet0=\"public\"\n"
+        ),
+        0o644,
+    );
+    common(d.path(), packages, customize);
+    d
+}
+
+/// A spec folder in SkyLime's form (`manifest.json`).
+fn json_spec() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let m = json!({
+        "name": "core-web", "version": "2.0.0",
+        "description": "Core \"web\" image", "organization": "SkyLime",
+        "brand": "Core", "homepage": "https://skylime.example",
+        "base": BASE_64_LTS_23,
+        "customer_metadata": {"web_port": "the port nginx listens on"}
+    });
+    write(d.path(), "manifest.json", &m.to_string(), 0o644);
+    common(d.path(), "nginx\ncurl\n", CUSTOMIZE);
+    d
+}
+
+/// Bakes spec `dir` through a Packer template (`image-spec` provisioner).
+async fn bake(
+    sim: &TritonSim,
+    dir: &Path,
+) -> Result<Box<dyn imagebake_core::packer_template::Artifact>, BuildError> {
+    let t = Template::single(
+        block(sim, json!({})),
+        vec![json!({"type": "image-spec", "path": dir.to_str().unwrap()})],
+    )
+    .expect("template decodes");
+    let b = t.builder(None).expect("builder");
+    b.run(&Runner::new(), CancellationToken::new()).await
+}
+
+/// Boots a machine from `image`, and returns what it shows: `pkgin list`,
+/// the modes and owners of the copied files, motd, product, customize's
+/// mark (written to a file in a second image, read back).
+async fn what_a_machine_shows(sim: &TritonSim, image: &str) -> String {
+    let cfg = TritonConfig::from_json(&block(
+        sim,
+        json!({"source_machine_image": image, "image_name": "verify", "image_version": "1"}),
+    ))
+    .expect("config");
+    let b = TritonBuilder::new(cfg)
+        .expect("builder")
+        .provisioner(Shell::inline([
+            "PATH=/opt/local/bin:/opt/local/sbin:$PATH",
+            "{ pkgin list; stat -c '%a %u:%g %n' /opt/app/run.sh /etc/app.conf; \
+             cat /etc/motd /etc/product /etc/customized; ls /tmp; } > /root/shown.txt",
+        ]));
+    let a = b
+        .run(&Runner::new(), CancellationToken::new())
+        .await
+        .expect("a machine from the baked image boots and answers");
+    let shown = sim
+        .image_file(&a.image_id.to_string(), "/root/shown.txt")
+        .expect("the report is in the image");
+    String::from_utf8(shown).unwrap()
+}
+
+fn nothing_left(sim: &TritonSim, keep: &[&str], case: &str) {
+    let inv = sim.inventory();
+    assert!(
+        inv.machines.is_empty(),
+        "{case}: machines left: {:?}",
+        inv.machines
+    );
+    let mut images: Vec<&str> = inv
+        .custom_images()
+        .iter()
+        .filter(|i| i.name != "verify")
+        .map(|i| i.id.as_str())
+        .collect();
+    images.sort_unstable();
+    let mut want = keep.to_vec();
+    want.sort_unstable();
+    assert_eq!(images, want, "{case}: images left");
+}
+
+#[needs_root("simulated machines: overlay mounts, chroot, sshd")]
+#[tokio::test]
+async fn a_mibe_spec_bakes_on_triton_and_its_image_shows_everything() {
+    let sim = ssh_sim().await;
+    let spec = mibe_spec(
+        "base-64-lts-23.4.0",
+        "# web\nnginx\ncurl  \ngsed\n",
+        CUSTOMIZE,
+    );
+    let artifact = bake(&sim, spec.path()).await.expect("the spec bakes");
+    let a = artifact.downcast_ref::<TritonArtifact>().expect("triton");
+    assert_eq!((a.name.as_str(), a.version.as_str()), ("web", "1.2.3"));
+    assert_eq!(
+        a.image.description.as_deref(),
+        Some("A web server, $5 a month")
+    );
+    assert_eq!(a.image.homepage.as_deref(), Some("https://example.com/web"));
+    assert_eq!(a.image.tags.get("role"), Some(&json!("webserver")));
+    // Made from the spec's base: its requirements (min_platform) are inherited.
+    let req = a.image.requirements.clone().unwrap_or_default();
+    assert_eq!(req["min_platform"]["7.0"], json!("20240104T000728Z"), "{req}");
+    let id = a.image_id.to_string();
+    let shown = what_a_machine_shows(&sim, &id).await;
+    for want in [
+        "nginx-1.25.4  Lightweight HTTP server and mail proxy server",
+        "curl-8.6.0  Command line tool for transferring data with URL syntax",
+        "gsed-4.9  GNU implementation of sed, the POSIX stream editor",
+        "pkgin-23.8.1  ",
+        "750 0:0 /opt/app/run.sh",
+        "640 0:0 /etc/app.conf",
+        "   Web \"Edge\" web 1.2.3\n   https://example.com/web\n",
+        "Name: Example Web \"Edge\"\nImage: web 1.2.3\nBase Image: base-64-lts 23.4.0\n\
+         Documentation: https://example.com/web\nDescription: A web server, $5 a month\n",
+        "customized by 0\n",
+    ] {
+        assert!(shown.contains(want), "want {want:?} in:\n{shown}");
+    }
+    assert!(
+        !shown.contains("imagebake-spec."),
+        "staging left in /tmp:\n{shown}"
+    );
+    nothing_left(&sim, &[&id], "mibe");
+}
+
+#[needs_root("simulated machines: overlay mounts, chroot, sshd")]
+#[tokio::test]
+async fn a_manifest_json_spec_bakes_on_triton() {
+    let sim = ssh_sim().await;
+    let spec = json_spec();
+    let artifact = bake(&sim, spec.path()).await.expect("the spec bakes");
+    let a = artifact.downcast_ref::<TritonArtifact>().expect("triton");
+    assert_eq!((a.name.as_str(), a.version.as_str()), ("core-web", "2.0.0"));
+    assert_eq!(a.image.description.as_deref(), Some("Core \"web\" image"));
+    let id = a.image_id.to_string();
+    let shown = what_a_machine_shows(&sim, &id).await;
+    for want in [
+        "nginx-1.25.4  ",
+        "curl-8.6.0  ",
+        "750 0:0 /opt/app/run.sh",
+        "   Core core-web 2.0.0\n",
+        "Name: SkyLime Core\nImage: core-web 2.0.0\nBase Image: e44ed3e0-910b-11ee-b2d6-0b4f7a3c2301\n",
+        "customized by 0\n",
+    ] {
+        assert!(shown.contains(want), "want {want:?} in:\n{shown}");
+    }
+    nothing_left(&sim, &[&id], "json");
+}
+
+#[needs_root("simulated machines: overlay mounts, chroot, sshd")]
+#[tokio::test]
+async fn failing_specs_name_the_cause_and_leave_nothing() {
+    let sim = ssh_sim().await;
+
+    let spec = mibe_spec(
+        "base-64-lts-23.4.0",
+        "curl\n",
+        "#!/usr/bin/bash\nset -o errexit\necho 'configuring web'\nexit 42\n",
+    );
+    let e = bake(&sim, spec.path()).await.expect_err("customize fails");
+    assert_eq!(e.step.as_deref(), Some("image-spec"), "{e}");
+    let Error::CommandFailed {
+        command,
+        status,
+        stderr_tail,
+    } = &e.cause
+    else {
+        panic!("{e}");
+    };
+    assert!(command.starts_with("customize ("), "{e}");
+    assert_eq!(*status, 42);
+    assert_eq!(
+        stderr_tail.last().map(String::as_str),
+        Some("configuring web"),
+        "{e}"
+    );
+    assert!(e.cleanup.is_clean(), "{}", e.cleanup);
+    nothing_left(&sim, &[], "customize");
+
+    let spec = mibe_spec("base-64-lts-23.4.0", "nginx\nno-such-pkg\n", CUSTOMIZE);
+    let e = bake(&sim, spec.path()).await.expect_err("unknown package");
+    let text = e.to_string();
+    assert!(
+        text.contains("installing packages nginx no-such-pkg with pkgin"),
+        "{text}"
+    );
+    assert!(
+        text.contains("no-such-pkg is not available in the repository"),
+        "{text}"
+    );
+    nothing_left(&sim, &[], "package");
+
+    let spec = mibe_spec("base-64-lts-23.4.0", "curl\n", CUSTOMIZE);
+    fs::write(
+        spec.path().join("manifest"),
+        "name=\"web-1.0.0\"\nbase=\"base-64-lts-23.4.0\"\nbrand=$(hostname)\n",
+    )
+    .unwrap();
+    let before = sim.request_count();
+    let t = Template::single(
+        block(&sim, json!({})),
+        vec![json!({"type": "image-spec", "path": spec.path().to_str().unwrap()})],
+    );
+    let e = t.expect_err("a bad manifest line is refused").to_string();
+    assert!(e.contains("manifest:3"), "{e}");
+    assert_eq!(
+        sim.request_count(),
+        before,
+        "nothing was asked of the cloud"
+    );
+
+    let spec = mibe_spec("no-such-base-1.0.0", "curl\n", CUSTOMIZE);
+    let e = bake(&sim, spec.path()).await.expect_err("missing base");
+    assert_eq!(e.step.as_deref(), Some("source image"), "{e}");
+    assert!(e.to_string().contains("no-such-base"), "{e}");
+    nothing_left(&sim, &[], "base");
+}
