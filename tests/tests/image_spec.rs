@@ -207,7 +207,11 @@ async fn a_mibe_spec_bakes_on_triton_and_its_image_shows_everything() {
     assert_eq!(a.image.tags.get("role"), Some(&json!("webserver")));
     // Made from the spec's base: its requirements (min_platform) are inherited.
     let req = a.image.requirements.clone().unwrap_or_default();
-    assert_eq!(req["min_platform"]["7.0"], json!("20240104T000728Z"), "{req}");
+    assert_eq!(
+        req["min_platform"]["7.0"],
+        json!("20240104T000728Z"),
+        "{req}"
+    );
     let id = a.image_id.to_string();
     let shown = what_a_machine_shows(&sim, &id).await;
     for want in [
