@@ -327,3 +327,73 @@ async fn failing_specs_name_the_cause_and_leave_nothing() {
     assert!(e.to_string().contains("no-such-base"), "{e}");
     nothing_left(&sim, &[], "base");
 }
+
+/// The same spec folder on the `oxide-instance` builder: the Oxide
+/// simulator's Linux image (debian-12) installs with `apt-get`.
+#[needs_root("simulated machines: overlay mounts, chroot, sshd")]
+#[tokio::test]
+async fn the_spec_bakes_on_oxide_instance_with_apt_get() {
+    use imagebake_core::builders::oxide::OxideArtifact;
+    use imagebake_sim::oxide::{OxideDelays, OxideSim, OxideSimOptions};
+
+    let sim = OxideSim::start(OxideSimOptions {
+        delays: OxideDelays {
+            instance_start: ms(5),
+            instance_stop: ms(1_000),
+        },
+        ssh: SshMode::On,
+        ..OxideSimOptions::default()
+    })
+    .await
+    .expect("simulator with SSH instances starts");
+    let spec = mibe_spec(
+        "debian-12",
+        "nginx\ncurl\n",
+        "#!/bin/bash\nset -o errexit\necho \"customized by $(id -u)\" > /etc/customized\n",
+    );
+    let block = json!({
+        "type": "oxide-instance",
+        "host": sim.url(),
+        "token": sim.token(),
+        "project": "imagebake",
+        "boot_disk_size": 2u64 << 30,
+        "memory": 1u64 << 30,
+        "communicator": "ssh",
+        "ssh_username": "root",
+        "ssh_port": sim.ssh_port().expect("instances have SSH"),
+        "ssh_timeout": "30s",
+        "state_timeout": "30s",
+        "poll_cap": "10ms",
+    });
+    let t = Template::single(
+        block,
+        vec![json!({"type": "image-spec", "path": spec.path().to_str().unwrap()})],
+    )
+    .expect("template decodes");
+    let artifact = t
+        .builder(None)
+        .expect("builder")
+        .run(&Runner::new(), CancellationToken::new())
+        .await
+        .expect("the spec bakes on oxide-instance");
+    let a = artifact.downcast_ref::<OxideArtifact>().expect("oxide");
+    assert_eq!((a.name.as_str(), a.version.as_str()), ("web", "1.2.3"));
+    let id = a.image_id.expect("an image");
+    let file = |p: &str| {
+        sim.image_file(id, p)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    };
+    assert_eq!(
+        file("/etc/customized").as_deref(),
+        Some("customized by 0\n")
+    );
+    assert!(file("/var/lib/imagebake-sim/packages/nginx-1.25.4/+COMMENT").is_some());
+    assert!(file("/var/lib/imagebake-sim/packages/curl-8.6.0/+COMMENT").is_some());
+    assert_eq!(
+        file("/opt/app/run.sh").as_deref(),
+        Some("#!/bin/sh\necho run\n")
+    );
+    assert!(file("/etc/product").unwrap().contains("Image: web 1.2.3\n"));
+    let inv = sim.inventory();
+    assert!(inv.instances.is_empty(), "{:?}", inv.instances);
+}
