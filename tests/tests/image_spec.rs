@@ -11,37 +11,21 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
-use std::sync::Arc;
 
 use imagebake_core::builders::Builder;
 use imagebake_core::builders::triton::{TritonArtifact, TritonBuilder, TritonConfig};
 use imagebake_core::packer_template::Template;
 use imagebake_core::provision::Shell;
 use imagebake_core::{BuildError, CancellationToken, Error, Runner};
-use imagebake_sim::machine::{SshMode, check_support};
-use imagebake_sim::triton::{TritonDelays, TritonSim, TritonSimOptions};
+use imagebake_sim::machine::SshMode;
+use imagebake_sim::triton::TritonSim;
 use imagebake_testing::needs_root;
 use serde_json::{Value, json};
 
 mod support;
-use support::{merged, ms};
+use support::{merged, ms, triton_ssh_sim};
 
 const BASE_64_LTS_23: &str = "e44ed3e0-910b-11ee-b2d6-0b4f7a3c2301";
-
-async fn ssh_sim() -> Arc<TritonSim> {
-    if let Err(why) = check_support() {
-        panic!("simulated machines cannot run SSH here: {why}");
-    }
-    Arc::new(
-        TritonSim::start(TritonSimOptions {
-            delays: TritonDelays::all(ms(5)),
-            ssh: SshMode::On,
-            ..TritonSimOptions::default()
-        })
-        .await
-        .expect("simulator with SSH machines starts"),
-    )
-}
 
 /// A triton builder block with no image name, version or source image:
 /// the spec gives them.
@@ -190,7 +174,7 @@ fn nothing_left(sim: &TritonSim, keep: &[&str], case: &str) {
 #[needs_root("simulated machines: overlay mounts, chroot, sshd")]
 #[tokio::test]
 async fn a_mibe_spec_bakes_on_triton_and_its_image_shows_everything() {
-    let sim = ssh_sim().await;
+    let sim = triton_ssh_sim().await;
     let spec = mibe_spec(
         "base-64-lts-23.4.0",
         "# web\nnginx\ncurl  \ngsed\n",
@@ -238,7 +222,7 @@ async fn a_mibe_spec_bakes_on_triton_and_its_image_shows_everything() {
 #[needs_root("simulated machines: overlay mounts, chroot, sshd")]
 #[tokio::test]
 async fn a_manifest_json_spec_bakes_on_triton() {
-    let sim = ssh_sim().await;
+    let sim = triton_ssh_sim().await;
     let spec = json_spec();
     let artifact = bake(&sim, spec.path()).await.expect("the spec bakes");
     let a = artifact.downcast_ref::<TritonArtifact>().expect("triton");
@@ -262,7 +246,7 @@ async fn a_manifest_json_spec_bakes_on_triton() {
 #[needs_root("simulated machines: overlay mounts, chroot, sshd")]
 #[tokio::test]
 async fn failing_specs_name_the_cause_and_leave_nothing() {
-    let sim = ssh_sim().await;
+    let sim = triton_ssh_sim().await;
 
     let spec = mibe_spec(
         "base-64-lts-23.4.0",

@@ -495,20 +495,7 @@ async fn config_errors_name_the_key_and_the_builder_and_make_no_request() {
 /// them (the test needs root, overlayfs, OpenSSH and busybox:
 /// `#[needs_root]` and `scripts/test-deps.sh`).
 async fn ssh_sim_and_builder() -> (Arc<TritonSim>, TritonBuilder) {
-    use imagebake_sim::machine::{SshMode, check_support};
-
-    if let Err(why) = check_support() {
-        panic!("simulated machines cannot run SSH here: {why}");
-    }
-    let sim = Arc::new(
-        TritonSim::start(TritonSimOptions {
-            delays: TritonDelays::all(ms(5)),
-            ssh: SshMode::On,
-            ..TritonSimOptions::default()
-        })
-        .await
-        .expect("simulator with SSH machines starts"),
-    );
+    let sim = support::triton_ssh_sim().await;
     let port = sim.ssh_port().expect("machines have SSH");
     let b = builder(
         &sim,

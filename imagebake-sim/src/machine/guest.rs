@@ -178,83 +178,92 @@ fn put(dir: &Path, rel: &str, text: &str, mode: u32) -> Result<(), MachineError>
         .map_err(MachineError::io(format!("chmod {}", p.display())))
 }
 
-fn wrapper(tool: &str, catalogue: &str, db: &str, runner: &str) -> String {
-    format!("#!/bin/sh\nIBS_CATALOGUE={catalogue} IBS_DB={db} exec {runner} {tool} \"$@\"\n")
+/// Where a flavor keeps its stand-ins.
+struct Layout {
+    bash: &'static str,
+    runner: &'static str,
+    catalogue: &'static str,
+    db: &'static str,
+    /// (tool the runner plays, where its wrapper goes)
+    tools: &'static [(&'static str, &'static str)],
 }
+
+const SMARTOS: Layout = Layout {
+    bash: "/usr/bin/bash",
+    runner: "/opt/local/libexec/imagebake-sim/pkg-tool",
+    catalogue: "/opt/local/share/imagebake-sim/catalogue",
+    db: "/opt/local/pkg",
+    tools: &[
+        ("pkgin", "/opt/local/bin/pkgin"),
+        ("pkg_add", "/opt/local/sbin/pkg_add"),
+        ("pkg_info", "/opt/local/sbin/pkg_info"),
+    ],
+};
+
+const LINUX: Layout = Layout {
+    bash: "/bin/bash",
+    runner: "/usr/lib/imagebake-sim/pkg-tool",
+    catalogue: "/usr/share/imagebake-sim/catalogue",
+    db: "/var/lib/imagebake-sim/packages",
+    tools: &[
+        ("apt-get", "/usr/bin/apt-get"),
+        ("dpkg-query", "/usr/bin/dpkg-query"),
+    ],
+};
 
 /// Writes the layer of `flavor` into `dir` (an empty directory).
 pub(crate) fn build(flavor: GuestFlavor, dir: &Path) -> Result<(), MachineError> {
-    match flavor {
-        GuestFlavor::SmartOs => {
-            let runner = "/opt/local/libexec/imagebake-sim/pkg-tool";
-            let catalogue = "/opt/local/share/imagebake-sim/catalogue";
-            let db = "/opt/local/pkg";
-            put(dir, "usr/bin/bash", BASH, 0o755)?;
-            put(dir, &runner[1..], PKG_TOOL, 0o755)?;
-            put(dir, &catalogue[1..], CATALOGUE, 0o644)?;
-            for (tool, at) in [
-                ("pkgin", "opt/local/bin/pkgin"),
-                ("pkg_add", "opt/local/sbin/pkg_add"),
-                ("pkg_info", "opt/local/sbin/pkg_info"),
-            ] {
-                put(dir, at, &wrapper(tool, catalogue, db, runner), 0o755)?;
-            }
+    let l = match flavor {
+        GuestFlavor::SmartOs => &SMARTOS,
+        GuestFlavor::Linux => &LINUX,
+    };
+    let rel = |p: &'static str| &p[1..];
+    put(dir, rel(l.bash), BASH, 0o755)?;
+    put(dir, rel(l.runner), PKG_TOOL, 0o755)?;
+    put(dir, rel(l.catalogue), CATALOGUE, 0o644)?;
+    for (tool, at) in l.tools {
+        let w = format!(
+            "#!/bin/sh\nIBS_CATALOGUE={} IBS_DB={} exec {} {tool} \"$@\"\n",
+            l.catalogue, l.db, l.runner
+        );
+        put(dir, rel(at), &w, 0o755)?;
+    }
+    let db = dir.join(rel(l.db));
+    fs::create_dir_all(&db).map_err(MachineError::io(format!("creating {}", db.display())))?;
+    if flavor == GuestFlavor::SmartOs {
+        put(
+            dir,
+            "opt/local/bin/sm-prepare-image",
+            SM_PREPARE_IMAGE,
+            0o755,
+        )?;
+        for (pkg, comment) in [
+            (
+                "pkgin-23.8.1",
+                "Apt / yum like tool for managing pkgsrc binary packages",
+            ),
+            (
+                "pkg_install-20230417",
+                "Package management and administration tools for pkgsrc",
+            ),
+            (
+                "smtools-20230101",
+                "Tools for SmartOS images (sm-prepare-image and friends)",
+            ),
+        ] {
             put(
                 dir,
-                "opt/local/bin/sm-prepare-image",
-                SM_PREPARE_IMAGE,
-                0o755,
-            )?;
-            for (pkg, comment) in [
-                (
-                    "pkgin-23.8.1",
-                    "Apt / yum like tool for managing pkgsrc binary packages",
-                ),
-                (
-                    "pkg_install-20230417",
-                    "Package management and administration tools for pkgsrc",
-                ),
-                (
-                    "smtools-20230101",
-                    "Tools for SmartOS images (sm-prepare-image and friends)",
-                ),
-            ] {
-                put(
-                    dir,
-                    &format!("opt/local/pkg/{pkg}/+COMMENT"),
-                    &format!("{comment}\n"),
-                    0o644,
-                )?;
-            }
-            put(
-                dir,
-                "etc/release",
-                "SmartOS x86_64 (imagebake simulator: busybox and stand-ins)\n",
+                &format!("opt/local/pkg/{pkg}/+COMMENT"),
+                &format!("{comment}\n"),
                 0o644,
             )?;
         }
-        GuestFlavor::Linux => {
-            let runner = "/usr/lib/imagebake-sim/pkg-tool";
-            let catalogue = "/usr/share/imagebake-sim/catalogue";
-            let db = "/var/lib/imagebake-sim/packages";
-            put(dir, "bin/bash", BASH, 0o755)?;
-            put(dir, &runner[1..], PKG_TOOL, 0o755)?;
-            put(dir, &catalogue[1..], CATALOGUE, 0o644)?;
-            put(
-                dir,
-                "usr/bin/apt-get",
-                &wrapper("apt-get", catalogue, db, runner),
-                0o755,
-            )?;
-            put(
-                dir,
-                "usr/bin/dpkg-query",
-                &wrapper("dpkg-query", catalogue, db, runner),
-                0o755,
-            )?;
-            fs::create_dir_all(dir.join(&db[1..]))
-                .map_err(MachineError::io(format!("creating {db}")))?;
-        }
+        put(
+            dir,
+            "etc/release",
+            "SmartOS x86_64 (imagebake simulator: busybox and stand-ins)\n",
+            0o644,
+        )?;
     }
     Ok(())
 }
