@@ -24,6 +24,7 @@
 mod builder_keys;
 mod copy;
 mod error;
+mod imgapi;
 mod manifest;
 mod manifest_json;
 mod metadata;
@@ -35,6 +36,7 @@ use std::path::{Path, PathBuf};
 pub use builder_keys::{apply_to_builder_block, spec_builder_keys};
 pub use copy::{CopyEntry, CopyKind, walk_copy};
 pub use error::SpecError;
+pub use imgapi::{ImageFile, ManifestError, ZvolInfo, zvol_manifest};
 pub use manifest::{MANIFEST_KEYS, parse_manifest};
 pub use manifest_json::parse_manifest_json;
 pub use metadata::{BaseRef, SpecMetadata, SpecNetwork};
