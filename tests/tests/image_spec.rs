@@ -381,3 +381,75 @@ async fn the_spec_bakes_on_oxide_instance_with_apt_get() {
     let inv = sim.inventory();
     assert!(inv.instances.is_empty(), "{:?}", inv.instances);
 }
+
+/// The same spec folder on the `local-chroot` builder, from scratch: a
+/// busybox root with an `apk` stand-in and bash played by busybox's shell;
+/// the files are read back from the output's filesystem with `debugfs`.
+#[needs_root("loop devices, mount, chroot")]
+#[tokio::test]
+async fn the_spec_bakes_on_local_chroot() {
+    const APPLETS: &[&str] = &[
+        "sh", "echo", "cat", "rm", "chmod", "chown", "mkdir", "mktemp", "cp", "ln", "id", "touch",
+        "true", "false", "test", "[", "env", "sync",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    imagebake_testing::busybox_tree(&tree, APPLETS, &["proc", "sys", "dev", "usr/bin", "var"]);
+    write(
+        &tree,
+        "usr/bin/apk",
+        "#!/bin/sh\n[ \"$1\" = add ] || exit 2\nshift\nfor p; do case $p in --*) ;; \
+         curl|nginx) echo $p >> /var/apk-installed ;; \
+         *) echo \"ERROR: unable to select packages: $p\" >&2; exit 1 ;; esac; done\n",
+        0o755,
+    );
+    write(&tree, "bin/bash", "#!/bin/sh\nexec sh \"$@\"\n", 0o755);
+    let spec = mibe_spec(
+        "base-64-lts-23.4.0",
+        "nginx\ncurl\n",
+        "set -o errexit\necho \"customized by $(id -u)\" > /etc/customized\n",
+    );
+    let out = dir.path().join("out.raw");
+    let block = json!({
+        "type": "local-chroot",
+        "from_scratch": true,
+        "image_size": "64M",
+        "partition_table": "none",
+        "mount_partition": "0",
+        "rootfs_dir": tree,
+        "output_path": out,
+        "mount_path": format!("{}/mnt/{{{{.Device}}}}", dir.path().display()),
+    });
+    let t = Template::single(
+        block,
+        vec![json!({"type": "image-spec", "path": spec.path().to_str().unwrap()})],
+    )
+    .expect("template decodes");
+    t.builder(None)
+        .expect("builder")
+        .run(&Runner::new(), CancellationToken::new())
+        .await
+        .expect("the spec bakes on local-chroot");
+    let cat = |p: &str| {
+        let o = std::process::Command::new("debugfs")
+            .args(["-R", &format!("cat {p}")])
+            .arg(&out)
+            .output()
+            .expect("debugfs runs");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert_eq!(cat("/etc/customized"), "customized by 0\n");
+    assert_eq!(cat("/var/apk-installed"), "nginx\ncurl\n");
+    assert_eq!(cat("/opt/app/run.sh"), "#!/bin/sh\necho run\n");
+    assert!(cat("/etc/product").contains("Image: web 1.2.3\n"));
+    let stat = std::process::Command::new("debugfs")
+        .args(["-R", "stat /opt/app/run.sh"])
+        .arg(&out)
+        .output()
+        .expect("debugfs runs");
+    let stat = String::from_utf8_lossy(&stat.stdout);
+    assert!(stat.contains("Mode:  0750"), "{stat}");
+    let mounts = fs::read_to_string("/proc/self/mounts").unwrap();
+    let d = dir.path().to_string_lossy();
+    assert!(!mounts.contains(d.as_ref()), "mounts left:\n{mounts}");
+}
