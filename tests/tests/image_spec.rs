@@ -419,6 +419,7 @@ async fn the_spec_bakes_on_local_chroot() {
         "rootfs_dir": tree,
         "output_path": out,
         "mount_path": format!("{}/mnt/{{{{.Device}}}}", dir.path().display()),
+        "imgapi_manifest": true,
     });
     let t = Template::single(
         block,
@@ -449,7 +450,60 @@ async fn the_spec_bakes_on_local_chroot() {
         .expect("debugfs runs");
     let stat = String::from_utf8_lossy(&stat.stdout);
     assert!(stat.contains("Mode:  0750"), "{stat}");
+    // The compressed disk and its IMGAPI manifest, from the spec.
+    let gz = dir.path().join("out.raw.gz");
+    let sha1 = std::process::Command::new("sha1sum")
+        .arg(&gz)
+        .output()
+        .expect("sha1sum runs");
+    let sha1 = String::from_utf8_lossy(&sha1.stdout)[..40].to_owned();
+    let m: Value =
+        serde_json::from_str(&fs::read_to_string(dir.path().join("out.raw.imgmanifest")).unwrap())
+            .expect("the manifest is JSON");
+    assert_eq!(m["v"], json!(2));
+    assert_eq!(
+        (m["name"].clone(), m["version"].clone()),
+        (json!("web"), json!("1.2.3"))
+    );
+    assert_eq!(m["type"], json!("zvol"));
+    assert_eq!(m["image_size"], json!(64));
+    assert_eq!(m["description"], json!("A web server, $5 a month"));
+    assert_eq!(m["requirements"], json!({"min_ram": 1024}));
+    assert_eq!(m["users"], json!([{"name": "root"}, {"name": "admin"}]));
+    assert_eq!(m["tags"], json!({"role": "webserver"}));
+    assert_eq!(
+        m["files"],
+        json!([{"sha1": sha1, "size": fs::metadata(&gz).unwrap().len(), "compression": "gzip"}])
+    );
     let mounts = fs::read_to_string("/proc/self/mounts").unwrap();
     let d = dir.path().to_string_lossy();
     assert!(!mounts.contains(d.as_ref()), "mounts left:\n{mounts}");
+}
+
+/// `imgapi_manifest` values IMGAPI would refuse are refused before anything
+/// is created, naming the key: a quote and a space in the version.
+#[test]
+fn an_imgapi_manifest_imgapi_would_refuse_is_a_config_error() {
+    use imagebake_core::builders::local_chroot::{LocalChrootBuilder, LocalChrootConfig};
+
+    let block = |m: Value| {
+        json!({"type": "local-chroot", "from_scratch": true, "image_size": "64M",
+               "output_path": "/nonexistent/out.raw", "imgapi_manifest": m})
+    };
+    let err = |m: Value| {
+        let c = LocalChrootConfig::from_json(&block(m)).expect("decodes");
+        match LocalChrootBuilder::new(c) {
+            Ok(_) => panic!("accepted"),
+            Err(e) => e,
+        }
+    };
+    let e = err(json!({"name": "web", "version": "1.0 \"beta\""}));
+    assert_eq!(e.config_key(), Some("imgapi_manifest"), "{e}");
+    assert!(e.to_string().contains("`version`"), "{e}");
+    let e = err(json!(true));
+    assert!(e.to_string().contains("image-spec"), "{e}");
+    let c = LocalChrootConfig::from_json(&block(json!({"name": "web", "version": "1.0-rc1",
+        "description": "a \"quoted\" one"})))
+    .unwrap();
+    LocalChrootBuilder::new(c).expect("a `-` in an IMGAPI version and quotes in text are fine");
 }

@@ -96,6 +96,12 @@ pub fn apply_to_builder_block(block: &mut Value, spec: &Spec) -> Vec<String> {
             Some(_) => {}
         }
     }
+    if kind == "local-chroot" && obj.get("imgapi_manifest") == Some(&Value::Bool(true)) {
+        obj.insert(
+            "imgapi_manifest".into(),
+            crate::builders::local_chroot::ImgapiKeys::value_from_spec(m),
+        );
+    }
     if let Some(base) = &m.base {
         let (source_keys, keys) = base_keys(&kind, base);
         if source_keys
