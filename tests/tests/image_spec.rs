@@ -23,20 +23,16 @@ use imagebake_testing::needs_root;
 use serde_json::{Value, json};
 
 mod support;
-use support::{merged, ms, triton_ssh_sim};
+use support::{merged, ms, triton_credentials, triton_ssh_sim};
 
 const BASE_64_LTS_23: &str = "e44ed3e0-910b-11ee-b2d6-0b4f7a3c2301";
 
 /// A triton builder block with no image name, version or source image:
 /// the spec gives them.
 fn block(sim: &TritonSim, extra: Value) -> Value {
-    merged(
+    let v = merged(
+        triton_credentials(sim),
         json!({
-            "type": "triton",
-            "triton_url": sim.url(),
-            "triton_account": sim.account(),
-            "triton_key_id": sim.key_id(),
-            "triton_key_material": sim.private_key_path().to_str().unwrap(),
             "source_machine_package": "g1.small",
             "communicator": "ssh",
             "ssh_port": sim.ssh_port().expect("machines have SSH"),
@@ -45,8 +41,8 @@ fn block(sim: &TritonSim, extra: Value) -> Value {
             "image_timeout": "60s",
             "poll_cap": "10ms",
         }),
-        extra,
-    )
+    );
+    merged(v, extra)
 }
 
 fn write(dir: &Path, rel: &str, text: &str, mode: u32) {

@@ -121,3 +121,14 @@ pub async fn triton_ssh_sim() -> Arc<imagebake_sim::triton::TritonSim> {
         .expect("simulator with SSH machines starts"),
     )
 }
+
+/// A `triton` builder block holding only `sim`'s endpoint and credentials.
+pub fn triton_credentials(sim: &imagebake_sim::triton::TritonSim) -> Value {
+    serde_json::json!({
+        "type": "triton",
+        "triton_url": sim.url(),
+        "triton_account": sim.account(),
+        "triton_key_id": sim.key_id(),
+        "triton_key_material": sim.private_key_path().to_str().unwrap(),
+    })
+}
