@@ -34,6 +34,8 @@ pub enum Verb {
     Inspect(InspectArgs),
     /// Removes what crashed or aborted builds left on one cloud.
     Sweep(SweepArgs),
+    /// Checks or bakes an image spec folder (mibe's `mi-*` form).
+    Spec(crate::spec::SpecArgs),
 }
 
 /// Variable flags shared by build and validate.

@@ -7,6 +7,7 @@
 mod args;
 mod build;
 mod inspect;
+mod spec;
 mod sweep;
 mod validate;
 
@@ -32,6 +33,7 @@ async fn main() -> ExitCode {
         Verb::Inspect(a) => inspect::run(&a).await,
         Verb::Sweep(a) => sweep::run(&a).await,
         Verb::Build(a) => build::run(&a).await,
+        Verb::Spec(a) => spec::run(&a).await,
     };
     ExitCode::from(code)
 }

@@ -48,6 +48,7 @@ pub mod packer_template;
 pub mod postprocess;
 pub mod provision;
 mod quote;
+pub mod spec;
 pub mod steps;
 pub mod template;
 

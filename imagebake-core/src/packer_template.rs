@@ -30,7 +30,7 @@ use serde_json::{Map, Value, json};
 use crate::Error;
 use crate::builders::packer::expand_env;
 pub use crate::builders::{AnyBuilder, Artifact, BuilderRegistry, Provisioner};
-use crate::provision::{Download, Shell, ShellLocal, Upload};
+use crate::provision::{Download, ImageSpec, Shell, ShellLocal, Upload};
 
 /// The top-level keys a template may have.
 const TEMPLATE_KEYS: &[&str] = &[
@@ -134,19 +134,42 @@ impl Template {
     /// The provisioners that apply to build `name` (Packer's `only` and
     /// `except`), freshly built.
     pub fn provisioners_for(&self, name: &str) -> Result<Vec<Provisioner>, Error> {
-        let mut out = Vec::new();
-        for p in &self.provisioners {
+        self.blocks_for(name).map(provisioner).collect()
+    }
+
+    /// The provisioner blocks that apply to build `name`.
+    fn blocks_for<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+        self.provisioners.iter().filter(move |p| {
             let listed = |key: &str| {
                 p.get(key)
                     .and_then(Value::as_array)
                     .map(|l| l.iter().any(|v| v.as_str() == Some(name)))
             };
-            if listed("only") == Some(false) || listed("except") == Some(true) {
+            listed("only") != Some(false) && listed("except") != Some(true)
+        })
+    }
+
+    /// The builder block of build `name` with the metadata of its
+    /// `image-spec` provisioners filled in where the block leaves keys
+    /// unset (see [`crate::spec::apply_to_builder_block`]), and the notes
+    /// about keys where the block wins.
+    pub fn builder_block_with_specs(
+        &self,
+        name: Option<&str>,
+    ) -> Result<(Value, Vec<String>), Error> {
+        let mut block = self.builder_block(name)?.clone();
+        let build = block_name(&block);
+        let mut notes = Vec::new();
+        for p in self.blocks_for(&build) {
+            if p.get("type").and_then(Value::as_str) != Some("image-spec") {
                 continue;
             }
-            out.push(provisioner(p)?);
+            if let Some(dir) = p.get("path").and_then(Value::as_str) {
+                let spec = crate::spec::Spec::load(dir)?;
+                notes.extend(crate::spec::apply_to_builder_block(&mut block, &spec));
+            }
         }
-        Ok(out)
+        Ok((block, notes))
     }
 
     /// The checked builder of build `name` (see [`Template::builder_block`])
@@ -163,9 +186,12 @@ impl Template {
         registry: &BuilderRegistry,
         name: Option<&str>,
     ) -> Result<AnyBuilder, Error> {
-        let block = self.builder_block(name)?;
-        let provisioners = self.provisioners_for(&block_name(block))?;
-        registry.builder_from_block(block, provisioners)
+        let (block, notes) = self.builder_block_with_specs(name)?;
+        for note in notes {
+            tracing::warn!("{note}");
+        }
+        let provisioners = self.provisioners_for(&block_name(&block))?;
+        registry.builder_from_block(&block, provisioners)
     }
 }
 
@@ -244,6 +270,14 @@ struct FileBlock {
 
 const FILE_KEYS: &[&str] = &["source", "content", "destination", "direction"];
 
+/// The `image-spec` provisioner's one key: the spec folder.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImageSpecBlock {
+    #[serde(default)]
+    path: Option<PathBuf>,
+}
+
 /// Decodes `value` (a provisioner or post-processor block; `type`, `name`,
 /// `only`, `except` and Packer's `packer_*` keys are skipped unless
 /// `known`) into `T`, as weakly as Packer's decoder,
@@ -287,24 +321,26 @@ pub(crate) fn decode_block<T: DeserializeOwned>(
 
 /// Builds the step of one Packer provisioner block: `shell` (`inline`,
 /// `script` or `scripts`, `environment_vars`, `execute_command`, ...),
-/// `file` (`source` or `content`, `destination`, `direction`) or
-/// `shell-local` (see [`ShellLocal`]). Errors name
-/// the provisioner type and the key.
+/// `file` (`source` or `content`, `destination`, `direction`),
+/// `shell-local` (see [`ShellLocal`]) or `image-spec` (`path`, a spec
+/// folder read and checked now: see [`crate::spec`]). Errors name the
+/// provisioner type and the key.
 pub fn provisioner(block: &Value) -> Result<Provisioner, Error> {
     let kind = block.get("type").and_then(Value::as_str).ok_or_else(|| {
         Error::config_at(
             "type",
-            "provisioner: missing required key `type` (shell, file or shell-local)",
+            "provisioner: missing required key `type` (shell, file, shell-local or image-spec)",
         )
     })?;
     match kind {
         "shell" => shell(decode_block("provisioner shell", block, SHELL_KEYS)?),
         "file" => file(decode_block("provisioner file", block, FILE_KEYS)?),
         "shell-local" => Ok(Box::new(ShellLocal::from_block(block)?)),
+        "image-spec" => image_spec(decode_block("provisioner image-spec", block, &["path"])?),
         other => Err(Error::config_at(
             "type",
             format!(
-                "provisioner: key `type`: {other:?} is not supported (shell, file or shell-local)"
+                "provisioner: key `type`: {other:?} is not supported (shell, file, shell-local or image-spec)"
             ),
         )),
     }
@@ -356,6 +392,17 @@ fn shell(b: ShellBlock) -> Result<Provisioner, Error> {
         s.expect_disconnect(b.expect_disconnect)
             .skip_clean(b.skip_clean),
     ))
+}
+
+fn image_spec(b: ImageSpecBlock) -> Result<Provisioner, Error> {
+    let Some(path) = b.path.filter(|p| !p.as_os_str().is_empty()) else {
+        return Err(provisioner_error(
+            "image-spec",
+            "path",
+            "missing required key `path` (the spec folder)",
+        ));
+    };
+    Ok(Box::new(ImageSpec::new(path)?))
 }
 
 fn file(b: FileBlock) -> Result<Provisioner, Error> {

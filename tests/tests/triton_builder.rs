@@ -61,21 +61,19 @@ async fn sim() -> Arc<TritonSim> {
 /// A builder block for `sim`: communicator none, fast polls, plus `extra`
 /// (a null value removes a key).
 fn block(sim: &TritonSim, extra: Value) -> Value {
-    let v = json!({
-        "type": "triton",
-        "triton_url": sim.url(),
-        "triton_account": sim.account(),
-        "triton_key_id": sim.key_id(),
-        "triton_key_material": sim.private_key_path().to_str().unwrap(),
-        "source_machine_package": "g1.small",
-        "source_machine_image": BASE_64_LTS_23,
-        "image_name": "test-image",
-        "image_version": "1.0.0",
-        "communicator": "none",
-        "state_timeout": "30s",
-        "image_timeout": "30s",
-        "poll_cap": "10ms",
-    });
+    let v = merged(
+        support::triton_credentials(sim),
+        json!({
+            "source_machine_package": "g1.small",
+            "source_machine_image": BASE_64_LTS_23,
+            "image_name": "test-image",
+            "image_version": "1.0.0",
+            "communicator": "none",
+            "state_timeout": "30s",
+            "image_timeout": "30s",
+            "poll_cap": "10ms",
+        }),
+    );
     merged(v, extra)
 }
 
@@ -495,20 +493,7 @@ async fn config_errors_name_the_key_and_the_builder_and_make_no_request() {
 /// them (the test needs root, overlayfs, OpenSSH and busybox:
 /// `#[needs_root]` and `scripts/test-deps.sh`).
 async fn ssh_sim_and_builder() -> (Arc<TritonSim>, TritonBuilder) {
-    use imagebake_sim::machine::{SshMode, check_support};
-
-    if let Err(why) = check_support() {
-        panic!("simulated machines cannot run SSH here: {why}");
-    }
-    let sim = Arc::new(
-        TritonSim::start(TritonSimOptions {
-            delays: TritonDelays::all(ms(5)),
-            ssh: SshMode::On,
-            ..TritonSimOptions::default()
-        })
-        .await
-        .expect("simulator with SSH machines starts"),
-    );
+    let sim = support::triton_ssh_sim().await;
     let port = sim.ssh_port().expect("machines have SSH");
     let b = builder(
         &sim,

@@ -7,11 +7,13 @@
 
 mod file;
 mod flush;
+mod image_spec;
 mod shell;
 mod shell_local;
 
 pub use file::{Download, Upload};
 pub use flush::{Flush, Flushed};
+pub use image_spec::ImageSpec;
 pub use shell::Shell;
 pub(crate) use shell_local::LocalRun;
 pub use shell_local::{LocalScript, ShellLocal};

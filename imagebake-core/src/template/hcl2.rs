@@ -39,7 +39,7 @@ pub(super) const SINGLE_BLOCKS: &[(&str, &[&str])] = &[
     ("outscale-chroot", &["source_omi_filter"]),
 ];
 
-const PROVISIONERS: &[&str] = &["shell", "file", "shell-local", "breakpoint"];
+const PROVISIONERS: &[&str] = &["shell", "file", "shell-local", "breakpoint", "image-spec"];
 const WINDOWS_PROVISIONERS: &[&str] = &["windows-restart", "powershell", "windows-shell"];
 const POST_PROCESSORS: &[&str] = &["manifest", "checksum", "shell-local"];
 /// Data source types with their arguments (the first one is required).

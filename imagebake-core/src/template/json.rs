@@ -634,7 +634,7 @@ pub(crate) fn plan(
     })
 }
 
-const PROVISIONERS: &[&str] = &["shell", "file", "shell-local", "breakpoint"];
+const PROVISIONERS: &[&str] = &["shell", "file", "shell-local", "breakpoint", "image-spec"];
 
 fn prov_check(doc: &Doc<'_>, p: &Value, path: &str) -> Result<(), TemplateError> {
     let Value::Object(o) = p else {

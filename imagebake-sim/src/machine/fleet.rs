@@ -1,7 +1,8 @@
 //! The machines, disks and image layers of one simulator, in one data
 //! directory: `base/` (the base root filesystem), `disks/ID/{upper,work}`,
-//! `vms/ID/{root,sshd.log}`, `layers/ID` (captured layers) and `scratch/`
-//! (read-only views of images).
+//! `vms/ID/{root,sshd.log}`, `layers/ID` (captured layers), `flavors/NAME`
+//! (the stand-ins of SmartOS and Linux seed images, see [`super::guest`])
+//! and `scratch/` (read-only views of images).
 
 use std::collections::HashMap;
 use std::fs;
@@ -12,6 +13,7 @@ use std::process::Child;
 use uuid::Uuid;
 
 use super::fsutil::{read_inside, remove_if_present, resolve_inside, write_inside};
+use super::guest::{self, GuestFlavor};
 use super::preflight::{self, Tools};
 use super::rootfs::{self, POWER_MARKER, SSHD_PID};
 use super::sshd::{self, HostKey};
@@ -95,6 +97,11 @@ impl Fleet {
         };
         mkdirs(&fleet.base)?;
         rootfs::build(&fleet.tools, &fleet.base)?;
+        for flavor in [GuestFlavor::SmartOs, GuestFlavor::Linux] {
+            let dir = fleet.flavor_dir(flavor);
+            mkdirs(&dir)?;
+            guest::build(flavor, &dir)?;
+        }
         fleet.probe_overlay()?;
         Ok(fleet)
     }
@@ -319,6 +326,16 @@ impl Fleet {
         };
         self.layers.insert(into, lowers);
         Ok(())
+    }
+
+    fn flavor_dir(&self, flavor: GuestFlavor) -> PathBuf {
+        self.dir.join("flavors").join(flavor.dir_name())
+    }
+
+    /// See [`super::Machines::flavor`].
+    pub fn flavor(&mut self, key: Uuid, flavor: GuestFlavor) {
+        let lowers = vec![self.flavor_dir(flavor), self.base.clone()];
+        self.layers.insert(key, lowers);
     }
 
     /// See [`super::Machines::alias`].

@@ -35,6 +35,7 @@
 mod error;
 mod fleet;
 mod fsutil;
+mod guest;
 mod overlay;
 mod preflight;
 mod rootfs;
@@ -52,6 +53,7 @@ pub(crate) use worker::Guest;
 use worker::{BootOrder, GuestStatus, Op};
 
 pub use error::MachineError;
+pub use guest::GuestFlavor;
 pub use preflight::check_support;
 
 /// Whether a simulator's machines are reachable over SSH.
@@ -337,6 +339,14 @@ impl Machines {
     pub fn alias(&self, key: Uuid, from: Uuid) {
         if let Err(e) = self.send(Op::Alias { key, from }) {
             tracing::warn!(image = %key, error = %e, "image layers not queued");
+        }
+    }
+
+    /// Makes image `key` present `flavor`'s system (a seed image: the base
+    /// root filesystem with the flavor's stand-ins on top).
+    pub fn flavor(&self, key: Uuid, flavor: GuestFlavor) {
+        if let Err(e) = self.send(Op::Flavor { key, flavor }) {
+            tracing::warn!(image = %key, error = %e, "image flavor not queued");
         }
     }
 

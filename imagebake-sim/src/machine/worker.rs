@@ -123,6 +123,10 @@ pub(crate) enum Op {
         key: Uuid,
         from: Uuid,
     },
+    Flavor {
+        key: Uuid,
+        flavor: super::GuestFlavor,
+    },
     ReadFile {
         key: Uuid,
         path: PathBuf,
@@ -193,6 +197,7 @@ pub(crate) fn run(mut fleet: Fleet, ops: Receiver<Op>, shared: Arc<Shared>) {
                 }
             }
             Op::Alias { key, from } => fleet.alias(key, from),
+            Op::Flavor { key, flavor } => fleet.flavor(key, flavor),
             Op::ReadFile { key, path, reply } => {
                 let _ = reply.send(fleet.read_file(key, &path));
             }

@@ -34,7 +34,7 @@ use axum::routing::{get, post};
 use uuid::Uuid;
 
 use crate::faults::Faults;
-use crate::machine::{Machines, ShutdownOnDrop, SshInfo, SshMode};
+use crate::machine::{GuestFlavor, Machines, ShutdownOnDrop, SshInfo, SshMode};
 use crate::server::SimServer;
 
 pub use model::SEED_PROJECT;
@@ -244,6 +244,12 @@ impl OxideSim {
         let vms = Machines::start_for(opts.ssh).await?;
         let mut world = model::World::seeded();
         world.vms.clone_from(&vms);
+        if let Some(vms) = &vms {
+            // The seeded images are Linux: bash and an `apt-get` stand-in.
+            for image in &world.images {
+                vms.flavor(image.id, GuestFlavor::Linux);
+            }
+        }
         let shared = Arc::new(Shared {
             world: Mutex::new(world),
             faults: Faults::new("oxide", OPERATIONS),

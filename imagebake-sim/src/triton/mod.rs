@@ -54,7 +54,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use crate::imgapi::ImgapiSim;
-use crate::machine::{BootHold, Machines, ShutdownOnDrop, SshMode};
+use crate::machine::{BootHold, GuestFlavor, Machines, ShutdownOnDrop, SshMode};
 use crate::manta::{MantaShared, MantaSim};
 use crate::{Faults, SimServer};
 
@@ -175,6 +175,17 @@ impl TritonSim {
         store.account.keys.push(generated.key);
         let vms = Machines::start_for(opts.ssh).await?;
         store.vms.clone_from(&vms);
+        if let Some(vms) = &vms {
+            // Seed images present their system: SmartOS (bash, /opt/local,
+            // pkgsrc's tools) or Linux (bash, apt-get).
+            for image in &store.images {
+                match image.os.as_str() {
+                    "smartos" => vms.flavor(image.id, GuestFlavor::SmartOs),
+                    "linux" => vms.flavor(image.id, GuestFlavor::Linux),
+                    _ => {}
+                }
+            }
+        }
         let shared = Arc::new(Shared {
             store: Mutex::new(store),
             faults: Faults::new("triton", routes::OPERATIONS),

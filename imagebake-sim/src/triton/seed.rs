@@ -26,8 +26,28 @@ pub(crate) const NET_PUBLIC: Uuid = Uuid::from_u128(0x9ec60129_9034_47b4_b111_30
 /// `My-Fabric-Network`, private fabric.
 pub(crate) const NET_FABRIC: Uuid = Uuid::from_u128(0x7fa999c8_0d2c_453e_989c_e897716d0831);
 
+/// What a public image requires, as Joyent's carry: a SmartOS zone image
+/// the lowest platform it runs on (its build platform, `min_platform`), a
+/// Linux zvol the bhyve brand.
+fn requirements(os: &str, kind: &str, published: &str) -> serde_json::Value {
+    match (os, kind) {
+        ("smartos", _) => {
+            // The platform stamp of the build, the day before publication.
+            let stamp = match published.get(..4) {
+                Some("2022") => "20211216T012707Z",
+                Some("2023") => "20221229T221813Z",
+                _ => "20240104T000728Z",
+            };
+            json!({"min_platform": {"7.0": stamp}})
+        }
+        (_, "zvol") => json!({"brand": "bhyve"}),
+        _ => json!({}),
+    }
+}
+
 pub(crate) fn images() -> Vec<Image> {
     let image = |id, name: &str, version: &str, os: &str, kind: &str, published: &str| Image {
+        requirements: requirements(os, kind, published),
         id,
         name: name.to_owned(),
         version: version.to_owned(),
@@ -45,7 +65,6 @@ pub(crate) fn images() -> Vec<Image> {
         error: None,
         published_at: Some(published.to_owned()),
         origin: None,
-        requirements: json!({}),
         image_size: (kind == "zvol").then_some(10_240),
         created: SystemTime::UNIX_EPOCH,
     };

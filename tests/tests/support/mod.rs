@@ -100,3 +100,35 @@ pub fn assert_late_create_removed(e: &BuildError, kind: &str) {
         "no {kind} removed: {report}"
     );
 }
+
+/// A Triton simulator whose machines run real SSH (the test needs root,
+/// overlayfs, OpenSSH and busybox: `#[needs_root]` and
+/// `scripts/test-deps.sh`), with 5 ms delays.
+pub async fn triton_ssh_sim() -> Arc<imagebake_sim::triton::TritonSim> {
+    use imagebake_sim::machine::{SshMode, check_support};
+    use imagebake_sim::triton::{TritonDelays, TritonSim, TritonSimOptions};
+
+    if let Err(why) = check_support() {
+        panic!("simulated machines cannot run SSH here: {why}");
+    }
+    Arc::new(
+        TritonSim::start(TritonSimOptions {
+            delays: TritonDelays::all(ms(5)),
+            ssh: SshMode::On,
+            ..TritonSimOptions::default()
+        })
+        .await
+        .expect("simulator with SSH machines starts"),
+    )
+}
+
+/// A `triton` builder block holding only `sim`'s endpoint and credentials.
+pub fn triton_credentials(sim: &imagebake_sim::triton::TritonSim) -> Value {
+    serde_json::json!({
+        "type": "triton",
+        "triton_url": sim.url(),
+        "triton_account": sim.account(),
+        "triton_key_id": sim.key_id(),
+        "triton_key_material": sim.private_key_path().to_str().unwrap(),
+    })
+}

@@ -35,6 +35,7 @@ pub const KEYS: &[&str] = &[
     "pre_mount_commands",
     "post_mount_commands",
     "device_timeout",
+    "imgapi_manifest",
 ];
 
 /// The keys without which there is no build.
@@ -65,6 +66,7 @@ pub const REQUIRED: &[&str] = &["output_path"];
 /// | `pre_mount_commands` | host commands before the mount (`{{.Device}}`) |
 /// | `post_mount_commands` | host commands after it (`{{.Device}}`, `{{.MountPath}}`) |
 /// | `device_timeout` | how long to wait for a partition's node (default `30s`) |
+/// | `imgapi_manifest` | raw output only: also write `OUTPUT.gz` and an IMGAPI v2 manifest `OUTPUT.imgmanifest` (`type: zvol`); `true` takes name, version, ... from an `image-spec` provisioner, else an object `{name, version, description, homepage, min_ram, os, owner, users, role}` |
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LocalChrootConfig {
@@ -128,6 +130,9 @@ pub struct LocalChrootConfig {
     /// Partition node wait.
     #[serde(default)]
     pub device_timeout: Option<String>,
+    /// The IMGAPI manifest to write beside the compressed output.
+    #[serde(default)]
+    pub imgapi_manifest: Option<Value>,
 }
 
 impl LocalChrootConfig {

@@ -13,15 +13,19 @@
 //!    `unmount`;
 //! 4. `detach loop device`;
 //! 5. `write output`: the working copy renamed to the output (raw), or
-//!    converted to it (qcow2).
+//!    converted to it (qcow2);
+//! 6. with `imgapi_manifest`, `imgapi manifest`: `OUTPUT.gz` and the IMGAPI
+//!    v2 manifest `OUTPUT.imgmanifest` beside it.
 //!
 //! Every mount, the loop device and the working copy are undone whatever
 //! happens; the output exists only when the build succeeded.
 
 mod config;
+mod imgapi;
 mod plan;
 
 pub use config::{BUILDER, KEYS, LocalChrootConfig, REQUIRED, parse_size};
+pub(crate) use imgapi::ImgapiKeys;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -172,7 +176,16 @@ impl Builder for LocalChrootBuilder {
                                 Ok(out)
                             }
                         });
-                        cx.step(&rename, file).await
+                        let out = cx.step(&rename, file).await?;
+                        if let Some(keys) = &p.imgapi {
+                            let manifest =
+                                crate::from_fn("imgapi manifest", |cx, out: PathBuf| async move {
+                                    imgapi::write(&cx, keys, &out).await?;
+                                    Ok(out)
+                                });
+                            return cx.step(&manifest, out).await;
+                        }
+                        Ok(out)
                     }
                     DiskFormat::Qcow2 => {
                         let conv = QemuConvert::output(

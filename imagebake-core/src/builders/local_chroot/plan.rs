@@ -30,6 +30,7 @@ pub(crate) struct Plan {
     pub output: PathBuf,
     pub output_format: DiskFormat,
     pub chroot: ChrootSettings,
+    pub imgapi: Option<super::imgapi::ImgapiKeys>,
 }
 
 fn err(msg: &str) -> Error {
@@ -126,10 +127,22 @@ impl Plan {
         )?;
         let keys = chroot_keys!(c, if whole_disk { "0" } else { "1" });
         let chroot = ChrootSettings::from_keys(BUILDER, &keys, device_timeout)?;
+        let output_format = c
+            .output_format
+            .unwrap_or_else(|| DiskFormat::from_extension(&c.output_path));
+        let imgapi = super::imgapi::ImgapiKeys::from_value(c.imgapi_manifest.as_ref())?;
+        if let Some(k) = &imgapi {
+            k.check()?;
+            if output_format != DiskFormat::Raw {
+                return Err(err_at(
+                    "imgapi_manifest",
+                    "key `imgapi_manifest`: the output must be raw (IMGAPI takes a compressed raw disk)",
+                ));
+            }
+        }
         Ok(Self {
-            output_format: c
-                .output_format
-                .unwrap_or_else(|| DiskFormat::from_extension(&c.output_path)),
+            imgapi,
+            output_format,
             output: c.output_path.clone(),
             input,
             chroot,

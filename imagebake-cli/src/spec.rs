@@ -1,0 +1,271 @@
+//! `imagebake spec check DIR` and `imagebake spec build [--builder B]
+//! [--set KEY=VALUE]... DIR`: mibe spec folders checked and baked.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+use imagebake_core::packer_template::Template;
+use imagebake_core::spec::{Spec, spec_builder_keys};
+use imagebake_core::{CancellationToken, chain};
+use imagebake_examples::bake::{self, BakeError, BakeOptions};
+use serde_json::{Map, Value, json};
+
+/// `imagebake spec`.
+#[derive(Debug, Args)]
+pub struct SpecArgs {
+    /// What to do with the spec folder.
+    #[command(subcommand)]
+    pub action: SpecAction,
+}
+
+/// `imagebake spec` verbs.
+#[derive(Debug, Subcommand)]
+pub enum SpecAction {
+    /// Reads and checks a spec folder; creates nothing.
+    Check {
+        /// The spec folder (`manifest` or `manifest.json`, `packages`,
+        /// `customize`, `copy/`, `motd`).
+        dir: PathBuf,
+    },
+    /// Bakes a spec folder with one builder.
+    Build(SpecBuildArgs),
+}
+
+/// `imagebake spec build`.
+#[derive(Debug, Args)]
+pub struct SpecBuildArgs {
+    /// The builder.
+    #[arg(long, value_enum, default_value_t = SpecBuilder::Triton)]
+    pub builder: SpecBuilder,
+    /// Sets a builder key (repeatable): `--set ssh_port=2222`; a value that
+    /// starts with `{` or `[` is JSON.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// The spec folder.
+    pub dir: PathBuf,
+}
+
+/// The builders a spec bakes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SpecBuilder {
+    /// A Triton machine from the spec's `base`, imaged.
+    Triton,
+    /// An Oxide instance, imaged.
+    OxideInstance,
+    /// An Outscale volume in a chroot, registered as an OMI.
+    OscChroot,
+    /// A local disk image in a chroot.
+    LocalChroot,
+}
+
+impl SpecBuilder {
+    fn kind(self) -> &'static str {
+        match self {
+            Self::Triton => "triton",
+            Self::OxideInstance => "oxide-instance",
+            Self::OscChroot => "osc-chroot",
+            Self::LocalChroot => "local-chroot",
+        }
+    }
+}
+
+/// Runs the verb; returns the exit code.
+pub async fn run(args: &SpecArgs) -> u8 {
+    match &args.action {
+        SpecAction::Check { dir } => check(dir),
+        SpecAction::Build(b) => build(b).await,
+    }
+}
+
+fn load(dir: &PathBuf) -> Option<Spec> {
+    match Spec::load(dir) {
+        Ok(s) => {
+            for n in &s.notes {
+                eprintln!("Note: {n}");
+            }
+            Some(s)
+        }
+        Err(e) => {
+            eprintln!("Error: {e}");
+            None
+        }
+    }
+}
+
+fn check(dir: &PathBuf) -> u8 {
+    let Some(s) = load(dir) else {
+        return 1;
+    };
+    let m = &s.metadata;
+    println!("spec {}: {} {}", dir.display(), m.name, m.version);
+    if let Some(b) = &m.base {
+        println!("  base: {b}");
+    }
+    if let Some(d) = &m.description {
+        println!("  description: {d}");
+    }
+    if let Some(r) = m.min_ram {
+        println!("  min_ram: {r} MiB");
+    }
+    println!("  packages: {}", s.packages.join(" "));
+    println!("  copy/: {} entries", s.copy.len());
+    println!(
+        "  customize: {}",
+        if s.customize.is_some() { "yes" } else { "no" }
+    );
+    println!("  motd: {}", if s.motd.is_some() { "yes" } else { "no" });
+    for kind in ["triton", "oxide-instance", "osc-chroot"] {
+        let keys: Vec<String> = spec_builder_keys(kind, m)
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        println!("  {kind}: {}", keys.join(" "));
+    }
+    0
+}
+
+/// The builder block: `--set` keys, then (Triton) the credentials of the
+/// `TRITON_*`/`SDC_*` environment where unset.
+fn block(args: &SpecBuildArgs) -> Result<Value, String> {
+    let mut obj = Map::new();
+    obj.insert("type".into(), json!(args.builder.kind()));
+    for kv in &args.set {
+        let Some((k, v)) = kv.split_once('=').filter(|(k, _)| !k.is_empty()) else {
+            return Err(format!("--set {kv:?}: expected KEY=VALUE"));
+        };
+        let value = if v.starts_with(['{', '[']) {
+            serde_json::from_str(v).map_err(|e| format!("--set {k}: not valid JSON: {e}"))?
+        } else {
+            json!(v)
+        };
+        obj.insert(k.to_owned(), value);
+    }
+    if args.builder == SpecBuilder::Triton {
+        for (key, var) in [
+            ("triton_url", "URL"),
+            ("triton_account", "ACCOUNT"),
+            ("triton_key_id", "KEY_ID"),
+            ("triton_key_material", "KEY_MATERIAL"),
+            ("triton_user", "USER"),
+        ] {
+            let from_env = std::env::var(format!("TRITON_{var}"))
+                .or_else(|_| std::env::var(format!("SDC_{var}")))
+                .ok()
+                .filter(|v| !v.is_empty());
+            if let (false, Some(v)) = (obj.contains_key(key), from_env) {
+                obj.insert(key.to_owned(), json!(v));
+            }
+        }
+    }
+    Ok(Value::Object(obj))
+}
+
+/// Without `source_machine_package`, the smallest package with at least
+/// the spec's `minram` (ties: the first by name).
+async fn default_package(block: &mut Value, min_ram: u64) -> Result<(), String> {
+    use imagebake_core::triton_client::{Client, Config};
+
+    let Some(obj) = block.as_object_mut() else {
+        return Ok(());
+    };
+    if obj.contains_key("source_machine_package") {
+        return Ok(());
+    }
+    let get = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_owned);
+    let (Some(account), Some(key)) = (get("triton_account"), get("triton_key_material")) else {
+        return Err(
+            "builder triton: no `source_machine_package`, and no account and key file \
+                    (TRITON_ACCOUNT, TRITON_KEY_MATERIAL or --set) to pick one with"
+                .into(),
+        );
+    };
+    let url = get("triton_url")
+        .unwrap_or_else(|| imagebake_core::builders::triton::DEFAULT_URL.to_owned());
+    let client = Config::builder()
+        .url(url)
+        .account(account)
+        .key_file(key)
+        .build()
+        .and_then(Client::new)
+        .map_err(|e| format!("builder triton: {}", chain(&e)))?;
+    let packages = client
+        .list_packages(None)
+        .await
+        .map_err(|e| format!("listing packages: {}", chain(&e)))?;
+    let best = packages
+        .iter()
+        .filter(|p| p.memory >= min_ram)
+        .min_by(|a, b| a.memory.cmp(&b.memory).then_with(|| a.name.cmp(&b.name)))
+        .ok_or_else(|| format!("no package has {min_ram} MiB of memory (the spec's minram)"))?;
+    eprintln!(
+        "Note: package {} ({} MiB, the smallest with the spec's minram {min_ram})",
+        best.name, best.memory
+    );
+    obj.insert("source_machine_package".into(), json!(best.name));
+    Ok(())
+}
+
+async fn build(args: &SpecBuildArgs) -> u8 {
+    let Some(spec) = load(&args.dir) else {
+        return 1;
+    };
+    let block = match block(args) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return 1;
+        }
+    };
+    let mut block = block;
+    if args.builder == SpecBuilder::Triton
+        && let Err(e) = default_package(&mut block, spec.metadata.min_ram.unwrap_or(0)).await
+    {
+        eprintln!("Error: {e}");
+        return 1;
+    }
+    let Some(path) = args.dir.to_str() else {
+        eprintln!("Error: {}: the path is not UTF-8", args.dir.display());
+        return 1;
+    };
+    let provisioner = json!({"type": "image-spec", "path": path});
+    let template = match Template::single(block, vec![provisioner]) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("Error: {}", chain(&e));
+            return 1;
+        }
+    };
+    match template.builder_block_with_specs(None) {
+        Ok((_, notes)) => notes.iter().for_each(|n| eprintln!("Note: {n}")),
+        Err(e) => {
+            eprintln!("Error: {}", chain(&e));
+            return 1;
+        }
+    }
+    let cancel = CancellationToken::new();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nCancelling the build after receiving interrupt…");
+            c.cancel();
+        }
+    });
+    match bake::run(&template, &BakeOptions::default(), cancel.clone()).await {
+        Ok(artifacts) => {
+            for a in &artifacts {
+                println!("--> {}: {a}", a.builder_type());
+            }
+            0
+        }
+        Err(BakeError::Builds { failed, .. }) => {
+            for f in &failed {
+                println!("--> {}: {}", f.name, chain(&f.error));
+            }
+            if cancel.is_cancelled() { 130 } else { 1 }
+        }
+        Err(e) => {
+            eprintln!("Error: {}", chain(&e));
+            1
+        }
+    }
+}

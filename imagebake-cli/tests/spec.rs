@@ -1,0 +1,124 @@
+//! `imagebake spec check` and `imagebake spec build` run as the real binary:
+//! a good folder is summarized, a bad manifest line is named with its file
+//! and line, and a spec bakes on the Triton simulator over real SSH with
+//! the package picked from its minram.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use imagebake_sim::machine::SshMode;
+use imagebake_sim::triton::{TritonDelays, TritonSim, TritonSimOptions};
+use imagebake_testing::needs_root;
+
+const BIN: &str = env!("CARGO_BIN_EXE_imagebake");
+
+fn imagebake(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("TRITON_PROFILE")
+        .output()
+        .expect("imagebake runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn spec_dir(manifest: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    fs::write(d.path().join("manifest"), manifest).unwrap();
+    fs::write(d.path().join("packages"), "nginx\n").unwrap();
+    fs::write(
+        d.path().join("customize"),
+        "echo customized > /etc/customized\n",
+    )
+    .unwrap();
+    d
+}
+
+fn dir_arg(d: &Path) -> &str {
+    d.to_str().unwrap()
+}
+
+#[test]
+fn spec_check_summarizes_or_names_the_bad_line() {
+    let d = spec_dir("name=\"web-1.0.0\"\nbase=\"base-64-lts-23.4.0\"\nminram=\"2048\"\n");
+    let o = imagebake(&["spec", "check", dir_arg(d.path())]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains(": web 1.0.0"), "{t}");
+    assert!(t.contains("packages: nginx"), "{t}");
+    assert!(
+        t.contains("triton: image_name=\"web\" image_version=\"1.0.0\""),
+        "{t}"
+    );
+
+    let d = spec_dir("name=\"web-1.0.0\"\nbase=`uname`\n");
+    let o = imagebake(&["spec", "check", dir_arg(d.path())]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("manifest:2"), "{t}");
+}
+
+#[needs_root("simulated machines: overlay mounts, chroot, sshd")]
+#[tokio::test]
+async fn spec_build_bakes_on_triton_with_the_package_from_minram() {
+    let sim = TritonSim::start(TritonSimOptions {
+        delays: TritonDelays::all(std::time::Duration::from_millis(5)),
+        ssh: SshMode::On,
+        ..TritonSimOptions::default()
+    })
+    .await
+    .expect("simulator with SSH machines starts");
+    let d = spec_dir("name=\"web-1.0.0\"\nbase=\"base-64-lts-23.4.0\"\nminram=\"1500\"\n");
+    let set = |k: &str, v: &str| format!("{k}={v}");
+    let args = [
+        set("triton_url", &sim.url()),
+        set("triton_account", sim.account()),
+        set("triton_key_id", sim.key_id()),
+        set(
+            "triton_key_material",
+            sim.private_key_path().to_str().unwrap(),
+        ),
+        set("communicator", "ssh"),
+        set("ssh_port", &sim.ssh_port().unwrap().to_string()),
+        set("poll_cap", "10ms"),
+    ];
+    let mut argv = vec!["spec", "build", "--builder", "triton"];
+    for a in &args {
+        argv.extend(["--set", a.as_str()]);
+    }
+    argv.push(dir_arg(d.path()));
+    let o = tokio::task::spawn_blocking({
+        let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+        move || Command::new(BIN).args(&argv).output().expect("runs")
+    })
+    .await
+    .unwrap();
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    // g1.medium (4096 MiB) is the smallest with 1500 MiB.
+    assert!(t.contains("Note: package g1.medium (4096 MiB"), "{t}");
+    let inv = sim.inventory();
+    assert!(inv.machines.is_empty(), "{:?}", inv.machines);
+    let images = inv.custom_images();
+    assert_eq!(images.len(), 1, "{images:?}");
+    assert_eq!(
+        (images[0].name.as_str(), images[0].version.as_str()),
+        ("web", "1.0.0")
+    );
+    let id = images[0].id.clone();
+    assert_eq!(
+        sim.image_file(&id, "/etc/customized").as_deref(),
+        Some(&b"customized\n"[..])
+    );
+    assert!(
+        sim.image_file(&id, "/opt/local/pkg/nginx-1.25.4/+COMMENT")
+            .is_some()
+    );
+}
