@@ -1,0 +1,378 @@
+//! Importing a local disk image into the Oxide simulator without an
+//! instance (`imagebake_core::steps::oxide::import_image`): the image's
+//! bytes equal the file's, zero chunks are not sent, a qcow2 file is
+//! converted first; and every fault (a 5xx on the writes, lost answers,
+//! Ctrl-C mid-upload, a finalize failure, a taken name) leaves nothing in
+//! the simulator: no disk, no snapshot, no image but the seeded ones.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use imagebake_core::oxide_client::{
+    Backoff, BlockSize, Client, Config, Image, NameOrId, RetryPolicy,
+};
+use imagebake_core::steps::oxide::{CHUNK, ImageSpec, ImportSpec, OxideApi, import_image};
+use imagebake_core::{BuildError, Built, CancellationToken, Runner};
+use imagebake_sim::Fault;
+use imagebake_sim::oxide::{OxideSim, OxideSimOptions};
+
+mod support;
+use support::{cancel_when, ms};
+
+const SEED_IMAGES: usize = 3;
+
+async fn new_sim() -> Arc<OxideSim> {
+    Arc::new(
+        OxideSim::start(OxideSimOptions::default())
+            .await
+            .expect("simulator starts"),
+    )
+}
+
+fn api(sim: &OxideSim) -> OxideApi {
+    let retry = RetryPolicy {
+        max_attempts: 3,
+        backoff: Backoff::new(ms(1), ms(5)),
+    };
+    let client = Client::new(Config::new(sim.url(), sim.token()).retry_policy(retry)).unwrap();
+    let mut api = OxideApi::new(client, NameOrId::from("imagebake"));
+    api.retry = retry;
+    api
+}
+
+fn spec(file: &Path, block_size: BlockSize) -> ImportSpec {
+    ImportSpec {
+        file: file.to_owned(),
+        disk_name: "import-disk".into(),
+        snapshot_name: "import-snap".into(),
+        image: ImageSpec {
+            name: "imported".into(),
+            os: "linux".into(),
+            version: "1".into(),
+            description: "imported by a test".into(),
+        },
+        block_size,
+        parallelism: 4,
+    }
+}
+
+/// A sparse file of `size` bytes with data at `extents` (offset, length):
+/// each extent holds a pattern that differs by offset.
+fn sparse_file(dir: &Path, name: &str, size: u64, extents: &[(u64, usize)]) -> PathBuf {
+    use std::os::unix::fs::FileExt;
+    let path = dir.join(name);
+    let f = std::fs::File::create(&path).unwrap();
+    f.set_len(size).unwrap();
+    for (off, len) in extents {
+        let data: Vec<u8> = (0..*len)
+            .map(|i| ((off + i as u64) % 253 + 1) as u8)
+            .collect();
+        f.write_all_at(&data, *off).unwrap();
+    }
+    path
+}
+
+async fn run(
+    sim: &OxideSim,
+    spec: &ImportSpec,
+    token: CancellationToken,
+) -> Result<Built<Image>, BuildError> {
+    let api = api(sim);
+    let spec = spec.clone();
+    Runner::new()
+        .run("import", token, move |cx| async move {
+            import_image(&cx, &api, &spec).await
+        })
+        .await
+}
+
+/// The image holds exactly the file's bytes, then zeros.
+fn assert_image_is_file(sim: &OxideSim, image: &Image, file: &Path) {
+    let want = std::fs::read(file).unwrap();
+    let got = sim
+        .image_bytes(image.id, 0, want.len() as u64)
+        .unwrap()
+        .expect("the image keeps its bytes");
+    assert!(got == want, "the image's bytes differ from the file's");
+    let end = sim.image_data_end(image.id).unwrap();
+    assert!(
+        end <= want.len() as u64,
+        "bytes written past the file: {end}"
+    );
+}
+
+/// Nothing but the seeded images (and `image`, if any) is left.
+fn assert_only(sim: &OxideSim, image: Option<&str>) {
+    let inv = sim.inventory();
+    assert!(inv.disks.is_empty(), "disks left: {:?}", inv.disks);
+    assert!(
+        inv.snapshots.is_empty(),
+        "snapshots left: {:?}",
+        inv.snapshots
+    );
+    let extra: Vec<&str> = inv
+        .images
+        .iter()
+        .skip(SEED_IMAGES)
+        .map(|i| i.name.as_str())
+        .collect();
+    assert_eq!(extra, image.into_iter().collect::<Vec<_>>(), "images");
+}
+
+fn bulk_writes(sim: &OxideSim) -> usize {
+    sim.requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/bulk-write"))
+        .count()
+}
+
+#[tokio::test]
+async fn a_sparse_file_becomes_an_image_with_its_bytes_and_only_the_image_is_left() {
+    let sim = new_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    // 5 MiB + 3 blocks: data in chunks 0, 2 (across into 3) and the short
+    // last one; chunk 1 and 4..9 are holes, chunk 5 is written zeros.
+    let size = 10 * CHUNK + 1536;
+    let file = sparse_file(
+        dir.path(),
+        "disk.raw",
+        size,
+        &[
+            (0, 4096),
+            (2 * CHUNK + 1000, CHUNK as usize),
+            (10 * CHUNK, 1536),
+        ],
+    );
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new().write(true).open(&file).unwrap();
+        f.write_all_at(&vec![0; CHUNK as usize], 5 * CHUNK).unwrap();
+    }
+    let built = run(
+        &sim,
+        &spec(&file, BlockSize::B512),
+        CancellationToken::new(),
+    )
+    .await
+    .expect("the import succeeds");
+    let image = built.value;
+    assert_eq!(image.name, "imported");
+    assert_eq!(image.size, 1 << 30, "rounded up to a whole GiB");
+    assert_image_is_file(&sim, &image, &file);
+    assert_eq!(
+        bulk_writes(&sim),
+        4,
+        "only the chunks holding data are sent"
+    );
+    assert!(built.cleanup.is_clean(), "{}", built.cleanup);
+    assert_only(&sim, Some("imported"));
+}
+
+#[tokio::test]
+async fn every_block_size_works_and_a_file_not_in_whole_blocks_is_refused() {
+    let sim = new_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = sparse_file(dir.path(), "bs.raw", 3 * CHUNK, &[(CHUNK - 4096, 8192)]);
+    for (i, bs) in [BlockSize::B2048, BlockSize::B4096].into_iter().enumerate() {
+        let mut s = spec(&file, bs);
+        s.image.name = format!("imported-{i}");
+        let image = run(&sim, &s, CancellationToken::new()).await.unwrap().value;
+        assert_eq!(image.block_size, bs.bytes());
+        assert_image_is_file(&sim, &image, &file);
+    }
+    let odd = sparse_file(dir.path(), "odd.raw", 4096 + 512, &[(0, 100)]);
+    let e = run(
+        &sim,
+        &spec(&odd, BlockSize::B4096),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.step.as_deref(), Some("prepare raw file"));
+    assert!(
+        e.to_string()
+            .contains("file size 4608 is not divisible by block size 4096"),
+        "{e}"
+    );
+    let inv = sim.inventory();
+    assert!(inv.disks.is_empty() && inv.snapshots.is_empty(), "{inv:?}");
+    assert_eq!(inv.images.len(), SEED_IMAGES + 2);
+}
+
+#[tokio::test]
+async fn a_qcow2_file_is_converted_first() {
+    let sim = new_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let raw = sparse_file(dir.path(), "disk.raw", 2 * CHUNK, &[(CHUNK + 512, 2048)]);
+    let qcow2 = dir.path().join("disk.qcow2");
+    let out = std::process::Command::new("qemu-img")
+        .args(["convert", "-f", "raw", "-O", "qcow2"])
+        .arg(&raw)
+        .arg(&qcow2)
+        .output()
+        .expect("qemu-img runs");
+    assert!(out.status.success(), "{out:?}");
+    let image = run(
+        &sim,
+        &spec(&qcow2, BlockSize::B512),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap()
+    .value;
+    assert_image_is_file(&sim, &image, &raw);
+    // The raw working copy is gone.
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+}
+
+#[tokio::test]
+async fn lost_answers_are_retried_or_adopted_and_the_bytes_are_right() {
+    let sim = new_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = sparse_file(
+        dir.path(),
+        "disk.raw",
+        4 * CHUNK,
+        &[(0, 4 * CHUNK as usize)],
+    );
+    let f = sim.faults();
+    f.inject("disk_create", Fault::DropAfter, 1);
+    f.inject("disk_bulk_write_import_start", Fault::DropAfter, 1);
+    f.inject("disk_bulk_write_import", Fault::DropAfter, 1);
+    f.inject("disk_bulk_write_import", Fault::Status(503), 1);
+    f.inject("disk_bulk_write_import_stop", Fault::DropAfter, 1);
+    f.inject("disk_finalize_import", Fault::DropAfter, 1);
+    let image = run(
+        &sim,
+        &spec(&file, BlockSize::B512),
+        CancellationToken::new(),
+    )
+    .await
+    .expect("the import survives lost answers")
+    .value;
+    assert_image_is_file(&sim, &image, &file);
+    assert_only(&sim, Some("imported"));
+}
+
+#[tokio::test]
+async fn writes_that_keep_failing_leave_nothing() {
+    for fault in [Fault::Status(500), Fault::DropAfter] {
+        let sim = new_sim().await;
+        let dir = tempfile::tempdir().unwrap();
+        let file = sparse_file(
+            dir.path(),
+            "disk.raw",
+            4 * CHUNK,
+            &[(0, 4 * CHUNK as usize)],
+        );
+        sim.faults()
+            .inject("disk_bulk_write_import", fault.clone(), 100);
+        let e = run(
+            &sim,
+            &spec(&file, BlockSize::B512),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.step.as_deref(), Some("upload blocks"), "{fault:?}: {e}");
+        assert!(
+            e.to_string().contains("writing 524288 bytes at offset"),
+            "{e}"
+        );
+        assert!(e.cleanup.is_clean(), "{}", e.cleanup);
+        assert_only(&sim, None);
+    }
+}
+
+#[tokio::test]
+async fn a_finalize_failure_leaves_nothing() {
+    let sim = new_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = sparse_file(dir.path(), "disk.raw", CHUNK, &[(0, 512)]);
+    sim.faults()
+        .inject("disk_finalize_import", Fault::FailResource, 3);
+    let e = run(
+        &sim,
+        &spec(&file, BlockSize::B512),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.step.as_deref(), Some("finalize import"), "{e}");
+    assert!(e.to_string().contains("finalize disk saga failed"), "{e}");
+    assert!(e.cleanup.is_clean(), "{}", e.cleanup);
+    assert_only(&sim, None);
+}
+
+#[tokio::test]
+async fn an_image_create_failure_leaves_nothing() {
+    let sim = new_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = sparse_file(dir.path(), "disk.raw", CHUNK, &[(0, 512)]);
+    sim.faults().inject("image_create", Fault::FailResource, 3);
+    let e = run(
+        &sim,
+        &spec(&file, BlockSize::B512),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.step.as_deref(), Some("create image"), "{e}");
+    assert!(e.cleanup.is_clean(), "{}", e.cleanup);
+    assert_only(&sim, None);
+}
+
+#[tokio::test]
+async fn ctrl_c_mid_upload_leaves_nothing() {
+    let sim = new_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = sparse_file(
+        dir.path(),
+        "disk.raw",
+        64 * CHUNK,
+        &[(0, 64 * CHUNK as usize)],
+    );
+    // Slow writes, so the upload is surely under way when Ctrl-C comes.
+    sim.faults()
+        .inject("disk_bulk_write_import", Fault::Slow(ms(50)), 64);
+    let token = CancellationToken::new();
+    let s = sim.clone();
+    cancel_when(token.clone(), move || {
+        let n = bulk_writes(&s);
+        async move { n >= 6 }
+    });
+    let e = run(&sim, &spec(&file, BlockSize::B512), token)
+        .await
+        .unwrap_err();
+    assert!(e.is_cancelled(), "{e}");
+    assert_eq!(e.step.as_deref(), Some("upload blocks"), "{e}");
+    assert!(e.cleanup.is_clean(), "{}", e.cleanup);
+    // Writes still in flight at the simulator end before the disk goes.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_only(&sim, None);
+    assert!(bulk_writes(&sim) < 64, "the upload stopped early");
+}
+
+#[tokio::test]
+async fn a_taken_name_fails_before_anything_is_created() {
+    let sim = new_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = sparse_file(dir.path(), "disk.raw", CHUNK, &[(0, 512)]);
+    let mut s = spec(&file, BlockSize::B512);
+    s.image.name = "alpine-3-20".into();
+    let e = run(&sim, &s, CancellationToken::new()).await.unwrap_err();
+    assert_eq!(e.step.as_deref(), Some("check import names"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("image alpine-3-20 already exists in project imagebake"),
+        "{e}"
+    );
+    assert_eq!(e.cause.config_key(), Some("image_name"));
+    assert_only(&sim, None);
+    assert_eq!(bulk_writes(&sim), 0);
+}
