@@ -376,3 +376,216 @@ async fn a_taken_name_fails_before_anything_is_created() {
     assert_only(&sim, None);
     assert_eq!(bulk_writes(&sim), 0);
 }
+
+// ------------------------------------------------- the post-processors
+
+use imagebake_core::builders::Artifact;
+use imagebake_core::builders::local_chroot::LocalChrootArtifact;
+use imagebake_core::postprocess::{PostCx, decode};
+use imagebake_core::steps::chroot::DiskFormat;
+use imagebake_core::{BuildId, CleanupReport};
+use serde_json::{Value, json};
+
+fn post_cx(dir: &Path, cancel: CancellationToken) -> (PostCx, Arc<std::sync::Mutex<Vec<String>>>) {
+    let lines: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let l = lines.clone();
+    let cx = PostCx {
+        build_name: "local-chroot.scratch".into(),
+        builder_type: "local-chroot".into(),
+        run_uuid: "run".into(),
+        cwd: dir.to_owned(),
+        sensitive: Default::default(),
+        progress: Arc::new(move |line: &str| l.lock().unwrap().push(line.to_owned())),
+        cancel,
+    };
+    (cx, lines)
+}
+
+fn import_block(sim: &OxideSim, extra: Value) -> Value {
+    support::merged(
+        json!({
+            "host": sim.url(),
+            "token": sim.token(),
+            "project": "imagebake",
+            "image_name": "baked-locally",
+            "image_os": "busybox",
+            "image_version": "1.36",
+            "parallelism": "3",
+        }),
+        extra,
+    )
+}
+
+fn local_artifact(path: &Path) -> Arc<dyn Artifact> {
+    Arc::new(LocalChrootArtifact {
+        path: path.to_owned(),
+        format: DiskFormat::Raw,
+        build_id: BuildId::generate(),
+        cleanup: CleanupReport::default(),
+    })
+}
+
+#[tokio::test]
+async fn oxide_import_then_promote_turn_a_local_artifact_into_a_silo_image() {
+    let sim = new_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = sparse_file(
+        dir.path(),
+        "out.raw",
+        6 * CHUNK,
+        &[(0, 8192), (4 * CHUNK, 4096)],
+    );
+    let import = decode(
+        "oxide-import",
+        &import_block(&sim, json!({"block_size": 4096})),
+    )
+    .expect("the block decodes");
+    assert_eq!(import.kind(), "oxide-import");
+    let (cx, lines) = post_cx(dir.path(), CancellationToken::new());
+    let out = import
+        .process(&cx, local_artifact(&file))
+        .await
+        .expect("the import succeeds");
+    assert!(!out.force_keep_input);
+    let art = out.artifact;
+    assert_eq!(art.cloud(), "oxide");
+    assert_eq!(art.builder_type(), "oxide-import");
+    assert_eq!(art.name(), "baked-locally");
+    let id = NameOrId::from(art.id().unwrap().as_str());
+    let image = Client::new(Config::new(sim.url(), sim.token()))
+        .unwrap()
+        .image_view(id.clone(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (image.os.as_str(), image.version.as_str(), image.block_size),
+        ("busybox", "1.36", 4096)
+    );
+    assert!(
+        image.description.contains("imagebake-build="),
+        "{}",
+        image.description
+    );
+    assert_image_is_file(&sim, &image, &file);
+    assert_only(&sim, Some("baked-locally"));
+    let lines = lines.lock().unwrap().clone();
+    assert!(
+        lines.iter().any(|l| l == "oxide-import: upload blocks"),
+        "{lines:?}"
+    );
+
+    let promote = decode(
+        "oxide-image-promote",
+        &json!({"host": sim.url(), "token": sim.token()}),
+    )
+    .unwrap();
+    let art_id = art.id();
+    let promoted = promote.process(&cx, art).await.expect("promoted").artifact;
+    assert_eq!(promoted.id(), art_id);
+    let image = Client::new(Config::new(sim.url(), sim.token()))
+        .unwrap()
+        .image_view(id.clone(), None)
+        .await
+        .unwrap();
+    assert!(image.is_silo_image());
+    // A local file is not an Oxide image: promoting it is refused.
+    let e = promote
+        .process(&cx, local_artifact(&file))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("is not an Oxide image"), "{e}");
+}
+
+#[tokio::test]
+async fn oxide_import_cancelled_leaves_nothing() {
+    let sim = new_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = sparse_file(
+        dir.path(),
+        "out.raw",
+        32 * CHUNK,
+        &[(0, 32 * CHUNK as usize)],
+    );
+    sim.faults()
+        .inject("disk_bulk_write_import", Fault::Slow(ms(50)), 32);
+    let import = decode("oxide-import", &import_block(&sim, json!({}))).unwrap();
+    let token = CancellationToken::new();
+    let s = sim.clone();
+    cancel_when(token.clone(), move || {
+        let n = bulk_writes(&s);
+        async move { n >= 3 }
+    });
+    let (cx, _) = post_cx(dir.path(), token);
+    let e = import
+        .process(&cx, local_artifact(&file))
+        .await
+        .unwrap_err();
+    assert!(e.is_cancelled(), "{e}");
+    tokio::time::sleep(ms(100)).await;
+    assert_only(&sim, None);
+}
+
+#[test]
+fn post_processor_keys_are_checked_and_named() {
+    let base = json!({
+        "host": "http://127.0.0.1:1", "token": "oxide-token-secret", "project": "imagebake",
+        "image_name": "img", "image_os": "linux", "image_version": "1",
+    });
+    let d = decode("oxide-import", &base).unwrap();
+    assert!(!format!("{d:?}").contains("oxide-token-secret"), "{d:?}");
+    for (extra, key, text) in [
+        (json!({"bogus": 1}), "bogus", "unknown key `bogus`"),
+        (
+            json!({"project": null}),
+            "project",
+            "missing required key `project`",
+        ),
+        (
+            json!({"image_os": null}),
+            "image_os",
+            "missing required key `image_os`",
+        ),
+        (
+            json!({"block_size": 1000}),
+            "block_size",
+            "1000 is not 512, 2048 or 4096",
+        ),
+        (
+            json!({"parallelism": 0}),
+            "parallelism",
+            "0 is not between 1 and 64",
+        ),
+        (
+            json!({"parallelism": "many"}),
+            "parallelism",
+            "expected a whole number",
+        ),
+        (
+            json!({"image_name": "Not_A_Name"}),
+            "image_name",
+            "key `image_name`",
+        ),
+        (json!({"disk_name": "-x"}), "disk_name", "key `disk_name`"),
+        (
+            json!({"token": null}),
+            "host",
+            "key `host` is set but `token` is not",
+        ),
+        (json!({"profile": "p"}), "profile", "conflicts"),
+    ] {
+        let e = decode("oxide-import", &support::merged(base.clone(), extra)).unwrap_err();
+        assert_eq!(e.config_key(), Some(key), "{e}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("post-processor oxide-import") && msg.contains(text),
+            "{msg}"
+        );
+        assert!(!msg.contains("oxide-token-secret"), "{msg}");
+    }
+    let e = decode(
+        "oxide-image-promote",
+        &json!({"host": "http://127.0.0.1:1", "token": "t", "image_name": "img"}),
+    )
+    .unwrap_err();
+    assert_eq!(e.config_key(), Some("project"), "{e}");
+}

@@ -7,6 +7,11 @@
 //! A post-processor type is a [`PostProcessor`] made from its block by
 //! [`decode`].
 
+#[cfg(feature = "oxide")]
+pub mod oxide_image_promote;
+#[cfg(feature = "oxide")]
+pub mod oxide_import;
+
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -76,6 +81,16 @@ pub trait PostProcessor: fmt::Debug + Send + Sync {
 /// Decodes one post-processor block (its own keys, meta keys removed).
 /// An unknown type or key is an error naming the key.
 pub fn decode(kind: &str, config: &Value) -> Result<Box<dyn PostProcessor>, Error> {
+    #[cfg(feature = "oxide")]
+    match kind {
+        oxide_import::TYPE => return Ok(Box::new(oxide_import::OxideImport::from_config(config)?)),
+        oxide_image_promote::TYPE => {
+            return Ok(Box::new(
+                oxide_image_promote::OxideImagePromote::from_config(config)?,
+            ));
+        }
+        _ => {}
+    }
     let _ = config;
     Err(Error::config_at(
         "type",

@@ -60,6 +60,7 @@ mod sweep;
 
 pub use artifact::OxideArtifact;
 pub use config::{BUILDER, KEYS, OxideConfig, REQUIRED};
+pub(crate) use plan::credentials;
 pub use sweep::OxideSweeper;
 
 use oxide_client::{Client, RetryPolicy};

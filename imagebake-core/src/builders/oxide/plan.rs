@@ -256,10 +256,33 @@ fn source(c: &OxideConfig) -> Result<ImageSource, Error> {
 /// Host and token, a profile, or (neither) the SDK's resolution from
 /// `OXIDE_*` and `~/.config/oxide`.
 fn client_config(c: &OxideConfig) -> Result<oxide_client::Config, Error> {
-    let host = non_empty(&c.host);
-    let token = c.token.as_ref().filter(|t| !t.expose().trim().is_empty());
-    let profile = non_empty(&c.profile);
-    let creds = |e: oxide_client::Error| err(&format!("Oxide credentials: {e}"));
+    credentials(
+        &format!("builder {BUILDER}"),
+        c.host.as_deref(),
+        c.token.as_ref(),
+        c.profile.as_deref(),
+    )
+}
+
+/// The client configuration from the `host`, `token` and `profile` keys of
+/// `component` (`builder oxide-instance`, `post-processor oxide-import`):
+/// host and token, a profile, or (neither) the SDK's resolution from
+/// `OXIDE_*` and `~/.config/oxide`. Errors name the component and the key.
+pub(crate) fn credentials(
+    component: &str,
+    host: Option<&str>,
+    token: Option<&imagebake_http::Secret>,
+    profile: Option<&str>,
+) -> Result<oxide_client::Config, Error> {
+    fn trimmed(v: Option<&str>) -> Option<&str> {
+        v.map(str::trim).filter(|s| !s.is_empty())
+    }
+    let (host, profile) = (trimmed(host), trimmed(profile));
+    let token = token.filter(|t| !t.expose().trim().is_empty());
+    let err_at =
+        |key: &str, message: &str| Error::config_at(key, format!("{component}: {message}"));
+    let creds =
+        |e: oxide_client::Error| Error::Config(format!("{component}: Oxide credentials: {e}"));
     match (host, token, profile) {
         (Some(_), _, Some(_)) | (_, Some(_), Some(_)) => Err(err_at(
             "profile",
