@@ -589,3 +589,51 @@ fn post_processor_keys_are_checked_and_named() {
     .unwrap_err();
     assert_eq!(e.config_key(), Some("project"), "{e}");
 }
+
+/// A `local-chroot` build from scratch (busybox, a shell provisioner), then
+/// `oxide-import` of its output: the image on the simulator holds exactly
+/// the built file. (The same chain in one HCL2 template needs the bake
+/// runner in `imagebake_core::bake`; this runs the post-processor on the
+/// builder's artifact directly.)
+#[imagebake_testing::needs_root("loop devices, mount, chroot")]
+#[tokio::test]
+async fn a_local_chroot_build_from_scratch_imported_into_oxide() {
+    use imagebake_core::builders::Builder;
+    use imagebake_core::builders::local_chroot::{LocalChrootBuilder, LocalChrootConfig};
+    use imagebake_core::provision::Shell;
+
+    let sim = new_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    imagebake_testing::busybox_tree(&tree, &["sh", "echo", "sync"], &["proc", "sys", "dev"]);
+    let out = dir.path().join("out.raw");
+    let cfg = LocalChrootConfig::from_json(&json!({
+        "type": "local-chroot",
+        "mount_path": format!("{}/mnt/{{{{.Device}}}}", dir.path().display()),
+        "from_scratch": true,
+        "image_size": "64M",
+        "rootfs_dir": tree,
+        "output_path": out,
+    }))
+    .unwrap();
+    let built = LocalChrootBuilder::new(cfg)
+        .unwrap()
+        .provisioner(Shell::inline(["echo baked-for-oxide > /etc/baked"]))
+        .run(&Runner::new(), CancellationToken::new())
+        .await
+        .expect("the local build succeeds");
+    let import = decode("oxide-import", &import_block(&sim, json!({}))).unwrap();
+    let (cx, _) = post_cx(dir.path(), CancellationToken::new());
+    let art = import
+        .process(&cx, Arc::new(built))
+        .await
+        .expect("the import succeeds")
+        .artifact;
+    let image = Client::new(Config::new(sim.url(), sim.token()))
+        .unwrap()
+        .image_view(NameOrId::from(art.id().unwrap().as_str()), None)
+        .await
+        .unwrap();
+    assert_image_is_file(&sim, &image, &out);
+    assert_only(&sim, Some("baked-locally"));
+}
