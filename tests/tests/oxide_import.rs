@@ -397,6 +397,7 @@ fn post_cx(dir: &Path, cancel: CancellationToken) -> (PostCx, Arc<std::sync::Mut
         sensitive: Default::default(),
         progress: Arc::new(move |line: &str| l.lock().unwrap().push(line.to_owned())),
         cancel,
+        force: false,
     };
     (cx, lines)
 }

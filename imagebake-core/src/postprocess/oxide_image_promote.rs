@@ -14,7 +14,7 @@ use oxide_client::{Client, Image, NameOrId};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::oxide_import::{Keys, OxideImageArtifact};
+use super::oxide_import::{Block, OxideImageArtifact, check_name, key_error, project};
 use super::{PostCx, PostOutput, PostProcessor};
 use crate::builders::Artifact;
 use crate::{CleanupReport, Error};
@@ -52,24 +52,18 @@ impl fmt::Debug for OxideImagePromote {
 impl OxideImagePromote {
     /// Decodes and checks a block's keys (no request is made).
     pub fn from_config(config: &Value) -> Result<Self, Error> {
-        let k = Keys::new(TYPE, config, KEYS)?;
-        let project = k.string("project")?;
-        let named = match (k.name("image_name")?, project) {
+        let b = Block::decode(TYPE, config, KEYS)?;
+        let client = b.client(TYPE)?;
+        let image_name = b.image_name.filter(|n| !n.trim().is_empty());
+        check_name(TYPE, "image_name", image_name.as_deref())?;
+        let named = match (image_name, b.project.filter(|p| !p.trim().is_empty())) {
             (None, _) => None,
-            (Some(name), Some(p)) => {
-                let p = NameOrId::from(p.as_str());
-                p.validate("project")
-                    .map_err(|e| k.err("project", &e.to_string()))?;
-                Some((name, p))
-            }
+            (Some(name), Some(p)) => Some((name, project(TYPE, p)?)),
             (Some(_), None) => {
-                return Err(k.err("project", "is needed with `image_name`"));
+                return Err(key_error(TYPE, "project", "is needed with `image_name`"));
             }
         };
-        Ok(Self {
-            client: k.client()?,
-            named,
-        })
+        Ok(Self { client, named })
     }
 
     /// Promotes the image (`input`'s, or the configured one) to the silo.

@@ -21,15 +21,17 @@ use futures::future::BoxFuture;
 use imagebake_http::Secret;
 use oxide_client::names::validate_name;
 use oxide_client::{BlockSize, Client, Image, NameOrId};
-use serde_json::{Map, Value, json};
+use serde::Deserialize;
+use serde_json::{Value, json};
 
 use super::{PostCx, PostOutput, PostProcessor};
 use crate::builders::oxide::credentials;
+use crate::builders::packer::secret_opt;
 use crate::builders::{Artifact, ArtifactKind};
+use crate::packer_template::decode_block;
 use crate::steps::oxide::{
     DEFAULT_PARALLELISM, ImageSpec, ImportSpec, OxideApi, description, import_image,
 };
-use crate::template::weak;
 use crate::{BuildId, CleanupReport, Error, Event, FnObserver, Runner};
 
 /// The post-processor's type in templates.
@@ -54,108 +56,87 @@ pub const KEYS: &[&str] = &[
 /// Most bulk writes in flight.
 const MAX_PARALLELISM: usize = 64;
 
-/// A post-processor block's keys, read as Packer reads them (weakly typed);
-/// errors name the post-processor and the key.
-pub(super) struct Keys<'a> {
-    kind: &'static str,
-    obj: &'a Map<String, Value>,
+/// An `oxide-import` or `oxide-image-promote` block as written (each
+/// type's own key list says which keys it takes).
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct Block {
+    #[serde(default)]
+    host: Option<String>,
+    #[serde(default, deserialize_with = "secret_opt")]
+    token: Option<Secret>,
+    #[serde(default)]
+    profile: Option<String>,
+    #[serde(default)]
+    insecure_skip_verify: bool,
+    #[serde(default)]
+    pub(super) project: Option<String>,
+    #[serde(default)]
+    pub(super) image_name: Option<String>,
+    #[serde(default)]
+    image_description: Option<String>,
+    #[serde(default)]
+    image_os: Option<String>,
+    #[serde(default)]
+    image_version: Option<String>,
+    #[serde(default)]
+    block_size: Option<u64>,
+    #[serde(default)]
+    disk_name: Option<String>,
+    #[serde(default)]
+    parallelism: Option<u64>,
 }
 
-impl<'a> Keys<'a> {
-    /// The keys of `config`, each one of `known`.
-    pub(super) fn new(
-        kind: &'static str,
-        config: &'a Value,
-        known: &[&str],
-    ) -> Result<Self, Error> {
-        let Value::Object(obj) = config else {
-            return Err(Error::Config(format!(
-                "post-processor {kind}: the configuration must be an object"
-            )));
-        };
-        if let Some(k) = obj.keys().find(|k| !known.contains(&k.as_str())) {
-            return Err(Error::config_at(
-                k.as_str(),
-                format!("post-processor {kind}: unknown key `{k}`"),
-            ));
-        }
-        Ok(Self { kind, obj })
+impl Block {
+    /// Decodes a `kind` block, whose keys are `keys`.
+    pub(super) fn decode(kind: &str, config: &Value, keys: &[&str]) -> Result<Self, Error> {
+        decode_block(&format!("post-processor {kind}"), config, keys)
     }
 
-    /// An error about `key`.
-    pub(super) fn err(&self, key: &str, message: &str) -> Error {
+    /// The client configuration of post-processor `kind`
+    /// (`host`/`token`/`profile` as the `oxide-instance` builder).
+    pub(super) fn client(&self, kind: &str) -> Result<oxide_client::Config, Error> {
+        Ok(credentials(
+            &format!("post-processor {kind}"),
+            self.host.as_deref(),
+            self.token.as_ref(),
+            self.profile.as_deref(),
+        )?
+        .insecure(self.insecure_skip_verify))
+    }
+}
+
+/// An error about `key` of post-processor `kind`.
+pub(super) fn key_error(kind: &str, key: &str, message: &str) -> Error {
+    Error::config_at(
+        key,
+        format!("post-processor {kind}: key `{key}`: {message}"),
+    )
+}
+
+/// `value` of key `key`, which must be set (and not empty).
+pub(super) fn required(kind: &str, key: &str, value: Option<String>) -> Result<String, Error> {
+    value.filter(|v| !v.trim().is_empty()).ok_or_else(|| {
         Error::config_at(
             key,
-            format!("post-processor {}: key `{key}`: {message}", self.kind),
+            format!("post-processor {kind}: missing required key `{key}`"),
         )
-    }
+    })
+}
 
-    fn get(&self, key: &str) -> Option<&'a Value> {
-        self.obj.get(key).filter(|v| !v.is_null())
+/// Checks a `Name` key.
+pub(super) fn check_name(kind: &str, key: &str, value: Option<&str>) -> Result<(), Error> {
+    match value {
+        Some(n) => validate_name("name", n).map_err(|e| key_error(kind, key, &e.to_string())),
+        None => Ok(()),
     }
+}
 
-    /// A string key (empty counts as unset).
-    pub(super) fn string(&self, key: &str) -> Result<Option<String>, Error> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => weak::to_string(v)
-                .map(|s| Some(s).filter(|s| !s.trim().is_empty()))
-                .ok_or_else(|| self.err(key, &format!("expected a string, got {v}"))),
-        }
-    }
-
-    /// A required string key.
-    pub(super) fn required(&self, key: &str) -> Result<String, Error> {
-        self.string(key)?.ok_or_else(|| {
-            Error::config_at(
-                key,
-                format!("post-processor {}: missing required key `{key}`", self.kind),
-            )
-        })
-    }
-
-    /// A `Name` key.
-    pub(super) fn name(&self, key: &str) -> Result<Option<String>, Error> {
-        let v = self.string(key)?;
-        if let Some(n) = &v {
-            validate_name("name", n).map_err(|e| self.err(key, &e.to_string()))?;
-        }
-        Ok(v)
-    }
-
-    /// A non-negative integer key.
-    pub(super) fn uint(&self, key: &str) -> Result<Option<u64>, Error> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => weak::to_i64(v)
-                .and_then(|n| u64::try_from(n).ok())
-                .map(Some)
-                .ok_or_else(|| self.err(key, &format!("expected a whole number, got {v}"))),
-        }
-    }
-
-    /// A boolean key (default false).
-    pub(super) fn flag(&self, key: &str) -> Result<bool, Error> {
-        match self.get(key) {
-            None => Ok(false),
-            Some(v) => {
-                weak::to_bool(v).ok_or_else(|| self.err(key, &format!("expected a bool, got {v}")))
-            }
-        }
-    }
-
-    /// The Oxide client configuration of `host`/`token`/`profile`/
-    /// `insecure_skip_verify`.
-    pub(super) fn client(&self) -> Result<oxide_client::Config, Error> {
-        let token = self.string("token")?.map(Secret::new);
-        Ok(credentials(
-            &format!("post-processor {}", self.kind),
-            self.string("host")?.as_deref(),
-            token.as_ref(),
-            self.string("profile")?.as_deref(),
-        )?
-        .insecure(self.flag("insecure_skip_verify")?))
-    }
+/// A project key, checked.
+pub(super) fn project(kind: &str, value: String) -> Result<NameOrId, Error> {
+    let p = NameOrId::from(value.as_str());
+    p.validate("project")
+        .map_err(|e| key_error(kind, "project", &e.to_string()))?;
+    Ok(p)
 }
 
 /// The `oxide-import` post-processor, decoded and checked.
@@ -185,48 +166,47 @@ impl fmt::Debug for OxideImport {
 }
 
 impl OxideImport {
-    /// Decodes and checks a block's keys (no request is made).
+    /// Decodes and checks a block's keys (no request is made). Unknown
+    /// keys and wrong types are errors naming the key.
     pub fn from_config(config: &Value) -> Result<Self, Error> {
-        let k = Keys::new(TYPE, config, KEYS)?;
-        let project = k.required("project")?;
-        let project = NameOrId::from(project.as_str());
-        project
-            .validate("project")
-            .map_err(|e| k.err("project", &e.to_string()))?;
-        let image_name = k.name("image_name")?.ok_or_else(|| {
-            Error::config_at(
-                "image_name",
-                format!("post-processor {TYPE}: missing required key `image_name`"),
-            )
-        })?;
-        let block_size = match k.uint("block_size")? {
+        let b = Block::decode(TYPE, config, KEYS)?;
+        let client = b.client(TYPE)?;
+        let project = project(TYPE, required(TYPE, "project", b.project)?)?;
+        let image_name = required(TYPE, "image_name", b.image_name)?;
+        check_name(TYPE, "image_name", Some(&image_name))?;
+        let disk_name = b.disk_name.filter(|d| !d.trim().is_empty());
+        check_name(TYPE, "disk_name", disk_name.as_deref())?;
+        let block_size = match b.block_size {
             None => BlockSize::B512,
-            Some(b) => u32::try_from(b)
+            Some(n) => u32::try_from(n)
                 .ok()
                 .and_then(BlockSize::from_bytes)
-                .ok_or_else(|| k.err("block_size", &format!("{b} is not 512, 2048 or 4096")))?,
+                .ok_or_else(|| {
+                    key_error(TYPE, "block_size", &format!("{n} is not 512, 2048 or 4096"))
+                })?,
         };
-        let parallelism = match k.uint("parallelism")? {
+        let parallelism = match b.parallelism {
             None => DEFAULT_PARALLELISM,
-            Some(p) => usize::try_from(p)
+            Some(n) => usize::try_from(n)
                 .ok()
                 .filter(|p| (1..=MAX_PARALLELISM).contains(p))
                 .ok_or_else(|| {
-                    k.err(
+                    key_error(
+                        TYPE,
                         "parallelism",
-                        &format!("{p} is not between 1 and {MAX_PARALLELISM}"),
+                        &format!("{n} is not between 1 and {MAX_PARALLELISM}"),
                     )
                 })?,
         };
         Ok(Self {
-            client: k.client()?,
+            client,
             project,
             image_name,
-            image_description: k.string("image_description")?,
-            image_os: k.required("image_os")?,
-            image_version: k.required("image_version")?,
+            image_description: b.image_description.filter(|d| !d.is_empty()),
+            image_os: required(TYPE, "image_os", b.image_os)?,
+            image_version: required(TYPE, "image_version", b.image_version)?,
             block_size,
-            disk_name: k.name("disk_name")?,
+            disk_name,
             parallelism,
         })
     }
