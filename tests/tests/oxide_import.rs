@@ -7,7 +7,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use imagebake_core::oxide_client::{
     Backoff, BlockSize, Client, Config, Image, NameOrId, RetryPolicy,
@@ -327,33 +326,44 @@ async fn an_image_create_failure_leaves_nothing() {
     assert_only(&sim, None);
 }
 
-#[tokio::test]
-async fn ctrl_c_mid_upload_leaves_nothing() {
-    let sim = new_sim().await;
-    let dir = tempfile::tempdir().unwrap();
+/// A file of `chunks` full chunks whose writes the simulator answers
+/// slowly, and a token cancelled (Ctrl-C) once `after` writes arrived: the
+/// upload is surely under way then.
+fn slow_upload(
+    sim: &Arc<OxideSim>,
+    dir: &Path,
+    chunks: u64,
+    after: usize,
+) -> (PathBuf, CancellationToken) {
     let file = sparse_file(
-        dir.path(),
+        dir,
         "disk.raw",
-        64 * CHUNK,
-        &[(0, 64 * CHUNK as usize)],
+        chunks * CHUNK,
+        &[(0, (chunks * CHUNK) as usize)],
     );
-    // Slow writes, so the upload is surely under way when Ctrl-C comes.
+    let n = usize::try_from(chunks).unwrap();
     sim.faults()
-        .inject("disk_bulk_write_import", Fault::Slow(ms(50)), 64);
+        .inject("disk_bulk_write_import", Fault::Slow(ms(50)), n);
     let token = CancellationToken::new();
     let s = sim.clone();
     cancel_when(token.clone(), move || {
         let n = bulk_writes(&s);
-        async move { n >= 6 }
+        async move { n >= after }
     });
+    (file, token)
+}
+
+#[tokio::test]
+async fn ctrl_c_mid_upload_leaves_nothing() {
+    let sim = new_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (file, token) = slow_upload(&sim, dir.path(), 64, 6);
     let e = run(&sim, &spec(&file, BlockSize::B512), token)
         .await
         .unwrap_err();
     assert!(e.is_cancelled(), "{e}");
     assert_eq!(e.step.as_deref(), Some("upload blocks"), "{e}");
     assert!(e.cleanup.is_clean(), "{}", e.cleanup);
-    // Writes still in flight at the simulator end before the disk goes.
-    tokio::time::sleep(Duration::from_millis(100)).await;
     assert_only(&sim, None);
     assert!(bulk_writes(&sim) < 64, "the upload stopped early");
 }
@@ -501,28 +511,14 @@ async fn oxide_import_then_promote_turn_a_local_artifact_into_a_silo_image() {
 async fn oxide_import_cancelled_leaves_nothing() {
     let sim = new_sim().await;
     let dir = tempfile::tempdir().unwrap();
-    let file = sparse_file(
-        dir.path(),
-        "out.raw",
-        32 * CHUNK,
-        &[(0, 32 * CHUNK as usize)],
-    );
-    sim.faults()
-        .inject("disk_bulk_write_import", Fault::Slow(ms(50)), 32);
+    let (file, token) = slow_upload(&sim, dir.path(), 32, 3);
     let import = decode("oxide-import", &import_block(&sim, json!({}))).unwrap();
-    let token = CancellationToken::new();
-    let s = sim.clone();
-    cancel_when(token.clone(), move || {
-        let n = bulk_writes(&s);
-        async move { n >= 3 }
-    });
     let (cx, _) = post_cx(dir.path(), token);
     let e = import
         .process(&cx, local_artifact(&file))
         .await
         .unwrap_err();
     assert!(e.is_cancelled(), "{e}");
-    tokio::time::sleep(ms(100)).await;
     assert_only(&sim, None);
 }
 

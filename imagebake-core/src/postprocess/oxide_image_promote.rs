@@ -6,7 +6,6 @@
 //! Keys: `host`/`token`/`profile`, `insecure_skip_verify` (as the
 //! `oxide-instance` builder), `project`, `image_name`.
 
-use std::fmt;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
@@ -33,20 +32,11 @@ pub const KEYS: &[&str] = &[
 ];
 
 /// The `oxide-image-promote` post-processor, decoded and checked.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct OxideImagePromote {
     client: oxide_client::Config,
     /// `image_name` in `project`, instead of the input artifact's image.
     named: Option<(String, NameOrId)>,
-}
-
-impl fmt::Debug for OxideImagePromote {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OxideImagePromote")
-            .field("client", &self.client)
-            .field("named", &self.named)
-            .finish()
-    }
 }
 
 impl OxideImagePromote {

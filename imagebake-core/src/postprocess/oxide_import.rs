@@ -140,7 +140,7 @@ pub(super) fn project(kind: &str, value: String) -> Result<NameOrId, Error> {
 }
 
 /// The `oxide-import` post-processor, decoded and checked.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct OxideImport {
     client: oxide_client::Config,
     project: NameOrId,
@@ -151,18 +151,6 @@ pub struct OxideImport {
     block_size: BlockSize,
     disk_name: Option<String>,
     parallelism: usize,
-}
-
-impl fmt::Debug for OxideImport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OxideImport")
-            .field("client", &self.client)
-            .field("project", &self.project)
-            .field("image_name", &self.image_name)
-            .field("block_size", &self.block_size)
-            .field("parallelism", &self.parallelism)
-            .finish_non_exhaustive()
-    }
 }
 
 impl OxideImport {

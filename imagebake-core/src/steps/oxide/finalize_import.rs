@@ -4,8 +4,9 @@ use async_trait::async_trait;
 use oxide_client::{FinalizeDisk, NameOrId, Snapshot};
 use uuid::Uuid;
 
-use super::{ImportedSnapshot, OxideApi, UploadedDisk, api, create_or_adopt, delete, found};
-use crate::{Cleanup, Create, Error, Resource, Step, StepCx};
+use super::snapshot::delete_snapshot;
+use super::{ImportedSnapshot, OxideApi, UploadedDisk, api, create_or_adopt, found};
+use crate::{Create, Error, Step, StepCx, UndoWhen};
 
 /// `disk_finalize_import` of the uploaded disk into a snapshot named
 /// `snapshot_name` (the disk ends `detached`). The snapshot is the build's
@@ -48,17 +49,7 @@ impl Step<UploadedDisk> for FinalizeImport {
             }
         };
         let a = self.api.clone();
-        let undo = move |s: &Snapshot| {
-            let (c, id) = (a.undo_client(), s.id);
-            Cleanup::always(
-                Resource::new("snapshot", id.to_string()).named(s.name.clone()),
-                move |_| async move {
-                    delete(c.snapshot_delete(id, None))
-                        .await
-                        .map_err(|e| api(format!("deleting snapshot {id}"), e))
-                },
-            )
-        };
+        let undo = move |s: &Snapshot| delete_snapshot(&a, s, UndoWhen::Always);
         let (a, n) = (self.api.clone(), name.clone());
         let send = async move {
             let body = FinalizeDisk::with_snapshot(n.clone());
