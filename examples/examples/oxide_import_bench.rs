@@ -71,6 +71,7 @@ async fn run() -> anyhow::Result<()> {
         },
         block_size: BlockSize::B512,
         parallelism,
+        replace_image: false,
     };
     let started = Instant::now();
     let built = Runner::new()

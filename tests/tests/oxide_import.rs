@@ -53,6 +53,7 @@ fn spec(file: &Path, block_size: BlockSize) -> ImportSpec {
         },
         block_size,
         parallelism: 4,
+        replace_image: false,
     }
 }
 
@@ -369,6 +370,28 @@ async fn ctrl_c_mid_upload_leaves_nothing() {
 }
 
 #[tokio::test]
+async fn force_replaces_an_image_of_the_same_name() {
+    let sim = new_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let first = sparse_file(dir.path(), "first.raw", CHUNK, &[(0, 512)]);
+    let old = run(
+        &sim,
+        &spec(&first, BlockSize::B512),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap()
+    .value;
+    let second = sparse_file(dir.path(), "second.raw", 2 * CHUNK, &[(CHUNK, 1024)]);
+    let mut s = spec(&second, BlockSize::B512);
+    s.replace_image = true;
+    let new = run(&sim, &s, CancellationToken::new()).await.unwrap().value;
+    assert_ne!(new.id, old.id);
+    assert_image_is_file(&sim, &new, &second);
+    assert_only(&sim, Some("imported"));
+}
+
+#[tokio::test]
 async fn a_taken_name_fails_before_anything_is_created() {
     let sim = new_sim().await;
     let dir = tempfile::tempdir().unwrap();
@@ -565,8 +588,8 @@ fn post_processor_keys_are_checked_and_named() {
         (json!({"disk_name": "-x"}), "disk_name", "key `disk_name`"),
         (
             json!({"token": null}),
-            "host",
-            "key `host` is set but `token` is not",
+            "token",
+            "neither `token` nor OXIDE_TOKEN",
         ),
         (json!({"profile": "p"}), "profile", "conflicts"),
     ] {

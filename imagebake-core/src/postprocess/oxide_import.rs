@@ -100,6 +100,7 @@ impl Block {
             self.host.as_deref(),
             self.token.as_ref(),
             self.profile.as_deref(),
+            &|k| std::env::var(k).ok(),
         )?
         .insecure(self.insecure_skip_verify))
     }
@@ -200,7 +201,7 @@ impl OxideImport {
     }
 
     /// What to import from `file` for build `build_id`.
-    fn spec(&self, file: PathBuf, build_id: &BuildId) -> ImportSpec {
+    fn spec(&self, file: PathBuf, build_id: &BuildId, force: bool) -> ImportSpec {
         let disk_name = self
             .disk_name
             .clone()
@@ -220,15 +221,18 @@ impl OxideImport {
             },
             block_size: self.block_size,
             parallelism: self.parallelism,
+            replace_image: force,
         }
     }
 
     /// Imports `file` (raw or qcow2) into the project as the image; the
     /// run's progress goes to `progress`, `cancel` stops it (removing
-    /// what it made).
+    /// what it made). With `force` (`-force`), an image of the same name is
+    /// replaced.
     pub async fn import(
         &self,
         file: &Path,
+        force: bool,
         progress: Arc<dyn Fn(&str) + Send + Sync>,
         cancel: crate::CancellationToken,
     ) -> Result<OxideImageArtifact, Error> {
@@ -246,7 +250,7 @@ impl OxideImport {
             }
         })));
         let build_id = runner.id();
-        let spec = self.spec(file.to_owned(), &build_id);
+        let spec = self.spec(file.to_owned(), &build_id, force);
         progress(&format!(
             "{TYPE}: importing {} into project {} as image {}",
             file.display(),
@@ -328,7 +332,7 @@ impl PostProcessor for OxideImport {
                 file
             };
             let artifact = self
-                .import(&file, cx.progress.clone(), cx.cancel.clone())
+                .import(&file, cx.force, cx.progress.clone(), cx.cancel.clone())
                 .await?;
             Ok(PostOutput {
                 artifact: Arc::new(artifact),

@@ -8,7 +8,8 @@ use crate::{Error, Step, StepCx};
 
 /// `disk_view`, `snapshot_view` and `image_view` of the import's names in
 /// the project: the import fails before anything is created when one is
-/// taken (as `oxide disk import` checks them).
+/// taken (as `oxide disk import` checks them); with
+/// [`ImportSpec::replace_image`] the image name may be taken.
 #[derive(Debug, Clone)]
 pub struct CheckImportNames {
     api: OxideApi,
@@ -67,6 +68,9 @@ impl Step<()> for CheckImportNames {
             ),
         ];
         for (kind, key, value, r) in taken {
+            if kind == "image" && s.replace_image {
+                continue;
+            }
             match r {
                 Ok(None) => {}
                 Ok(Some(id)) => {

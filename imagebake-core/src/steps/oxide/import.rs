@@ -14,7 +14,7 @@ use oxide_client::{BlockSize, Disk, Image, Snapshot};
 
 use super::{
     CheckImportNames, CreateImportDisk, CreateImportImage, FinalizeImport, ImageSpec, OxideApi,
-    PrepareRawFile, UploadBlocks,
+    PrepareRawFile, ReplaceImage, UploadBlocks,
 };
 use crate::{Error, StepCx};
 
@@ -43,6 +43,10 @@ pub struct ImportSpec {
     pub block_size: BlockSize,
     /// Bulk writes in flight (at least 1).
     pub parallelism: usize,
+    /// `-force`: an image of the same name may exist; it is deleted right
+    /// before the new one is made ([`ReplaceImage`]), so a failure before
+    /// that keeps it.
+    pub replace_image: bool,
 }
 
 /// A raw file ready to upload.
@@ -112,6 +116,12 @@ pub async fn import_image(cx: &StepCx, api: &OxideApi, spec: &ImportSpec) -> Res
             uploaded,
         )
         .await?;
+    let snap = if spec.replace_image {
+        cx.step(&ReplaceImage::new(api.clone(), &spec.image.name), snap)
+            .await?
+    } else {
+        snap
+    };
     cx.step(
         &CreateImportImage::new(api.clone(), spec.image.clone()),
         snap,

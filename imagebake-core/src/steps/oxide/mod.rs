@@ -29,6 +29,7 @@ mod external_ip;
 mod finalize_import;
 mod import;
 mod prepare_raw_file;
+mod replace_image;
 mod snapshot;
 mod source_image;
 mod stop_instance;
@@ -58,6 +59,7 @@ pub use import::{
     UploadedDisk, import_image,
 };
 pub use prepare_raw_file::PrepareRawFile;
+pub use replace_image::ReplaceImage;
 pub use snapshot::CreateSnapshot;
 pub use source_image::{ImageSource, SourceImage};
 pub use stop_instance::StopInstance;
