@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use imagebake_core::builders::Artifact;
+use imagebake_core::builders::oxide::ImageDataSource;
 use imagebake_core::packer_template::Template;
-use imagebake_core::template::{self, Placeholders, Plan, TemplateError};
+use imagebake_core::template::{self, Plan, TemplateError};
 use imagebake_core::{CancellationToken, OnError};
 use imagebake_examples::bake::{self, BakeError, BakeOptions};
 use serde_json::{Value, json};
@@ -135,7 +136,7 @@ fn print_artifacts(plan: &Plan, artifacts: &[Box<dyn Artifact>]) {
 async fn plan(args: &BuildArgs) -> Result<Plan, TemplateError> {
     let opts = args.vars.options()?;
     // The only data source (oxide-image) is not read yet: see the report.
-    let mut plan = template::plan(&args.path, &opts, &Placeholders).await?;
+    let mut plan = template::plan(&args.path, &opts, &ImageDataSource).await?;
     plan.select(&args.only, &args.except)?;
     Ok(plan)
 }
