@@ -540,3 +540,240 @@ async fn the_binary_takes_the_oxide_api_version() {
     assert_eq!(status("2026010300.0.0").await, StatusCode::OK);
     assert_eq!(status(API_VERSION).await, StatusCode::BAD_REQUEST);
 }
+
+fn b64(data: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+fn import_disk_body(name: &str, size: u64, block_size: u32) -> Value {
+    json!({
+        "name": name, "description": "import", "size": size,
+        "disk_backend": { "type": "distributed",
+            "disk_source": { "type": "importing_blocks", "block_size": block_size } },
+    })
+}
+
+impl Raw {
+    async fn disk_state(&self, name: &str) -> Value {
+        let (_, d) = self
+            .get(&format!("/v1/disks/{name}?project=imagebake"))
+            .await;
+        d["state"]["state"].clone()
+    }
+
+    async fn disk_op(&self, name: &str, op: &str, body: Value) -> (StatusCode, Value) {
+        self.post(&format!("/v1/disks/{name}/{op}?project=imagebake"), body)
+            .await
+    }
+}
+
+#[tokio::test]
+async fn bulk_import_follows_the_disk_state_machine_and_keeps_the_bytes() {
+    let r = Raw::new().await;
+    let (s, d) = r
+        .post(
+            "/v1/disks?project=imagebake",
+            import_disk_body("imp", 1 << 30, 512),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{d}");
+    // The answer is the record as first inserted; the saga made it import_ready.
+    assert_eq!(d["state"]["state"], "creating");
+    assert_eq!(r.disk_state("imp").await, "import_ready");
+    // The name is taken now.
+    let (s, e) = r
+        .post(
+            "/v1/disks?project=imagebake",
+            import_disk_body("imp", 1 << 30, 512),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_error(&e, "ObjectAlreadyExists", "already exists: disk \"imp\"");
+
+    // Writes before start, and finalize while importing, are refused.
+    let chunk = vec![0xabu8; 4096];
+    let write =
+        |offset: u64, data: &[u8]| json!({ "offset": offset, "base64_encoded_data": b64(data) });
+    let (s, e) = r.disk_op("imp", "bulk-write", write(0, &chunk)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_error(
+        &e,
+        "InvalidRequest",
+        "cannot import blocks with a bulk write for disk in state import_ready",
+    );
+    let (s, e) = r.disk_op("imp", "bulk-write-stop", json!(null)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_error(
+        &e,
+        "InvalidRequest",
+        "cannot set disk in state import_ready to import_ready",
+    );
+    let (s, _) = r.disk_op("imp", "bulk-write-start", json!(null)).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(r.disk_state("imp").await, "importing_from_bulk_writes");
+    let (s, e) = r
+        .disk_op("imp", "finalize", json!({ "snapshot_name": "imp-snap" }))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_error(
+        &e,
+        "InvalidRequest",
+        "cannot finalize disk in state importing_from_bulk_writes",
+    );
+    // A disk being imported cannot be deleted.
+    let (s, _) = r
+        .call(Method::DELETE, "/v1/disks/imp?project=imagebake", None)
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+
+    // The write rules: aligned offset and length, inside the disk, at most
+    // the pantry's chunk size, valid base64.
+    for (body, why) in [
+        (
+            write(100, &chunk),
+            "offset 100 is not a multiple of the block size 512",
+        ),
+        (
+            write(0, &chunk[..100]),
+            "data length 100 is not a multiple of the block size 512",
+        ),
+        (
+            write((1 << 30) - 512, &chunk),
+            "write of 4096 bytes at offset 1073741312 is past the end of the disk (1073741824 bytes)",
+        ),
+        (
+            write(0, &vec![1u8; 1 << 20]),
+            "data len 1048576 over max chunk size 524288!",
+        ),
+    ] {
+        let (s, e) = r.disk_op("imp", "bulk-write", body).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{why}");
+        assert_error(&e, "InvalidRequest", why);
+    }
+    let (s, e) = r
+        .disk_op(
+            "imp",
+            "bulk-write",
+            json!({ "offset": 0, "base64_encoded_data": "!!" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("error base64 decoding data"),
+        "{e}"
+    );
+    // A body over the endpoint's limit is refused before anything else.
+    let huge = "A".repeat(imagebake_sim::oxide::BULK_WRITE_MAX_BODY + 16);
+    let (s, e) = r
+        .disk_op(
+            "imp",
+            "bulk-write",
+            json!({ "offset": 0, "base64_encoded_data": huge }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        e["message"],
+        "request body exceeded maximum size of 8388608 bytes"
+    );
+
+    // Two good writes; a 5xx fault writes nothing.
+    let (s, _) = r.disk_op("imp", "bulk-write", write(4096, &chunk)).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    r.sim
+        .faults()
+        .inject("disk_bulk_write_import", Fault::Status(500), 1);
+    let (s, _) = r
+        .disk_op("imp", "bulk-write", write(1 << 20, &[9u8; 512]))
+        .await;
+    assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
+    let (s, _) = r
+        .disk_op("imp", "bulk-write", write(65536, &[7u8; 512]))
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = r.disk_op("imp", "bulk-write-stop", json!(null)).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = r.disk_op("imp", "bulk-write", write(0, &chunk)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "a write after stop");
+
+    // A failed finalize saga unwinds to import_ready; then it succeeds.
+    r.sim
+        .faults()
+        .inject("disk_finalize_import", Fault::FailResource, 1);
+    let (s, _) = r
+        .disk_op("imp", "finalize", json!({ "snapshot_name": "imp-snap" }))
+        .await;
+    assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(r.disk_state("imp").await, "import_ready");
+    assert!(r.sim.inventory().snapshots.is_empty());
+    let (s, _) = r
+        .disk_op("imp", "finalize", json!({ "snapshot_name": "imp-snap" }))
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(r.disk_state("imp").await, "detached");
+    let (_, snap) = r.get("/v1/snapshots/imp-snap?project=imagebake").await;
+    assert_eq!(snap["state"], "ready");
+    let (s, img) = r
+        .post(
+            "/v1/images?project=imagebake",
+            json!({ "name": "imp-image", "description": "", "os": "linux", "version": "1",
+                "source": { "type": "snapshot", "id": snap["id"] } }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{img}");
+    // The image keeps the bytes after the disk and the snapshot are gone.
+    for path in [
+        "/v1/disks/imp?project=imagebake",
+        "/v1/snapshots/imp-snap?project=imagebake",
+    ] {
+        let (s, _) = r.call(Method::DELETE, path, None).await;
+        assert_eq!(s, StatusCode::NO_CONTENT, "{path}");
+    }
+    let id: uuid::Uuid = img["id"].as_str().unwrap().parse().unwrap();
+    let bytes = r.sim.image_bytes(id, 0, 70_000).unwrap().unwrap();
+    assert!(bytes[..4096].iter().all(|b| *b == 0));
+    assert_eq!(&bytes[4096..8192], &chunk[..]);
+    assert!(bytes[8192..65536].iter().all(|b| *b == 0));
+    assert!(bytes[65536..66048].iter().all(|b| *b == 7));
+    assert_eq!(r.sim.image_data_end(id), Some(66048));
+    let debian = r.image_id("debian-12").await.parse().unwrap();
+    assert_eq!(r.sim.image_bytes(debian, 0, 1).unwrap(), None);
+}
+
+#[tokio::test]
+async fn disk_create_checks_sizes_as_nexus_does() {
+    let r = Raw::new().await;
+    for (size, block, why) in [
+        (1u64 << 29, 512, "total size must be at least 1073741824"),
+        (
+            (1 << 30) + 4096,
+            4096,
+            "total size must be a multiple of 1073741824",
+        ),
+    ] {
+        let (s, e) = r
+            .post(
+                "/v1/disks?project=imagebake",
+                import_disk_body("sz", size, block),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{why}");
+        assert_error(
+            &e,
+            "InvalidValue",
+            &format!("unsupported value for \"size\": {why}"),
+        );
+    }
+    let (s, _) = r
+        .post(
+            "/v1/disks?project=imagebake",
+            import_disk_body("sz", 1 << 30, 1000),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(r.sim.inventory().disks.is_empty());
+}

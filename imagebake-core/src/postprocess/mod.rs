@@ -14,6 +14,11 @@ pub mod checksum;
 pub mod manifest;
 mod shell_local;
 
+#[cfg(feature = "oxide")]
+pub mod oxide_image_promote;
+#[cfg(feature = "oxide")]
+pub mod oxide_import;
+
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -101,10 +106,16 @@ pub fn decode(kind: &str, config: &Value) -> Result<Box<dyn PostProcessor>, Erro
         "manifest" => Ok(Box::new(manifest::Manifest::decode(config)?)),
         "checksum" => Ok(Box::new(checksum::Checksum::decode(config)?)),
         "shell-local" => Ok(Box::new(shell_local::ShellLocalPost::decode(config)?)),
+        #[cfg(feature = "oxide")]
+        oxide_import::TYPE => Ok(Box::new(oxide_import::OxideImport::from_config(config)?)),
+        #[cfg(feature = "oxide")]
+        oxide_image_promote::TYPE => Ok(Box::new(
+            oxide_image_promote::OxideImagePromote::from_config(config)?,
+        )),
         _ => Err(Error::config_at(
             "type",
             format!(
-                "post-processor: type {kind:?} is not supported (manifest, checksum or shell-local)"
+                "post-processor: type {kind:?} is not supported (manifest, checksum, shell-local, oxide-import or oxide-image-promote)"
             ),
         )),
     }

@@ -90,6 +90,7 @@ pub(crate) async fn create(
             block_size: snap.block_size,
             project_id: scope,
             times: Times::now(),
+            volume: snap.volume.clone(),
         };
         if let Some(vms) = &w.vms {
             vms.alias(image.id, snap.id);

@@ -67,14 +67,14 @@ enum DiskAttachment {
 
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-enum DiskBackend {
+pub(crate) enum DiskBackend {
     Local,
     Distributed { disk_source: DiskSource },
 }
 
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-enum DiskSource {
+pub(crate) enum DiskSource {
     Blank {
         block_size: u32,
     },
@@ -225,7 +225,15 @@ fn create_instance(
                 size,
                 disk_backend,
             } => {
-                let disk = plan_disk(w, pid, id, name, description, *size, disk_backend)?;
+                let disk = plan_disk(
+                    w,
+                    pid,
+                    DiskState::Attached(id),
+                    name,
+                    description,
+                    *size,
+                    disk_backend,
+                )?;
                 if new_disks.iter().any(|n: &Disk| n.name == disk.name) {
                     return Err(ApiError::already_exists("disk", name));
                 }
@@ -294,10 +302,10 @@ fn create_instance(
     Ok(json_response(StatusCode::CREATED, view))
 }
 
-fn plan_disk(
+pub(crate) fn plan_disk(
     w: &World,
     pid: Uuid,
-    instance: Uuid,
+    state: DiskState,
     name: &str,
     description: &str,
     size: u64,
@@ -360,8 +368,9 @@ fn plan_disk(
         image_id,
         snapshot_id,
         read_only,
-        state: DiskState::Attached(instance),
+        state,
         times: Times::now(),
+        volume: None,
     })
 }
 

@@ -12,24 +12,31 @@
 //! `ready`; an image is a copy of its snapshot; names are unique per project
 //! (`ObjectAlreadyExists`); lists page with opaque tokens and `next_page`;
 //! errors are `{request_id, message, error_code}`. Every instance's ephemeral
-//! IP is `127.0.0.1`.
+//! IP is `127.0.0.1`. A disk created for a bulk import goes through the
+//! import states (`import_ready`, `importing_from_bulk_writes`, finalize to
+//! `detached` with a snapshot) and keeps the written bytes in a sparse
+//! file, so an image made from its snapshot can be read back
+//! ([`OxideSim::image_bytes`]).
 //!
 //! Fault operation names are the API's operation ids (`instance_create`,
 //! `instance_stop`, `snapshot_create`, `image_create`, `disk_delete`, ...).
 
 mod http;
 mod images;
+mod import;
 mod instances;
 mod misc;
 mod model;
 mod storage;
 mod vm;
+mod volume;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use uuid::Uuid;
 
@@ -37,6 +44,7 @@ use crate::faults::Faults;
 use crate::machine::{GuestFlavor, Machines, ShutdownOnDrop, SshInfo, SshMode};
 use crate::server::SimServer;
 
+pub use import::{BULK_WRITE_MAX_BODY, MAX_CHUNK_SIZE};
 pub use model::SEED_PROJECT;
 
 /// The newest API version the simulator supports by default: what the
@@ -51,7 +59,12 @@ pub const OPERATIONS: &[&str] = &[
     "current_user_ssh_key_delete",
     "current_user_ssh_key_list",
     "current_user_ssh_key_view",
+    "disk_bulk_write_import",
+    "disk_bulk_write_import_start",
+    "disk_bulk_write_import_stop",
+    "disk_create",
     "disk_delete",
+    "disk_finalize_import",
     "disk_list",
     "disk_view",
     "image_create",
@@ -291,6 +304,38 @@ impl OxideSim {
         }
     }
 
+    /// `len` bytes of image `image` from `offset` (cut at the image's
+    /// end; unwritten blocks read as zeros), for an image made from an
+    /// imported disk's snapshot. `None` when the image is unknown or keeps
+    /// no bytes (the seeded images, images of instances' disks).
+    ///
+    /// # Errors
+    /// Reading the simulator's volume file failed.
+    pub fn image_bytes(
+        &self,
+        image: Uuid,
+        offset: u64,
+        len: u64,
+    ) -> std::io::Result<Option<Vec<u8>>> {
+        let Some(volume) = self.image_volume(image) else {
+            return Ok(None);
+        };
+        volume.read_at(offset, len).map(Some)
+    }
+
+    /// One past the last byte written into image `image`'s volume while it
+    /// was an imported disk (0: nothing written); `None` as for
+    /// [`OxideSim::image_bytes`]. Every byte from there to the image's end
+    /// reads as zero.
+    pub fn image_data_end(&self, image: Uuid) -> Option<u64> {
+        self.image_volume(image).map(|v| v.data_end())
+    }
+
+    fn image_volume(&self, image: Uuid) -> Option<Arc<volume::Volume>> {
+        let w = self.shared.world();
+        w.images.iter().find(|i| i.id == image)?.volume.clone()
+    }
+
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         self.server.url()
@@ -411,7 +456,23 @@ fn router(shared: Arc<Shared>) -> Router {
             "/v1/instances/{instance}/serial-console",
             get(instances::serial_console),
         )
-        .route("/v1/disks", get(storage::disk_list))
+        .route(
+            "/v1/disks",
+            get(storage::disk_list).post(import::disk_create),
+        )
+        .route(
+            "/v1/disks/{disk}/bulk-write-start",
+            post(import::bulk_write_start),
+        )
+        .route(
+            "/v1/disks/{disk}/bulk-write",
+            post(import::bulk_write).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/v1/disks/{disk}/bulk-write-stop",
+            post(import::bulk_write_stop),
+        )
+        .route("/v1/disks/{disk}/finalize", post(import::finalize))
         .route(
             "/v1/disks/{disk}",
             get(storage::disk_view).delete(storage::disk_delete),

@@ -1,5 +1,6 @@
 //! The simulated rack's contents: records, seed data, lookups and JSON views.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde_json::{Value, json};
@@ -7,6 +8,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::http::ApiError;
+use super::volume::Volume;
 
 /// The address every instance's ephemeral IP gets, so SSH from the host works.
 pub(crate) const EPHEMERAL_IP: &str = "127.0.0.1";
@@ -71,6 +73,8 @@ pub(crate) struct Image {
     pub(crate) block_size: u32,
     pub(crate) project_id: Option<Uuid>,
     pub(crate) times: Times,
+    /// Its bytes, when it was made from an imported disk.
+    pub(crate) volume: Option<Arc<Volume>>,
 }
 
 #[derive(Debug, Clone)]
@@ -131,6 +135,10 @@ pub(crate) enum DiskState {
     Detached,
     Attached(Uuid),
     Faulted,
+    /// Created for a bulk import, not being written.
+    ImportReady,
+    /// Taking bulk writes.
+    ImportingFromBulkWrites,
 }
 
 impl DiskState {
@@ -139,6 +147,8 @@ impl DiskState {
             DiskState::Detached => "detached",
             DiskState::Attached(_) => "attached",
             DiskState::Faulted => "faulted",
+            DiskState::ImportReady => "import_ready",
+            DiskState::ImportingFromBulkWrites => "importing_from_bulk_writes",
         }
     }
 }
@@ -156,6 +166,8 @@ pub(crate) struct Disk {
     pub(crate) read_only: bool,
     pub(crate) state: DiskState,
     pub(crate) times: Times,
+    /// Its bytes, when it was created for a bulk import.
+    pub(crate) volume: Option<Arc<Volume>>,
 }
 
 #[derive(Debug, Clone)]
@@ -169,6 +181,8 @@ pub(crate) struct Snapshot {
     pub(crate) block_size: u32,
     pub(crate) state: &'static str,
     pub(crate) times: Times,
+    /// The disk's bytes, when the disk kept them (an imported disk).
+    pub(crate) volume: Option<Arc<Volume>>,
 }
 
 #[derive(Debug, Clone)]
@@ -229,6 +243,7 @@ impl World {
             block_size: 512,
             project_id,
             times: Times::now(),
+            volume: None,
         };
         Self {
             user_id: Uuid::new_v4(),

@@ -142,6 +142,7 @@ pub(crate) async fn snapshot_create(
             block_size: disk.block_size,
             state: if ctx.fail { "faulted" } else { "ready" },
             times: Times::now(),
+            volume: disk.volume.clone(),
         };
         let view = snap.view();
         w.snapshots.push(snap);

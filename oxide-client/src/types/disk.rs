@@ -1,5 +1,7 @@
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use super::{BlockSize, DiskBackend, DiskSource};
 
 /// A disk (`Disk`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -100,3 +102,83 @@ impl DiskState {
         }
     }
 }
+
+/// Body of `disk_create` (`DiskCreate`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct DiskCreate {
+    /// Name of the new disk, unique in the project.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Size in bytes: a multiple of the block size and of 1 GiB, at least
+    /// 1 GiB, at most 1023 GiB.
+    pub size: u64,
+    /// Where its blocks come from.
+    pub disk_backend: DiskBackend,
+}
+
+impl DiskCreate {
+    /// A distributed disk named `name` of `size` bytes, blank and ready for
+    /// a bulk import (`importing_blocks`), with blocks of `block_size`.
+    pub fn importing_blocks(name: impl Into<String>, size: u64, block_size: BlockSize) -> Self {
+        Self {
+            name: name.into(),
+            description: String::new(),
+            size,
+            disk_backend: DiskBackend::Distributed {
+                disk_source: DiskSource::ImportingBlocks { block_size },
+            },
+        }
+    }
+
+    /// With this description.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = description.into();
+        self
+    }
+}
+
+/// Body of `disk_finalize_import` (`FinalizeDisk`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct FinalizeDisk {
+    /// The snapshot to take while finalizing; `None`: no snapshot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_name: Option<String>,
+}
+
+impl FinalizeDisk {
+    /// Finalizes into a snapshot named `name`.
+    pub fn with_snapshot(name: impl Into<String>) -> Self {
+        Self {
+            snapshot_name: Some(name.into()),
+        }
+    }
+}
+
+/// Body of `disk_bulk_write_import` (`ImportBlocksBulkWrite`): the bytes at
+/// `offset`, sent base64-encoded (standard alphabet, padded).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct ImportBlocksBulkWrite {
+    /// Byte offset in the disk, a multiple of its block size.
+    pub offset: u64,
+    /// The data, base64-encoded.
+    pub base64_encoded_data: String,
+}
+
+impl ImportBlocksBulkWrite {
+    /// The write of `data` at `offset`.
+    pub fn new(offset: u64, data: &[u8]) -> Self {
+        use base64::Engine as _;
+        Self {
+            offset,
+            base64_encoded_data: base64::engine::general_purpose::STANDARD.encode(data),
+        }
+    }
+}
+
+/// The largest bulk write the rack takes, decoded (the Crucible pantry's
+/// `MAX_CHUNK_SIZE`, 512 KiB).
+pub const BULK_WRITE_MAX_CHUNK: usize = 512 * 1024;

@@ -375,6 +375,17 @@ pub enum BlockSize {
 }
 
 impl BlockSize {
+    /// The block size of `bytes` bytes per block, if it is one of 512,
+    /// 2048 and 4096.
+    pub fn from_bytes(bytes: u32) -> Option<Self> {
+        match bytes {
+            512 => Some(BlockSize::B512),
+            2048 => Some(BlockSize::B2048),
+            4096 => Some(BlockSize::B4096),
+            _ => None,
+        }
+    }
+
     /// Bytes per block.
     pub fn bytes(self) -> u32 {
         match self {

@@ -15,7 +15,9 @@ mod snapshot;
 mod ssh_key;
 
 pub use common::{IpVersion, ListOptions, NameOrId, ResultsPage, SortMode};
-pub use disk::{Disk, DiskState};
+pub use disk::{
+    BULK_WRITE_MAX_CHUNK, Disk, DiskCreate, DiskState, FinalizeDisk, ImportBlocksBulkWrite,
+};
 pub use external_ip::ExternalIp;
 pub use image::{Digest, Image, ImageCreate, ImageSource};
 pub use instance::{

@@ -7,10 +7,11 @@ use std::sync::OnceLock;
 
 use jsonschema::{Draft, Validator};
 use oxide_client::{
-    DiskBackend, DiskSource, ExternalIpCreate, ImageCreate, InstanceAutoRestartPolicy,
-    InstanceCreate, InstanceDiskAttachment, InstanceNetworkInterfaceAttachment, IpVersion,
-    Ipv4Assignment, Ipv6Assignment, NameOrId, PoolSelector, PrivateIpStackCreate,
-    PrivateIpv4StackCreate, PrivateIpv6StackCreate, SnapshotCreate, SshKeyCreate,
+    BlockSize, DiskBackend, DiskCreate, DiskSource, ExternalIpCreate, FinalizeDisk, ImageCreate,
+    ImportBlocksBulkWrite, InstanceAutoRestartPolicy, InstanceCreate, InstanceDiskAttachment,
+    InstanceNetworkInterfaceAttachment, IpVersion, Ipv4Assignment, Ipv6Assignment, NameOrId,
+    PoolSelector, PrivateIpStackCreate, PrivateIpv4StackCreate, PrivateIpv6StackCreate,
+    SnapshotCreate, SshKeyCreate,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
@@ -240,6 +241,27 @@ fn every_request_body_validates_against_the_spec() {
     for disk in [NameOrId::from("boot"), NameOrId::Id(Uuid::new_v4())] {
         let body = SnapshotCreate::new("snap", disk).description("d");
         check_valid("snapshot_create", &v, &serde_json::to_value(&body).unwrap());
+    }
+
+    let v = validator(request_schema("disk_create"));
+    for bs in [BlockSize::B512, BlockSize::B2048, BlockSize::B4096] {
+        let body = DiskCreate::importing_blocks("imp", 1 << 30, bs).description("d");
+        check_valid("disk_create", &v, &serde_json::to_value(&body).unwrap());
+    }
+    let v = validator(request_schema("disk_bulk_write_import"));
+    let body = ImportBlocksBulkWrite::new(4096, &[1, 2, 3]);
+    check_valid(
+        "disk_bulk_write_import",
+        &v,
+        &serde_json::to_value(&body).unwrap(),
+    );
+    let v = validator(request_schema("disk_finalize_import"));
+    for body in [FinalizeDisk::default(), FinalizeDisk::with_snapshot("snap")] {
+        check_valid(
+            "disk_finalize_import",
+            &v,
+            &serde_json::to_value(&body).unwrap(),
+        );
     }
 
     let v = validator(request_schema("current_user_ssh_key_create"));

@@ -5,6 +5,7 @@ mod common;
 mod config;
 mod conformance;
 mod images;
+mod imports;
 mod instances;
 mod lookup;
 mod misc;

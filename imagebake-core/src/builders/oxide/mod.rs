@@ -65,6 +65,7 @@ mod sweep;
 pub use artifact::OxideArtifact;
 pub use config::{BUILDER, KEYS, OxideConfig, REQUIRED};
 pub use data_source::{DATA_SOURCE, ImageDataSource};
+pub(crate) use plan::credentials;
 pub use sweep::OxideSweeper;
 
 use oxide_client::{Client, RetryPolicy};

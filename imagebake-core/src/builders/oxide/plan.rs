@@ -269,10 +269,35 @@ fn client_config_with(
     c: &OxideConfig,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<oxide_client::Config, Error> {
-    let host = non_empty(&c.host);
-    let token = c.token.as_ref().filter(|t| !t.expose().trim().is_empty());
-    let profile = non_empty(&c.profile);
-    let creds = |e: oxide_client::Error| err(&format!("Oxide credentials: {e}"));
+    credentials(
+        &format!("builder {BUILDER}"),
+        c.host.as_deref(),
+        c.token.as_ref(),
+        c.profile.as_deref(),
+        env,
+    )
+}
+
+/// The client configuration from the `host`, `token` and `profile` keys of
+/// `component` (`builder oxide-instance`, `post-processor oxide-import`),
+/// with the environment `env` (see [`client_config_with`]). Errors name the
+/// component and the key.
+pub(crate) fn credentials(
+    component: &str,
+    host: Option<&str>,
+    token: Option<&Secret>,
+    profile: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<oxide_client::Config, Error> {
+    fn trimmed(v: Option<&str>) -> Option<&str> {
+        v.map(str::trim).filter(|s| !s.is_empty())
+    }
+    let (host, profile) = (trimmed(host), trimmed(profile));
+    let token = token.filter(|t| !t.expose().trim().is_empty());
+    let err_at =
+        |key: &str, message: &str| Error::config_at(key, format!("{component}: {message}"));
+    let creds =
+        |e: oxide_client::Error| Error::Config(format!("{component}: Oxide credentials: {e}"));
     let from_env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
     match (host, token, profile) {
         (Some(_), _, Some(_)) | (_, Some(_), Some(_)) => Err(err_at(

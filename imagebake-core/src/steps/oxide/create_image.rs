@@ -83,57 +83,65 @@ impl Step<Snapshotted> for CreateImage {
     }
 
     async fn run(&self, cx: &StepCx, snap: Snapshotted) -> Result<ImageMade, Error> {
-        cx.check_cancelled()?;
-        let s = &self.spec;
-        let body = ImageCreate::from_snapshot(
-            s.name.clone(),
-            snap.snapshot.id,
-            s.os.clone(),
-            s.version.clone(),
-        )
-        .description(s.description.clone());
-        let (a, spec) = (self.api.clone(), s.clone());
-        let find = move || {
-            let (a, spec) = (a.clone(), spec.clone());
-            async move {
-                find_image(&a, &spec)
-                    .await
-                    .map_err(|e| api(format!("looking up image {}", spec.name), e))
-            }
-        };
-        let a = self.api.clone();
-        let undo = move |i: &Image| {
-            let (a, id) = (a.clone(), i.id);
-            Cleanup::on_failure(
-                Resource::new("image", id.to_string()).named(i.name.clone()),
-                move |_| async move {
-                    delete(a.undo_client().image_delete(id, None))
-                        .await
-                        .map_err(|e| api(format!("deleting image {id}"), e))
-                },
-            )
-        };
-        let (a, spec) = (self.api.clone(), s.clone());
-        let send = async move {
-            let p = &a.project;
-            create_or_adopt(
-                || a.client.image_create(Some(p), &body),
-                || find_image(&a, &spec),
-            )
-            .await
-            .map_err(|e| api(format!("creating image {} in project {p}", spec.name), e))
-        };
-        let made = cx
-            .create(Create::new("image", Some(s.name.clone()), find, undo), send)
-            .await?;
-        let image = made.value;
-        let id = image.id;
-        tracing::info!(image = %id, name = %s.name, "image created");
+        let image = make_image(cx, &self.api, &self.spec, snap.snapshot.id).await?;
         Ok(ImageMade {
             snapshot: snap,
             image,
         })
     }
+}
+
+/// `image_create` in `api`'s project of the image `spec` describes, from
+/// snapshot `snapshot_id`, through [`StepCx::create`] (a Ctrl-C before the
+/// answer looks it up by its name, free when the build began, and deletes
+/// it); its delete runs if the build fails.
+pub(crate) async fn make_image(
+    cx: &StepCx,
+    api_: &OxideApi,
+    s: &ImageSpec,
+    snapshot_id: uuid::Uuid,
+) -> Result<Image, Error> {
+    cx.check_cancelled()?;
+    let body =
+        ImageCreate::from_snapshot(s.name.clone(), snapshot_id, s.os.clone(), s.version.clone())
+            .description(s.description.clone());
+    let (a, spec) = (api_.clone(), s.clone());
+    let find = move || {
+        let (a, spec) = (a.clone(), spec.clone());
+        async move {
+            find_image(&a, &spec)
+                .await
+                .map_err(|e| api(format!("looking up image {}", spec.name), e))
+        }
+    };
+    let a = api_.clone();
+    let undo = move |i: &Image| {
+        let (a, id) = (a.clone(), i.id);
+        Cleanup::on_failure(
+            Resource::new("image", id.to_string()).named(i.name.clone()),
+            move |_| async move {
+                delete(a.undo_client().image_delete(id, None))
+                    .await
+                    .map_err(|e| api(format!("deleting image {id}"), e))
+            },
+        )
+    };
+    let (a, spec) = (api_.clone(), s.clone());
+    let send = async move {
+        let p = &a.project;
+        create_or_adopt(
+            || a.client.image_create(Some(p), &body),
+            || find_image(&a, &spec),
+        )
+        .await
+        .map_err(|e| api(format!("creating image {} in project {p}", spec.name), e))
+    };
+    let made = cx
+        .create(Create::new("image", Some(s.name.clone()), find, undo), send)
+        .await?;
+    let image = made.value;
+    tracing::info!(image = %image.id, name = %s.name, "image created");
+    Ok(image)
 }
 
 /// The image `spec` describes, if there is one (its name was free when the

@@ -1,7 +1,10 @@
 //! The Oxide steps: resolve the source image, check the image name, make a
 //! temporary SSH key, create the instance, wait for it, find its reachable
 //! address, stop it, snapshot its boot disk, make the image, delete the
-//! snapshot.
+//! snapshot. And, without an instance, the import of a local disk image
+//! ([`import_image`]): check the names, make the file raw, create a disk for
+//! bulk import, upload its blocks, finalize it into a snapshot, make the
+//! image.
 //!
 //! The values passed between them are typed so that the steps only fit in a
 //! working order (a snapshot needs a [`StoppedInstance`], a stop needs a
@@ -15,16 +18,23 @@
 //! looks the resource up by name and adopts it if it is this build's.
 
 mod check_image_name;
+mod check_import_names;
 mod create_image;
+mod create_import_disk;
+mod create_import_image;
 mod create_instance;
 mod delete_instance;
 mod delete_snapshot;
 mod external_ip;
+mod finalize_import;
+mod import;
+mod prepare_raw_file;
 mod replace_image;
 mod snapshot;
 mod source_image;
 mod stop_instance;
 mod temp_key;
+mod upload_blocks;
 mod wait_running;
 mod wait_stopped;
 
@@ -36,15 +46,25 @@ use oxide_client::{Client, NameOrId};
 use uuid::Uuid;
 
 pub use check_image_name::CheckImageName;
+pub use check_import_names::CheckImportNames;
 pub use create_image::{CreateImage, ImagePlan, ImageSpec};
+pub use create_import_disk::{CreateImportDisk, abandon_disk};
+pub use create_import_image::CreateImportImage;
 pub use create_instance::{CreateInstance, InstanceSpec, Launch};
 pub use delete_snapshot::DeleteSnapshot;
 pub use external_ip::ExternalAddress;
+pub use finalize_import::FinalizeImport;
+pub use import::{
+    CHUNK, DEFAULT_PARALLELISM, GIB, ImportDisk, ImportSpec, ImportedSnapshot, RawFile,
+    UploadedDisk, import_image,
+};
+pub use prepare_raw_file::PrepareRawFile;
 pub use replace_image::ReplaceImage;
 pub use snapshot::CreateSnapshot;
 pub use source_image::{ImageSource, SourceImage};
 pub use stop_instance::StopInstance;
 pub use temp_key::{CreateTemporaryKey, TemporaryKeyHandle};
+pub use upload_blocks::UploadBlocks;
 pub use wait_running::WaitRunning;
 pub use wait_stopped::WaitStopped;
 

@@ -3,7 +3,7 @@ use std::borrow::Cow;
 use async_trait::async_trait;
 use oxide_client::NameOrId;
 
-use super::{OxideApi, Snapshotted, api, delete, found};
+use super::{OxideApi, api, delete, found};
 use crate::{Error, OutputStream, Step, StepCx};
 
 /// `-force` (`packer_force`): deletes the project's image of the artifact's
@@ -28,14 +28,14 @@ impl ReplaceImage {
 }
 
 #[async_trait]
-impl Step<Snapshotted> for ReplaceImage {
-    type Out = Snapshotted;
+impl<T: Send + 'static> Step<T> for ReplaceImage {
+    type Out = T;
 
     fn name(&self) -> Cow<'_, str> {
         Cow::Borrowed("replace image")
     }
 
-    async fn run(&self, cx: &StepCx, snap: Snapshotted) -> Result<Snapshotted, Error> {
+    async fn run(&self, cx: &StepCx, snap: T) -> Result<T, Error> {
         let (c, p, n) = (&self.api.client, &self.api.project, &self.name);
         let old = cx
             .cancellable(c.image_view(NameOrId::Name(n.clone()), Some(p)))

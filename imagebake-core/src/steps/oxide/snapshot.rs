@@ -7,7 +7,7 @@ use super::{
     OxideApi, Snapshotted, StoppedInstance, api, create_or_adopt, delete, description, found,
     made_by,
 };
-use crate::{BuildId, Cleanup, Create, Error, Resource, Step, StepCx};
+use crate::{BuildId, Cleanup, Create, Error, Resource, Step, StepCx, UndoWhen};
 
 /// `snapshot_create` of the stopped instance's boot disk, named after the
 /// instance, the build id in its description. It is the build's from the
@@ -56,17 +56,7 @@ impl Step<StoppedInstance> for CreateSnapshot {
             }
         };
         let a = self.api.clone();
-        let undo = move |s: &Snapshot| {
-            let (a, id) = (a.clone(), s.id);
-            Cleanup::on_failure(
-                Resource::new("snapshot", id.to_string()).named(s.name.clone()),
-                move |_| async move {
-                    delete(a.undo_client().snapshot_delete(id, None))
-                        .await
-                        .map_err(|e| api(format!("deleting snapshot {id}"), e))
-                },
-            )
-        };
+        let undo = move |s: &Snapshot| delete_snapshot(&a, s, UndoWhen::OnFailure);
         let (a, n) = (self.api.clone(), name.clone());
         let send = async move {
             create_or_adopt(
@@ -106,6 +96,22 @@ impl Step<StoppedInstance> for CreateSnapshot {
             snapshot,
             undo,
         })
+    }
+}
+
+/// The undo that deletes snapshot `s` (`when`: on failure only for a
+/// build's result, always for a temporary).
+pub(crate) fn delete_snapshot(api_: &OxideApi, s: &Snapshot, when: UndoWhen) -> Cleanup {
+    let (c, id) = (api_.undo_client(), s.id);
+    let resource = Resource::new("snapshot", id.to_string()).named(s.name.clone());
+    let undo = move |_| async move {
+        delete(c.snapshot_delete(id, None))
+            .await
+            .map_err(|e| api(format!("deleting snapshot {id}"), e))
+    };
+    match when {
+        UndoWhen::Always => Cleanup::always(resource, undo),
+        UndoWhen::OnFailure => Cleanup::on_failure(resource, undo),
     }
 }
 
