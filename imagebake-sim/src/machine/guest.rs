@@ -1,7 +1,8 @@
 //! What kind of system a seed image presents: the base root filesystem plus
 //! a small layer of stand-ins. SmartOS images get `/usr/bin/bash`,
 //! `/opt/local` with `pkgin`, `pkg_add`, `pkg_info` and `sm-prepare-image`;
-//! Linux images get `/bin/bash`, `apt-get` and `dpkg-query`. The package
+//! Linux images get `/bin/bash`, `apt-get`, `dpkg-query`, `sudo` and the
+//! cloud login users (`ubuntu`, `debian`, sharing root's uid). The package
 //! tools are one shell script over a small catalogue: installing records
 //! the package (as pkgsrc's `+COMMENT` under the package database), listing
 //! shows what is recorded, an unknown name fails the way the real tool
@@ -42,6 +43,7 @@ nginx 1.25.4 Lightweight HTTP server and mail proxy server
 sudo 1.9.15p5 Allow others to run commands as root
 gsed 4.9 GNU implementation of sed, the POSIX stream editor
 patch 2.7.6 Patch files using diff output
+ca-certificates 20240203 Common CA certificates
 jq 1.7.1 Command-line JSON processor
 git 2.44.0 Distributed version control system
 pkgin 23.8.1 Apt / yum like tool for managing pkgsrc binary packages
@@ -163,6 +165,29 @@ const SM_PREPARE_IMAGE: &str = r#"#!/bin/sh
 echo "sm-prepare-image: the image is prepared (imagebake simulator)"
 "#;
 
+/// `sudo` on Linux images, whose login users are all root (uid 0): the
+/// options are dropped and the command runs as is.
+const SUDO: &str = r#"#!/bin/sh
+# imagebake-sim: the SIMULATED guest's login users are root already (uid 0);
+# sudo drops its options and runs the command.
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -u|-g|-p|-C|-h) shift 2 ;;
+    --) shift; break ;;
+    -*) shift ;;
+    *) break ;;
+  esac
+done
+[ $# -gt 0 ] || { echo "usage: sudo command" >&2; exit 1; }
+exec "$@"
+"#;
+
+/// The login users of Linux images besides root: the distributions' cloud
+/// users, sharing root's uid and home (so the keys the cloud injects let
+/// them in, and `sudo` needs nothing).
+const LINUX_USERS: &str = "ubuntu:x:0:0:Ubuntu:/root:/bin/sh\n\
+debian:x:0:0:Debian:/root:/bin/sh\n";
+
 /// bash, played by busybox's shell.
 const BASH: &str =
     "#!/bin/sh\n# imagebake-sim: busybox's shell playing bash.\nexec /bin/sh \"$@\"\n";
@@ -230,6 +255,15 @@ pub(crate) fn build(flavor: GuestFlavor, dir: &Path) -> Result<(), MachineError>
     }
     let db = dir.join(rel(l.db));
     fs::create_dir_all(&db).map_err(MachineError::io(format!("creating {}", db.display())))?;
+    if flavor == GuestFlavor::Linux {
+        put(dir, "usr/bin/sudo", SUDO, 0o755)?;
+        put(
+            dir,
+            "etc/passwd",
+            &format!("{}{LINUX_USERS}", super::rootfs::PASSWD),
+            0o644,
+        )?;
+    }
     if flavor == GuestFlavor::SmartOs {
         put(
             dir,

@@ -104,7 +104,7 @@ echo "${0##*/}: the simulated machine goes down ($action)"
 exit 0
 "#;
 
-const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
+pub(super) const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
 sshd:x:100:65534:sshd privilege separation:/run/sshd:/usr/sbin/nologin\n\
 nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
 const GROUP: &str = "root:x:0:\nnogroup:x:65534:\n";
