@@ -37,6 +37,7 @@
 //! # }
 //! ```
 
+pub mod bake;
 mod build_id;
 pub mod builders;
 pub mod comm;
