@@ -35,6 +35,7 @@ use std::sync::Arc;
 
 pub use leftovers::Leftovers;
 pub use progress::{WAIT_EVERY, describe};
+pub use prepare::prepare;
 pub use runner::run;
 pub use ui::{Level, ProgressSink, UiMode, machine_line, packer_duration};
 

@@ -10,9 +10,11 @@ use crate::packer_template;
 use crate::postprocess;
 use crate::template::{PlannedBuild, PlannedProvisioner, TemplateError};
 
-/// The builder of `build`, provisioners added, ready to run; its
-/// post-processors checked.
-pub(crate) fn prepare(
+/// The builder of `build`, provisioners added (with their
+/// `pause_before`, `max_retries`, `timeout`), ready to run; its
+/// post-processors checked. With `force`, the builder gets
+/// `packer_force: true`. Errors are located in the template.
+pub fn prepare(
     build: &PlannedBuild,
     registry: &BuilderRegistry,
     force: bool,
