@@ -34,8 +34,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use leftovers::Leftovers;
-pub use progress::{WAIT_EVERY, describe};
 pub use prepare::prepare;
+pub use progress::{WAIT_EVERY, describe};
 pub use runner::run;
 pub use ui::{Level, ProgressSink, UiMode, machine_line, packer_duration};
 
