@@ -109,3 +109,101 @@ impl Step<Comm> for Guarded {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+    use crate::comm::ChrootCommunicator;
+    use crate::{CancellationToken, Runner, from_fn};
+
+    /// A provisioner that fails its first `failures` runs (or hangs when
+    /// `hang`), counting its runs.
+    fn flaky(failures: u32, hang: bool, runs: Arc<AtomicU32>) -> Provisioner {
+        Box::new(from_fn("flaky", move |_cx: StepCx, comm: Comm| {
+            let runs = runs.clone();
+            async move {
+                let n = runs.fetch_add(1, Ordering::SeqCst);
+                if hang {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                }
+                if n < failures {
+                    Err(Error::Config(format!("run {n} fails")))
+                } else {
+                    Ok(comm)
+                }
+            }
+        }))
+    }
+
+    fn meta(
+        max_retries: u32,
+        timeout: Option<Duration>,
+        continue_on_error: bool,
+    ) -> PlannedProvisioner {
+        PlannedProvisioner {
+            kind: "shell".into(),
+            name: None,
+            config: serde_json::json!({}),
+            only: Vec::new(),
+            except: Vec::new(),
+            pause_before: Some(Duration::from_secs(1)),
+            max_retries,
+            timeout,
+            continue_on_error,
+            location: None,
+        }
+    }
+
+    async fn run(step: Provisioner) -> Result<(), Error> {
+        let dir = tempfile::tempdir().unwrap();
+        let comm = Comm::new(ChrootCommunicator::new(dir.path()).unwrap());
+        Runner::new()
+            .run("t", CancellationToken::new(), |cx| async move {
+                cx.step(step.as_ref(), comm).await.map(|_| ())
+            })
+            .await
+            .map(|_| ())
+            .map_err(|e| e.cause)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn max_retries_runs_a_failed_provisioner_again() {
+        let runs = Arc::new(AtomicU32::new(0));
+        run(guarded(
+            flaky(2, false, runs.clone()),
+            &meta(2, None, false),
+        ))
+        .await
+        .expect("the third run succeeds");
+        assert_eq!(runs.load(Ordering::SeqCst), 3);
+
+        let runs = Arc::new(AtomicU32::new(0));
+        let e = run(guarded(
+            flaky(5, false, runs.clone()),
+            &meta(1, None, false),
+        ))
+        .await
+        .expect_err("fails twice");
+        assert!(e.to_string().contains("run 1 fails"), "{e}");
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn timeout_fails_the_run_and_continue_on_error_goes_on() {
+        let runs = Arc::new(AtomicU32::new(0));
+        let e = run(guarded(
+            flaky(0, true, runs.clone()),
+            &meta(0, Some(Duration::from_secs(5)), false),
+        ))
+        .await
+        .expect_err("times out");
+        assert!(matches!(e, Error::Timeout { .. }), "{e}");
+
+        run(guarded(flaky(1, false, runs), &meta(0, None, true)))
+            .await
+            .expect("the failure is reported, the build goes on");
+    }
+}
