@@ -30,7 +30,7 @@ use serde_json::{Map, Value, json};
 use crate::Error;
 use crate::builders::packer::expand_env;
 pub use crate::builders::{AnyBuilder, Artifact, BuilderRegistry, Provisioner};
-use crate::provision::{Download, Shell, Upload};
+use crate::provision::{Download, Shell, ShellLocal, Upload};
 
 /// The top-level keys a template may have.
 const TEMPLATE_KEYS: &[&str] = &[
@@ -244,29 +244,34 @@ struct FileBlock {
 
 const FILE_KEYS: &[&str] = &["source", "content", "destination", "direction"];
 
-/// Decodes `value` (a provisioner block without `type`, `name`, `only`,
-/// `except`) into `T`, naming unknown keys and the path of a bad value.
-fn decode_block<T: DeserializeOwned>(
-    kind: &str,
+/// Decodes `value` (a provisioner or post-processor block; `type`, `name`,
+/// `only`, `except` and Packer's `packer_*` keys are skipped unless
+/// `known`) into `T`, as weakly as Packer's decoder,
+/// naming unknown keys and the path of a bad value. `what` starts each
+/// message (`provisioner shell`, `post-processor manifest`).
+pub(crate) fn decode_block<T: DeserializeOwned>(
+    what: &str,
     value: &Value,
     known: &[&str],
 ) -> Result<T, Error> {
     let Value::Object(obj) = value else {
-        return Err(provisioner_error(
-            kind,
+        return Err(Error::config_at(
             "type",
-            "the block must be a JSON object",
+            format!("{what}: the block must be a JSON object"),
         ));
     };
     let mut fields = Map::new();
     for (k, v) in obj {
         match k.as_str() {
-            "type" | "name" | "only" | "except" => {}
             _ if known.contains(&k.as_str()) => {
                 fields.insert(k.clone(), v.clone());
             }
+            // Packer's own keys (`packer_build_name`, `packer_force`...)
+            // are ignored unless the block uses them, as Packer's decoder.
+            "type" | "name" | "only" | "except" => {}
+            _ if k.starts_with("packer_") => {}
             _ => {
-                let m = format!("provisioner {kind}: unknown key `{k}`");
+                let m = format!("{what}: unknown key `{k}`");
                 return Err(Error::config_at(k, m));
             }
         }
@@ -274,29 +279,33 @@ fn decode_block<T: DeserializeOwned>(
     serde_path_to_error::deserialize(crate::template::weak::Weak(Value::Object(fields))).map_err(
         |e| {
             let path = e.path().to_string();
-            let m = format!("provisioner {kind}: key `{path}`: {}", e.into_inner());
+            let m = format!("{what}: key `{path}`: {}", e.into_inner());
             Error::config_at(path, m)
         },
     )
 }
 
 /// Builds the step of one Packer provisioner block: `shell` (`inline`,
-/// `script` or `scripts`, `environment_vars`, `execute_command`, ...) or
-/// `file` (`source` or `content`, `destination`, `direction`). Errors name
+/// `script` or `scripts`, `environment_vars`, `execute_command`, ...),
+/// `file` (`source` or `content`, `destination`, `direction`) or
+/// `shell-local` (see [`ShellLocal`]). Errors name
 /// the provisioner type and the key.
 pub fn provisioner(block: &Value) -> Result<Provisioner, Error> {
     let kind = block.get("type").and_then(Value::as_str).ok_or_else(|| {
         Error::config_at(
             "type",
-            "provisioner: missing required key `type` (shell or file)",
+            "provisioner: missing required key `type` (shell, file or shell-local)",
         )
     })?;
     match kind {
-        "shell" => shell(decode_block(kind, block, SHELL_KEYS)?),
-        "file" => file(decode_block(kind, block, FILE_KEYS)?),
+        "shell" => shell(decode_block("provisioner shell", block, SHELL_KEYS)?),
+        "file" => file(decode_block("provisioner file", block, FILE_KEYS)?),
+        "shell-local" => Ok(Box::new(ShellLocal::from_block(block)?)),
         other => Err(Error::config_at(
             "type",
-            format!("provisioner: key `type`: {other:?} is not supported (shell or file)"),
+            format!(
+                "provisioner: key `type`: {other:?} is not supported (shell, file or shell-local)"
+            ),
         )),
     }
 }

@@ -5,7 +5,14 @@
 //! build starts; [`run`] runs the chains of one successful build.
 //!
 //! A post-processor type is a [`PostProcessor`] made from its block by
-//! [`decode`].
+//! [`decode`]: [`manifest`] (Packer's `packer-manifest.json`),
+//! [`checksum`] (digest files of local artifacts) and `shell-local`
+//! (scripts on this host, the code shared with the provisioner:
+//! [`crate::provision::LocalScript`]).
+
+pub mod checksum;
+pub mod manifest;
+mod shell_local;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -21,9 +28,12 @@ use crate::{CancellationToken, Error};
 /// What a post-processor knows about the run and the build it follows.
 #[derive(Clone)]
 pub struct PostCx {
-    /// The build's name (Packer's `build_name`).
+    /// Packer's `packer_build_name` (the manifest's `name`,
+    /// `PACKER_BUILD_NAME`, `{{.BuildName}}`); [`run`] sets it from the
+    /// build.
     pub build_name: String,
-    /// The build's builder type (Packer's `builder_type`).
+    /// The build's builder type (Packer's `builder_type`); [`run`] sets it
+    /// from the build.
     pub builder_type: String,
     /// One UUID per `imagebake build` run (Packer's `packer_run_uuid`).
     pub run_uuid: String,
@@ -32,10 +42,13 @@ pub struct PostCx {
     pub cwd: PathBuf,
     /// Values never shown in progress or errors.
     pub sensitive: Sensitive,
-    /// Receives each progress line of the post-processors.
+    /// Receives each progress line of the post-processors ([`run`] masks
+    /// the build's sensitive values first).
     pub progress: Arc<dyn Fn(&str) + Send + Sync>,
     /// Cancelled on Ctrl-C.
     pub cancel: CancellationToken,
+    /// `-force`: the manifest starts over when the file is from another run.
+    pub force: bool,
 }
 
 impl fmt::Debug for PostCx {
@@ -45,6 +58,7 @@ impl fmt::Debug for PostCx {
             .field("builder_type", &self.builder_type)
             .field("run_uuid", &self.run_uuid)
             .field("cwd", &self.cwd)
+            .field("force", &self.force)
             .finish_non_exhaustive()
     }
 }
@@ -64,6 +78,13 @@ pub trait PostProcessor: fmt::Debug + Send + Sync {
     /// Its type in templates (`manifest`).
     fn kind(&self) -> &'static str;
 
+    /// Whether the input artifact is kept when `keep_input_artifact` is not
+    /// set (Packer's default `keep`); manifest, checksum and shell-local
+    /// keep it.
+    fn keeps_input(&self) -> bool {
+        true
+    }
+
     /// Processes `input`, the build's artifact or the previous
     /// post-processor's.
     fn process<'a>(
@@ -76,11 +97,17 @@ pub trait PostProcessor: fmt::Debug + Send + Sync {
 /// Decodes one post-processor block (its own keys, meta keys removed).
 /// An unknown type or key is an error naming the key.
 pub fn decode(kind: &str, config: &Value) -> Result<Box<dyn PostProcessor>, Error> {
-    let _ = config;
-    Err(Error::config_at(
-        "type",
-        format!("post-processor: type {kind:?} is not supported"),
-    ))
+    match kind {
+        "manifest" => Ok(Box::new(manifest::Manifest::decode(config)?)),
+        "checksum" => Ok(Box::new(checksum::Checksum::decode(config)?)),
+        "shell-local" => Ok(Box::new(shell_local::ShellLocalPost::decode(config)?)),
+        _ => Err(Error::config_at(
+            "type",
+            format!(
+                "post-processor: type {kind:?} is not supported (manifest, checksum or shell-local)"
+            ),
+        )),
+    }
 }
 
 /// Decodes every post-processor of `build`; the first error is located
@@ -98,17 +125,198 @@ fn located(build: &PlannedBuild, pp: &PlannedPostProcessor, e: &Error) -> Templa
     if let Some(loc) = &pp.location {
         t = t.at(loc.clone());
     }
+    if let Some(key) = e.config_key() {
+        t = t.key(key);
+    }
     t
 }
 
 /// Runs the chains of `build` on `artifact`, the artifact of its
-/// successful build. Returns the artifacts to report: each chain's last,
-/// and the build's own unless a chain let it go.
+/// successful build, as Packer does (`packer/build.go`): each chain starts
+/// from the build's artifact and hands each post-processor's artifact to
+/// the next. A post-processor that fails stops its chain; the other chains
+/// still run, and the build then fails with every error, each naming its
+/// post-processor. The build's artifact is kept when there are no chains or
+/// the first post-processor of any chain keeps its input
+/// (`keep_input_artifact`, else the post-processor's default, whatever
+/// `keep_input_artifact` says when the post-processor forces it); an
+/// intermediate artifact is kept when the next post-processor keeps it.
+/// What is not kept is discarded: local files are deleted (Packer's
+/// `Destroy`); a cloud image is kept, with a progress line saying so.
+///
+/// The chains are those of the plan, `only`/`except` already applied
+/// (exact matches on `TYPE.NAME` in HCL2, on the builder name in JSON).
+/// `cx.build_name` and `cx.builder_type` are taken from `build`
+/// (`packer_build_name`, the builder type); the build's sensitive values
+/// are masked in every progress line and error. Returns the artifacts to
+/// report: the build's own if kept, then each kept intermediate and each
+/// chain's last. A cancelled run stops before the next post-processor.
 pub async fn run(
     build: &PlannedBuild,
     artifact: Arc<dyn Artifact>,
     cx: &PostCx,
 ) -> Result<Vec<Arc<dyn Artifact>>, Error> {
-    let _ = (cx, &build.post_processors);
-    Ok(vec![artifact])
+    let (progress, sensitive) = (cx.progress.clone(), build.sensitive.clone());
+    let cx = &PostCx {
+        build_name: build.packer_build_name.clone(),
+        builder_type: build.builder_type.clone(),
+        progress: Arc::new(move |line: &str| progress(&sensitive.mask(line))),
+        ..cx.clone()
+    };
+    let mut keep_original = build.post_processors.is_empty();
+    let mut artifacts: Vec<Arc<dyn Artifact>> = Vec::new();
+    let mut errors: Vec<String> = Vec::new();
+    'chains: for chain in &build.post_processors {
+        let mut prior = artifact.clone();
+        for (i, pp) in chain.iter().enumerate() {
+            if cx.cancel.is_cancelled() {
+                return Err(Error::cancelled("post-processors"));
+            }
+            let label = if pp.name == pp.kind {
+                pp.name.clone()
+            } else {
+                format!("{} (type {})", pp.name, pp.kind)
+            };
+            let failed = |e: &Error| {
+                build
+                    .sensitive
+                    .mask(&format!("post-processor {label} failed: {e}"))
+            };
+            let processor = match decode(&pp.kind, &pp.config) {
+                Ok(p) => p,
+                Err(e) => {
+                    errors.push(failed(&e));
+                    continue 'chains;
+                }
+            };
+            (cx.progress)(&format!("Running post-processor: {label}"));
+            let out = match processor.process(cx, prior.clone()).await {
+                Ok(out) => out,
+                Err(e) if e.is_cancelled() => return Err(e),
+                Err(e) => {
+                    errors.push(failed(&e));
+                    continue 'chains;
+                }
+            };
+            let (keep, forced) = keeps_input(
+                pp.keep_input_artifact,
+                processor.keeps_input(),
+                out.force_keep_input,
+            );
+            if forced {
+                (cx.progress)(&format!(
+                    "The {} post-processor keeps its input artifact whatever keep_input_artifact says",
+                    pp.kind
+                ));
+            }
+            if i == 0 {
+                keep_original |= keep;
+            } else if keep {
+                artifacts.push(prior.clone());
+            } else if let Err(e) = discard(&*prior, cx) {
+                errors.push(format!("discarding the artifact before {label}: {e}"));
+            }
+            prior = out.artifact;
+        }
+        artifacts.push(prior);
+    }
+    if keep_original {
+        artifacts.insert(0, artifact);
+    } else if let Err(e) = discard(&*artifact, cx) {
+        errors.push(format!("discarding the build's artifact: {e}"));
+    }
+    if errors.is_empty() {
+        Ok(artifacts)
+    } else {
+        Err(Error::Other(errors.join("; ").into()))
+    }
+}
+
+/// Whether a post-processor's input is kept, as Packer decides it: the
+/// user's `keep_input_artifact` over the post-processor's default, unless
+/// the post-processor keeps it by default and forces that (then `true`,
+/// with the second value saying a `false` was overridden).
+fn keeps_input(user: Option<bool>, default: bool, forced: bool) -> (bool, bool) {
+    match user {
+        Some(false) if default && forced => (true, true),
+        Some(k) => (k, false),
+        None => (default, false),
+    }
+}
+
+/// Lets go of an artifact no one keeps: its local files are deleted (as
+/// Packer's `Destroy` of file artifacts); a cloud image stays, said so.
+fn discard(artifact: &dyn Artifact, cx: &PostCx) -> std::io::Result<()> {
+    if artifact.cloud() != "local" {
+        (cx.progress)(&format!(
+            "Keeping {artifact}: imagebake does not delete {} images after post-processing (Packer would); remove it yourself if it is not wanted",
+            artifact.cloud()
+        ));
+        return Ok(());
+    }
+    for f in artifact.files() {
+        (cx.progress)(&format!("Deleting {}", f.display()));
+        match std::fs::remove_file(&f) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::builders::local_chroot::LocalChrootArtifact;
+    use crate::steps::chroot::DiskFormat;
+    use crate::{BuildId, CleanupReport};
+
+    #[test]
+    fn keep_input_artifact_wins_unless_the_post_processor_forces_keeping() {
+        assert_eq!(keeps_input(None, true, false), (true, false));
+        assert_eq!(keeps_input(None, false, false), (false, false));
+        assert_eq!(keeps_input(Some(false), true, false), (false, false));
+        assert_eq!(keeps_input(Some(true), false, false), (true, false));
+        assert_eq!(keeps_input(Some(false), true, true), (true, true));
+        assert_eq!(keeps_input(Some(false), false, true), (false, false));
+    }
+
+    fn cx(lines: Arc<Mutex<Vec<String>>>) -> PostCx {
+        PostCx {
+            build_name: "web".into(),
+            builder_type: "local-chroot".into(),
+            run_uuid: "r".into(),
+            cwd: std::env::temp_dir(),
+            sensitive: Sensitive::default(),
+            progress: Arc::new(move |l: &str| lines.lock().unwrap().push(l.to_owned())),
+            cancel: CancellationToken::new(),
+            force: false,
+        }
+    }
+
+    #[test]
+    fn a_discarded_local_artifact_loses_its_files() {
+        let dir = std::env::temp_dir().join(format!("discard-{}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("disk.raw");
+        std::fs::write(&path, "x").unwrap();
+        let a = LocalChrootArtifact {
+            path: path.clone(),
+            format: DiskFormat::Raw,
+            build_id: BuildId::generate(),
+            cleanup: CleanupReport::default(),
+        };
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        discard(&a, &cx(lines.clone())).unwrap();
+        assert!(!path.exists());
+        assert_eq!(
+            *lines.lock().unwrap(),
+            [format!("Deleting {}", path.display())]
+        );
+        // Already gone is fine.
+        discard(&a, &cx(lines)).unwrap();
+        std::fs::remove_dir(&dir).unwrap();
+    }
 }

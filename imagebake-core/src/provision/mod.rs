@@ -8,10 +8,13 @@
 mod file;
 mod flush;
 mod shell;
+mod shell_local;
 
 pub use file::{Download, Upload};
 pub use flush::{Flush, Flushed};
 pub use shell::Shell;
+pub(crate) use shell_local::LocalRun;
+pub use shell_local::{LocalScript, ShellLocal};
 
 pub use crate::comm::Comm;
 use crate::{OutputStream, StepCx};

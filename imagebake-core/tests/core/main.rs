@@ -5,6 +5,7 @@
 mod chroot;
 mod create;
 mod engine;
+mod postprocess;
 mod provision;
 mod ssh;
 mod sshd;
