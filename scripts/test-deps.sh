@@ -14,6 +14,8 @@ command -v losetup >/dev/null 2>&1 || need+=(mount)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v qemu-img >/dev/null 2>&1 || need+=(qemu-utils)
 command -v partx >/dev/null 2>&1 || need+=(util-linux)
+# The Outscale plugin's own from-scratch example partitions with parted.
+command -v parted >/dev/null 2>&1 || need+=(parted)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

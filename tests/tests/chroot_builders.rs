@@ -1096,3 +1096,127 @@ async fn osc_ctrl_c_while_a_create_answers_late_removes_what_it_made() {
         }
     }
 }
+
+/// The seed document's keys reach the OAPI as Outscale takes them:
+/// `snapshot_users` and `snapshot_groups = ["all"]` on the snapshot's
+/// create-volume permissions, the build template data (with
+/// `{{.SourceOMITags.Key}}`) in `omi_description`, `root_volume_tags` and
+/// `tags`, `{{timestamp}}` in `tags`; `omi_virtualization_type = "hvm"` and
+/// `skip_region_validation` accepted.
+#[needs_root("loop devices, mount, chroot")]
+#[tokio::test]
+async fn osc_seed_keys_reach_the_simulator() {
+    let sim = osc_sim().await;
+    let dir = TempDir::new().unwrap();
+    let client = sim_client(&sim);
+    let source = sim.source_image_id().to_owned();
+    client
+        .tags()
+        .create([source.clone()], vec![Tag::new("os", "debian")])
+        .await
+        .expect("tag the source OMI");
+    let builder = osc_builder(
+        &sim,
+        dir.path(),
+        json!({
+            "omi_description": "{{.SourceOMIName}} in {{.BuildRegion}}",
+            "omi_virtualization_type": "hvm",
+            "skip_region_validation": true,
+            "snapshot_users": ["444455556666"],
+            "snapshot_groups": ["all"],
+            "root_volume_tags": {"from": "{{.SourceOMI}}"},
+            "tags": {"os": "{{ .SourceOMITags.os }}", "at": "{{timestamp}}"},
+        }),
+    );
+    let art = builder
+        .run(&Runner::new(), CancellationToken::new())
+        .await
+        .expect("build succeeds");
+    assert_osc_clean(&sim, dir.path(), &kept(&art)).await;
+    let image = client
+        .images()
+        .find(&art.omi_id)
+        .await
+        .unwrap()
+        .expect("omi");
+    let source_name = client
+        .images()
+        .find(&source)
+        .await
+        .unwrap()
+        .expect("source")
+        .image_name;
+    assert_eq!(
+        image.description,
+        Some(format!("{source_name} in {}", sim.region()))
+    );
+    assert!(
+        image.tags.contains(&Tag::new("os", "debian")),
+        "{:?}",
+        image.tags
+    );
+    let at = image.tags.iter().find(|t| t.key == "at").expect("at tag");
+    assert!(
+        at.value.len() >= 10 && at.value.chars().all(|c| c.is_ascii_digit()),
+        "{at:?}"
+    );
+    let snap = client
+        .snapshots()
+        .find(&art.snapshot_ids[0])
+        .await
+        .unwrap()
+        .expect("snapshot");
+    let perms = snap.permissions_to_create_volume.unwrap_or_default();
+    assert_eq!(perms.account_ids, vec!["444455556666"], "{perms:?}");
+    assert_eq!(perms.global_permission, Some(true), "{perms:?}");
+    // The working volume (deleted since) was tagged with the source's id.
+    let tagged = sim.request_log().into_iter().any(|(a, body)| {
+        a == "CreateTags"
+            && body["ResourceIds"][0]
+                .as_str()
+                .is_some_and(|r| r.starts_with("vol-"))
+            && body["Tags"].as_array().is_some_and(|t| {
+                t.iter()
+                    .any(|t| t["Key"] == "from" && t["Value"] == source.as_str())
+            })
+    });
+    assert!(tagged, "{:?}", sim.request_log());
+    sim.shutdown().await;
+}
+
+/// `-force` (`packer_force`) is the plugin's `force_deregister`: a forced
+/// build that fails keeps the old OMI; one that succeeds deletes it right
+/// before registering its own (its snapshot stays: no
+/// `force_delete_snapshot`).
+#[needs_root("loop devices, mount, chroot")]
+#[tokio::test]
+async fn osc_packer_force_replaces_the_omi_of_the_same_name() {
+    let sim = osc_sim().await;
+    let dir = TempDir::new().unwrap();
+    let first = osc_builder(&sim, dir.path(), json!({"omi_name": "fixed-name"}))
+        .run(&Runner::new(), CancellationToken::new())
+        .await
+        .expect("first build");
+    let forced = json!({"omi_name": "fixed-name", "packer_force": true});
+    sim.faults()
+        .inject("CreateSnapshot", Fault::FailResource, 1);
+    let err = osc_builder(&sim, dir.path(), forced.clone())
+        .run(&Runner::new(), CancellationToken::new())
+        .await
+        .expect_err("the snapshot fails");
+    assert_eq!(err.step.as_deref(), Some("snapshot"), "{err}");
+    assert_osc_clean(&sim, dir.path(), &kept(&first)).await;
+
+    let second = osc_builder(&sim, dir.path(), forced)
+        .run(&Runner::new(), CancellationToken::new())
+        .await
+        .expect("forced build");
+    assert_ne!(second.omi_id, first.omi_id);
+    let mut keep = kept(&second);
+    keep.extend(first.snapshot_ids.iter().cloned());
+    assert_osc_clean(&sim, dir.path(), &keep).await;
+    let inv = sim.inventory().await;
+    assert!(!inv.images.contains(&first.omi_id), "{inv:?}");
+    assert!(inv.snapshots.contains(&first.snapshot_ids[0]), "{inv:?}");
+    sim.shutdown().await;
+}

@@ -883,3 +883,49 @@ async fn ctrl_c_while_a_create_answers_late_removes_what_it_made() {
     });
     futures::future::join_all(runs).await;
 }
+
+#[tokio::test]
+async fn force_replaces_the_project_image_of_the_same_name_as_the_plugin_does() {
+    let sim = new_sim().await;
+    let named = json!({"artifact_name": "test-image"});
+    let first = run(&builder(&sim, named.clone()))
+        .await
+        .expect("first build");
+    // A forced build that fails before its image keeps the old one.
+    sim.faults()
+        .inject("snapshot_create", Fault::FailResource, 1);
+    let forced = merged(named.clone(), json!({"packer_force": true}));
+    let e = run(&builder(&sim, forced.clone())).await.unwrap_err();
+    assert_failed_in(&e, "create snapshot", "faulted");
+    assert_clean(&sim, Some(&first), "failed forced build");
+    // A forced build skips the name check; the old image is deleted right
+    // before the new one is made.
+    let (started, obs) = steps_seen();
+    let second = run_with(&builder(&sim, forced), Runner::new(), obs)
+        .await
+        .expect("forced build");
+    assert_ne!(second.image_id, first.image_id);
+    let want: Vec<&str> = STEPS
+        .iter()
+        .copied()
+        .filter(|s| *s != "check image name")
+        .flat_map(|s| {
+            if s == "create image" {
+                vec!["replace image", s]
+            } else {
+                vec![s]
+            }
+        })
+        .collect();
+    assert_eq!(*started.lock().unwrap(), want);
+    assert_clean(&sim, Some(&second), "forced build");
+    // With nothing to replace, a forced build just builds.
+    let other = merged(
+        named,
+        json!({"packer_force": true, "artifact_name": "other"}),
+    );
+    let third = run(&builder(&sim, other))
+        .await
+        .expect("nothing to replace");
+    assert!(third.image_id.is_some());
+}

@@ -718,3 +718,72 @@ async fn a_create_still_in_flight_after_the_undo_limit_is_reported_as_left() {
     );
     assert_clean(&sim, None, "in flight after the undo limit");
 }
+
+#[tokio::test]
+async fn force_replaces_the_image_of_the_same_name_once_the_new_one_is_active() {
+    let sim = sim().await;
+    let first = run(&builder(&sim, json!({}))).await.expect("first build");
+    // A forced build that fails keeps the old image.
+    sim.faults()
+        .inject("CreateImageFromMachine", Fault::FailResource, 1);
+    let e = run(&builder(&sim, json!({"packer_force": true})))
+        .await
+        .unwrap_err();
+    assert_failed_in(&e, "wait image", "PrepareImageDidNotRun");
+    assert_clean(&sim, Some(&first.image_id), "failed forced build");
+    // A forced build skips the name check and deletes the old image only
+    // after its own is active.
+    let started = Arc::new(Mutex::new(Vec::new()));
+    let s = started.clone();
+    let b = builder(&sim, json!({"packer_force": true}));
+    let second = run_with(&b, Runner::new(), move |e, _| {
+        if let Event::StepStarted { step } = e {
+            s.lock().unwrap().push(step.clone());
+        }
+    })
+    .await
+    .expect("forced build");
+    assert_ne!(second.image_id, first.image_id);
+    let mut want: Vec<&str> = STEPS
+        .iter()
+        .copied()
+        .filter(|s| *s != "check image name")
+        .collect();
+    want.push("replace image");
+    assert_eq!(*started.lock().unwrap(), want);
+    assert_clean(&sim, Some(&second.image_id), "forced build");
+    // An old image that cannot be deleted is kept; the build still succeeds.
+    sim.faults().inject("DeleteImage", Fault::Status(500), 20);
+    let third = run(&builder(&sim, json!({"packer_force": true})))
+        .await
+        .expect("forced build with a failing delete");
+    let mut left: Vec<String> = sim
+        .inventory()
+        .custom_images()
+        .iter()
+        .map(|i| i.id.clone())
+        .collect();
+    left.sort();
+    let mut want = vec![second.image_id.to_string(), third.image_id.to_string()];
+    want.sort();
+    assert_eq!(left, want);
+}
+
+#[tokio::test]
+async fn documented_length_limits_are_checked_at_config_time() {
+    let sim = sim().await;
+    for (key, max) in [
+        ("image_description", 512),
+        ("image_homepage", 128),
+        ("image_eula_url", 128),
+    ] {
+        let ok = TritonConfig::from_json(&block(&sim, json!({key: "x".repeat(max)}))).unwrap();
+        TritonBuilder::new(ok).unwrap_or_else(|e| panic!("{key} at {max}: {e}"));
+        let long =
+            TritonConfig::from_json(&block(&sim, json!({key: "x".repeat(max + 1)}))).unwrap();
+        let e = TritonBuilder::new(long).unwrap_err();
+        assert_eq!(e.config_key(), Some(key), "{e}");
+        assert!(e.to_string().contains(&format!("at most {max}")), "{e}");
+    }
+    assert_eq!(sim.request_count(), 0);
+}

@@ -167,6 +167,20 @@ impl TemplateVars {
     /// allowed) in the value of `key`; any other `{{…}}` is an error naming
     /// the key and the builder.
     pub fn expand(&self, builder: &str, key: &str, text: &str) -> Result<String, Error> {
+        self.expand_keeping(builder, key, text, &[])
+    }
+
+    /// [`TemplateVars::expand`] for a key that is also rendered later with
+    /// build template data: `{{.Name}}` (and `{{.Name.Key}}`) for each name
+    /// of `data` is kept as written, for the builder to fill in once the
+    /// values are known; any other `{{…}}` is an error naming the key.
+    pub fn expand_keeping(
+        &self,
+        builder: &str,
+        key: &str,
+        text: &str,
+        data: &[&str],
+    ) -> Result<String, Error> {
         crate::template::replace_actions(
             text,
             || {
@@ -176,17 +190,30 @@ impl TemplateVars {
                     &format!("key `{key}`: unclosed `{{{{` in {text:?}"),
                 )
             },
-            |inner| match inner.trim() {
-                "timestamp" => Ok(self.timestamp.clone()),
-                "uuid" => Ok(self.uuid.clone()),
-                other => Err(config_key_error(
-                    builder,
-                    key,
-                    &format!(
-                        "key `{key}`: unsupported template function `{{{{{other}}}}}` \
-                         (supported: {{{{timestamp}}}}, {{{{uuid}}}})"
-                    ),
-                )),
+            |inner| {
+                let t = inner.trim();
+                let kept = t.strip_prefix('.').is_some_and(|n| {
+                    let head = n.split_once('.').map_or(n, |(h, _)| h);
+                    data.contains(&head)
+                });
+                match t {
+                    _ if kept => Ok(format!("{{{{{inner}}}}}")),
+                    "timestamp" => Ok(self.timestamp.clone()),
+                    "uuid" => Ok(self.uuid.clone()),
+                    other => {
+                        let mut known = vec!["{{timestamp}}".to_owned(), "{{uuid}}".to_owned()];
+                        known.extend(data.iter().map(|d| format!("{{{{.{d}}}}}")));
+                        Err(config_key_error(
+                            builder,
+                            key,
+                            &format!(
+                                "key `{key}`: unsupported template function `{{{{{other}}}}}` \
+                                 (supported: {})",
+                                known.join(", ")
+                            ),
+                        ))
+                    }
+                }
             },
         )
     }
@@ -410,5 +437,28 @@ mod tests {
         let e = v.expand("t", "image_name", "{{user `x`}}").unwrap_err();
         assert!(e.to_string().contains("builder t: key `image_name`"), "{e}");
         assert!(v.expand("t", "k", "a {{timestamp").is_err());
+    }
+
+    #[test]
+    fn functions_expanded_build_data_kept() {
+        let v = TemplateVars {
+            timestamp: "1700000000".into(),
+            uuid: "u-u".into(),
+        };
+        let data = ["BuildRegion", "SourceOMITags"];
+        let got = v
+            .expand_keeping(
+                "b",
+                "tags",
+                "{{timestamp}} {{ .BuildRegion }} {{.SourceOMITags.Name}}",
+                &data,
+            )
+            .unwrap();
+        assert_eq!(got, "1700000000 {{ .BuildRegion }} {{.SourceOMITags.Name}}");
+        let e = v
+            .expand_keeping("b", "tags", "{{.Nope}}", &data)
+            .unwrap_err();
+        assert_eq!(e.config_key(), Some("tags"));
+        assert!(e.to_string().contains("{{.BuildRegion}}"), "{e}");
     }
 }

@@ -35,6 +35,11 @@ pub const KEYS: &[&str] = &[
     "snapshot_account_ids",
     "global_permission",
     "omi_boot_modes",
+    "omi_virtualization_type",
+    "skip_region_validation",
+    "snapshot_users",
+    "snapshot_groups",
+    "packer_force",
     "chroot_mounts",
     "command_wrapper",
     "copy_files",
@@ -76,8 +81,9 @@ pub const REQUIRED: &[&str] = &["omi_name"];
 /// - an unknown `source_omi_filter` key is an error (the plugin ignored it);
 /// - the default `mount_path` is `/mnt/imagebake-chroot/{{.Device}}`;
 /// - imagebake's own keys: `metadata_url` (default
-///   `http://169.254.169.254`), `device_dir` (where device nodes appear,
-///   default `/dev`; a simulator's device directory in tests),
+///   `$IMAGEBAKE_OSC_METADATA_URL`, else `http://169.254.169.254`),
+///   `device_dir` (where device nodes appear, default
+///   `$IMAGEBAKE_OSC_DEVICE_DIR`, else `/dev`; a simulator's in tests),
 ///   `device_lock_path` (default `/run/imagebake/device.lock`), and the
 ///   timeouts `volume_timeout` (10m), `snapshot_timeout` (60m),
 ///   `image_timeout` (60m), `device_timeout` (2m) and `poll_cap` (2s).
@@ -123,6 +129,23 @@ pub struct OscChrootConfig {
     /// Boot modes: `legacy`, `uefi`.
     #[serde(default)]
     pub omi_boot_modes: Vec<String>,
+    /// `hvm` (the only type the OAPI makes; `paravirtual` is refused).
+    #[serde(default)]
+    pub omi_virtualization_type: Option<String>,
+    /// Accepted; no effect (no region check or copy exists, as in the plugin).
+    #[serde(default)]
+    pub skip_region_validation: bool,
+    /// Accounts allowed to create volumes from the snapshot (with
+    /// `snapshot_account_ids`).
+    #[serde(default)]
+    pub snapshot_users: Vec<String>,
+    /// Groups allowed to create volumes from the snapshot: only `all`
+    /// (public).
+    #[serde(default)]
+    pub snapshot_groups: Vec<String>,
+    /// `-force`: as `force_deregister`.
+    #[serde(default)]
+    pub packer_force: bool,
     /// `[fstype, source, target]` mounts in the chroot (five defaults).
     #[serde(default)]
     pub chroot_mounts: Option<Vec<Vec<String>>>,
@@ -251,6 +274,9 @@ pub struct BlockDeviceMappingConfig {
     /// Leave the device out (the OAPI has no "no device" mapping).
     #[serde(default)]
     pub no_device: bool,
+    /// Virtual device name (`ephemeral0`…): an ephemeral mapping, no BSU.
+    #[serde(default)]
+    pub virtual_name: Option<String>,
 }
 
 impl OscChrootConfig {

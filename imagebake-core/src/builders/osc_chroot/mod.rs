@@ -8,7 +8,8 @@
 //!
 //! 1. `host vm info`: metadata `instance-id`, `ReadVms` (subregion),
 //!    `ReadAccounts`;
-//! 2. `check omi name` (unless `force_deregister`): fails before any volume;
+//! 2. `check omi name` (unless `force_deregister` or `-force`): fails
+//!    before any volume;
 //! 3. `source omi` (id or filter), `copy source omi` when another account
 //!    owns it (the copy is removed at the end);
 //! 4. `create volume` (tagged with the build id; deleted at the end);
@@ -19,7 +20,8 @@
 //!    `chroot mounts`, `copy files`, the provisioners in the chroot,
 //!    `unmount` (everything, deepest first);
 //! 7. `unlink volume`;
-//! 8. `snapshot`, `deregister omi` (with `force_deregister`), `register omi`,
+//! 8. `snapshot`, `deregister omi` (with `force_deregister` or `-force`,
+//!    right before the new OMI is registered, as the plugin does), `register omi`,
 //!    `omi permissions`, `tag omi`.
 //!
 //! Nothing stays mounted, linked or created after a failure or Ctrl-C: the
@@ -34,7 +36,7 @@ pub use artifact::OscChrootArtifact;
 pub use config::{
     BUILDER, BlockDeviceMappingConfig, KEYS, OmiFilter, OscChrootConfig, PACKER_BUILDER, REQUIRED,
 };
-pub use plan::DEFAULT_METADATA_URL;
+pub use plan::{DEFAULT_METADATA_URL, DEVICE_DIR_ENV, METADATA_URL_ENV};
 pub use sweep::OscSweeper;
 
 use osc_client::{Client, MetadataClient};
@@ -44,8 +46,8 @@ use crate::builders::packer::TemplateVars;
 use crate::builders::{Builder, BuilderConfig, Provisioners};
 use crate::steps::chroot::{ChrootPipeline, DeviceLock};
 use crate::steps::osc::{
-    CheckOmiName, CopySourceOmi, CreateSnapshot, CreateVolume, Deregister, LinkVolume, OmiSpec,
-    RegisterOmi, SourceOmi, TagOmi, UnlinkVolume, UpdatePermissions, VmInfo, VolumeSpec,
+    BuildData, CheckOmiName, CopySourceOmi, CreateSnapshot, CreateVolume, Deregister, LinkVolume,
+    OmiSpec, RegisterOmi, SourceOmi, TagOmi, UnlinkVolume, UpdatePermissions, VmInfo, VolumeSpec,
     WaitDevice, Waits,
 };
 use crate::{BuildError, Error, Runner, Sweeper};
@@ -145,22 +147,13 @@ impl Builder for OscChrootBuilder {
                     cx.step(&CheckOmiName::new(c.clone(), &p.omi_name), host)
                         .await?
                 };
-                let (source, vars) = match &p.source {
-                    None => (
-                        None,
-                        vec![
-                            ("SourceOMI", String::new()),
-                            ("SourceOMIName", String::new()),
-                        ],
-                    ),
+                let (source, data) = match &p.source {
+                    None => (None, BuildData::new(&region, None)),
                     Some(s) => {
                         let found = cx.step(&SourceOmi::new(c.clone(), s.clone()), ()).await?;
-                        let vars = vec![
-                            ("SourceOMI", found.image_id.clone()),
-                            ("SourceOMIName", found.image_name.clone()),
-                        ];
+                        let data = BuildData::new(&region, Some(&found));
                         let copy = CopySourceOmi::new(c.clone(), &region, &copy_name, w);
-                        (Some(cx.step(&copy, (host.clone(), found)).await?), vars)
+                        (Some(cx.step(&copy, (host.clone(), found)).await?), data)
                     }
                 };
                 let spec = VolumeSpec {
@@ -168,7 +161,7 @@ impl Builder for OscChrootBuilder {
                     source: source.clone(),
                     size: p.root_volume_size,
                     volume_type: p.root_volume_type.clone(),
-                    tags: p.root_volume_tags.clone(),
+                    tags: data.render_map("root_volume_tags", &p.root_volume_tags)?,
                 };
                 let volume = cx.step(&CreateVolume::new(c.clone(), spec, w), ()).await?;
                 let lock = cx.step(&DeviceLock::new(&p.lock_path), ()).await?;
@@ -191,7 +184,11 @@ impl Builder for OscChrootBuilder {
                 }
                 let spec = OmiSpec {
                     name: p.omi_name.clone(),
-                    description: p.omi_description.clone(),
+                    description: p
+                        .omi_description
+                        .as_deref()
+                        .map(|d| data.render("omi_description", d))
+                        .transpose()?,
                     boot_modes: p.boot_modes.clone(),
                     root_volume_size: p.root_volume_size,
                     source,
@@ -205,12 +202,10 @@ impl Builder for OscChrootBuilder {
                     p.snapshot_account_ids.clone(),
                     p.global_permission,
                 );
-                let image = cx.step(&perms, image).await?;
-                let mut tag_vars: Vec<(String, String)> =
-                    vec![("BuildRegion".to_owned(), region.clone())];
-                tag_vars.extend(vars.into_iter().map(|(k, v)| (k.to_owned(), v)));
-                let tags =
-                    TagOmi::new(c.clone(), p.tags.clone(), p.snapshot_tags.clone(), tag_vars);
+                let image = cx
+                    .step(&perms.public_snapshot(p.snapshot_public), image)
+                    .await?;
+                let tags = TagOmi::new(c.clone(), p.tags.clone(), p.snapshot_tags.clone(), data);
                 cx.step(&tags, image).await
             })
             .await?;

@@ -38,11 +38,27 @@ pub(crate) struct Plan {
     pub force_delete_snapshot: bool,
     pub omi_account_ids: Vec<String>,
     pub snapshot_account_ids: Vec<String>,
+    pub snapshot_public: bool,
     pub global_permission: bool,
     pub tags: BTreeMap<String, String>,
     pub snapshot_tags: BTreeMap<String, String>,
     pub waits: Waits,
 }
+
+/// Where `metadata_url` comes from when the template has none: the host's
+/// setting, not the template's (a simulator's metadata service).
+pub const METADATA_URL_ENV: &str = "IMAGEBAKE_OSC_METADATA_URL";
+/// Where `device_dir` comes from when the template has none.
+pub const DEVICE_DIR_ENV: &str = "IMAGEBAKE_OSC_DEVICE_DIR";
+
+fn host_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The build template data of `omi_description`, `root_volume_tags`,
+/// `tags` and `snapshot_tags` (`{{.SourceOMITags.Key}}` for one tag).
+pub(crate) const BUILD_DATA: &[&str] =
+    &["BuildRegion", "SourceOMI", "SourceOMIName", "SourceOMITags"];
 
 fn err(msg: &str) -> Error {
     config_error(BUILDER, msg)
@@ -88,7 +104,7 @@ impl Plan {
         let omi_description = c
             .omi_description
             .as_deref()
-            .map(|d| vars.expand(BUILDER, "omi_description", d))
+            .map(|d| vars.expand_keeping(BUILDER, "omi_description", d, BUILD_DATA))
             .transpose()?;
 
         let mut client = osc_client::Config::builder().tls_skip_verify(c.insecure_skip_tls_verify);
@@ -148,6 +164,38 @@ impl Plan {
                 )),
             })
             .collect::<Result<Vec<_>, _>>()?;
+        match c.omi_virtualization_type.as_deref().map(str::trim) {
+            None | Some("" | "hvm") => {}
+            Some("paravirtual") => {
+                return Err(err_at(
+                    "omi_virtualization_type",
+                    "key `omi_virtualization_type`: the OAPI makes only hvm images, not paravirtual",
+                ));
+            }
+            Some(other) => {
+                return Err(err_at(
+                    "omi_virtualization_type",
+                    &format!("key `omi_virtualization_type`: {other:?} is not hvm or paravirtual"),
+                ));
+            }
+        }
+        let mut snapshot_public = false;
+        for g in &c.snapshot_groups {
+            if g == "all" {
+                snapshot_public = true;
+            } else {
+                return Err(err_at(
+                    "snapshot_groups",
+                    &format!("key `snapshot_groups`: {g:?} is not a group (the only one is `all`)"),
+                ));
+            }
+        }
+        let mut snapshot_account_ids = c.snapshot_account_ids.clone();
+        for u in &c.snapshot_users {
+            if !snapshot_account_ids.contains(u) {
+                snapshot_account_ids.push(u.clone());
+            }
+        }
         let root_volume_type = c
             .root_volume_type
             .as_deref()
@@ -162,6 +210,14 @@ impl Plan {
                 return Err(err(&format!("key `{key}.device_name` is required")));
             }
             if m.no_device {
+                continue;
+            }
+            if let Some(v) = m.virtual_name.as_deref().filter(|v| !v.is_empty()) {
+                mappings.push(BlockDeviceMapping {
+                    device_name: m.device_name.clone(),
+                    bsu: None,
+                    virtual_device_name: Some(v.to_owned()),
+                });
                 continue;
             }
             let vt = m
@@ -207,16 +263,17 @@ impl Plan {
             }
         }
 
-        let tag_vars = [
-            ("BuildRegion", "x"),
-            ("SourceOMI", "x"),
-            ("SourceOMIName", "x"),
-        ];
-        for (key, map) in [("tags", &c.tags), ("snapshot_tags", &c.snapshot_tags)] {
-            for v in map.values() {
-                crate::template::render(key, v, &tag_vars).map_err(|e| err(&e.to_string()))?;
-            }
-        }
+        let templated = |key: &str, map: &BTreeMap<String, String>| {
+            map.iter()
+                .map(|(k, v)| {
+                    let v = vars.expand_keeping(BUILDER, &format!("{key}.{k}"), v, BUILD_DATA)?;
+                    Ok((k.clone(), v))
+                })
+                .collect::<Result<BTreeMap<_, _>, Error>>()
+        };
+        let tags = templated("tags", &c.tags)?;
+        let snapshot_tags = templated("snapshot_tags", &c.snapshot_tags)?;
+        let root_volume_tags = templated("root_volume_tags", &c.root_volume_tags)?;
 
         let d = |key: &str, v: &Option<String>, default: u64| {
             duration_key(BUILDER, key, v.as_deref(), Duration::from_secs(default))
@@ -241,6 +298,7 @@ impl Plan {
             metadata_url: c
                 .metadata_url
                 .clone()
+                .or_else(|| host_env(METADATA_URL_ENV))
                 .unwrap_or_else(|| DEFAULT_METADATA_URL.to_owned()),
             source,
             omi_name,
@@ -248,26 +306,28 @@ impl Plan {
             boot_modes,
             root_volume_size: c.root_volume_size,
             root_volume_type,
-            root_volume_tags: c.root_volume_tags.clone(),
+            root_volume_tags,
             root_device_name,
             mappings,
             device_path: c.device_path.clone().filter(|d| !d.is_empty()),
             device_dir: c
                 .device_dir
                 .clone()
+                .or_else(|| host_env(DEVICE_DIR_ENV).map(PathBuf::from))
                 .unwrap_or_else(|| PathBuf::from("/dev")),
             chroot,
             lock_path: c
                 .device_lock_path
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_LOCK_PATH)),
-            force_deregister: c.force_deregister,
+            force_deregister: c.force_deregister || c.packer_force,
             force_delete_snapshot: c.force_delete_snapshot,
             omi_account_ids: c.omi_account_ids.clone(),
-            snapshot_account_ids: c.snapshot_account_ids.clone(),
+            snapshot_account_ids,
+            snapshot_public,
             global_permission: c.global_permission,
-            tags: c.tags.clone(),
-            snapshot_tags: c.snapshot_tags.clone(),
+            tags,
+            snapshot_tags,
             waits,
         })
     }
@@ -282,5 +342,77 @@ mod tests {
         assert!(valid_omi_name("my-image (1.0) [x]"));
         assert!(!valid_omi_name("ab"));
         assert!(!valid_omi_name("bad*name"));
+    }
+
+    fn plan(extra: serde_json::Value) -> Result<Plan, Error> {
+        let mut v = serde_json::json!({"omi_name": "abc", "source_omi": "ami-1",
+            "access_key": "a", "secret_key": "s"});
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        let vars = TemplateVars {
+            timestamp: "1700000000".into(),
+            uuid: "u".into(),
+        };
+        Plan::new(&OscChrootConfig::from_json(&v)?, &vars)
+    }
+
+    #[test]
+    fn seed_keys() {
+        let p = plan(serde_json::json!({
+            "omi_virtualization_type": "hvm", "skip_region_validation": true,
+            "snapshot_users": ["1", "2"], "snapshot_account_ids": ["2", "3"],
+            "snapshot_groups": ["all"], "packer_force": true,
+            "tags": {"at": "{{timestamp}}-{{.BuildRegion}}"},
+            "omi_description": "{{ .SourceOMITags.Name }}",
+        }))
+        .unwrap();
+        assert_eq!(p.snapshot_account_ids, ["2", "3", "1"]);
+        assert!(p.snapshot_public && p.force_deregister);
+        assert_eq!(p.tags["at"], "1700000000-{{.BuildRegion}}");
+        assert_eq!(
+            p.omi_description.as_deref(),
+            Some("{{ .SourceOMITags.Name }}")
+        );
+        for (extra, key) in [
+            (
+                serde_json::json!({"omi_virtualization_type": "paravirtual"}),
+                "omi_virtualization_type",
+            ),
+            (
+                serde_json::json!({"snapshot_groups": ["everyone"]}),
+                "snapshot_groups",
+            ),
+            (
+                serde_json::json!({"root_volume_tags": {"a": "{{.Device}}"}}),
+                "root_volume_tags.a",
+            ),
+            (
+                serde_json::json!({"omi_description": "{{isotime}}"}),
+                "omi_description",
+            ),
+        ] {
+            let e = plan(extra).unwrap_err();
+            assert_eq!(e.config_key(), Some(key), "{e}");
+        }
+    }
+
+    #[test]
+    fn virtual_name_is_an_ephemeral_mapping() {
+        let p = plan(serde_json::json!({
+            "from_scratch": true, "root_volume_size": 1, "root_device_name": "/dev/sda1",
+            "pre_mount_commands": ["true"],
+            "omi_block_device_mappings": [
+                {"device_name": "/dev/sda1", "volume_type": "gp2"},
+                {"device_name": "/dev/sdb", "virtual_name": "ephemeral0"},
+            ],
+        }))
+        .unwrap();
+        assert_eq!(p.mappings.len(), 2);
+        assert_eq!(
+            p.mappings[1].virtual_device_name.as_deref(),
+            Some("ephemeral0")
+        );
+        assert!(p.mappings[1].bsu.is_none());
     }
 }

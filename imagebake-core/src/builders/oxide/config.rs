@@ -43,6 +43,7 @@ pub const KEYS: &[&str] = &[
     "poll_cap",
     "shutdown_timeout",
     "request_timeout",
+    "packer_force",
 ];
 
 /// The keys without which there is no build (`boot_disk_image_id` or
@@ -157,6 +158,10 @@ pub struct OxideConfig {
     /// Limit of one API call (default `5m`).
     #[serde(default)]
     pub request_timeout: Option<String>,
+    /// `-force`: delete the project's image of the artifact's name right
+    /// before the new one is made (as the plugin does).
+    #[serde(default)]
+    pub packer_force: bool,
     /// The communicator keys.
     #[serde(skip)]
     pub ssh: SshOptions,
@@ -240,7 +245,7 @@ mod tests {
             "artifact_version": "12", "artifact_description": "d", "user_data": "#!/bin/sh",
             "skip_create_image": false, "temporary_key_pair_name": "k",
             "state_timeout": "10m", "poll_cap": "1s", "request_timeout": "1m",
-            "shutdown_timeout": "1m",
+            "shutdown_timeout": "1m", "packer_force": true,
             "communicator": "ssh", "ssh_host": "h", "ssh_port": 2222, "ssh_username": "u",
             "ssh_password": "pw", "ssh_private_key_file": "/k", "ssh_agent_auth": false,
             "ssh_timeout": "5m", "ssh_bastion_host": "b", "ssh_bastion_port": 22,

@@ -10,8 +10,9 @@
 //!
 //! 1. `source image`: `boot_disk_image_id`, or the image named
 //!    `boot_disk_image_name` in the project, then the silo;
-//! 2. `check image name` (unless `skip_create_image`): the artifact's name
-//!    must be free in the project, before anything is created;
+//! 2. `check image name` (unless `skip_create_image` or `-force`): the
+//!    artifact's name must be free in the project, before anything is
+//!    created;
 //! 3. `temporary key` (communicator ssh without another login): an ed25519
 //!    key uploaded to the user's SSH keys; deleted at the end of every build;
 //! 4. `create instance`: boot disk from the image, an ephemeral IP, one NIC,
@@ -26,7 +27,9 @@
 //! 7. `stop instance`: a guest shut down from inside is first given
 //!    `shutdown_timeout` to stop, then the API stop (a no-op by then);
 //!    `wait stopped`;
-//! 8. `create snapshot` of the boot disk, `create image` from it (both
+//! 8. `create snapshot` of the boot disk, with `-force` (`packer_force`)
+//!    `replace image` (the project's image of that name is deleted, as the
+//!    plugin does), `create image` from it (both
 //!    deleted if the build fails), `delete snapshot` (the image keeps its
 //!    own copy);
 //! 9. the cleanup removes the instance, then its disk, then the key.
@@ -71,8 +74,8 @@ use crate::provision::Flush;
 use crate::steps::common::{CommPlan, ConnectSsh};
 use crate::steps::oxide::{
     CheckImageName, CreateImage, CreateInstance, CreateSnapshot, CreateTemporaryKey,
-    DeleteSnapshot, ExternalAddress, Launch, OxideApi, Provisioned, SourceImage, StopInstance,
-    WaitRunning, WaitStopped, Waits,
+    DeleteSnapshot, ExternalAddress, Launch, OxideApi, Provisioned, ReplaceImage, SourceImage,
+    StopInstance, WaitRunning, WaitStopped, Waits,
 };
 use crate::{BuildError, Error, Runner, Sweeper};
 use plan::Plan;
@@ -172,7 +175,7 @@ impl Builder for OxideBuilder {
                     .step(&SourceImage::new(a.clone(), p.source.clone()), ())
                     .await?;
                 let spec = p.image.resolve(&source, cx.build_id());
-                let spec = if p.skip_create_image {
+                let spec = if p.skip_create_image || p.force {
                     spec
                 } else {
                     cx.step(&CheckImageName::new(a.clone()), spec).await?
@@ -218,7 +221,11 @@ impl Builder for OxideBuilder {
                 if p.skip_create_image {
                     return Ok((None, spec, host_key));
                 }
-                let snap = cx.step(&CreateSnapshot::new(a.clone()), stopped).await?;
+                let mut snap = cx.step(&CreateSnapshot::new(a.clone()), stopped).await?;
+                if p.force {
+                    let replace = ReplaceImage::new(a.clone(), spec.name.clone());
+                    snap = cx.step(&replace, snap).await?;
+                }
                 let made = cx
                     .step(&CreateImage::new(a.clone(), spec.clone()), snap)
                     .await?;

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use imagebake_http::Secret;
 use oxide_client::names::{validate_hostname, validate_name};
 use oxide_client::{NameOrId, USER_DATA_MAX_BYTES};
 use uuid::Uuid;
@@ -23,6 +24,7 @@ pub(crate) struct Plan {
     pub(crate) instance: InstanceSpec,
     pub(crate) image: ImagePlan,
     pub(crate) skip_create_image: bool,
+    pub(crate) force: bool,
     pub(crate) temporary_key_name: Option<String>,
     pub(crate) comm: CommPlan,
     pub(crate) waits: Waits,
@@ -192,6 +194,7 @@ impl Plan {
             instance,
             image,
             skip_create_image: c.skip_create_image,
+            force: c.packer_force,
             temporary_key_name,
             comm,
             waits,
@@ -256,26 +259,53 @@ fn source(c: &OxideConfig) -> Result<ImageSource, Error> {
 /// Host and token, a profile, or (neither) the SDK's resolution from
 /// `OXIDE_*` and `~/.config/oxide`.
 fn client_config(c: &OxideConfig) -> Result<oxide_client::Config, Error> {
+    client_config_with(c, &|k| std::env::var(k).ok())
+}
+
+/// The credentials: `host` and `token` from the template, each falling back
+/// to `OXIDE_HOST`/`OXIDE_TOKEN` (as the plugin's SDK does) once the other is
+/// in the template; `profile`; else the SDK's environment rules.
+fn client_config_with(
+    c: &OxideConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<oxide_client::Config, Error> {
     let host = non_empty(&c.host);
     let token = c.token.as_ref().filter(|t| !t.expose().trim().is_empty());
     let profile = non_empty(&c.profile);
     let creds = |e: oxide_client::Error| err(&format!("Oxide credentials: {e}"));
+    let from_env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
     match (host, token, profile) {
         (Some(_), _, Some(_)) | (_, Some(_), Some(_)) => Err(err_at(
             "profile",
             "key `profile` conflicts with `host` and `token`; use one or the other",
         )),
-        (Some(h), Some(t), None) => {
+        (Some(h), t, None) => {
             if !(h.starts_with("https://") || h.starts_with("http://")) {
                 return Err(err_at(
                     "host",
                     &format!("key `host`: {h:?} is not an http:// or https:// URL"),
                 ));
             }
+            let t = match t {
+                Some(t) => t.clone(),
+                None => from_env("OXIDE_TOKEN").map(Secret::new).ok_or_else(|| {
+                    err_at(
+                        "token",
+                        "key `host` is set but neither `token` nor OXIDE_TOKEN is",
+                    )
+                })?,
+            };
+            Ok(oxide_client::Config::new(h, t))
+        }
+        (None, Some(t), None) => {
+            let h = from_env("OXIDE_HOST").ok_or_else(|| {
+                err_at(
+                    "host",
+                    "key `token` is set but neither `host` nor OXIDE_HOST is",
+                )
+            })?;
             Ok(oxide_client::Config::new(h, t.clone()))
         }
-        (Some(_), None, None) => Err(err_at("host", "key `host` is set but `token` is not")),
-        (None, Some(_), None) => Err(err_at("token", "key `token` is set but `host` is not")),
         (None, None, Some(p)) => {
             let home = std::env::var_os("HOME")
                 .filter(|h| !h.is_empty())
@@ -378,5 +408,26 @@ mod tests {
                 "{key}: {e}"
             );
         }
+    }
+
+    #[test]
+    fn host_in_the_template_takes_the_token_from_oxide_token() {
+        let c = config(json!({"token": null}));
+        let env = |k: &str| (k == "OXIDE_TOKEN").then(|| "from-env".to_owned());
+        let got = client_config_with(&c, &env).unwrap();
+        assert_eq!(got.host(), "http://127.0.0.1:1");
+        let none = |_: &str| None;
+        let e = client_config_with(&c, &none).unwrap_err();
+        assert_eq!(e.config_key(), Some("token"), "{e}");
+        assert!(e.to_string().contains("OXIDE_TOKEN"), "{e}");
+
+        let c = config(json!({"host": null}));
+        let env = |k: &str| (k == "OXIDE_HOST").then(|| "http://127.0.0.1:2".to_owned());
+        assert_eq!(
+            client_config_with(&c, &env).unwrap().host(),
+            "http://127.0.0.1:2"
+        );
+        let e = client_config_with(&c, &none).unwrap_err();
+        assert_eq!(e.config_key(), Some("host"), "{e}");
     }
 }

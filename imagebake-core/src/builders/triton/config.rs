@@ -43,6 +43,7 @@ pub const KEYS: &[&str] = &[
     "state_timeout",
     "image_timeout",
     "poll_cap",
+    "packer_force",
 ];
 
 /// The keys without which there is no build.
@@ -150,6 +151,10 @@ pub struct TritonConfig {
     /// Longest pause between two polls (default `1s`).
     #[serde(default)]
     pub poll_cap: Option<String>,
+    /// `-force`: build even if an image of that name@version exists, and
+    /// delete the older one(s) once the new image is active.
+    #[serde(default)]
+    pub packer_force: bool,
     /// The communicator keys (`communicator`, `ssh_*`), decoded apart.
     #[serde(skip)]
     pub ssh: SshOptions,
@@ -314,6 +319,7 @@ mod tests {
             "ssh_bastion_username": "bu", "ssh_bastion_password": "bp",
             "ssh_bastion_private_key_file": "/bk", "ssh_bastion_agent_auth": false,
             "state_timeout": "10m", "image_timeout": "1h", "poll_cap": "1s",
+            "packer_force": true,
         });
         let v = crate::builders::packer::merged(v, &extra);
         // Every key of KEYS is in the document above (so the list and the

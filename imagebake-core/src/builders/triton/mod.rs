@@ -7,8 +7,8 @@
 //! awaits anything else):
 //!
 //! 1. `source image`: the UUID, or ListImages with the filter;
-//! 2. `check image name`: `image_name@image_version` must be free (before
-//!    any machine exists);
+//! 2. `check image name` (not with `-force`): `image_name@image_version`
+//!    must be free (before any machine exists);
 //! 3. `create machine`: CreateMachine tagged with the build id; its delete
 //!    is registered with the id straight from the answer;
 //! 4. `wait running`: `failed` ends at once;
@@ -20,7 +20,10 @@
 //! 8. `wait image`: `failed` ends at once with the image's error;
 //! 9. `delete machine`, `wait machine gone` (the machine's undo dismissed);
 //! 10. `tag image`: the build tags replaced by `image_tags` and
-//!     `imagebake-built-by`.
+//!     `imagebake-built-by`;
+//! 11. with `-force` (`packer_force`): `replace image` deletes the
+//!     account's older images of that name@version, now that the new one
+//!     is active.
 //!
 //! Waits poll with backoff up to `poll_cap` (1 s) and stop at once on
 //! cancellation; CloudAPI calls are retried by the client where safe.
@@ -68,8 +71,9 @@ use crate::builders::{Builder, BuilderConfig, Provisioners};
 use crate::provision::Flush;
 use crate::steps::common::{ConnectSsh, SshTarget};
 use crate::steps::triton::{
-    CheckImageName, CreateImage, CreateMachine, DeleteMachine, Provisioned, SourceImage,
-    StopMachine, TagImage, WaitImage, WaitMachineGone, WaitRunning, WaitStopped, Waits,
+    CheckImageName, CreateImage, CreateMachine, DeleteMachine, Provisioned, ReplaceImages,
+    SourceImage, StopMachine, TagImage, WaitImage, WaitMachineGone, WaitRunning, WaitStopped,
+    Waits,
 };
 use crate::{BuildError, Error, Runner, Sweeper};
 use plan::Plan;
@@ -169,8 +173,12 @@ impl Builder for TritonBuilder {
                 let source = cx
                     .step(&SourceImage::new(c.clone(), p.source.clone()), ())
                     .await?;
-                let check = CheckImageName::new(c.clone(), &p.image.name, &p.image.version);
-                let source = cx.step(&check, source).await?;
+                let source = if p.force {
+                    source
+                } else {
+                    let check = CheckImageName::new(c.clone(), &p.image.name, &p.image.version);
+                    cx.step(&check, source).await?
+                };
                 let create = CreateMachine::new(c.clone(), p.machine.clone(), w);
                 let machine = cx.step(&create, source).await?;
                 let running = cx.step(&WaitRunning::new(c.clone(), w), machine).await?;
@@ -203,9 +211,12 @@ impl Builder for TritonBuilder {
                 let image = cx
                     .step(&WaitMachineGone::new(c.clone(), w), deleting)
                     .await?;
-                let image = cx
+                let mut image = cx
                     .step(&TagImage::new(c.clone(), p.image.tags.clone()), image)
                     .await?;
+                if p.force {
+                    image = cx.step(&ReplaceImages::new(c.clone()), image).await?;
+                }
                 Ok((image, host_key))
             })
             .await?;

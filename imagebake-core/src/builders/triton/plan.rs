@@ -25,6 +25,7 @@ pub(crate) struct Plan {
     pub(crate) image: ImageSpec,
     pub(crate) comm: CommPlan,
     pub(crate) waits: Waits,
+    pub(crate) force: bool,
 }
 
 fn err(message: &str) -> Error {
@@ -49,8 +50,8 @@ impl Plan {
             name: expand("image_name", &c.image_name)?,
             version: expand("image_version", &c.image_version)?,
             description: opt("image_description", &c.image_description)?,
-            homepage: c.image_homepage.clone(),
-            eula: c.image_eula_url.clone(),
+            homepage: opt("image_homepage", &c.image_homepage)?,
+            eula: opt("image_eula_url", &c.image_eula_url)?,
             acl: uuids("image_acls", &c.image_acls)?,
             tags: c.image_tags.clone(),
         };
@@ -60,11 +61,21 @@ impl Plan {
                 "key `image_name` is longer than 512 characters",
             ));
         }
-        if image.version.chars().count() > 128 {
-            return Err(err_at(
-                "image_version",
-                "key `image_version` is longer than 128 characters",
-            ));
+        // The limits the plugin's documentation gives (IMGAPI's manifest).
+        let limits = [
+            ("image_version", Some(&image.version), 128),
+            ("image_description", image.description.as_ref(), 512),
+            ("image_homepage", image.homepage.as_ref(), 128),
+            ("image_eula_url", image.eula.as_ref(), 128),
+        ];
+        for (key, value, max) in limits {
+            let n = value.map_or(0, |v| v.chars().count());
+            if n > max {
+                return Err(err_at(
+                    key,
+                    &format!("key `{key}` is {n} characters long; at most {max} are allowed"),
+                ));
+            }
         }
 
         let name = opt("source_machine_name", &c.source_machine_name)?;
@@ -92,6 +103,7 @@ impl Plan {
             image,
             comm: comm(c)?,
             waits: Waits::from_config(c)?,
+            force: c.packer_force,
         })
     }
 }
@@ -255,6 +267,13 @@ fn client_config(c: &TritonConfig) -> Result<ConfigBuilder, Error> {
     })?;
     let key = match &c.triton_key_material {
         Some(m) => match key_material(m) {
+            KeyMaterial::Locked(what) => {
+                let socket = agent_socket().ok_or_else(|| locked_error(&what))?;
+                KeySource::Agent {
+                    socket,
+                    fingerprint,
+                }
+            }
             KeyMaterial::File(path) => KeySource::File {
                 path,
                 passphrase: None,
@@ -274,7 +293,7 @@ fn client_config(c: &TritonConfig) -> Result<ConfigBuilder, Error> {
         },
         None => KeySource::Search {
             fingerprint,
-            agent_socket: std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from),
+            agent_socket: agent_socket(),
             ssh_dir: std::env::var_os("HOME").map(|h| Path::new(&h).join(".ssh")),
         },
     };
@@ -297,13 +316,49 @@ fn client_config(c: &TritonConfig) -> Result<ConfigBuilder, Error> {
 enum KeyMaterial {
     File(PathBuf),
     Text,
+    /// A passphrase-protected key (its file, or "the key text").
+    Locked(String),
     Neither,
+}
+
+fn agent_socket() -> Option<PathBuf> {
+    std::env::var_os("SSH_AUTH_SOCK")
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+}
+
+/// A passphrase-protected key without an ssh-agent: neither Packer
+/// (triton-go) nor node-triton (smartdc-auth) reads a passphrase from the
+/// template or the environment; both sign with the agent holding the key.
+fn locked_error(what: &str) -> Error {
+    let load = if what == KEY_TEXT {
+        "load the key into an ssh-agent (`ssh-add`)".to_owned()
+    } else {
+        format!("load it into an ssh-agent (`ssh-add {what}`)")
+    };
+    err_at(
+        "triton_key_material",
+        &format!(
+            "key `triton_key_material`: {what} is passphrase-protected; {load} and set \
+             SSH_AUTH_SOCK, as Packer and the triton CLI use such keys"
+        ),
+    )
+}
+
+/// How errors name a key given as text.
+const KEY_TEXT: &str = "the key text";
+
+fn locked(r: Result<triton_client::auth::KeySigner, triton_client::Error>) -> bool {
+    matches!(r, Err(triton_client::Error::PassphraseRequired { .. }))
 }
 
 /// Packer's rule: a path that exists is a key file, anything else the key.
 fn key_material(m: &Secret) -> KeyMaterial {
     let text = m.expose();
     if text.contains("-----BEGIN") {
+        if locked(triton_client::auth::KeySigner::from_text(m, None)) {
+            return KeyMaterial::Locked(KEY_TEXT.to_owned());
+        }
         return KeyMaterial::Text;
     }
     let path = match text.strip_prefix("~/") {
@@ -314,6 +369,9 @@ fn key_material(m: &Secret) -> KeyMaterial {
         None => PathBuf::from(text),
     };
     if path.is_file() {
+        if locked(triton_client::auth::KeySigner::from_file(&path, None)) {
+            return KeyMaterial::Locked(path.display().to_string());
+        }
         KeyMaterial::File(path)
     } else {
         KeyMaterial::Neither
@@ -327,6 +385,7 @@ fn comm(c: &TritonConfig) -> Result<CommPlan, Error> {
     let api_key = match c.triton_key_material.as_ref().map(|m| (m, key_material(m))) {
         Some((_, KeyMaterial::File(path))) => SshLogin::KeyFile(path),
         Some((m, KeyMaterial::Text)) => SshLogin::KeyText(m.clone()),
+        // A locked key signs through the agent, for SSH too.
         _ => SshLogin::Agent,
     };
     let defaults = SshDefaults::new(api_key.clone())

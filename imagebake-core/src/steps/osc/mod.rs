@@ -45,7 +45,7 @@ pub fn source_omi_filters_check(
 ) -> Result<(), Error> {
     source_omi::image_filters(filters).map(drop)
 }
-pub use tags::TagOmi;
+pub use tags::{BuildData, TagOmi};
 pub use unlink_volume::UnlinkVolume;
 pub use vm_info::{HostVm, VmInfo};
 pub use wait_device::{AttachedVolume, WaitDevice};

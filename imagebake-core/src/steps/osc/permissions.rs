@@ -12,13 +12,16 @@ use crate::{Error, Step, StepCx};
 /// `global_permission`), then `UpdateSnapshot` create-volume permissions on
 /// the OMI's snapshots for `snapshot_account_ids` — actually sent, unlike
 /// the plugin — together with `omi_account_ids` (which the plugin gave the
-/// snapshot). The snapshot is never made public.
+/// snapshot). The snapshot is public only with `snapshot_groups = ["all"]`
+/// ([`UpdatePermissions::public_snapshot`]), never through
+/// `global_permission`.
 #[derive(Debug, Clone)]
 pub struct UpdatePermissions {
     client: Client,
     omi_account_ids: Vec<String>,
     snapshot_account_ids: Vec<String>,
     global: bool,
+    public_snapshot: bool,
 }
 
 impl UpdatePermissions {
@@ -34,7 +37,15 @@ impl UpdatePermissions {
             omi_account_ids,
             snapshot_account_ids,
             global,
+            public_snapshot: false,
         }
+    }
+
+    /// Also lets every account create volumes from the snapshots
+    /// (`snapshot_groups = ["all"]`).
+    pub fn public_snapshot(mut self, public: bool) -> Self {
+        self.public_snapshot = public;
+        self
     }
 }
 
@@ -66,10 +77,13 @@ impl Step<Image> for UpdatePermissions {
                 accounts.push(a.clone());
             }
         }
-        if !accounts.is_empty() {
+        if !accounts.is_empty() || self.public_snapshot {
             for s in image.snapshot_ids() {
-                let change =
-                    PermissionsChange::add(Permissions::accounts(accounts.iter().cloned()));
+                let mut p = Permissions::accounts(accounts.iter().cloned());
+                if self.public_snapshot {
+                    p.global_permission = Some(true);
+                }
+                let change = PermissionsChange::add(p);
                 cx.cancellable(self.client.snapshots().update_permissions(s, change))
                     .await?
                     .map_err(|e| api(format!("UpdateSnapshot {s}"), e))?;

@@ -16,16 +16,17 @@ pub struct AttachedVolume {
     pub volume_id: String,
     /// The API device name (`/dev/xvdf`).
     pub api_device: String,
-    /// The real node (`/dev/vdb`, `/dev/loop3`, …).
+    /// The node (`/dev/xvdf`, or a link to it named so; `/dev/vdb`, …).
     pub device: BlockDevice,
     /// The registered undo (`UnlinkVolume` and wait).
     pub undo: UndoHandle,
 }
 
-/// Waits for the linked volume's device node to appear and resolves it,
+/// Waits for the linked volume's device node to appear and finds it,
 /// instead of trusting the API's name: the node named like the API device in
-/// the device directory (`xvdf`, `sdf` or `vdf`, links followed), or a disk
-/// that appeared in `/sys/block` since the link. Then releases the device
+/// the device directory (`xvdf`, `sdf` or `vdf`; a link to a block device
+/// counts, and is kept as named), or a disk that appeared in `/sys/block`
+/// since the link. Then releases the device
 /// lock.
 #[derive(Debug, Clone)]
 pub struct WaitDevice {
@@ -63,7 +64,10 @@ fn find(
     for n in names {
         let p = dir.join(&n);
         if is_block(&p) {
-            return std::fs::canonicalize(&p).ok();
+            // The name, not the link's target: `{{.Device}}` is `/dev/xvdf`
+            // and partition 1 `/dev/xvdf1`, as the plugin's templates expect
+            // (`mkfs.ext4 {{.Device}}1`).
+            return Some(p);
         }
     }
     if dir == Path::new("/dev") {
