@@ -124,6 +124,7 @@ async fn one(
         sensitive: b.sensitive.clone(),
         progress: Arc::new(move |line: &str| pp_ui.build(&name, Level::Say, line)),
         cancel: cancel.child_token(),
+        force: options.force,
     };
     match postprocess::run(b, artifact.clone(), &cx).await {
         Ok(artifacts) => (artifacts, None),
