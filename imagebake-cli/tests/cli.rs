@@ -461,6 +461,39 @@ async fn machine_readable_output_is_packer_s_line_format() {
     assert!(!records.iter().any(|(_, k, _)| k == "error-count"), "{out}");
 }
 
+/// `-force` reaches the builder (`packer_force`): a second build of the
+/// same name@version is refused without it, and replaces the image with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn force_replaces_an_existing_image() {
+    let sim = sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.pkr.hcl"), plain_template(&sim)).unwrap();
+    let build = |args: &[&str]| {
+        let o = tokio::task::block_in_place(|| imagebake(dir.path(), args, &[]));
+        let (out, err) = text(&o);
+        (o.status.code(), format!("{out}\n{err}"))
+    };
+    let (code, out) = build(&["build", "t.pkr.hcl"]);
+    assert_eq!(code, Some(0), "{out}");
+    let first = sim.inventory().custom_images()[0].id.to_string();
+
+    let (code, out) = build(&["build", "t.pkr.hcl"]);
+    assert_eq!(code, Some(1), "the name@version exists: {out}");
+    assert_eq!(sim.inventory().custom_images().len(), 1, "{out}");
+
+    let (code, out) = build(&["build", "-force", "t.pkr.hcl"]);
+    assert_eq!(code, Some(0), "{out}");
+    let images: Vec<String> = sim
+        .inventory()
+        .custom_images()
+        .iter()
+        .map(|i| i.id.to_string())
+        .collect();
+    assert_eq!(images.len(), 1, "{out}");
+    assert_ne!(images[0], first, "replaced: {out}");
+    assert!(sim.inventory().machines.is_empty(), "{out}");
+}
+
 /// A legacy JSON template written as the Triton builder's doc writes it
 /// (`"most_recent": "true"`, a port as a string): decoded as weakly as
 /// Packer's decoder does, it validates and builds.
