@@ -5,16 +5,18 @@
 #     `//api/latest/<Action>` signed over `/api/latest/<Action>`;
 #   - Triton's `triton` (npm package triton, node-triton): datacenters,
 #     instance create/list/rename/reboot/audit/delete against the Triton
-#     simulator, with its generated key.
+#     simulator, with its generated key;
+#   - node-manta (npm package manta): mmkdir -p, mput, mls, mget, minfo, mrm
+#     against the Manta the Triton simulator serves, with the same key.
 # A client that cannot be installed (no network, no npm) is reported as
 # SKIPPED, not failed. Any command of an installed client failing fails the
-# script. Usage: bash scripts/sim-real-clients.sh [osc|triton]...
+# script. Usage: bash scripts/sim-real-clients.sh [osc|triton|manta]...
 # IMAGEBAKE_SIM=path uses that simulator binary instead of building one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 WHICH=("$@")
-[ ${#WHICH[@]} -eq 0 ] && WHICH=(osc triton)
+[ ${#WHICH[@]} -eq 0 ] && WHICH=(osc triton manta)
 SCRATCH=$(mktemp -d /tmp/imagebake-real-clients.XXXXXX)
 PIDS=()
 cleanup() {
@@ -129,10 +131,54 @@ run_triton() {
     echo "triton: OK"
 }
 
+run_manta() {
+    echo "== node-manta (npm manta) against the Manta of the Triton simulator"
+    if ! command -v npm >/dev/null \
+        || ! (cd "$SCRATCH" && npm install --silent --no-audit --no-fund manta@5.4.2 >/dev/null 2>&1); then
+        echo "SKIPPED manta: npm or the manta package is not available"
+        return 0
+    fi
+    local line home key bin
+    start_sim triton
+    line=$LINE
+    home="$SCRATCH/manta-home"
+    mkdir -p "$home/.ssh"
+    key=$(field "$line" private_key_path)
+    cp "$key" "$home/.ssh/id_ed25519"
+    cp "$key.pub" "$home/.ssh/id_ed25519.pub"
+    chmod 600 "$home/.ssh/id_ed25519"
+    bin="$SCRATCH/node_modules/manta/bin"
+    local env=(env -u SSH_AUTH_SOCK HOME="$home" MANTA_URL="$(field "$line" manta_url)"
+        MANTA_USER="$(field "$line" account)" MANTA_KEY_ID="$(field "$line" key_id)")
+    echo "hello from node-manta" >"$SCRATCH/hello.txt"
+    "${env[@]}" "$bin/mmkdir" -p '~~/stor/real/dir'
+    "${env[@]}" "$bin/mput" -f "$SCRATCH/hello.txt" '~~/stor/real/dir/hello.txt'
+    "${env[@]}" "$bin/mls" -l '~~/stor/real/dir' | tee "$SCRATCH/mls.txt"
+    grep -q hello.txt "$SCRATCH/mls.txt"
+    "${env[@]}" "$bin/mget" -o "$SCRATCH/back.txt" '~~/stor/real/dir/hello.txt'
+    cmp "$SCRATCH/hello.txt" "$SCRATCH/back.txt"
+    "${env[@]}" "$bin/minfo" '~~/stor/real/dir/hello.txt' | grep -qi '^content-md5:'
+    "${env[@]}" "$bin/mrm" '~~/stor/real/dir/hello.txt'
+    # A key Manta does not know is refused with muskie's code.
+    local stranger="$SCRATCH/stranger-home"
+    mkdir -p "$stranger/.ssh"
+    ssh-keygen -q -t ed25519 -N '' -f "$stranger/.ssh/id_ed25519"
+    local fp
+    fp=$(ssh-keygen -l -E md5 -f "$stranger/.ssh/id_ed25519.pub" | awk '{print $2}' | sed 's/^MD5://')
+    if "${env[@]}" HOME="$stranger" MANTA_KEY_ID="$fp" \
+        "$bin/mls" '~~/stor/real' >"$SCRATCH/denied.txt" 2>&1; then
+        echo "mls with an unknown key succeeded" >&2
+        return 1
+    fi
+    grep -q KeyDoesNotExist "$SCRATCH/denied.txt"
+    echo "manta: OK"
+}
+
 for w in "${WHICH[@]}"; do
     case "$w" in
         osc) run_osc ;;
         triton) run_triton ;;
-        *) echo "unknown client $w (osc, triton)" >&2; exit 2 ;;
+        manta) run_manta ;;
+        *) echo "unknown client $w (osc, triton, manta)" >&2; exit 2 ;;
     esac
 done

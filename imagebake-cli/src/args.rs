@@ -114,8 +114,8 @@ pub struct ValidateArgs {
     /// Variables.
     #[command(flatten)]
     pub vars: VarArgs,
-    /// Only checks the syntax and the evaluation of the template, not the
-    /// builders' configurations.
+    /// Only parses the template and its var files: evaluates nothing (no
+    /// variable needs a value, no data source is read).
     #[arg(long = "syntax-only")]
     pub syntax_only: bool,
     /// Reads the data sources (calls the clouds' APIs); without it each data

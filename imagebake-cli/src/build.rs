@@ -2,7 +2,8 @@
 //! with the library's bake runner (`imagebake_core::bake`).
 
 use imagebake_core::bake::{self, BakeError, BakeOptions, UiMode};
-use imagebake_core::template::{self, Placeholders, Plan, TemplateError};
+use imagebake_core::builders::oxide::ImageDataSource;
+use imagebake_core::template::{self, Plan, TemplateError};
 use imagebake_core::{CancellationToken, OnError};
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -86,7 +87,7 @@ fn print_kept(options: &BakeOptions) {
 async fn plan(args: &BuildArgs) -> Result<Plan, TemplateError> {
     let opts = args.vars.options()?;
     // The only data source (oxide-image) is not read yet: see the report.
-    let mut plan = template::plan(&args.path, &opts, &Placeholders).await?;
+    let mut plan = template::plan(&args.path, &opts, &ImageDataSource).await?;
     plan.select(&args.only, &args.except)?;
     Ok(plan)
 }

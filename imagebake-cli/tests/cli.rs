@@ -162,7 +162,7 @@ async fn inspect_lists_the_template_and_masks_sensitive_values() {
         "Packer Inspect: HCL2 mode",
         "> input-variables:",
         &format!("var.account: \"{}\"", sim.account()),
-        "var.token: <sensitive>",
+        "var.token: \"<sensitive>\"",
         "> local-variables:",
         "local.version: \"1.0.0\"",
         "  > b:",
@@ -180,7 +180,7 @@ async fn inspect_lists_the_template_and_masks_sensitive_values() {
     );
     let (out, _) = text(&o);
     assert!(
-        out.contains("var.token: <sensitive>") && !out.contains("other-secret"),
+        out.contains("var.token: \"<sensitive>\"") && !out.contains("other-secret"),
         "{out}"
     );
 }

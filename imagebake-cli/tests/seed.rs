@@ -312,8 +312,8 @@ fn oxide_env(sim: &OxideSim) -> Vec<(&'static str, String)> {
 
 /// The plugin's example template: the `oxide-image` data source gives the
 /// boot image, credentials from `OXIDE_HOST`/`OXIDE_TOKEN`.
-#[ignore = "needs the oxide-image data source (tmpl); until then `imagebake build` gives data \
-            sources placeholders"]
+#[ignore = "the data source works (tmpl); `imagebake build` still sets the builder's `name` to the \
+            build name (`oxide-instance.example`, no valid Oxide name) until the runner builds from the Plan"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oxide_example_template_with_the_data_source_builds() {
     let sim = oxide(SshMode::Off).await;

@@ -48,6 +48,7 @@ pub mod comm;
 mod engine;
 mod error;
 mod events;
+pub mod origin;
 pub mod packer_template;
 pub mod postprocess;
 pub mod provision;

@@ -1,7 +1,8 @@
 //! Packer templates.
 //!
-//! - [`plan`]: a template as users write it (HCL2 `.pkr.hcl` files or a
-//!   directory of them, or a legacy JSON `.json` template) with its `-var`,
+//! - [`plan`]: a template as users write it (HCL2 `.pkr.hcl` files, HCL's
+//!   JSON syntax `.pkr.json`, a directory of them, or a legacy JSON `.json`
+//!   template) with its `-var`,
 //!   `-var-file` and environment, evaluated into a neutral [`Plan`]: per
 //!   build the builder type, its configuration as JSON, its provisioners
 //!   and its post-processor chains. The `imagebake` command, the examples
@@ -28,6 +29,7 @@ mod eval;
 mod funcs;
 mod gotmpl;
 mod hcl2;
+mod hcljson;
 mod json;
 mod plan;
 mod types;
@@ -124,8 +126,9 @@ impl Options {
 /// "N" { name, project, host, token }` gives `data.oxide-image.N.image_id`).
 ///
 /// The template engine never calls a cloud itself: the caller provides
-/// this hook (the command with the Oxide client; `validate` with
-/// [`Placeholders`], which calls nothing).
+/// this hook (`imagebake build` and `validate -evaluate-datasources` with
+/// `builders::oxide::ImageDataSource`, which asks the rack; `validate` and
+/// `inspect` with [`Placeholders`], which calls nothing).
 #[async_trait::async_trait]
 pub trait DataSources: Send + Sync {
     /// The attributes of data source `kind` (`oxide-image`) named `name`,
@@ -138,6 +141,10 @@ pub trait DataSources: Send + Sync {
         args: &Map<String, Value>,
     ) -> Result<Map<String, Value>, String>;
 }
+
+/// The value [`Placeholders`] gives every data source attribute (Packer's
+/// unknown value, shown as `<unknown>`).
+pub const UNKNOWN: &str = "<unknown>";
 
 /// Data sources read as Packer's `validate` does without
 /// `-evaluate-datasources`: every attribute is the placeholder
@@ -159,7 +166,7 @@ impl DataSources for Placeholders {
         };
         Ok(attrs
             .iter()
-            .map(|a| ((*a).to_owned(), Value::String("<unknown>".into())))
+            .map(|a| ((*a).to_owned(), Value::String(UNKNOWN.into())))
             .collect())
     }
 }
@@ -172,22 +179,18 @@ pub(crate) struct Run {
     pub uuid: String,
 }
 
-/// Evaluates the template at `path` into a [`Plan`].
-///
-/// `path` is a `.pkr.hcl` file, a directory (its `*.pkr.hcl` files, and
-/// its `*.auto.pkrvars.hcl` files as var files), or a legacy JSON
-/// template (`.json`). Nothing is created anywhere: data sources go
-/// through `data`. Every error names the file, line and column, the block
-/// and the key.
-pub async fn plan(
-    path: &Path,
-    opts: &Options,
-    data: &dyn DataSources,
-) -> Result<Plan, TemplateError> {
-    let run = Run {
-        init: opts.init_time.map_or_else(Utc::now, DateTime::<Utc>::from),
-        uuid: uuid::Uuid::new_v4().to_string(),
-    };
+/// The files of a template: HCL2 (`.pkr.hcl`/`.pkr.json` files, with the
+/// auto var files of a directory) or one legacy JSON file.
+enum Files {
+    Hcl2 {
+        files: Vec<PathBuf>,
+        auto: Vec<PathBuf>,
+    },
+    Json(PathBuf),
+}
+
+/// Which files Packer reads for `path` (notes §1.1).
+fn files(path: &Path, opts: &Options) -> Result<Files, TemplateError> {
     let abs = if path.is_absolute() {
         path.to_path_buf()
     } else {
@@ -220,15 +223,51 @@ pub async fn plan(
                 "Could not find any config file in {}",
                 path.display()
             ))
-            .fix("a template directory holds *.pkr.hcl files"));
+            .fix("a template directory holds *.pkr.hcl or *.pkr.json files"));
         }
-        return hcl2::plan(&hcl, &auto, path, opts, data, &run).await;
+        return Ok(Files::Hcl2 { files: hcl, auto });
     }
     let name = path.to_string_lossy();
     if name.ends_with(".pkr.hcl") || name.ends_with(".pkr.json") {
-        return hcl2::plan(&[abs], &[], path, opts, data, &run).await;
+        return Ok(Files::Hcl2 {
+            files: vec![abs],
+            auto: Vec::new(),
+        });
     }
-    json::plan(&abs, path, opts, &run)
+    Ok(Files::Json(abs))
+}
+
+/// Evaluates the template at `path` into a [`Plan`].
+///
+/// `path` is a `.pkr.hcl` or `.pkr.json` (HCL's JSON syntax) file, a
+/// directory (its `*.pkr.hcl` then `*.pkr.json` files, and its
+/// `*.auto.pkrvars.hcl` then `*.auto.pkrvars.json` files as var files),
+/// or a legacy JSON template (`.json`). Nothing is created anywhere: data
+/// sources go through `data`. Every error names the file, line and
+/// column, the block and the key.
+pub async fn plan(
+    path: &Path,
+    opts: &Options,
+    data: &dyn DataSources,
+) -> Result<Plan, TemplateError> {
+    let run = Run {
+        init: opts.init_time.map_or_else(Utc::now, DateTime::<Utc>::from),
+        uuid: uuid::Uuid::new_v4().to_string(),
+    };
+    match files(path, opts)? {
+        Files::Hcl2 { files, auto } => hcl2::plan(&files, &auto, path, opts, data, &run).await,
+        Files::Json(abs) => json::plan(&abs, path, opts, &run),
+    }
+}
+
+/// Packer's `validate -syntax-only`: the template's files and its var files
+/// (`-var-file`, a directory's auto var files) parse; nothing is evaluated
+/// (no variable needs a value, no data source is read).
+pub fn check_syntax(path: &Path, opts: &Options) -> Result<(), TemplateError> {
+    match files(path, opts)? {
+        Files::Hcl2 { files, auto } => hcl2::check_syntax(&files, &auto, opts),
+        Files::Json(abs) => json::check_syntax(&abs, path, opts),
+    }
 }
 
 /// Renders `template`, replacing each `{{.Name}}` with the value `vars` gives

@@ -18,3 +18,45 @@ pub fn dropped_connection() -> Response {
     });
     Response::new(Body::from_stream(failing))
 }
+
+/// What an injected fault does before the operation runs: `Some(answer)`
+/// ends the request (`status` gives the service's error for a
+/// `Fault::Status`, `throttled` its throttling answer); a `Slow` fault waits
+/// here.
+pub(crate) async fn fault_before(
+    fault: Option<&crate::Fault>,
+    status: impl FnOnce(u16) -> Response,
+    throttled: impl FnOnce() -> Response,
+) -> Option<Response> {
+    use crate::Fault;
+    match fault? {
+        Fault::Status(s) => Some(status(*s)),
+        Fault::Throttle => Some(throttled()),
+        Fault::DropBefore => Some(dropped_connection()),
+        Fault::Slow(d) => {
+            tokio::time::sleep(*d).await;
+            None
+        }
+        Fault::FailResource | Fault::DropAfter | Fault::LateAnswer(_) => None,
+    }
+}
+
+/// What an injected fault does after the operation ran (a late answer, a
+/// dropped connection), and HEAD answers without a body.
+pub(crate) async fn fault_after(
+    fault: Option<&crate::Fault>,
+    method: &axum::http::Method,
+    response: Response,
+) -> Response {
+    use crate::Fault;
+    match fault {
+        Some(Fault::LateAnswer(d)) => tokio::time::sleep(*d).await,
+        Some(Fault::DropAfter) => return dropped_connection(),
+        _ => {}
+    }
+    if method == axum::http::Method::HEAD {
+        let (parts, _) = response.into_parts();
+        return Response::from_parts(parts, Body::empty());
+    }
+    response
+}

@@ -16,6 +16,10 @@ pub mod machine;
 pub mod server;
 mod user;
 
+#[cfg(feature = "triton")]
+pub mod imgapi;
+#[cfg(feature = "triton")]
+pub mod manta;
 #[cfg(feature = "osc")]
 pub mod osc;
 #[cfg(feature = "oxide")]

@@ -1049,32 +1049,84 @@ async fn update_and_export_image() {
         (&updated["version"], &updated["homepage"], &updated["name"]),
         (&json!("2"), &json!("https://h"), &json!("img"))
     );
-    let (status, export) = c
+    // `~~` is expanded by nobody: the path's owner is "~~".
+    let (status, body) = c
         .post(
             &format!("/my/images/{image_id}"),
             json!({"action": "export", "manta_path": "~~/stor/out/"}),
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{export}");
+    assert_eq!(
+        (status, error_of(&body).0),
+        (StatusCode::UNPROCESSABLE_ENTITY, "NotMantaPathOwner")
+    );
     let login = sim.account();
+    // A path that does not exist is a prefix, even with a trailing `/`: its
+    // parent does not exist either.
+    let (status, body) = c
+        .post(
+            &format!("/my/images/{image_id}"),
+            json!({"action": "export", "manta_path": format!("/{login}/stor/out/")}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_of(&body).0),
+        (StatusCode::NOT_FOUND, "DirectoryDoesNotExist")
+    );
+    // An existing directory gets NAME-VERSION files.
+    let (status, export) = c
+        .post(
+            &format!("/my/images/{image_id}"),
+            json!({"action": "export", "manta_path": format!("/{login}/stor")}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{export}");
     assert_eq!(
         export["manifest_path"],
-        format!("/{login}/stor/out/img-2.imgmanifest").as_str()
+        format!("/{login}/stor/img-2.imgmanifest").as_str()
     );
     assert_eq!(
         export["image_path"],
-        format!("/{login}/stor/out/img-2.zfs.gz").as_str()
+        format!("/{login}/stor/img-2.zfs.gz").as_str()
     );
-    assert!(export["manta_url"].is_string());
+    assert_eq!(export["manta_url"], sim.manta().url().as_str());
+    let manifest: Value = serde_json::from_slice(
+        &sim.manta()
+            .read(&format!("/{login}/stor/img-2.imgmanifest"))
+            .expect("manifest written"),
+    )
+    .expect("manifest is JSON");
+    let file = sim
+        .manta()
+        .read(&format!("/{login}/stor/img-2.zfs.gz"))
+        .expect("file written");
+    assert_eq!(manifest["uuid"], image_id.as_str());
+    assert_eq!(manifest["files"][0]["size"], file.len());
+    assert_eq!(&file[..2], &[0x1f, 0x8b], "a gzip file");
+    // Anything else is a prefix.
     let (status, export) = c
+        .post(
+            &format!("/my/images/{image_id}?action=export"),
+            json!({"manta_path": format!("/{login}/stor/file")}),
+        )
+        .await;
+    assert_eq!(
+        (status, &export["manifest_path"]),
+        (
+            StatusCode::OK,
+            &json!(format!("/{login}/stor/file.imgmanifest"))
+        )
+    );
+    // Another account's path is refused.
+    let (status, body) = c
         .post(
             &format!("/my/images/{image_id}?action=export"),
             json!({"manta_path": "/x/stor/file"}),
         )
         .await;
     assert_eq!(
-        (status, &export["manifest_path"]),
-        (StatusCode::OK, &json!("/x/stor/file.imgmanifest"))
+        (status, error_of(&body).0),
+        (StatusCode::UNPROCESSABLE_ENTITY, "NotMantaPathOwner")
     );
     let (status, body) = c
         .post(&format!("/my/images/{image_id}?action=export"), json!({}))
@@ -1381,8 +1433,22 @@ async fn cli_line_describes_a_usable_simulator_and_files_go_on_shutdown() {
     assert!(!key.is_encrypted());
     assert_eq!(c_fingerprint(&public), sim.key_id());
     assert_eq!(Client::new(&sim).get("/my").await.0, StatusCode::OK);
+    assert_eq!(line["manta_url"], sim.manta().url().as_str());
+    assert_eq!(line["imgapi_url"], sim.imgapi().url().as_str());
+    assert_eq!(line["imgapi_user"], "imagebake-publisher");
+    let imgapi_key = std::path::PathBuf::from(line["imgapi_key_path"].as_str().expect("path"));
+    let key = PrivateKey::read_openssh_file(&imgapi_key).expect("IMGAPI key");
+    assert_eq!(key.algorithm(), ssh_key::Algorithm::Rsa { hash: None });
+    let ping: Value = reqwest::get(format!("{}/ping", sim.imgapi().url()))
+        .await
+        .expect("ping")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ping["ping"], "pong");
     sim.shutdown().await;
     assert!(!private.exists() && !public.exists(), "key files removed");
+    assert!(!imgapi_key.exists(), "IMGAPI key removed");
 }
 
 fn c_fingerprint(public: &std::path::Path) -> String {

@@ -15,7 +15,7 @@ use url::Url;
 
 use crate::auth::{Algorithm, Signer, authorization_header, key_id_path, signing_string};
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Service};
 use crate::key_source::KeySource;
 
 /// The `Accept-Version` node-triton sends.
@@ -327,11 +327,14 @@ impl Client {
                 body,
             });
         }
-        Err(api_error(op, status, &headers, &body))
+        Err(api_error(Service::CloudApi, op, status, &headers, &body))
     }
 }
 
-fn api_error(
+/// The error for a failed answer: the service's `{"code","message"}` body
+/// (the reason phrase when there is none), `Request-Id` and `Retry-After`.
+pub(crate) fn api_error(
+    service: Service,
     operation: &'static str,
     status: StatusCode,
     headers: &HeaderMap,
@@ -366,6 +369,7 @@ fn api_error(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     Error::Api {
+        service,
         operation,
         status: status.as_u16(),
         code,
@@ -440,6 +444,7 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("request-id", "r-1".parse().unwrap());
         let e = api_error(
+            Service::CloudApi,
             "GetMachine",
             StatusCode::NOT_FOUND,
             &h,
@@ -450,7 +455,13 @@ mod tests {
             (e.status(), e.code(), e.request_id()),
             (Some(404), Some("ResourceNotFound"), Some("r-1"))
         );
-        let e = api_error("X", StatusCode::SERVICE_UNAVAILABLE, &HeaderMap::new(), b"");
+        let e = api_error(
+            Service::CloudApi,
+            "X",
+            StatusCode::SERVICE_UNAVAILABLE,
+            &HeaderMap::new(),
+            b"",
+        );
         assert_eq!(e.code(), Some("ServiceUnavailable"));
         assert!(e.is_retryable());
         let f = e.failure().unwrap();
@@ -458,6 +469,7 @@ mod tests {
         assert!(f.verdict(Idempotency::Action).is_retry());
         assert!(!f.verdict(Idempotency::Create).is_retry());
         let e = api_error(
+            Service::CloudApi,
             "X",
             StatusCode::INTERNAL_SERVER_ERROR,
             &HeaderMap::new(),
@@ -472,7 +484,13 @@ mod tests {
         assert!(!f.verdict(Idempotency::Action).is_retry());
         let mut h = HeaderMap::new();
         h.insert("retry-after", "2".parse().unwrap());
-        let e = api_error("X", StatusCode::TOO_MANY_REQUESTS, &h, b"{}");
+        let e = api_error(
+            Service::CloudApi,
+            "X",
+            StatusCode::TOO_MANY_REQUESTS,
+            &h,
+            b"{}",
+        );
         assert_eq!(
             e.failure().unwrap().verdict(Idempotency::Create),
             imagebake_http::Verdict::Retry(Some(Duration::from_secs(2)))

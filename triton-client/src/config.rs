@@ -193,7 +193,7 @@ impl Config {
 
 /// A boolean variable as node-triton's `boolFromString` reads it: exactly
 /// `true`/`1` or `false`/`0`.
-fn parse_bool(v: &str, name: &str) -> Result<bool> {
+pub(crate) fn parse_bool(v: &str, name: &str) -> Result<bool> {
     match v {
         "true" | "1" => Ok(true),
         "false" | "0" => Ok(false),
@@ -203,7 +203,20 @@ fn parse_bool(v: &str, name: &str) -> Result<bool> {
     }
 }
 
-fn expand_home(p: &str, home: &Path) -> PathBuf {
+/// An http(s) base URL; the error names where it came from (`url_name`).
+pub(crate) fn parse_http_url(url_text: &str, url_name: &str) -> Result<Url> {
+    let url = Url::parse(url_text).map_err(|e| Error::Config {
+        reason: format!("{url_name} = {url_text:?} is not a valid URL ({e})"),
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+        return Err(Error::Config {
+            reason: format!("{url_name} = {url_text:?} is not an http(s) URL"),
+        });
+    }
+    Ok(url)
+}
+
+pub(crate) fn expand_home(p: &str, home: &Path) -> PathBuf {
     match p.strip_prefix("~/") {
         Some(rest) => home.join(rest),
         None => PathBuf::from(p),
@@ -388,14 +401,7 @@ impl ConfigBuilder {
         let (url_text, url_name) = self.url.ok_or_else(|| Error::Config {
             reason: "no CloudAPI url given".into(),
         })?;
-        let url = Url::parse(&url_text).map_err(|e| Error::Config {
-            reason: format!("{url_name} = {url_text:?} is not a valid URL ({e})"),
-        })?;
-        if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
-            return Err(Error::Config {
-                reason: format!("{url_name} = {url_text:?} is not an http(s) URL"),
-            });
-        }
+        let url = parse_http_url(&url_text, &url_name)?;
         let account = self
             .account
             .filter(|a| !a.is_empty())

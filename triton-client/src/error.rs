@@ -8,7 +8,8 @@ use imagebake_http::{ErrorMeta, Failure};
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Everything that can go wrong talking to CloudAPI.
+/// Everything that can go wrong talking to CloudAPI, Manta or an IMGAPI
+/// repository.
 ///
 /// Errors name the CloudAPI operation (`GetMachine`, ...) they come from.
 /// Key material and passphrases never appear in them.
@@ -17,9 +18,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// CloudAPI answered with an error status and (usually) a
     /// `{"code", "message"}` body.
-    #[error("{operation}: CloudAPI answered {status} {code}: {message}{}", request_id_suffix(.request_id))]
+    #[error("{operation}: {service} answered {status} {code}: {message}{}", request_id_suffix(.request_id))]
     Api {
-        /// CloudAPI operation name.
+        /// The service that answered.
+        service: Service,
+        /// The service's operation name (`GetMachine`, `PutObject`, ...).
         operation: &'static str,
         /// HTTP status.
         status: u16,
@@ -142,12 +145,55 @@ pub enum Error {
         #[source]
         source: Option<russh::keys::Error>,
     },
+    /// A local file being uploaded or downloaded could not be read or
+    /// written.
+    #[error("{operation}: {}: {source}", .path.display())]
+    LocalFile {
+        /// The operation (`PutObject`, `GetObject`, `AddImageFile`).
+        operation: &'static str,
+        /// The local file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// What came back does not match what was sent or announced (a checksum
+    /// or size).
+    #[error("{operation}: {reason}")]
+    Integrity {
+        /// The operation.
+        operation: &'static str,
+        /// What differs, with both values.
+        reason: String,
+    },
     /// Signing failed.
     #[error("signing failed: {reason}")]
     Sign {
         /// What failed.
         reason: String,
     },
+}
+
+/// The service an [`Error::Api`] comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Service {
+    /// Triton CloudAPI.
+    CloudApi,
+    /// Manta, the object store.
+    Manta,
+    /// An IMGAPI image repository.
+    Imgapi,
+}
+
+impl std::fmt::Display for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Service::CloudApi => "CloudAPI",
+            Service::Manta => "Manta",
+            Service::Imgapi => "IMGAPI",
+        })
+    }
 }
 
 fn request_id_suffix(id: &Option<String>) -> String {

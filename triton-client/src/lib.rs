@@ -14,6 +14,15 @@
 //!   [`Client::look_image_active`]; the caller waits (imagebake-core).
 //! - [`auth`]: the [`Signer`](auth::Signer) trait, key-file and ssh-agent
 //!   signers, and the header itself.
+//! - [`manta`]: the Manta object store (directories, objects), signed with
+//!   the same signers (`keyId="/LOGIN[/SUBUSER]/keys/MD5"`, `date` only).
+//! - [`imgapi`]: an IMGAPI image repository with channels, signed as
+//!   updates-imgadm signs (`keyId="USER"`, `date` only, RSA).
+//!
+//! They live in this crate, not in crates of their own, because they are
+//! the same account's services: they share the signers, the key lookup
+//! ([`KeySource`]), the [`Error`] (with [`Service`] naming who answered) and
+//! the configuration helpers.
 //!
 //! ```no_run
 //! # async fn demo() -> triton_client::Result<()> {
@@ -31,13 +40,16 @@ pub mod auth;
 mod client;
 mod config;
 mod error;
+pub mod imgapi;
 mod key_source;
+pub mod manta;
+mod service;
 mod state;
 pub mod types;
 
 pub use client::Client;
 pub use config::{Config, ConfigBuilder};
-pub use error::{Error, Result};
+pub use error::{Error, Result, Service};
 pub use imagebake_http::{
     Backoff, CancellationToken, ErrorMeta, Poll, RetryPolicy, Secret, WaitOptions,
 };

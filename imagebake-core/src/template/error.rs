@@ -129,6 +129,20 @@ impl TemplateError {
     }
 }
 
+impl TemplateError {
+    /// A JSON syntax error in `file`, at the line and column serde_json
+    /// gives.
+    pub(crate) fn json_syntax(file: &Path, e: &serde_json::Error) -> Self {
+        Self::new(format!("syntax error: {e}"))
+            .at(Location {
+                file: file.to_path_buf(),
+                line: e.line().max(1),
+                column: e.column().max(1),
+            })
+            .fix("check the JSON syntax (a missing comma, quote or brace?)")
+    }
+}
+
 impl fmt::Display for TemplateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(l) = &self.location {
@@ -165,14 +179,24 @@ impl From<TemplateError> for crate::Error {
 #[derive(Debug, Clone)]
 pub(crate) struct Source {
     pub path: PathBuf,
+    /// The file's text.
     pub text: String,
+    /// For HCL's JSON syntax: spans are in the generated HCL text, mapped
+    /// back to `text` through this.
+    pub map: Option<super::hcljson::OffsetMap>,
 }
 
 impl Source {
     /// The location of the start of `span` (the file's start without one).
     pub fn loc(&self, span: Option<Range<usize>>) -> Location {
         match span {
-            Some(s) => Location::at(&self.path, &self.text, s.start),
+            Some(s) => {
+                let at = self
+                    .map
+                    .as_ref()
+                    .map_or(s.start, |m| m.json_offset(s.start));
+                Location::at(&self.path, &self.text, at)
+            }
             None => Location::file(&self.path),
         }
     }

@@ -515,7 +515,11 @@ impl Scope<'_> {
         };
         let text = funcs::read_file(p, &self.funcs).map_err(TfError::Msg)?;
         let path = funcs::resolve(p, &self.funcs);
-        let src = Source { path, text };
+        let src = Source {
+            path,
+            text,
+            map: None,
+        };
         let template = hcl::edit::parser::parse_template(&src.text).map_err(|e| {
             TfError::Eval(EvalError {
                 location: Location {

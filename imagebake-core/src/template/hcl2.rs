@@ -14,6 +14,7 @@ use super::error::{Location, Source, TemplateError};
 use super::eval::{EvalError, Scope};
 use super::funcs::{FuncEnv, FuncSet};
 use super::gotmpl::{self, GoCtx};
+use super::hcljson;
 use super::plan::{
     Plan, PlannedBuild, PlannedPostProcessor, PlannedProvisioner, PlannedVariable, Sensitive,
     TemplateKind,
@@ -23,7 +24,7 @@ use super::{DataSources, Options, Run};
 
 /// Nested blocks that repeat into a list, per builder type (the plugins'
 /// `BlockListSpec`); any other nested block is a single object.
-const LIST_BLOCKS: &[(&str, &[&str])] = &[
+pub(super) const LIST_BLOCKS: &[(&str, &[&str])] = &[
     ("triton", &["source_machine_tag", "image_tag"]),
     ("osc-chroot", &["omi_block_device_mappings"]),
     ("outscale-chroot", &["omi_block_device_mappings"]),
@@ -32,7 +33,7 @@ const LIST_BLOCKS: &[(&str, &[&str])] = &[
 ];
 
 /// Builder keys that must be written as blocks (`x { … }`), not `x = {…}`.
-const SINGLE_BLOCKS: &[(&str, &[&str])] = &[
+pub(super) const SINGLE_BLOCKS: &[(&str, &[&str])] = &[
     ("triton", &["source_machine_image_filter"]),
     ("osc-chroot", &["source_omi_filter"]),
     ("outscale-chroot", &["source_omi_filter"]),
@@ -41,7 +42,18 @@ const SINGLE_BLOCKS: &[(&str, &[&str])] = &[
 const PROVISIONERS: &[&str] = &["shell", "file", "shell-local", "breakpoint"];
 const WINDOWS_PROVISIONERS: &[&str] = &["windows-restart", "powershell", "windows-shell"];
 const POST_PROCESSORS: &[&str] = &["manifest", "checksum", "shell-local"];
-const DATA_SOURCES: &[&str] = &["oxide-image"];
+/// Data source types with their arguments (the first one is required).
+const DATA_SOURCES: &[(&str, &[&str])] = &[(
+    "oxide-image",
+    &[
+        "name",
+        "project",
+        "host",
+        "token",
+        "profile",
+        "insecure_skip_verify",
+    ],
+)];
 
 /// `build.X` values other than `name`: builder data known only while the
 /// build runs, left as the Go-template action that provisioners render
@@ -82,28 +94,50 @@ fn describe(b: &Block) -> String {
     s
 }
 
-fn parse_file(path: &Path) -> Result<File, TemplateError> {
+/// Reads and parses one file: native HCL, or HCL's JSON syntax when the
+/// name ends in `.json` (`var_file`: a var file, arguments only).
+fn parse_file(path: &Path, var_file: bool) -> Result<File, TemplateError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         TemplateError::new(format!("cannot read {}: {e}", path.display()))
             .at(Location::file(path))
             .fix("check the path and its permissions")
     })?;
-    let body = hcl::edit::parser::parse_body(&text).map_err(|e| {
-        TemplateError::new(format!("syntax error: {}", e.message()))
-            .at(Location {
+    let (hcl_text, map) = if path.extension().is_some_and(|e| e == "json") {
+        let (t, m) = hcljson::to_hcl(path, &text, var_file)?;
+        (Some(t), Some(m))
+    } else {
+        (None, None)
+    };
+    let src = Source {
+        path: path.to_path_buf(),
+        text,
+        map,
+    };
+    let parsed = hcl_text.as_deref().unwrap_or(&src.text);
+    let body = hcl::edit::parser::parse_body(parsed).map_err(|e| {
+        let (line, column) = (e.location().line(), e.location().column());
+        let loc = if src.map.is_some() {
+            // A template inside a JSON string (`"${"`): the place in the
+            // generated text, mapped back to the JSON file.
+            let offset = e.location().offset();
+            src.loc(Some(offset..offset))
+        } else {
+            Location {
                 file: path.to_path_buf(),
-                line: e.location().line(),
-                column: e.location().column(),
-            })
-            .fix(format!("check the HCL syntax of: {}", e.line().trim()))
+                line,
+                column,
+            }
+        };
+        let fix = if src.map.is_some() {
+            "check the `${...}` and `%{...}` templates inside the JSON strings (write `$${` for a literal `${`)".to_owned()
+        } else {
+            format!("check the HCL syntax of: {}", e.line().trim())
+        };
+        TemplateError::new(format!("syntax error: {}", e.message()))
+            .at(loc)
+            .fix(fix)
     })?;
-    Ok(File {
-        src: Source {
-            path: path.to_path_buf(),
-            text,
-        },
-        body,
-    })
+    Ok(File { src, body })
 }
 
 struct VarDecl<'a> {
@@ -223,6 +257,36 @@ fn duration(v: &Value) -> Result<Option<Duration>, String> {
     }
 }
 
+/// The paths of the auto var files, then of the `-var-file`s.
+fn var_file_paths(opts: &Options, auto_var_files: &[PathBuf]) -> Vec<PathBuf> {
+    auto_var_files
+        .iter()
+        .cloned()
+        .chain(opts.var_files.iter().map(|p| {
+            if p.is_absolute() {
+                p.clone()
+            } else {
+                opts.cwd.join(p)
+            }
+        }))
+        .collect()
+}
+
+/// Parses the HCL2 files `paths` and the var files, evaluating nothing.
+pub(crate) fn check_syntax(
+    paths: &[PathBuf],
+    auto_var_files: &[PathBuf],
+    opts: &Options,
+) -> Result<(), TemplateError> {
+    for p in paths {
+        parse_file(p, false)?;
+    }
+    for p in var_file_paths(opts, auto_var_files) {
+        read_var_file(&p)?;
+    }
+    Ok(())
+}
+
 /// Loads and evaluates the HCL2 files `paths` (with `auto_var_files`).
 pub(crate) async fn plan(
     paths: &[PathBuf],
@@ -234,14 +298,7 @@ pub(crate) async fn plan(
 ) -> Result<Plan, TemplateError> {
     let mut files = Vec::new();
     for p in paths {
-        if p.extension().is_some_and(|e| e == "json") {
-            return Err(TemplateError::new(
-                "HCL's JSON syntax (.pkr.json) is not supported by imagebake yet",
-            )
-            .at(Location::file(p))
-            .fix("write the template as .pkr.hcl, or as a legacy JSON template (.json)"));
-        }
-        files.push(parse_file(p)?);
+        files.push(parse_file(p, false)?);
     }
     // path.root: the path as given, or its directory (often `.`); file()
     // and templatefile() resolve relative paths against it, and it is
@@ -403,7 +460,7 @@ pub(crate) async fn plan(
                         label(&b.labels[0]).to_owned(),
                         label(&b.labels[1]).to_owned(),
                     );
-                    if !DATA_SOURCES.contains(&t.as_str()) {
+                    if !DATA_SOURCES.iter().any(|(k, _)| *k == t) {
                         return Err(
                             TemplateError::new(format!("unknown data source type `{t}`"))
                                 .at(ctx.loc(fi, b.span()))
@@ -551,9 +608,36 @@ pub(crate) async fn plan(
                 continue;
             }
             let block = describe(b);
+            let keys = DATA_SOURCES
+                .iter()
+                .find(|(k, _)| k == t)
+                .map_or(&[][..], |(_, keys)| keys);
+            let allowed = keys.join(", ");
+            let attrs = attributes(&ctx, *fi, &b.body, &block, &allowed)?;
+            for a in &attrs {
+                if !keys.contains(&a.key.as_str()) {
+                    return Err(unknown_key(
+                        &ctx,
+                        *fi,
+                        &Structure::Attribute((*a).clone()),
+                        &block,
+                        &allowed,
+                    ));
+                }
+            }
+            if let Some(required) = keys.first()
+                && !attrs.iter().any(|a| a.key.as_str() == *required)
+            {
+                return Err(
+                    TemplateError::new(format!("missing required argument `{required}`"))
+                        .at(ctx.loc(*fi, b.span()))
+                        .in_block(&block)
+                        .fix(format!("add `{required} = ...`")),
+                );
+            }
             let mut args = Map::new();
             let mut blocked = None;
-            for a in attributes(&ctx, *fi, &b.body, &block, "name, project, host, token")? {
+            for a in attrs {
                 match ctx.eval(*fi, &a.value, &roots, FuncSet::All, &pending) {
                     Ok(Value::Null) => {}
                     Ok(v) => {
@@ -749,6 +833,7 @@ fn text_value(text: &str, ty: Option<&Type>) -> Result<Value, String> {
             let src = Source {
                 path: PathBuf::from("<value>"),
                 text: text.to_owned(),
+                map: None,
             };
             let env = BTreeMap::new();
             Scope {
@@ -812,17 +897,7 @@ fn variable_values(
         }
     }
     // 3. auto var files, then -var-file in order
-    let files: Vec<PathBuf> = auto_var_files
-        .iter()
-        .cloned()
-        .chain(ctx.opts.var_files.iter().map(|p| {
-            if p.is_absolute() {
-                p.clone()
-            } else {
-                ctx.opts.cwd.join(p)
-            }
-        }))
-        .collect();
+    let files = var_file_paths(ctx.opts, auto_var_files);
     for path in &files {
         for (name, v, loc) in read_var_file(path)? {
             match find(&name) {
@@ -865,44 +940,18 @@ fn variable_values(
     Ok(values)
 }
 
-/// The `name = value` pairs of a var file (`.hcl` or `.json`).
+/// The `name = value` pairs of a var file (`.hcl`, or `.json` in HCL's
+/// JSON syntax).
 fn read_var_file(path: &Path) -> Result<Vec<(String, Value, Location)>, TemplateError> {
     let name = path.to_string_lossy();
-    if name.ends_with(".json") {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            TemplateError::new(format!("cannot read var file {}: {e}", path.display()))
-                .at(Location::file(path))
-                .fix("check the -var-file path")
-        })?;
-        let v: Value = serde_json::from_str(&text).map_err(|e| {
-            TemplateError::new(format!("var file is not valid JSON: {e}")).at(Location {
-                file: path.to_path_buf(),
-                line: e.line(),
-                column: e.column(),
-            })
-        })?;
-        let Value::Object(o) = v else {
-            return Err(TemplateError::new(
-                "a JSON var file must be an object of `\"name\": value`",
-            )
-            .at(Location::file(path)));
-        };
-        return Ok(o
-            .into_iter()
-            .map(|(k, v)| (k, v, Location::file(path)))
-            .collect());
-    }
-    if !name.ends_with(".hcl") {
+    if !name.ends_with(".hcl") && !name.ends_with(".json") {
         return Err(
             TemplateError::new(format!("Could not guess format of {}", path.display()))
                 .at(Location::file(path))
-                .fix("name var files *.pkrvars.hcl (or *.hcl, *.json)"),
+                .fix("name var files *.pkrvars.hcl or *.pkrvars.json"),
         );
     }
-    let f = parse_file(path).map_err(|e| match e.location {
-        Some(_) => e,
-        None => e.at(Location::file(path)),
-    })?;
+    let f = parse_file(path, true)?;
     let env = BTreeMap::new();
     let mut out = Vec::new();
     for s in f.body.iter() {

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use super::error::{Location, TemplateError};
 use super::gotmpl::{self, GoCtx};
+use super::hcljson::{self, Kind, Node};
 use super::plan::{
     Plan, PlannedBuild, PlannedPostProcessor, PlannedProvisioner, PlannedVariable, Sensitive,
     TemplateKind,
@@ -34,88 +35,41 @@ struct Index {
     duplicate: Option<(String, usize)>,
 }
 
-fn index(text: &str) -> Index {
-    let b = text.as_bytes();
+/// The [`Index`] of `text`, valid JSON, from its positioned tree.
+fn index(file: &Path, text: &str) -> Index {
+    fn walk(n: &Node, path: &str, ix: &mut Index) {
+        ix.at.insert(path.to_owned(), n.at);
+        match &n.kind {
+            Kind::Object(members) => {
+                let mut seen = BTreeSet::new();
+                for m in members {
+                    let p = if path.is_empty() {
+                        m.key.clone()
+                    } else {
+                        format!("{path}.{}", m.key)
+                    };
+                    if !seen.insert(m.key.as_str()) && ix.duplicate.is_none() {
+                        ix.duplicate = Some((p.clone(), m.key_at));
+                    }
+                    ix.at.insert(format!("{p}#key"), m.key_at);
+                    walk(&m.value, &p, ix);
+                }
+            }
+            Kind::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, &format!("{path}[{i}]"), ix);
+                }
+            }
+            _ => {}
+        }
+    }
     let mut ix = Index {
         at: BTreeMap::new(),
         duplicate: None,
     };
-    fn ws(b: &[u8], mut i: usize) -> usize {
-        while i < b.len() && b[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        i
+    if let Ok(root) = hcljson::parse(file, text) {
+        walk(&root, "", &mut ix);
     }
-    fn string_end(b: &[u8], mut i: usize) -> usize {
-        i += 1;
-        while i < b.len() && b[i] != b'"' {
-            if b[i] == b'\\' {
-                i += 1;
-            }
-            i += 1;
-        }
-        i + 1
-    }
-    fn value(b: &[u8], text: &str, i: usize, path: &str, ix: &mut Index, depth: usize) -> usize {
-        let i = ws(b, i);
-        ix.at.insert(path.to_owned(), i);
-        if i >= b.len() || depth > 200 {
-            return b.len();
-        }
-        match b[i] {
-            b'{' => {
-                let mut j = ws(b, i + 1);
-                let mut seen = BTreeSet::new();
-                while j < b.len() && b[j] != b'}' {
-                    let end = string_end(b, j);
-                    let key: String =
-                        serde_json::from_str(&text[j..end.min(text.len())]).unwrap_or_default();
-                    let p = if path.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{path}.{key}")
-                    };
-                    if !seen.insert(key) && ix.duplicate.is_none() {
-                        ix.duplicate = Some((p.clone(), j));
-                    }
-                    ix.at.insert(format!("{p}#key"), j);
-                    j = ws(b, end);
-                    j = ws(b, j + 1); // ':'
-                    j = value(b, text, j, &p, ix, depth + 1);
-                    j = ws(b, j);
-                    if j < b.len() && b[j] == b',' {
-                        j = ws(b, j + 1);
-                    }
-                }
-                j + 1
-            }
-            b'[' => {
-                let mut j = ws(b, i + 1);
-                let mut n = 0;
-                while j < b.len() && b[j] != b']' {
-                    j = value(b, text, j, &format!("{path}[{n}]"), ix, depth + 1);
-                    n += 1;
-                    j = ws(b, j);
-                    if j < b.len() && b[j] == b',' {
-                        j = ws(b, j + 1);
-                    }
-                }
-                j + 1
-            }
-            b'"' => string_end(b, i),
-            _ => {
-                let mut j = i;
-                while j < b.len()
-                    && !matches!(b[j], b',' | b'}' | b']')
-                    && !b[j].is_ascii_whitespace()
-                {
-                    j += 1;
-                }
-                j
-            }
-        }
-    }
-    value(b, text, 0, "", &mut ix, 0);
     ix
 }
 
@@ -152,14 +106,52 @@ impl Doc<'_> {
         key: Option<&str>,
         message: impl Into<String>,
     ) -> TemplateError {
-        let e = TemplateError::new(message)
+        let message = message.into();
+        let mut e = TemplateError::new(message.clone())
             .at(self.loc(path))
             .in_block(block);
+        if let Some(fix) = default_fix(&message) {
+            e = e.fix(fix);
+        }
         match key {
             Some(k) => e.key(k),
             None => e,
         }
     }
+}
+
+/// How to fix a wrong-type or missing-key error, from its message (a
+/// more specific `.fix()` replaces it).
+fn default_fix(message: &str) -> Option<&'static str> {
+    let fixes: &[(&str, &str)] = &[
+        (
+            "duration",
+            "write a duration string such as \"30s\", \"5m\" or \"1h30m\"",
+        ),
+        (
+            "must be true or false",
+            "write true or false (\"true\"/\"false\" work too)",
+        ),
+        ("must be a whole number", "write a whole number such as 3"),
+        (
+            "non-empty list of builder objects",
+            "write \"builders\": [{\"type\": \"triton\", ...}]",
+        ),
+        ("must be a list", "write a JSON list such as [\"a\", \"b\"]"),
+        ("must be a string", "quote the value"),
+        (
+            "must be an object",
+            "write a JSON object {\"type\": \"...\", ...}",
+        ),
+        (
+            "missing required key `type`",
+            "add \"type\": \"...\" (the builder or provisioner type)",
+        ),
+    ];
+    fixes
+        .iter()
+        .find(|(pattern, _)| message.contains(pattern))
+        .map(|(_, fix)| *fix)
 }
 
 fn strings(v: Option<&Value>) -> Option<Vec<String>> {
@@ -180,30 +172,19 @@ fn duration(v: Option<&Value>) -> Result<Option<Duration>, String> {
     }
 }
 
-/// Loads and evaluates a legacy JSON template.
-pub(crate) fn plan(
-    file: &Path,
-    shown: &Path,
-    opts: &Options,
-    run: &Run,
-) -> Result<Plan, TemplateError> {
+/// Reads and parses the template: its text with the offsets of its
+/// values, and its root object.
+fn load<'a>(file: &'a Path, shown: &Path) -> Result<(Doc<'a>, Map<String, Value>), TemplateError> {
     let text = std::fs::read_to_string(file).map_err(|e| {
         TemplateError::new(format!("cannot read {}: {e}", shown.display()))
             .at(Location::file(shown))
             .fix("check the path and its permissions")
     })?;
-    let root: Value = serde_json::from_str(&text).map_err(|e| {
-        TemplateError::new(format!("syntax error: {e}"))
-            .at(Location {
-                file: file.to_path_buf(),
-                line: e.line(),
-                column: e.column(),
-            })
-            .fix("check the JSON syntax (a missing comma or quote?)")
-    })?;
+    let root: Value =
+        serde_json::from_str(&text).map_err(|e| TemplateError::json_syntax(file, &e))?;
     let doc = Doc {
         file,
-        index: index(&text),
+        index: index(file, &text),
         text,
     };
     if let Some((p, o)) = &doc.index.duplicate {
@@ -216,6 +197,67 @@ pub(crate) fn plan(
     let Value::Object(root) = root else {
         return Err(doc.err("", "template", None, "the template must be a JSON object"));
     };
+    Ok((doc, root))
+}
+
+/// The `"name": "value"` pairs of `-var-file` `f` (values decoded weakly
+/// to strings), each error located at the key.
+fn var_file_values(f: &Path, opts: &Options) -> Result<Map<String, Value>, TemplateError> {
+    let p = if f.is_absolute() {
+        f.to_path_buf()
+    } else {
+        opts.cwd.join(f)
+    };
+    let t = std::fs::read_to_string(&p).map_err(|e| {
+        TemplateError::new(format!("cannot read var file {}: {e}", f.display()))
+            .at(Location::file(f))
+            .fix("check the -var-file path")
+    })?;
+    let v: Value = serde_json::from_str(&t).map_err(|e| {
+        TemplateError::json_syntax(f, &e).fix("a var file is a JSON object of \"name\": \"value\"")
+    })?;
+    let doc = Doc {
+        file: f,
+        index: index(f, &t),
+        text: t.clone(),
+    };
+    let Value::Object(o) = v else {
+        return Err(
+            TemplateError::new("a var file must be a JSON object of \"name\": \"value\"")
+                .at(Location::file(f)),
+        );
+    };
+    let mut values = Map::new();
+    for (k, v) in o {
+        let s = weak::to_string(&v).ok_or_else(|| {
+            TemplateError::new(format!("the value of `{k}` must be a string"))
+                .at(doc.loc(&k))
+                .key(k.clone())
+                .fix("quote the value")
+        })?;
+        values.insert(k, Value::String(s));
+    }
+    Ok(values)
+}
+
+/// Packer's `validate -syntax-only` for a legacy JSON template: the
+/// template and its var files parse.
+pub(crate) fn check_syntax(file: &Path, shown: &Path, opts: &Options) -> Result<(), TemplateError> {
+    load(file, shown)?;
+    for f in &opts.var_files {
+        var_file_values(f, opts)?;
+    }
+    Ok(())
+}
+
+/// Loads and evaluates a legacy JSON template.
+pub(crate) fn plan(
+    file: &Path,
+    shown: &Path,
+    opts: &Options,
+    run: &Run,
+) -> Result<Plan, TemplateError> {
+    let (doc, root) = load(file, shown)?;
     for (k, v) in &root {
         if k.starts_with('_') {
             if !v.is_string() {
@@ -292,38 +334,7 @@ pub(crate) fn plan(
         }
     }
     for f in &opts.var_files {
-        let p = if f.is_absolute() {
-            f.clone()
-        } else {
-            opts.cwd.join(f)
-        };
-        let t = std::fs::read_to_string(&p).map_err(|e| {
-            TemplateError::new(format!("cannot read var file {}: {e}", f.display()))
-                .at(Location::file(f))
-                .fix("check the -var-file path")
-        })?;
-        let v: Value = serde_json::from_str(&t).map_err(|e| {
-            TemplateError::new(format!("var file is not valid JSON: {e}"))
-                .at(Location {
-                    file: f.clone(),
-                    line: e.line(),
-                    column: e.column(),
-                })
-                .fix("a var file is a JSON object of \"name\": \"value\"")
-        })?;
-        let Value::Object(o) = v else {
-            return Err(TemplateError::new(
-                "a var file must be a JSON object of \"name\": \"value\"",
-            )
-            .at(Location::file(f)));
-        };
-        for (k, v) in o {
-            let s = weak::to_string(&v).ok_or_else(|| {
-                TemplateError::new(format!("the value of `{k}` must be a string"))
-                    .at(Location::file(f))
-            })?;
-            values.insert(k, Value::String(s));
-        }
+        values.extend(var_file_values(f, opts)?);
     }
     for (k, v) in &opts.vars {
         values.insert(k.clone(), Value::String(v.clone()));

@@ -392,3 +392,210 @@ fn bad_json_templates() {
         assert_at(&e, "t.json", *line, *col, words);
     }
 }
+
+/// Each case of issue 11's "Bad input" in HCL's JSON syntax: located in
+/// the JSON file, with the fix.
+#[test]
+fn bad_pkr_json_templates() {
+    // (template, -var, var files, line, column, words in the error)
+    type Case<'a> = (
+        &'a str,
+        &'a [(&'a str, &'a str)],
+        &'a [&'a str],
+        usize,
+        usize,
+        &'a [&'a str],
+    );
+    let cases: &[Case<'_>] = &[
+        // Syntax errors: the JSON's own, and a template inside a string.
+        (
+            "{\n  \"source\": {\n    \"triton\": [1,]\n  }\n}\n",
+            &[],
+            &[],
+            3,
+            18,
+            &["syntax error"],
+        ),
+        (
+            "{\n  \"source\": {\"triton\": {\"a\": {\n    \"v\": \"${\"\n  }}}\n}\n",
+            &[],
+            &[],
+            3,
+            5,
+            &["syntax error", "$${"],
+        ),
+        // Unknown block, unknown key, a name HCL cannot have.
+        (
+            "{\n  \"sorce\": {}\n}\n",
+            &[],
+            &[],
+            2,
+            3,
+            &["unknown block type `sorce`", "source"],
+        ),
+        (
+            "{\n  \"variable\": {\n    \"x\": {\n      \"typ\": \"string\"\n    }\n  }\n}\n",
+            &[],
+            &[],
+            4,
+            7,
+            &[
+                "variable \"x\"",
+                "unsupported argument `typ`",
+                "type, default",
+            ],
+        ),
+        (
+            "{\n  \"source\": {\"triton\": {\"a\": {\n    \"bad key\": 1\n  }}}\n}\n",
+            &[],
+            &[],
+            3,
+            5,
+            &["\"bad key\" is not a valid argument name"],
+        ),
+        // Wrong types: a -var value, a block written as a string, a bad
+        // type expression, a label level that is no object.
+        (
+            "{\n  \"variable\": {\n    \"n\": {\"type\": \"number\"}\n  }\n}\n",
+            &[("n", "abc")],
+            &[],
+            3,
+            5,
+            &["variable `n`", "number"],
+        ),
+        (
+            "{\n  \"source\": {\"triton\": {\"a\": {\n    \"source_machine_image_filter\": \"x\"\n  }}}\n}\n",
+            &[],
+            &[],
+            3,
+            36,
+            &["`source_machine_image_filter` block must be a JSON object"],
+        ),
+        (
+            "{\n  \"variable\": {\"x\": {\n    \"type\": \"list(string\"\n  }}\n}\n",
+            &[],
+            &[],
+            3,
+            13,
+            &["key `type`", "not a valid expression"],
+        ),
+        (
+            "{\"source\": {\"triton\": 1}}",
+            &[],
+            &[],
+            1,
+            23,
+            &["`source` needs 2 label(s)"],
+        ),
+        ("[1]", &[], &[], 1, 1, &["one JSON object"]),
+        // An undefined reference, located inside the string.
+        (
+            "{\n  \"source\": {\"triton\": {\"a\": {\n    \"image_name\": \"x-${var.nope}\"\n  }}},\n  \"build\": {\"sources\": [\"source.triton.a\"]}\n}\n",
+            &[],
+            &[],
+            3,
+            24,
+            &[
+                "source \"triton\" \"a\"",
+                "undefined reference `var.nope`",
+                "variable \"nope\"",
+            ],
+        ),
+        // Duplicate names.
+        (
+            "{\n  \"source\": [\n    {\"triton\": {\"a\": {}}},\n    {\"triton\": {\"a\": {}}}\n  ]\n}\n",
+            &[],
+            &[],
+            4,
+            17,
+            &["duplicate source \"triton\" \"a\"", "t.pkr.json:3:17"],
+        ),
+        // An unknown function, with quotes inside the interpolation.
+        (
+            "{\n  \"locals\": {\n    \"a\": \"${uper(\\\"x\\\")}\"\n  }\n}\n",
+            &[],
+            &[],
+            3,
+            10,
+            &["locals", "key `a`", "unknown function `uper`", "upper"],
+        ),
+        // An unreadable var file, and a bad one.
+        (
+            "{\"variable\": {\"x\": {\"default\": 1}}}",
+            &[],
+            &["missing.pkrvars.json"],
+            1,
+            1,
+            &["cannot read", "missing.pkrvars.json"],
+        ),
+        // A Windows provisioner.
+        (
+            "{\"source\": {\"triton\": {\"a\": {}}},\n  \"build\": {\"sources\": [\"source.triton.a\"], \"provisioner\": {\"windows-restart\": {}}}}",
+            &[],
+            &[],
+            2,
+            61,
+            &["`windows-restart` provisioner is not supported"],
+        ),
+    ];
+    for (text, vars, var_files, line, col, words) in cases {
+        let e = plan_err(&[("t.pkr.json", text)], "t.pkr.json", vars, var_files);
+        let file = var_files.first().copied().unwrap_or("t.pkr.json");
+        assert_at(&e, file, *line, *col, words);
+    }
+}
+
+/// The cases the JSON table above does not cover for legacy JSON.
+#[test]
+fn more_bad_json_templates() {
+    let b = "{\"builders\": [{\"type\": \"triton\"}], ";
+    let cases: &[(String, usize, usize, &[&str])] = &[
+        (
+            "{\"builders\": [{\"type\": \"triton\", \"image_name\": \"{{nope}}\"}]}".into(),
+            1,
+            34,
+            &["builders[0]", "image_name", "function \"nope\" not defined"],
+        ),
+        (
+            "{\"builders\": {}}".into(),
+            1,
+            2,
+            &["`builders` must be a non-empty list"],
+        ),
+        (
+            format!("{b}\"provisioners\": [{{\"type\": \"shell\", \"pause_before\": 5}}]}}"),
+            1,
+            71,
+            &["provisioners[0]", "pause_before", "duration"],
+        ),
+        (
+            "{\"builders\": [{\"type\": \"triton\"}, {\"type\": \"triton\"}]}".into(),
+            1,
+            35,
+            &["builder name \"triton\" is used twice"],
+        ),
+        (
+            format!("{b}\"provisioners\": [{{\"type\": \"windows-restart\"}}]}}"),
+            1,
+            53,
+            &["`windows-restart` provisioner is not supported"],
+        ),
+        (
+            format!("{b}\"provisioners\": [{{\"type\": \"powershell\"}}]}}"),
+            1,
+            53,
+            &["`powershell` provisioner is not supported"],
+        ),
+    ];
+    for (text, line, col, words) in cases {
+        let e = plan_err(&[("t.json", text)], "t.json", &[], &[]);
+        assert_at(&e, "t.json", *line, *col, words);
+    }
+    let e = plan_err(
+        &[("t.json", "{\"builders\": [{\"type\": \"triton\"}]}")],
+        "t.json",
+        &[],
+        &["missing.json"],
+    );
+    assert_at(&e, "missing.json", 1, 1, &["cannot read var file"]);
+}

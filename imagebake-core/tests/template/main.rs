@@ -11,6 +11,8 @@ use imagebake_core::template::{
 use serde_json::{Map, Value, json};
 
 mod bad_input;
+mod oxide_data;
+mod pkr_json;
 mod proptests;
 
 fn fixtures() -> PathBuf {

@@ -14,6 +14,19 @@ fn plan_text(name: &str, text: &str) {
     let _ = run(Path::new(name), &o);
 }
 
+/// JSON's punctuation then `words`.
+fn json_pieces(words: &[&'static str]) -> Vec<&'static str> {
+    JSON_PUNCTUATION.iter().chain(words).copied().collect()
+}
+
+/// Plans the concatenation of `table[i]` for each of `pieces`, then
+/// `noise`, written as `name`.
+fn plan_pieces(name: &str, table: &[&str], pieces: &[usize], noise: &str) {
+    let mut text: String = pieces.iter().map(|i| table[*i]).collect();
+    text.push_str(noise);
+    plan_text(name, &text);
+}
+
 /// Fragments of real templates, so random input reaches past the parser.
 const HCL_PIECES: &[&str] = &[
     "variable \"x\" { type = number }\n",
@@ -37,13 +50,10 @@ const HCL_PIECES: &[&str] = &[
     "1.5e3",
 ];
 
-const JSON_PIECES: &[&str] = &[
-    "{",
-    "}",
-    "[",
-    "]",
-    ",",
-    ":",
+/// JSON's punctuation, drawn from by both JSON generators.
+const JSON_PUNCTUATION: &[&str] = &["{", "}", "[", "]", ",", ":"];
+
+const JSON_WORDS: &[&str] = &[
     "\"builders\"",
     "\"type\"",
     "\"triton\"",
@@ -56,21 +66,41 @@ const JSON_PIECES: &[&str] = &[
     "1",
 ];
 
+/// Fragments of HCL's JSON syntax (`.pkr.json`), so random input reaches
+/// the block schema and the templates inside strings.
+const PKR_JSON_WORDS: &[&str] = &[
+    "\"variable\"",
+    "\"source\"",
+    "\"build\"",
+    "\"locals\"",
+    "\"triton\"",
+    "\"provisioner\"",
+    "\"post-processors\"",
+    "\"source_machine_tag\"",
+    "\"type\"",
+    "\"sources\"",
+    "\"//\"",
+    "\"${var.x}\"",
+    "\"${\"",
+    "\"%{ if true }a%{ endif }\"",
+    "\"${upper(\\\"}\\\")}\"",
+    "\"list(string)\"",
+    "null",
+    "1",
+    "true",
+];
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
     fn hcl_never_panics(pieces in proptest::collection::vec(0..HCL_PIECES.len(), 0..12), noise in ".{0,40}") {
-        let mut text: String = pieces.iter().map(|i| HCL_PIECES[*i]).collect();
-        text.push_str(&noise);
-        plan_text("t.pkr.hcl", &text);
+        plan_pieces("t.pkr.hcl", HCL_PIECES, &pieces, &noise);
     }
 
     #[test]
-    fn json_never_panics(pieces in proptest::collection::vec(0..JSON_PIECES.len(), 0..16), noise in ".{0,20}") {
-        let mut text: String = pieces.iter().map(|i| JSON_PIECES[*i]).collect();
-        text.push_str(&noise);
-        plan_text("t.json", &text);
+    fn json_never_panics(pieces in proptest::collection::vec(0..JSON_PUNCTUATION.len() + JSON_WORDS.len(), 0..16), noise in ".{0,20}") {
+        plan_pieces("t.json", &json_pieces(JSON_WORDS), &pieces, &noise);
     }
 
     #[test]
@@ -83,5 +113,22 @@ proptest! {
     fn hcl_strings_never_panic(s in ".{0,60}") {
         let text = format!("source \"triton\" \"a\" {{ v = {} }}\nbuild {{ sources = [\"source.triton.a\"] }}\n", serde_json::to_string(&s).unwrap());
         plan_text("t.pkr.hcl", &text);
+    }
+
+    #[test]
+    fn pkr_json_never_panics(pieces in proptest::collection::vec(0..JSON_PUNCTUATION.len() + PKR_JSON_WORDS.len(), 0..24), noise in ".{0,20}") {
+        plan_pieces("t.pkr.json", &json_pieces(PKR_JSON_WORDS), &pieces, &noise);
+    }
+
+    #[test]
+    fn pkr_json_strings_and_keys_never_panic(s in ".{0,60}", k in ".{0,12}") {
+        let text = serde_json::json!({
+            "variable": {"x": {"type": s.clone(), "default": s.clone()}},
+            "locals": {k.clone(): s.clone()},
+            "source": {"triton": {"a": {"v": s.clone(), k.clone(): {"n": s.clone()}}}},
+            "build": {"sources": ["source.triton.a"], "provisioner": {"shell": {"inline": [s.clone()]}}}
+        })
+        .to_string();
+        plan_text("t.pkr.json", &text);
     }
 }

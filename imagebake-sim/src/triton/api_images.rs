@@ -12,9 +12,6 @@ use super::params::Params;
 use super::routes::Context;
 use super::state::{Image, ImageState, MachineState, Store, Transition};
 
-/// Where ExportImage says it wrote the files.
-const MANTA_URL: &str = "https://manta.imagebake-sim.invalid";
-
 /// An image as CloudAPI renders it.
 pub(crate) fn image_json(i: &Image) -> Value {
     let mut v = json!({
@@ -50,11 +47,7 @@ pub(crate) fn image_json(i: &Image) -> Value {
         v["image_size"] = json!(size);
     }
     if i.state == ImageState::Active {
-        v["files"] = json!([{
-            "compression": "gzip",
-            "sha1": format!("{:040x}", i.id.as_u128() & ((1u128 << 120) - 1)),
-            "size": 104_857_600,
-        }]);
+        v["files"] = json!([file_json(&image_file(i))]);
     }
     if let (ImageState::Failed, Some((code, message))) = (i.state, &i.error) {
         v["error"] = json!({ "code": code, "message": message });
@@ -272,31 +265,150 @@ pub(crate) fn update(store: &mut Store, id: &str, params: &Params) -> ApiResult 
     Ok(Reply::ok(image_json(image)))
 }
 
-/// ExportImage: `POST /:login/images/:id?action=export` with `manta_path`:
-/// a directory (trailing `/`) gets `NAME-VER.imgmanifest` and
-/// `NAME-VER.zfs.gz`, anything else `PATH.imgmanifest` and `PATH.zfs.gz`.
+/// The image's file: a gzip-compressed stand-in for its `zfs send` stream
+/// (a text header naming the image, then deterministic filler), the same
+/// bytes every time, so `files[0]` and an exported copy agree.
+pub(crate) fn image_file(i: &Image) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut raw = format!(
+        "imagebake-sim image file (a stand-in for a zfs send stream)\nuuid: {}\nname: {}\nversion: {}\n",
+        i.id, i.name, i.version
+    )
+    .into_bytes();
+    let mut x = i.id.as_u128() | 1;
+    while raw.len() < 16 * 1024 {
+        // xorshift: incompressible enough to look like data.
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        raw.extend_from_slice(&x.to_le_bytes()[..8]);
+    }
+    let mut gz = flate2::GzBuilder::new().write(Vec::new(), flate2::Compression::fast());
+    // Writing into a Vec cannot fail.
+    let _ = gz.write_all(&raw);
+    gz.finish().unwrap_or_default()
+}
+
+/// `files[0]` for `bytes`: gzip, its SHA-1 and size.
+fn file_json(bytes: &[u8]) -> Value {
+    let sha1 = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, bytes);
+    let hex: String = sha1.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    json!({ "compression": "gzip", "sha1": hex, "size": bytes.len() })
+}
+
+/// The manifest IMGAPI exports: its own serialization of the image (the DC
+/// view: `uuid`, owner = the account, `state`, `published_at`, `origin`),
+/// as 4-space JSON.
+fn export_manifest(i: &Image, file: &[u8]) -> Vec<u8> {
+    let cloud = image_json(i);
+    let mut m = json!({
+        "v": 2,
+        "uuid": i.id,
+        "owner": i.owner,
+        "name": i.name,
+        "version": i.version,
+        "state": i.state.as_str(),
+        "disabled": false,
+        "public": i.public,
+        "published_at": i.published_at.clone().unwrap_or_else(|| super::time::rfc3339(SystemTime::now())),
+        "type": i.kind,
+        "os": i.os,
+        "files": [file_json(file)],
+        "requirements": i.requirements,
+        "tags": i.tags,
+    });
+    for k in [
+        "description",
+        "homepage",
+        "eula",
+        "origin",
+        "acl",
+        "image_size",
+    ] {
+        if let Some(v) = cloud.get(k) {
+            m[k] = v.clone();
+        }
+    }
+    let mut out = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+    // Serializing a Value into a Vec cannot fail.
+    let _ = serde::Serialize::serialize(&m, &mut ser);
+    out
+}
+
+/// ExportImage: `POST /:login/images/:id?action=export` with `manta_path`,
+/// as IMGAPI names the copies: an existing directory gets
+/// `NAME-VERSION.imgmanifest` and `NAME-VERSION.zfs.gz` inside it, a path
+/// that does not exist is a prefix (`PATH.imgmanifest`, `PATH.zfs.gz`; the
+/// parent must exist: `DirectoryDoesNotExist`), an existing object is
+/// refused. The path's first segment must be the caller's login (`~~` is
+/// expanded by nobody: 422 `NotMantaPathOwner`). Both copies are written
+/// into the simulated Manta before the answer.
 pub(crate) fn export(store: &mut Store, cx: &Context, id: &str, params: &Params) -> ApiResult {
     let manta_path = params.required("manta_path")?;
-    let image = owned_image(store, id)?;
+    let account = store.account.id;
+    let image = visible_image(store, id)?;
+    if image.owner != account {
+        return Err(ApiError::new(
+            422,
+            "NotImageOwner",
+            format!("{} is not the owner of image {id}", cx.login),
+        ));
+    }
+    let first = manta_path
+        .split('/')
+        .find(|s| !s.is_empty())
+        .unwrap_or_default();
+    if !manta_path.starts_with('/') || first != cx.login {
+        return Err(ApiError::new(
+            422,
+            "NotMantaPathOwner",
+            format!("{} is not the owner of manta path {manta_path}", cx.login),
+        ));
+    }
     if image.state != ImageState::Active {
         return Err(ApiError::invalid_state(format!(
             "image {id} is {} and cannot be exported",
             image.state.as_str()
         )));
     }
-    let path = match manta_path.strip_prefix("~~") {
-        Some(rest) => format!("/{}{rest}", cx.login),
-        None => manta_path,
+    let Some(manta) = &cx.manta else {
+        return Err(ApiError::new(
+            503,
+            "StorageUnsupported",
+            "no Manta is configured",
+        ));
     };
-    let base = if path.ends_with('/') {
-        format!("{path}{}-{}", image.name, image.version)
-    } else {
-        path
+    let listed = format!(
+        "/{}",
+        manta_path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("/")
+    );
+    let base = match manta.kind_of(&listed) {
+        Some(true) => format!("{listed}/{}-{}", image.name, image.version),
+        Some(false) => {
+            return Err(ApiError::new(
+                422,
+                "InvalidParameter",
+                format!("manta_path {manta_path} is an existing object, not a directory"),
+            ));
+        }
+        None => manta_path.clone(),
     };
+    let file = image_file(image);
+    let manifest = export_manifest(image, &file);
+    let manifest_path = format!("{base}.imgmanifest");
+    let image_path = format!("{base}.zfs.gz");
+    manta.put(&manifest_path, &manifest, "application/json")?;
+    manta.put(&image_path, &file, "application/octet-stream")?;
     Ok(Reply::ok(json!({
-        "manta_url": MANTA_URL,
-        "image_path": format!("{base}.zfs.gz"),
-        "manifest_path": format!("{base}.imgmanifest"),
+        "manta_url": manta.url(),
+        "image_path": image_path,
+        "manifest_path": manifest_path,
     })))
 }
 

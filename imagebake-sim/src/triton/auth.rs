@@ -25,12 +25,12 @@ pub(crate) struct Caller {
 
 /// A parsed `Authorization: Signature ...` header.
 #[derive(Debug, PartialEq, Eq)]
-struct Parsed {
-    key_id: String,
-    algorithm: String,
-    headers: Vec<String>,
-    signature: String,
-    legacy: bool,
+pub(crate) struct Parsed {
+    pub key_id: String,
+    pub algorithm: String,
+    pub headers: Vec<String>,
+    pub signature: String,
+    pub legacy: bool,
 }
 
 /// What the signer of a request is checked against.
@@ -124,7 +124,7 @@ fn caller_of(key_id: &str) -> Result<Caller, ApiError> {
 /// http-signature 1.4 `parseRequest`: `Signature` then `name="value"` pairs
 /// separated by a bare comma (names are letters only, so a space after a
 /// comma is "bad param format"); bare integers allowed as values.
-fn parse_modern(value: &str, headers: &HeaderMap) -> Result<Parsed, String> {
+pub(crate) fn parse_modern(value: &str, headers: &HeaderMap) -> Result<Parsed, String> {
     #[derive(PartialEq)]
     enum S {
         Name,
@@ -230,7 +230,7 @@ fn header_value(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// Lines joined by `\n`, no trailing newline: `(request-target): get /path?q`,
 /// `name: value` per header (legacy: bare values).
-fn signing_string(parsed: &Parsed, req: &Request<'_>) -> Result<String, ApiError> {
+pub(crate) fn signing_string(parsed: &Parsed, req: &Request<'_>) -> Result<String, ApiError> {
     let mut lines = Vec::with_capacity(parsed.headers.len());
     for h in &parsed.headers {
         let line = match h.as_str() {
@@ -261,7 +261,7 @@ fn signing_string(parsed: &Parsed, req: &Request<'_>) -> Result<String, ApiError
 }
 
 /// Clock skew against `Date` (or `X-Date`), then that header must be signed.
-fn check_date(
+pub(crate) fn check_date(
     headers: &HeaderMap,
     signed: &[String],
     limit: Duration,

@@ -181,6 +181,7 @@ async fn process(shared: &Shared, req: Request) -> Response {
             .get(header::HOST)
             .and_then(|v| v.to_str().ok())
             .map_or_else(String::new, |h| format!("http://{h}")),
+        manta: shared.manta.get().cloned(),
     };
     let fault = shared.faults.take(op.name());
     match fault {

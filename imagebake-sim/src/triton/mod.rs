@@ -35,25 +35,27 @@ mod api_account;
 mod api_images;
 mod api_machine_meta;
 mod api_machines;
-mod auth;
-mod error;
+pub(crate) mod auth;
+pub(crate) mod error;
 mod http;
 mod inventory;
-mod keys;
+pub(crate) mod keys;
 mod params;
-mod routes;
+pub(crate) mod routes;
 mod seed;
 mod state;
-mod time;
-mod verify;
+pub(crate) mod time;
+pub(crate) mod verify;
 mod vm;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
+use crate::imgapi::ImgapiSim;
 use crate::machine::{BootHold, Machines, ShutdownOnDrop, SshMode};
+use crate::manta::{MantaShared, MantaSim};
 use crate::{Faults, SimServer};
 
 pub use inventory::{SEED_IMAGE_OWNER, SimImage, SimMachine, TritonInventory};
@@ -130,6 +132,8 @@ pub(crate) struct Shared {
     faults: Faults,
     requests: AtomicU64,
     clock_skew_limit: Duration,
+    /// The Manta ExportImage writes into (set once it serves).
+    manta: OnceLock<Arc<MantaShared>>,
 }
 
 impl Shared {
@@ -152,6 +156,8 @@ pub struct TritonSim {
     public_key_path: PathBuf,
     _key_dir: tempfile::TempDir,
     vms: Option<ShutdownOnDrop>,
+    manta: MantaSim,
+    imgapi: ImgapiSim,
 }
 
 impl TritonSim {
@@ -174,7 +180,16 @@ impl TritonSim {
             faults: Faults::new("triton", routes::OPERATIONS),
             requests: AtomicU64::new(0),
             clock_skew_limit: opts.clock_skew_limit,
+            manta: OnceLock::new(),
         });
+        let manta = MantaSim::start(
+            &opts.account,
+            manta_keys(Arc::downgrade(&shared)),
+            opts.clock_skew_limit,
+        )
+        .await?;
+        let _ = shared.manta.set(Arc::clone(manta.shared()));
+        let imgapi = ImgapiSim::start(opts.clock_skew_limit).await?;
         let server = SimServer::serve(http::router(Arc::clone(&shared)), opts.port).await?;
         Ok(TritonSim {
             server,
@@ -185,7 +200,21 @@ impl TritonSim {
             public_key_path: generated.public_path,
             _key_dir: generated.dir,
             vms: vms.map(ShutdownOnDrop),
+            manta,
+            imgapi,
         })
+    }
+
+    /// The Manta served beside CloudAPI (same account and keys; ExportImage
+    /// writes into it).
+    pub fn manta(&self) -> &MantaSim {
+        &self.manta
+    }
+
+    /// The IMGAPI repository served beside CloudAPI (its own user and RSA
+    /// key).
+    pub fn imgapi(&self) -> &ImgapiSim {
+        &self.imgapi
     }
 
     /// The port every machine's sshd listens on (on the machine's own
@@ -314,8 +343,9 @@ impl TritonSim {
     }
 
     /// The JSON line `serve_cli` prints: cloud, url, account, key_id,
-    /// private_key_path, public_key_path, and ssh_port when machines have
-    /// SSH.
+    /// private_key_path, public_key_path, manta_url, imgapi_url, imgapi_user,
+    /// imgapi_key_path, and ssh_port when machines have SSH. It generates the
+    /// IMGAPI key if it does not exist yet.
     pub fn cli_line(&self) -> String {
         // Fields in the documented order (serde_json's map would sort them).
         let field = |v: serde_json::Value| v.to_string();
@@ -323,12 +353,22 @@ impl TritonSim {
             .ssh_port()
             .map_or_else(String::new, |p| format!(",\"ssh_port\":{p}"));
         format!(
-            "{{\"cloud\":\"triton\",\"url\":{},\"account\":{},\"key_id\":{},\"private_key_path\":{},\"public_key_path\":{}{ssh}}}",
+            "{{\"cloud\":\"triton\",\"url\":{},\"account\":{},\"key_id\":{},\"private_key_path\":{},\"public_key_path\":{},\"manta_url\":{},\"imgapi_url\":{},\"imgapi_user\":{},\"imgapi_key_path\":{}{ssh}}}",
             field(self.url().into()),
             field(self.account.as_str().into()),
             field(self.key_id.as_str().into()),
             field(self.private_key_path.to_string_lossy().as_ref().into()),
             field(self.public_key_path.to_string_lossy().as_ref().into()),
+            field(self.manta.url().into()),
+            field(self.imgapi.url().into()),
+            field(self.imgapi.user().into()),
+            field(
+                self.imgapi
+                    .key_path()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+                    .into()
+            ),
         )
     }
 
@@ -336,10 +376,32 @@ impl TritonSim {
     /// unmounts their roots and removes the key files and the machines' data.
     pub async fn shutdown(self) {
         self.server.shutdown().await;
+        self.manta.shutdown().await;
+        self.imgapi.shutdown().await;
         if let Some(vms) = self.vms {
             let _ = tokio::task::spawn_blocking(move || drop(vms)).await;
         }
     }
+}
+
+/// Manta's view of the account's keys: `(md5, key)` of the account or of a
+/// sub-user.
+fn manta_keys(shared: std::sync::Weak<Shared>) -> crate::manta::auth::KeyLookup {
+    Arc::new(move |login: &str, user: Option<&str>| {
+        let shared = shared.upgrade().ok_or("AccountDoesNotExist")?;
+        let store = shared.store();
+        if login != store.account.login {
+            return Err("AccountDoesNotExist");
+        }
+        let keys = match user {
+            None => &store.account.keys,
+            Some(u) => store.account.users.get(u).ok_or("UserDoesNotExist")?,
+        };
+        Ok(keys
+            .iter()
+            .map(|k| (k.fingerprint.clone(), k.key.clone()))
+            .collect())
+    })
 }
 
 /// Serves this simulator on 127.0.0.1:`port` (0 picks a free port), prints one

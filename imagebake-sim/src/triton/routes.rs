@@ -269,6 +269,8 @@ pub(crate) struct Context {
     pub caller: serde_json::Value,
     /// The datacenter's own URL (ListDatacenters), from the `Host` header.
     pub url: String,
+    /// The Manta ExportImage writes into.
+    pub manta: Option<std::sync::Arc<crate::manta::MantaShared>>,
 }
 
 impl Context {

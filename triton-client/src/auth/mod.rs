@@ -15,6 +15,7 @@ use std::str::FromStr;
 
 pub use agent::AgentSigner;
 pub use fingerprint::{KeyFingerprint, md5_fingerprint};
+pub(crate) use header::{authorization_for, signing_string_for};
 pub use header::{authorization_header, key_id_path, signing_string};
 pub use key::KeySigner;
 

@@ -4,6 +4,8 @@ mod agent;
 mod auth;
 mod common;
 mod config;
+mod imgapi;
+mod manta;
 mod operations;
 mod paging;
 mod retries;

@@ -58,11 +58,13 @@
 
 mod artifact;
 mod config;
+mod data_source;
 mod plan;
 mod sweep;
 
 pub use artifact::OxideArtifact;
 pub use config::{BUILDER, KEYS, OxideConfig, REQUIRED};
+pub use data_source::{DATA_SOURCE, ImageDataSource};
 pub use sweep::OxideSweeper;
 
 use oxide_client::{Client, RetryPolicy};

@@ -258,7 +258,7 @@ fn source(c: &OxideConfig) -> Result<ImageSource, Error> {
 
 /// Host and token, a profile, or (neither) the SDK's resolution from
 /// `OXIDE_*` and `~/.config/oxide`.
-fn client_config(c: &OxideConfig) -> Result<oxide_client::Config, Error> {
+pub(super) fn client_config(c: &OxideConfig) -> Result<oxide_client::Config, Error> {
     client_config_with(c, &|k| std::env::var(k).ok())
 }
 
