@@ -1,6 +1,5 @@
-//! Helpers shared by the imagebake examples: running a Packer JSON
-//! template's builds ([`bake`], the `bake` example's logic, also called by
-//! the tests) and one-line descriptions of build events ([`progress`]).
+//! Helpers shared by the imagebake examples: the quickstart's bakes
+//! ([`quickstart`], also run by a test). The bake runner itself lives in
+//! `imagebake_core::bake`.
 
-pub mod bake;
-pub mod progress;
+pub mod quickstart;

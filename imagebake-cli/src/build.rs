@@ -1,15 +1,10 @@
 //! `imagebake build`: evaluates the template, then runs the selected builds
-//! in parallel with the bake runner (`imagebake_examples::bake`).
+//! with the library's bake runner (`imagebake_core::bake`).
 
-use std::sync::Arc;
-
-use imagebake_core::builders::Artifact;
+use imagebake_core::bake::{self, BakeError, BakeOptions, UiMode};
 use imagebake_core::builders::oxide::ImageDataSource;
-use imagebake_core::packer_template::Template;
 use imagebake_core::template::{self, Plan, TemplateError};
 use imagebake_core::{CancellationToken, OnError};
-use imagebake_examples::bake::{self, BakeError, BakeOptions};
-use serde_json::{Value, json};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::args::{BuildArgs, OnErrorArg};
@@ -27,88 +22,27 @@ pub async fn run(args: &BuildArgs) -> u8 {
     for w in &plan.warnings {
         eprintln!("Warning: {w}");
     }
-    if args.force {
-        eprintln!("Warning: -force is not supported yet: an existing artifact is not replaced");
-    }
-    if args.machine_readable {
-        eprintln!("Warning: -machine-readable is not supported yet: progress is shown as text");
-    }
-    for b in plan.builds.iter().filter(|b| !b.post_processors.is_empty()) {
-        eprintln!(
-            "Warning: {}: post-processors are not run yet ({})",
-            b.name,
-            b.post_processors
-                .iter()
-                .flatten()
-                .map(|p| p.kind.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
-    let template = match to_template(&plan) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("Error: {}", imagebake_core::chain(&e));
-            return 1;
-        }
-    };
+    run_plan(&plan, options(args)).await
+}
 
-    let mut options = BakeOptions {
-        on_error: match args.on_error {
-            OnErrorArg::Cleanup => OnError::Cleanup,
-            OnErrorArg::Abort => OnError::Keep,
-        },
-        parallel_builds: args.parallel_builds,
-        ..BakeOptions::default()
-    };
-    let sensitive = plan.sensitive.clone();
-    let stamp = args.timestamp_ui;
-    options.progress = Arc::new(move |line: &str| {
-        let line = sensitive.mask(line);
-        if stamp {
-            println!(
-                "{}: {line}",
-                chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%:z")
-            );
-        } else {
-            println!("{line}");
-        }
-    });
-
+/// Runs the builds of `plan` (Ctrl-C cancels them, their cleanup first);
+/// returns the exit code as [`run`] does. Under `OnError::Keep` the failed
+/// builds' leftovers are listed with the command that removes them.
+pub async fn run_plan(plan: &Plan, options: BakeOptions) -> u8 {
     let cancel = CancellationToken::new();
     watch_ctrl_c(cancel.clone(), options.leftovers.clone());
-    let result = bake::run(&template, &options, cancel.clone()).await;
-    match result {
-        Ok(artifacts) => {
-            print_artifacts(&plan, &artifacts);
-            0
-        }
-        Err(BakeError::Builds { artifacts, failed }) => {
-            println!("\n==> Some builds didn't complete successfully and had errors:");
-            for f in &failed {
-                println!(
-                    "--> {}: {}",
-                    f.name,
-                    plan.sensitive.mask(&f.error.to_string())
-                );
+    match bake::run(plan, &options, cancel.clone()).await {
+        Ok(_) => 0,
+        Err(BakeError::Builds { .. }) => {
+            if options.on_error == OnError::Keep {
+                print_kept(&options);
             }
-            print_artifacts(&plan, &artifacts);
-            if args.on_error == OnErrorArg::Abort {
-                let lines = options.leftovers.lines();
-                if !lines.is_empty() {
-                    println!("\n==> -on-error=abort kept what the failed builds made:");
-                }
-                for line in &lines {
-                    println!("    {line}");
-                }
-                if !lines.is_empty() {
-                    println!(
-                        "    (add --build <its build id> --older-than 0s to remove only that \
-                         build's, right away)"
-                    );
-                }
+            if cancel.is_cancelled() {
+                eprintln!("Cleanly cancelled builds after being interrupted.");
+                130
+            } else {
+                1
             }
-            if cancel.is_cancelled() { 130 } else { 1 }
         }
         Err(e) => {
             eprintln!(
@@ -120,49 +54,47 @@ pub async fn run(args: &BuildArgs) -> u8 {
     }
 }
 
-/// Packer's closing lines for the artifacts made (nothing when none was).
-fn print_artifacts(plan: &Plan, artifacts: &[Box<dyn Artifact>]) {
-    if artifacts.is_empty() {
+/// The runner's options from the command's flags.
+fn options(args: &BuildArgs) -> BakeOptions {
+    BakeOptions {
+        on_error: match args.on_error {
+            OnErrorArg::Cleanup => OnError::Cleanup,
+            OnErrorArg::Abort => OnError::Keep,
+        },
+        parallel_builds: args.parallel_builds,
+        force: args.force,
+        ui: if args.machine_readable {
+            UiMode::MachineReadable
+        } else if args.timestamp_ui {
+            UiMode::TimestampedText
+        } else {
+            UiMode::Text
+        },
+        ..BakeOptions::default()
+    }
+}
+
+/// Under `-on-error=abort`: what the failed builds kept and how to remove it.
+fn print_kept(options: &BakeOptions) {
+    let lines = options.leftovers.lines();
+    if lines.is_empty() {
         return;
     }
-    println!("\n==> Builds finished. The artifacts of successful builds are:");
-    for a in artifacts {
-        let text = plan.sensitive.mask(&a.to_string());
-        println!("--> {}: {text}", a.builder_type());
+    println!("\n==> -on-error=abort kept what the failed builds made:");
+    for line in &lines {
+        println!("    {line}");
     }
+    println!(
+        "    (add --build <its build id> --older-than 0s to remove only that build's, right away)"
+    );
 }
 
 /// The template evaluated with the command's variables, its builds selected.
 async fn plan(args: &BuildArgs) -> Result<Plan, TemplateError> {
     let opts = args.vars.options()?;
-    // The only data source (oxide-image) is not read yet: see the report.
     let mut plan = template::plan(&args.path, &opts, &ImageDataSource).await?;
     plan.select(&args.only, &args.except)?;
     Ok(plan)
-}
-
-/// The selected builds as the bake runner's template: one builder block per
-/// build (named as the build) and each build's provisioners limited to it.
-fn to_template(plan: &Plan) -> Result<Template, imagebake_core::Error> {
-    let mut builders = Vec::new();
-    let mut provisioners = Vec::new();
-    for b in &plan.builds {
-        let mut block = b.config.clone();
-        if let Value::Object(m) = &mut block {
-            m.insert("type".into(), json!(b.builder_type));
-            m.insert("name".into(), json!(b.name));
-        }
-        builders.push(block);
-        for p in &b.provisioners {
-            let mut block = p.config.clone();
-            if let Value::Object(m) = &mut block {
-                m.insert("type".into(), json!(p.kind));
-                m.insert("only".into(), json!([b.name]));
-            }
-            provisioners.push(block);
-        }
-    }
-    Template::from_json(&json!({"builders": builders, "provisioners": provisioners}))
 }
 
 /// First Ctrl-C: cancel every build (their cleanup runs). Second: exit at
@@ -181,7 +113,7 @@ fn watch_ctrl_c(cancel: CancellationToken, leftovers: bake::Leftovers) {
         if interrupts.recv().await.is_none() {
             return;
         }
-        eprintln!("\nCancelling builds after receiving interrupt (Ctrl-C again exits at once)…");
+        eprintln!("\nCancelling build after receiving interrupt (Ctrl-C again exits at once)…");
         cancel.cancel();
         if interrupts.recv().await.is_some() {
             eprintln!("\nCtrl-C again: exiting before the cleanup ended.");
@@ -191,4 +123,38 @@ fn watch_ctrl_c(cancel: CancellationToken, leftovers: bake::Leftovers) {
             std::process::exit(130);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn build_args(argv: &[&str]) -> BuildArgs {
+        let argv = ["imagebake", "build"]
+            .iter()
+            .chain(argv)
+            .map(|s| s.to_string());
+        match crate::args::Cli::try_parse_from(crate::args::normalize(argv))
+            .unwrap()
+            .verb
+        {
+            crate::args::Verb::Build(a) => a,
+            _ => panic!("not build"),
+        }
+    }
+
+    #[test]
+    fn flags_reach_the_runner() {
+        let o = options(&build_args(&["-force", "-machine-readable", "t.json"]));
+        assert!(o.force);
+        assert_eq!(o.ui, UiMode::MachineReadable);
+        let o = options(&build_args(&[
+            "-timestamp-ui",
+            "-parallel-builds=2",
+            "t.json",
+        ]));
+        assert!(!o.force);
+        assert_eq!((o.ui, o.parallel_builds), (UiMode::TimestampedText, 2));
+    }
 }

@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use imagebake_core::packer_template::Template;
+use imagebake_core::bake::BakeOptions;
+use imagebake_core::chain;
 use imagebake_core::spec::{Spec, spec_builder_keys};
-use imagebake_core::{CancellationToken, chain};
-use imagebake_examples::bake::{self, BakeError, BakeOptions};
+use imagebake_core::template::{Plan, PlannedBuild, PlannedProvisioner, TemplateKind};
 use serde_json::{Map, Value, json};
 
 /// `imagebake spec`.
@@ -227,45 +227,47 @@ async fn build(args: &SpecBuildArgs) -> u8 {
         eprintln!("Error: {}: the path is not UTF-8", args.dir.display());
         return 1;
     };
-    let provisioner = json!({"type": "image-spec", "path": path});
-    let template = match Template::single(block, vec![provisioner]) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("Error: {}", chain(&e));
-            return 1;
-        }
+    crate::build::run_plan(&plan(block, path), BakeOptions::default()).await
+}
+
+/// The plan of one build: the builder `block` (its `type` taken out) and
+/// the `image-spec` provisioner of the folder at `path`.
+fn plan(mut block: Value, path: &str) -> Plan {
+    let kind = block
+        .as_object_mut()
+        .and_then(|o| o.remove("type"))
+        .and_then(|t| t.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let provisioner = PlannedProvisioner {
+        kind: "image-spec".into(),
+        name: None,
+        config: json!({ "path": path }),
+        only: Vec::new(),
+        except: Vec::new(),
+        pause_before: None,
+        max_retries: 0,
+        timeout: None,
+        continue_on_error: false,
+        location: None,
     };
-    match template.builder_block_with_specs(None) {
-        Ok((_, notes)) => notes.iter().for_each(|n| eprintln!("Note: {n}")),
-        Err(e) => {
-            eprintln!("Error: {}", chain(&e));
-            return 1;
-        }
-    }
-    let cancel = CancellationToken::new();
-    let c = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nCancelling the build after receiving interrupt…");
-            c.cancel();
-        }
-    });
-    match bake::run(&template, &BakeOptions::default(), cancel.clone()).await {
-        Ok(artifacts) => {
-            for a in &artifacts {
-                println!("--> {}: {a}", a.builder_type());
-            }
-            0
-        }
-        Err(BakeError::Builds { failed, .. }) => {
-            for f in &failed {
-                println!("--> {}: {}", f.name, chain(&f.error));
-            }
-            if cancel.is_cancelled() { 130 } else { 1 }
-        }
-        Err(e) => {
-            eprintln!("Error: {}", chain(&e));
-            1
-        }
+    Plan {
+        kind: TemplateKind::Json,
+        variables: Vec::new(),
+        locals: Vec::new(),
+        builds: vec![PlannedBuild {
+            name: kind.clone(),
+            packer_build_name: kind.clone(),
+            build_block: None,
+            description: None,
+            builder_type: kind,
+            config: block,
+            key_locations: Default::default(),
+            provisioners: vec![provisioner],
+            error_cleanup_provisioner: None,
+            post_processors: Vec::new(),
+            sensitive: Default::default(),
+        }],
+        sensitive: Default::default(),
+        warnings: Vec::new(),
     }
 }

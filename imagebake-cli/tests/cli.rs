@@ -370,7 +370,7 @@ async fn ctrl_c_cancels_the_build_cleans_up_and_exits_130() {
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(130), "{out}\n{err}");
     assert!(
-        err.contains("Cancelling builds after receiving interrupt"),
+        err.contains("Cancelling build after receiving interrupt"),
         "{err}"
     );
     assert!(
@@ -378,6 +378,120 @@ async fn ctrl_c_cancels_the_build_cleans_up_and_exits_130() {
         "cleaned up first: {out}"
     );
     assert!(sim.inventory().custom_images().is_empty(), "{out}");
+}
+
+/// `-machine-readable`: every stdout line is Packer's
+/// `TIMESTAMP,TARGET,TYPE,DATA...`, the UI as `ui,say`/`ui,message` lines
+/// with commas and newlines escaped, the artifact as Packer's records, and
+/// the sensitive value nowhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn machine_readable_output_is_packer_s_line_format() {
+    let sim = sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let t = plain_template(&sim).replace(
+        "image_name    = \"web\"",
+        "image_name    = \"web-${var.token}\"",
+    );
+    std::fs::write(dir.path().join("t.pkr.hcl"), &t).unwrap();
+    let o = tokio::task::block_in_place(|| {
+        imagebake(
+            dir.path(),
+            &["build", "-machine-readable", "t.pkr.hcl"],
+            &[],
+        )
+    });
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(
+        !out.contains("s3cr3t-value") && !err.contains("s3cr3t-value"),
+        "{out}"
+    );
+
+    let mut records = Vec::new();
+    for line in out.lines() {
+        let f: Vec<&str> = line.splitn(4, ',').collect();
+        assert_eq!(f.len(), 4, "not a machine-readable line: {line:?}");
+        assert!(
+            f[0].parse::<u64>().is_ok_and(|t| t > 1_600_000_000),
+            "{line:?}"
+        );
+        records.push((f[1].to_owned(), f[2].to_owned(), f[3].to_owned()));
+    }
+    let has = |target: &str, kind: &str, data: &str| {
+        records
+            .iter()
+            .any(|(t, k, d)| t == target && k == kind && d == data)
+    };
+    let starts = |kind: &str, data: &str| {
+        records
+            .iter()
+            .any(|(t, k, d)| t.is_empty() && k == kind && d.starts_with(data))
+    };
+    assert!(starts("ui", "say,==> b.triton.web: "), "{out}");
+    assert!(
+        starts("ui", "say,Build 'b.triton.web' finished after "),
+        "{out}"
+    );
+    assert!(
+        starts(
+            "ui",
+            "say,\\n==> Builds finished. The artifacts of successful builds are:"
+        ),
+        "{out}"
+    );
+    let image = sim.inventory().custom_images()[0].id.to_string();
+    assert!(has("b.triton.web", "artifact-count", "1"), "{out}");
+    assert!(
+        has("b.triton.web", "artifact", "0,builder-id,joyent.triton"),
+        "{out}"
+    );
+    assert!(
+        has("b.triton.web", "artifact", &format!("0,id,{image}")),
+        "{out}"
+    );
+    assert!(has("b.triton.web", "artifact", "0,files-count,0"), "{out}");
+    assert!(has("b.triton.web", "artifact", "0,end"), "{out}");
+    // The artifact's text: its comma escaped, the secret masked.
+    assert!(
+        records.iter().any(|(t, k, d)| t == "b.triton.web"
+            && k == "artifact"
+            && d.starts_with(&format!("0,string,Image was created: {image} (web-<sensitive>@1.0.0%!(PACKER_COMMA) build ib-"))),
+        "{out}"
+    );
+    assert!(!records.iter().any(|(_, k, _)| k == "error-count"), "{out}");
+}
+
+/// `-force` reaches the builder (`packer_force`): a second build of the
+/// same name@version is refused without it, and replaces the image with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn force_replaces_an_existing_image() {
+    let sim = sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.pkr.hcl"), plain_template(&sim)).unwrap();
+    let build = |args: &[&str]| {
+        let o = tokio::task::block_in_place(|| imagebake(dir.path(), args, &[]));
+        let (out, err) = text(&o);
+        (o.status.code(), format!("{out}\n{err}"))
+    };
+    let (code, out) = build(&["build", "t.pkr.hcl"]);
+    assert_eq!(code, Some(0), "{out}");
+    let first = sim.inventory().custom_images()[0].id.to_string();
+
+    let (code, out) = build(&["build", "t.pkr.hcl"]);
+    assert_eq!(code, Some(1), "the name@version exists: {out}");
+    assert_eq!(sim.inventory().custom_images().len(), 1, "{out}");
+
+    let (code, out) = build(&["build", "-force", "t.pkr.hcl"]);
+    assert_eq!(code, Some(0), "{out}");
+    let images: Vec<String> = sim
+        .inventory()
+        .custom_images()
+        .iter()
+        .map(|i| i.id.to_string())
+        .collect();
+    assert_eq!(images.len(), 1, "{out}");
+    assert_ne!(images[0], first, "replaced: {out}");
+    assert!(sim.inventory().machines.is_empty(), "{out}");
 }
 
 /// A legacy JSON template written as the Triton builder's doc writes it

@@ -16,6 +16,10 @@
 //! ordinary steps. Everything that happens is reported as an [`Event`] to the
 //! [`Observer`]s of the runner.
 //!
+//! Templates are evaluated by [`template::plan`] into a [`template::Plan`];
+//! [`bake::run`] runs its builds as `packer build` does (the `imagebake`
+//! command, the examples and the Python package all go through it).
+//!
 //! ```no_run
 //! use std::sync::Arc;
 //! use imagebake_core::{
@@ -37,6 +41,7 @@
 //! # }
 //! ```
 
+pub mod bake;
 mod build_id;
 pub mod builders;
 pub mod comm;

@@ -166,7 +166,11 @@ impl Template {
             }
             if let Some(dir) = p.get("path").and_then(Value::as_str) {
                 let spec = crate::spec::Spec::load(dir)?;
-                notes.extend(crate::spec::apply_to_builder_block(&mut block, &spec));
+                let kind = block.get("type").and_then(Value::as_str).unwrap_or("");
+                let kind = kind.to_owned();
+                notes.extend(crate::spec::apply_to_builder_block(
+                    &kind, &mut block, &spec,
+                ));
             }
         }
         Ok((block, notes))

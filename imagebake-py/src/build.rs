@@ -20,8 +20,10 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use imagebake_core::builders::{AnyBuilder, Artifact};
+use imagebake_core::bake;
+use imagebake_core::builders::{AnyBuilder, Artifact, BuilderRegistry};
 use imagebake_core::packer_template::Template;
+use imagebake_core::template::{self, Options, Placeholders, PlannedBuild, TemplateError};
 use imagebake_core::{BuildError, CancellationToken, ChannelObserver, Event, OnError, Runner};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
@@ -41,9 +43,17 @@ use crate::runtime::{SLICE, runtime};
 /// gets a fresh build id and fresh `{{timestamp}}`/`{{uuid}}` values).
 #[pyclass(frozen, name = "Build", module = "imagebake")]
 pub struct PyBuild {
-    template: Template,
+    source: Source,
     name: Option<String>,
     builder_type: String,
+}
+
+/// Where a build's builder comes from.
+enum Source {
+    /// A Packer JSON template given as a dict or JSON text.
+    Template(Template),
+    /// One build of a template file evaluated by the template engine.
+    Planned(Box<PlannedBuild>),
 }
 
 impl PyBuild {
@@ -53,8 +63,61 @@ impl PyBuild {
         let builder = template.builder(name.as_deref()).map_err(Failure::from)?;
         Ok(Self {
             builder_type: builder.builder_type().to_owned(),
-            template,
+            source: Source::Template(template),
             name,
+        })
+    }
+
+    /// Build `build` (its full name, or a glob as `-only` takes it) of the
+    /// template file or directory at `path`, evaluated with `vars` and
+    /// `var_files` (and the environment) by the template engine, checked
+    /// by the bake runner.
+    fn from_path(
+        py: Python<'_>,
+        path: std::path::PathBuf,
+        build: Option<String>,
+        vars: Vec<(String, String)>,
+        var_files: Vec<std::path::PathBuf>,
+    ) -> PyResult<Self> {
+        let mut opts = Options::from_process().map_err(Failure::from)?;
+        opts.vars = vars;
+        opts.var_files = var_files;
+        let planned = py.detach(|| {
+            runtime().block_on(async {
+                let mut plan = template::plan(&path, &opts, &Placeholders).await?;
+                if let Some(b) = &build {
+                    plan.select(std::slice::from_ref(b), &[])?;
+                }
+                let names: Vec<&str> = plan.builds.iter().map(|b| b.name.as_str()).collect();
+                if plan.builds.len() != 1 {
+                    return Err(TemplateError::new(format!(
+                        "{} holds {} builds ({}); name the one to run",
+                        path.display(),
+                        names.len(),
+                        names.join(", ")
+                    ))
+                    .fix("pass build=\"NAME\""));
+                }
+                let b = plan.builds.remove(0);
+                bake::prepare(&b, &BuilderRegistry::default(), false)?;
+                if !b.post_processors.is_empty() {
+                    return Err(TemplateError::new(format!(
+                        "build {}: post-processors are not run by Build yet",
+                        b.name
+                    ))
+                    .fix("run the template with `imagebake build`"));
+                }
+                Ok(b)
+            })
+        });
+        let b = planned.map_err(template_error)?;
+        Ok(Self {
+            builder_type: BuilderRegistry::default()
+                .resolve(&b.builder_type)
+                .unwrap_or("")
+                .to_owned(),
+            name: Some(b.name.clone()),
+            source: Source::Planned(Box::new(b)),
         })
     }
 
@@ -89,11 +152,24 @@ impl PyBuild {
     }
 
     fn builder(&self) -> PyResult<AnyBuilder> {
-        Ok(self
-            .template
-            .builder(self.name.as_deref())
-            .map_err(Failure::from)?)
+        match &self.source {
+            Source::Template(t) => Ok(t.builder(self.name.as_deref()).map_err(Failure::from)?),
+            Source::Planned(b) => {
+                bake::prepare(b, &BuilderRegistry::default(), false).map_err(template_error)
+            }
+        }
     }
+}
+
+/// A template error as a `ConfigError` whose `field` is the key it names.
+fn template_error(e: TemplateError) -> PyErr {
+    let err = ConfigError::new_err(e.to_string());
+    if let Some(key) = &e.key {
+        Python::attach(|py| {
+            let _ = err.value(py).setattr("field", key.as_str());
+        });
+    }
+    err
 }
 
 fn on_error_policy(on_error: &str) -> PyResult<OnError> {
@@ -112,12 +188,36 @@ fn on_error_policy(on_error: &str) -> PyResult<OnError> {
 
 #[pymethods]
 impl PyBuild {
-    /// A build from a Packer JSON template (a dict, or its JSON text) with
-    /// `builders` and `provisioners`; `build` names the builder block to run
-    /// (its `name`, else its `type`) when there are several.
+    /// A build from a Packer template: a path (`str` or `os.PathLike`) to
+    /// a `.pkr.hcl`, `.pkr.json` or `.json` file or a template directory,
+    /// evaluated as `imagebake build` does with `vars` (`-var`),
+    /// `var_files` (`-var-file`) and the environment; or a Packer JSON
+    /// template as a dict or its JSON text (starting with `{`). `build`
+    /// names the build to run when there are several (for a path, its full
+    /// name or a glob as `-only` takes it).
     #[staticmethod]
-    #[pyo3(signature = (template, build=None))]
-    fn from_template(template: &Bound<'_, PyAny>, build: Option<String>) -> PyResult<Self> {
+    #[pyo3(signature = (template, build=None, *, vars=None, var_files=None))]
+    fn from_template(
+        py: Python<'_>,
+        template: &Bound<'_, PyAny>,
+        build: Option<String>,
+        vars: Option<std::collections::BTreeMap<String, String>>,
+        var_files: Option<Vec<std::path::PathBuf>>,
+    ) -> PyResult<Self> {
+        let is_json_text = template
+            .cast::<PyString>()
+            .is_ok_and(|s| s.to_str().is_ok_and(|t| t.trim_start().starts_with('{')));
+        let is_dict = template.cast::<PyDict>().is_ok();
+        if !is_json_text && !is_dict {
+            let path: std::path::PathBuf = template.extract()?;
+            let vars = vars.unwrap_or_default().into_iter().collect();
+            return Self::from_path(py, path, build, vars, var_files.unwrap_or_default());
+        }
+        if vars.is_some() || var_files.is_some() {
+            return Err(ConfigError::new_err(
+                "vars and var_files are for a template file: a dict or JSON text has no variables",
+            ));
+        }
         let t = if let Ok(text) = template.cast::<PyString>() {
             Template::from_json_str(text.to_str()?)
         } else {

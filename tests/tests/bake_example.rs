@@ -1,9 +1,10 @@
-//! The `bake` example's logic (`imagebake_examples::bake`) end to end
-//! against the in-process simulators: the shipped templates of
-//! `examples/templates/` baked in parallel on Triton and Oxide, build
-//! selection (`-only`/`-except`), a failing build next to a good one,
-//! template errors that start nothing, and a cancellation (Ctrl-C) that
-//! cleans up every build. Each case checks the simulators' inventories.
+//! The bake runner (`imagebake_core::bake`, what `imagebake build`, the
+//! `bake` example and the Python package run) end to end against the
+//! in-process simulators: the shipped templates of `examples/templates/`
+//! baked in parallel on Triton and Oxide, build selection
+//! (`-only`/`-except`), a failing build next to a good one, template errors
+//! that start nothing, and a cancellation (Ctrl-C) that cleans up every
+//! build. Each case checks the simulators' inventories.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use imagebake_core::CancellationToken;
-use imagebake_examples::bake::{self, BakeError, BakeOptions};
+use imagebake_core::bake::{self, BakeError, BakeOptions};
 use imagebake_sim::Fault;
 use imagebake_sim::oxide::{OxideDelays, OxideSim, OxideSimOptions};
 use imagebake_sim::triton::{TritonDelays, TritonSim, TritonSimOptions};
@@ -65,12 +66,11 @@ fn env(triton: &TritonSim, oxide: Option<&OxideSim>) -> BTreeMap<String, String>
     e
 }
 
-/// Options with `env` whose progress lines are collected in the result.
-fn options(env: BTreeMap<String, String>) -> (BakeOptions, Arc<Mutex<Vec<String>>>) {
+/// Options whose progress lines are collected in the result.
+fn options() -> (BakeOptions, Arc<Mutex<Vec<String>>>) {
     let lines: Arc<Mutex<Vec<String>>> = Arc::default();
     let l = lines.clone();
     let o = BakeOptions {
-        env,
         progress: Arc::new(move |line: &str| l.lock().unwrap().push(line.to_owned())),
         ..BakeOptions::default()
     };
@@ -99,18 +99,6 @@ fn triton_block(sim: &TritonSim, name: &str, extra: Value) -> Value {
     v
 }
 
-/// Writes `template` to a file in a new temporary directory and loads it
-/// the way the example does.
-fn load_written(
-    template: &Value,
-    options: &BakeOptions,
-) -> Result<imagebake_core::packer_template::Template, BakeError> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("template.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(template).unwrap()).expect("write");
-    bake::load(&path, options)
-}
-
 /// Triton: no machine left, and the custom images are exactly `ids`.
 fn assert_triton_holds(sim: &TritonSim, ids: &[String], case: &str) {
     let inv = sim.inventory();
@@ -131,7 +119,7 @@ fn lines_of(lines: &Mutex<Vec<String>>, build: &str) -> Vec<String> {
         .lock()
         .unwrap()
         .iter()
-        .filter(|l| l.contains(&format!(" {build} ")))
+        .filter(|l| l.contains(&format!(" {build}: ")) || l.contains(&format!("'{build}'")))
         .cloned()
         .collect()
 }
@@ -139,10 +127,12 @@ fn lines_of(lines: &Mutex<Vec<String>>, build: &str) -> Vec<String> {
 #[tokio::test]
 async fn the_shipped_templates_bake_on_both_simulators_in_parallel() {
     let (triton, oxide) = (triton_sim().await, oxide_sim().await);
-    let (opts, lines) = options(env(&triton, Some(&oxide)));
-    let path = Path::new(TEMPLATES).join("parallel.json");
-    let template = bake::load(&path, &opts).expect("parallel.json loads");
-    let artifacts = bake::run(&template, &opts, CancellationToken::new())
+    let (opts, lines) = options();
+    let path = Path::new(TEMPLATES).join("parallel.pkr.hcl");
+    let plan = support::plan_file(&path, env(&triton, Some(&oxide)))
+        .await
+        .expect("parallel.pkr.hcl evaluates");
+    let artifacts = bake::run(&plan, &opts, CancellationToken::new())
         .await
         .expect("every build succeeds");
 
@@ -168,31 +158,43 @@ async fn the_shipped_templates_bake_on_both_simulators_in_parallel() {
         .collect();
     assert_eq!(made, [artifacts[2].id().expect("oxide image id")]);
 
-    // One line per event, prefixed with the build's name, for each build,
-    // ending with the artifact and its cleanup.
-    for build in ["triton-a", "triton-b", "oxide-instance"] {
+    // Packer's lines: `==> NAME: step...` per step of each build, its end,
+    // then the artifacts.
+    let all = lines.lock().unwrap().clone();
+    for (i, build) in ["triton.a", "triton.b", "oxide-instance.parallel"]
+        .iter()
+        .enumerate()
+    {
         let mine = lines_of(&lines, build);
         assert!(
-            mine.iter().any(|l| l.ends_with("| ▶ source image")),
+            mine.iter()
+                .any(|l| l == &format!("==> {build}: source image...")),
             "{mine:#?}"
         );
         assert!(
-            mine.iter().any(|l| l.contains("build succeeded in")),
+            mine.iter()
+                .any(|l| l.starts_with(&format!("Build '{build}' finished after "))),
             "{mine:#?}"
         );
-        assert!(
-            mine.iter().any(|l| l.contains("| artifact: id ")),
-            "{mine:#?}"
-        );
-        assert!(mine.iter().any(|l| l.contains("| cleanup: ")), "{mine:#?}");
+        let artifact = format!("--> {build}: {}", artifacts[i]);
+        assert!(all.contains(&artifact), "{artifact:?} in {all:#?}");
     }
+    let finished = all
+        .iter()
+        .position(|l| l == "==> Builds finished. The artifacts of successful builds are:")
+        .expect("the closing line");
     assert!(
-        lines_of(&lines, "triton-a")
-            .iter()
-            .any(|l| l.contains("✔ create machine: done in")),
-        "{:#?}",
-        lines.lock().unwrap()
+        all[finished + 1..].iter().all(|l| l.starts_with("--> ")),
+        "{all:#?}"
     );
+    assert!(
+        lines_of(&lines, "triton.a")
+            .iter()
+            .any(|l| l == "==> triton.a: delete machine..."),
+        "{all:#?}"
+    );
+    // The Oxide token is a sensitive variable: never shown.
+    assert!(!all.iter().any(|l| l.contains(oxide.token())), "{all:#?}");
     triton.shutdown().await;
     oxide.shutdown().await;
 }
@@ -200,13 +202,22 @@ async fn the_shipped_templates_bake_on_both_simulators_in_parallel() {
 #[tokio::test]
 async fn only_and_except_pick_the_builds() {
     let triton = triton_sim().await;
-    let path = Path::new(TEMPLATES).join("parallel.json");
+    let path = Path::new(TEMPLATES).join("parallel.pkr.hcl");
+    let plan = support::plan_file(&path, env(&triton, None))
+        .await
+        .expect("evaluates");
+    let names = |only: &[&str], except: &[&str]| {
+        let mut p = plan.clone();
+        let list = |l: &[&str]| l.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        p.select(&list(only), &list(except))
+            .map(|()| p.builds.iter().map(|b| b.name.clone()).collect::<Vec<_>>())
+            .map_err(|e| e.to_string())
+    };
 
-    let (mut opts, _) = options(env(&triton, None));
-    opts.only = vec!["triton-b".into()];
-    let template = bake::load(&path, &opts).expect("loads");
-    assert_eq!(bake::select(&template, &opts).unwrap(), ["triton-b"]);
-    let a = bake::run(&template, &opts, CancellationToken::new())
+    let (opts, _) = options();
+    let mut only_b = plan.clone();
+    only_b.select(&["*.b".into()], &[]).unwrap();
+    let a = bake::run(&only_b, &opts, CancellationToken::new())
         .await
         .expect("triton-b succeeds");
     assert_eq!(a.len(), 1);
@@ -216,23 +227,21 @@ async fn only_and_except_pick_the_builds() {
     );
     assert_triton_holds(&triton, &[a[0].id().unwrap()], "only");
 
-    opts.only.clear();
-    opts.except = vec!["oxide-instance".into(), "triton-b".into()];
-    assert_eq!(bake::select(&template, &opts).unwrap(), ["triton-a"]);
-    opts.except = vec!["nope".into()];
-    let e = bake::select(&template, &opts).unwrap_err().to_string();
-    assert!(e.contains("-except") && e.contains("\"nope\""), "{e}");
-    opts.except = vec![
-        "triton-a".into(),
-        "triton-b".into(),
-        "oxide-instance".into(),
-    ];
-    assert!(bake::select(&template, &opts).is_err());
+    assert_eq!(
+        names(&[], &["oxide-instance.*", "triton.b"]).unwrap(),
+        ["triton.a"]
+    );
+    let e = names(&[], &["triton.*", "oxide-instance.parallel"]).unwrap_err();
+    assert!(e.contains("No builds to run"), "{e}");
 
     // triton.json is ready to run too.
-    let (opts, _) = options(env(&triton, None));
-    let t = bake::load(&Path::new(TEMPLATES).join("triton.json"), &opts).expect("loads");
-    let a = bake::run(&t, &opts, CancellationToken::new())
+    let p = support::plan_file(
+        &Path::new(TEMPLATES).join("triton.json"),
+        env(&triton, None),
+    )
+    .await
+    .expect("evaluates");
+    let a = bake::run(&p, &opts, CancellationToken::new())
         .await
         .expect("triton.json bakes");
     assert_eq!(a[0].name(), "bake-example");
@@ -246,30 +255,42 @@ async fn a_failing_build_is_an_error_and_the_other_still_finishes() {
     triton
         .faults()
         .inject("CreateImageFromMachine", Fault::FailResource, 1);
-    let (opts, lines) = options(BTreeMap::new());
+    let (opts, lines) = options();
     let template = json!({"builders": [
         triton_block(&triton, "one", json!({})),
         triton_block(&triton, "two", json!({})),
     ]});
-    let t = load_written(&template, &opts).expect("loads");
-    let e = bake::run(&t, &opts, CancellationToken::new())
+    let plan = support::plan_json(&template, BTreeMap::new())
+        .await
+        .expect("evaluates");
+    let e = bake::run(&plan, &opts, CancellationToken::new())
         .await
         .expect_err("one build fails");
     assert!(!e.is_cancelled());
-    let BakeError::Builds { artifacts, failed } = &e else {
+    let BakeError::Builds {
+        artifacts, failed, ..
+    } = &e
+    else {
         panic!("{e}")
     };
     assert_eq!((artifacts.len(), failed.len()), (1, 1), "{e}");
     let f = &failed[0];
-    assert_eq!(f.error.step.as_deref(), Some("wait image"), "{}", f.error);
-    assert!(f.error.cleanup.is_clean(), "{}", f.error.cleanup);
+    let be = f.error.build_error().expect("the build failed");
+    assert_eq!(be.step.as_deref(), Some("wait image"), "{be}");
+    assert!(be.cleanup.is_clean(), "{}", be.cleanup);
     assert!(e.to_string().starts_with("1 of 2 builds failed: "), "{e}");
+    let all = lines.lock().unwrap().clone();
     assert!(
-        lines_of(&lines, &f.name)
-            .iter()
-            .any(|l| l.contains("| FAILED: build ")),
-        "{:#?}",
-        lines.lock().unwrap()
+        all.iter()
+            .any(|l| l.starts_with(&format!("Build '{}' errored after ", f.name))),
+        "{all:#?}"
+    );
+    assert!(
+        all.contains(&"==> Some builds didn't complete successfully and had errors:".to_owned())
+            && all
+                .iter()
+                .any(|l| l.starts_with(&format!("--> {}: build ", f.name))),
+        "{all:#?}"
     );
     assert_triton_holds(&triton, &[artifacts[0].id().unwrap()], "one failed");
     triton.shutdown().await;
@@ -278,40 +299,40 @@ async fn a_failing_build_is_an_error_and_the_other_still_finishes() {
 #[tokio::test]
 async fn template_errors_start_nothing() {
     let triton = triton_sim().await;
-    let (opts, _) = options(BTreeMap::new());
+    let (opts, _) = options();
+    let good = triton_block(&triton, "a", json!({}));
     let cases = [
         (
             json!({"builders": [triton_block(&triton, "a", json!({"ssh_pty": true}))]}),
             "builder triton: unknown key `ssh_pty`",
         ),
         (
-            json!({"builders": [triton_block(&triton, "a", json!({})),
-                                triton_block(&triton, "a", json!({}))]}),
-            "two builds are named \"a\"",
-        ),
-        (
-            json!({"builders": [triton_block(&triton, "a",
-                json!({"triton_url": "{{env `IMAGEBAKE_TEST_UNSET_VARIABLE`}}"}))]}),
-            "key `builders[0].triton_url`: environment variable IMAGEBAKE_TEST_UNSET_VARIABLE is not set",
-        ),
-        (
-            json!({"builders": [triton_block(&triton, "a", json!({})),
-                                {"type": "oxide-instance", "project": "p"}]}),
+            json!({"builders": [good, {"type": "oxide-instance", "project": "p"}]}),
             "builder oxide-instance",
+        ),
+        (
+            json!({"builders": [good], "provisioners": [{"type": "shell"}]}),
+            "provisioner shell: missing required key `inline`",
+        ),
+        (
+            json!({"builders": [good], "post-processors": [{"type": "no-such-pp"}]}),
+            "no-such-pp",
         ),
     ];
     for (template, want) in cases {
-        let e = match load_written(&template, &opts) {
-            Err(e) => e,
-            Ok(t) => bake::run(&t, &opts, CancellationToken::new())
-                .await
-                .expect_err(want),
+        // The template engine refuses it, or the runner before any build.
+        let e = match support::plan_json(&template, BTreeMap::new()).await {
+            Err(e) => e.to_string(),
+            Ok(plan) => {
+                let e = bake::run(&plan, &opts, CancellationToken::new())
+                    .await
+                    .expect_err(want);
+                assert!(matches!(e, BakeError::Template(_)), "{e:?}");
+                e.to_string()
+            }
         };
-        assert!(matches!(e, BakeError::Template(_)), "{e:?}");
-        assert!(e.to_string().contains(want), "want {want:?} in: {e}");
+        assert!(e.contains(want), "want {want:?} in: {e}");
     }
-    let e = bake::load(Path::new("/nonexistent/template.json"), &opts).unwrap_err();
-    assert!(matches!(e, BakeError::Read { .. }), "{e}");
     assert_eq!(triton.request_count(), 0, "no build started");
     triton.shutdown().await;
 }
@@ -320,12 +341,12 @@ async fn template_errors_start_nothing() {
 async fn cancelling_cleans_up_every_build() {
     let triton = triton_sim().await;
     let cancel = CancellationToken::new();
-    let (mut opts, lines) = options(BTreeMap::new());
+    let (mut opts, lines) = options();
     // Ctrl-C as soon as a build is waiting for its image.
     let (c, l) = (cancel.clone(), lines.clone());
     opts.progress = Arc::new(move |line: &str| {
         l.lock().unwrap().push(line.to_owned());
-        if line.ends_with("| ▶ wait image") {
+        if line.ends_with(": wait image...") {
             c.cancel();
         }
     });
@@ -333,24 +354,28 @@ async fn cancelling_cleans_up_every_build() {
         triton_block(&triton, "one", json!({})),
         triton_block(&triton, "two", json!({})),
     ]});
-    let t = load_written(&template, &opts).expect("loads");
-    let e = bake::run(&t, &opts, cancel).await.expect_err("cancelled");
+    let plan = support::plan_json(&template, BTreeMap::new())
+        .await
+        .expect("evaluates");
+    let e = bake::run(&plan, &opts, cancel)
+        .await
+        .expect_err("cancelled");
     assert!(e.is_cancelled(), "{e}");
-    let BakeError::Builds { artifacts, failed } = &e else {
+    let BakeError::Builds {
+        artifacts, failed, ..
+    } = &e
+    else {
         panic!("{e}")
     };
     assert!(artifacts.is_empty() && failed.len() == 2, "{e}");
     for f in failed {
-        assert!(f.error.cleanup.is_clean(), "{}", f.error.cleanup);
+        let be = f.error.build_error().expect("a build error");
+        assert!(be.cleanup.is_clean(), "{}", be.cleanup);
     }
+    let all = lines.lock().unwrap().clone();
     assert!(
-        lines
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|l| l.contains("↺ removed machine")),
-        "{:#?}",
-        lines.lock().unwrap()
+        all.iter().any(|l| l.contains(": Removed machine ")),
+        "{all:#?}"
     );
     assert_triton_holds(&triton, &[], "cancelled");
     triton.shutdown().await;
@@ -369,7 +394,7 @@ async fn what_a_build_may_leave_is_known_while_a_create_is_in_flight() {
         1,
     );
     let cancel = CancellationToken::new();
-    let (mut opts, _) = options(BTreeMap::new());
+    let (mut opts, _) = options();
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
     let (c, s, t, left) = (
         cancel.clone(),
@@ -378,7 +403,7 @@ async fn what_a_build_may_leave_is_known_while_a_create_is_in_flight() {
         opts.leftovers.clone(),
     );
     opts.progress = Arc::new(move |line: &str| {
-        if !line.ends_with("| ▶ create machine") {
+        if !line.ends_with(": create machine...") {
             return;
         }
         let (s, t, left) = (s.clone(), t.clone(), left.clone());
@@ -392,8 +417,12 @@ async fn what_a_build_may_leave_is_known_while_a_create_is_in_flight() {
         });
     });
     let template = json!({"builders": [triton_block(&triton, "one", json!({}))]});
-    let t = load_written(&template, &opts).expect("loads");
-    let e = bake::run(&t, &opts, cancel).await.expect_err("cancelled");
+    let plan = support::plan_json(&template, BTreeMap::new())
+        .await
+        .expect("evaluates");
+    let e = bake::run(&plan, &opts, cancel)
+        .await
+        .expect_err("cancelled");
     assert!(e.is_cancelled(), "{e}");
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 1, "{seen:?}");

@@ -8,6 +8,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use imagebake_core::bake::{self, BakeError, BakeOptions};
 use imagebake_core::builders::packer::decode;
 use imagebake_core::builders::{
     Artifact, ArtifactKind, Builder, BuilderConfig, BuilderRegistry, Provisioners, TemplateVars,
@@ -16,10 +17,11 @@ use imagebake_core::steps::common::CommPlan;
 use imagebake_core::{
     BuildError, BuildId, CancellationToken, CleanupReport, Error, Resource, Runner, from_fn,
 };
-use imagebake_examples::bake::{self, BakeError, BakeOptions};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tempfile::TempDir;
+
+mod support;
 
 /// The keys of the `note-file` builder.
 #[derive(Debug, Deserialize)]
@@ -171,7 +173,9 @@ async fn a_registered_builder_runs_from_a_template() {
         {"type": "note", "name": "second", "path": b, "text": "by alias"},
     ]});
     let (opts, lines) = options(registry());
-    let t = bake::parse(&template.to_string(), &opts).expect("the template loads");
+    let t = support::plan_json(&template, Default::default())
+        .await
+        .expect("the template loads");
     let artifacts = bake::run(&t, &opts, CancellationToken::new())
         .await
         .expect("both builds succeed");
@@ -194,7 +198,7 @@ async fn a_registered_builder_runs_from_a_template() {
     assert!(
         lines
             .iter()
-            .any(|l| l.contains("second") && l.contains("note-file build")),
+            .any(|l| l.starts_with("Build 'second' finished after ")),
         "{lines:#?}"
     );
 }
@@ -206,10 +210,11 @@ async fn a_registered_builder_s_keys_and_undo_work_as_the_built_in_ones() {
     let (opts, _) = options(registry());
 
     // Its keys are checked before any build starts.
-    let t = bake::parse(
-        &json!({"builders": [{"type": "note-file", "path": path, "txet": "x"}]}).to_string(),
-        &opts,
+    let t = support::plan_json(
+        &json!({"builders": [{"type": "note-file", "path": path, "txet": "x"}]}),
+        Default::default(),
     )
+    .await
     .unwrap();
     let e = bake::run(&t, &opts, CancellationToken::new())
         .await
@@ -221,12 +226,12 @@ async fn a_registered_builder_s_keys_and_undo_work_as_the_built_in_ones() {
     );
 
     // A failed build runs its undo.
-    let t = bake::parse(
+    let t = support::plan_json(
         &json!({"builders": [{"type": "note-file", "path": path, "text": "x",
-                              "fail_after_write": true}]})
-        .to_string(),
-        &opts,
+                              "fail_after_write": true}]}),
+        Default::default(),
     )
+    .await
     .unwrap();
     let e = bake::run(&t, &opts, CancellationToken::new())
         .await
@@ -235,21 +240,24 @@ async fn a_registered_builder_s_keys_and_undo_work_as_the_built_in_ones() {
         panic!("{e}")
     };
     assert!(
-        failed[0].error.cleanup.is_clean(),
+        failed[0].error.build_error().unwrap().cleanup.is_clean(),
         "{}",
-        failed[0].error.cleanup
+        failed[0].error
     );
-    assert_eq!(failed[0].error.cleanup.entries.len(), 1);
+    assert_eq!(
+        failed[0].error.build_error().unwrap().cleanup.entries.len(),
+        1
+    );
     assert!(!path.exists(), "the undo removed the note");
 
     // The template's provisioners reach it, and it refuses them (it has no
     // communicator) before writing anything.
-    let t = bake::parse(
+    let t = support::plan_json(
         &json!({"builders": [{"type": "note-file", "path": path, "text": "x"}],
-                "provisioners": [{"type": "shell", "inline": ["true"]}]})
-        .to_string(),
-        &opts,
+                "provisioners": [{"type": "shell", "inline": ["true"]}]}),
+        Default::default(),
     )
+    .await
     .unwrap();
     let e = bake::run(&t, &opts, CancellationToken::new())
         .await
@@ -267,10 +275,11 @@ async fn a_registered_builder_s_keys_and_undo_work_as_the_built_in_ones() {
     // Without the registration the type is unknown, and the error lists the
     // known ones.
     let (plain, _) = options(Arc::new(BuilderRegistry::default()));
-    let t = bake::parse(
-        &json!({"builders": [{"type": "note-file", "path": path, "text": "x"}]}).to_string(),
-        &plain,
+    let t = support::plan_json(
+        &json!({"builders": [{"type": "note-file", "path": path, "text": "x"}]}),
+        Default::default(),
     )
+    .await
     .unwrap();
     let e = bake::run(&t, &plain, CancellationToken::new())
         .await

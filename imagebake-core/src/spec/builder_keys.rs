@@ -71,20 +71,16 @@ fn base_keys(kind: &str, base: &BaseRef) -> (&'static [&'static str], Vec<(&'sta
     }
 }
 
-/// Fills the builder block's unset keys from `spec` (see the module
-/// documentation); returns the notes about keys where the block wins.
-pub fn apply_to_builder_block(block: &mut Value, spec: &Spec) -> Vec<String> {
+/// Fills the unset keys of a `kind` builder's block from `spec` (see the
+/// module documentation); returns the notes about keys where the block
+/// wins.
+pub fn apply_to_builder_block(kind: &str, block: &mut Value, spec: &Spec) -> Vec<String> {
     let Value::Object(obj) = block else {
         return Vec::new();
     };
-    let kind = obj
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned();
     let m = &spec.metadata;
     let mut notes = Vec::new();
-    for (k, v) in spec_builder_keys(&kind, m) {
+    for (k, v) in spec_builder_keys(kind, m) {
         match obj.get(k) {
             None | Some(Value::Null) => {
                 obj.insert(k.to_owned(), v);
@@ -103,7 +99,7 @@ pub fn apply_to_builder_block(block: &mut Value, spec: &Spec) -> Vec<String> {
         );
     }
     if let Some(base) = &m.base {
-        let (source_keys, keys) = base_keys(&kind, base);
+        let (source_keys, keys) = base_keys(kind, base);
         if source_keys
             .iter()
             .all(|k| obj.get(*k).is_none_or(Value::is_null))
@@ -141,8 +137,8 @@ mod tests {
 
     #[test]
     fn unset_keys_are_filled_and_set_ones_win_with_a_note() {
-        let mut b = json!({"type": "triton", "image_version": "2.0.0"});
-        let notes = apply_to_builder_block(&mut b, &spec());
+        let mut b = json!({"image_version": "2.0.0"});
+        let notes = apply_to_builder_block("triton", &mut b, &spec());
         assert_eq!(b["image_name"], json!("web"));
         assert_eq!(b["image_version"], json!("2.0.0"));
         assert_eq!(b["image_tags"], json!({"role": "web"}));
@@ -154,13 +150,13 @@ mod tests {
             notes,
             ["builder triton: `image_version` = \"2.0.0\" is used; the spec mi-web says \"1.0.0\""]
         );
-        let mut b = json!({"type": "oxide-instance", "boot_disk_image_id": "x"});
-        let notes = apply_to_builder_block(&mut b, &spec());
+        let mut b = json!({"boot_disk_image_id": "x"});
+        let notes = apply_to_builder_block("oxide-instance", &mut b, &spec());
         assert_eq!(b["artifact_name"], json!("web"));
         assert!(b.get("boot_disk_image_name").is_none());
         assert!(notes[0].contains("source image is used"), "{notes:?}");
-        let mut b = json!({"type": "osc-chroot"});
-        apply_to_builder_block(&mut b, &spec());
+        let mut b = json!({});
+        apply_to_builder_block("osc-chroot", &mut b, &spec());
         assert_eq!(b["omi_name"], json!("web-1.0.0"));
     }
 }

@@ -16,7 +16,9 @@ A build is a Packer-style builder block plus provisioners::
         artifact = build.run(on_event=print)
         print(artifact.id, artifact.cleanup.is_clean)
 
-or ``imagebake.Build.from_template(packer_template_dict_or_json)``.
+or ``imagebake.Build.from_template("web.pkr.hcl", vars={"version": "1.2.0"})``
+(a template file or directory evaluated as ``imagebake build`` does; a
+Packer JSON template as a dict or JSON text works too).
 
 ``run()`` blocks without holding the GIL; ``await build.run_async()`` is the
 asyncio variant. Errors are ``ImagebakeError`` subclasses. On Ctrl-C,

@@ -1,6 +1,6 @@
 """Type stubs of the native module (checked with mypy.stubtest)."""
 
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from os import PathLike
 from types import TracebackType
 from typing import Any, Literal, final
@@ -140,7 +140,13 @@ class Event:
 @final
 class Build:
     @staticmethod
-    def from_template(template: dict[str, _JsonValue] | str, build: str | None = None) -> Build: ...
+    def from_template(
+        template: dict[str, _JsonValue] | str | PathLike[str],
+        build: str | None = None,
+        *,
+        vars: Mapping[str, str] | None = None,
+        var_files: Sequence[str | PathLike[str]] | None = None,
+    ) -> Build: ...
     @property
     def builder_type(self) -> str: ...
     @property

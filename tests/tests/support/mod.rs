@@ -132,3 +132,28 @@ pub fn triton_credentials(sim: &imagebake_sim::triton::TritonSim) -> Value {
         "triton_key_material": sim.private_key_path().to_str().unwrap(),
     })
 }
+
+/// Evaluates the Packer JSON template `template` (written to a file in a
+/// new temporary directory) with `env` as the environment.
+pub async fn plan_json(
+    template: &Value,
+    env: std::collections::BTreeMap<String, String>,
+) -> Result<imagebake_core::template::Plan, imagebake_core::template::TemplateError> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("template.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(template).unwrap()).expect("write");
+    plan_file(&path, env).await
+}
+
+/// Evaluates the template at `path` with `env` as the environment.
+pub async fn plan_file(
+    path: &std::path::Path,
+    env: std::collections::BTreeMap<String, String>,
+) -> Result<imagebake_core::template::Plan, imagebake_core::template::TemplateError> {
+    let opts = imagebake_core::template::Options {
+        env,
+        cwd: std::env::current_dir().expect("cwd"),
+        ..Default::default()
+    };
+    imagebake_core::template::plan(path, &opts, &imagebake_core::template::Placeholders).await
+}
