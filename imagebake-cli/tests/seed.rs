@@ -312,8 +312,6 @@ fn oxide_env(sim: &OxideSim) -> Vec<(&'static str, String)> {
 
 /// The plugin's example template: the `oxide-image` data source gives the
 /// boot image, credentials from `OXIDE_HOST`/`OXIDE_TOKEN`.
-#[ignore = "the data source works (tmpl); `imagebake build` still sets the builder's `name` to the \
-            build name (`oxide-instance.example`, no valid Oxide name) until the runner builds from the Plan"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oxide_example_template_with_the_data_source_builds() {
     let sim = oxide(SshMode::Off).await;
@@ -340,8 +338,7 @@ async fn oxide_example_template_with_the_data_source_builds() {
 
 /// The builder doc's example over real SSH: shell, file, shell, and the
 /// reboot with `expect_disconnect`. Needs root (simulated machines).
-#[ignore = "the simulated machines have no `ubuntu` user, sudo or apt-get (imagebake-sim's \
-            guests); the SSH login as ubuntu is refused"]
+#[needs_root("simulated machines reachable over SSH (overlay mounts, sshd)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oxide_doc_example_builds_over_ssh() {
     let sim = oxide(SshMode::On).await;

@@ -256,6 +256,12 @@ pub(crate) fn build(flavor: GuestFlavor, dir: &Path) -> Result<(), MachineError>
     let db = dir.join(rel(l.db));
     fs::create_dir_all(&db).map_err(MachineError::io(format!("creating {}", db.display())))?;
     if flavor == GuestFlavor::Linux {
+        // The FHS directories a Linux image has that busybox's tree lacks.
+        for d in ["opt", "srv", "usr/local/bin"] {
+            let p = dir.join(d);
+            fs::create_dir_all(&p)
+                .map_err(MachineError::io(format!("creating {}", p.display())))?;
+        }
         put(dir, "usr/bin/sudo", SUDO, 0o755)?;
         put(
             dir,
