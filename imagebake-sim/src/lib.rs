@@ -11,7 +11,9 @@
 mod clock;
 pub mod drop;
 pub mod faults;
-#[cfg(any(feature = "triton", feature = "oxide"))]
+#[cfg(any(feature = "triton", feature = "oxide", feature = "osc"))]
+// The Outscale simulator alone uses only the seed tree (no machines).
+#[cfg_attr(not(any(feature = "triton", feature = "oxide")), allow(dead_code))]
 pub mod machine;
 pub mod server;
 mod user;

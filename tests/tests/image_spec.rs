@@ -503,3 +503,130 @@ fn an_imgapi_manifest_imgapi_would_refuse_is_a_config_error() {
     .unwrap();
     LocalChrootBuilder::new(c).expect("a `-` in an IMGAPI version and quotes in text are fine");
 }
+
+/// The same spec folder on the `osc-chroot` builder: the Outscale
+/// simulator's seed disk is a Linux guest (busybox, bash, the `apt-get`
+/// stand-in); the OMI takes the spec's name and description, and its
+/// snapshot's filesystem (read with `debugfs`) holds the packages, the
+/// `copy/` files with their modes, motd, `/etc/product` and customize's mark.
+#[needs_root("loop devices, mount, chroot")]
+#[tokio::test]
+async fn the_spec_bakes_on_osc_chroot_with_apt_get() {
+    use imagebake_core::builders::osc_chroot::OscChrootArtifact;
+    use imagebake_sim::osc::{OscDelays, OscSim, OscSimOptions};
+
+    let sim = OscSim::start(OscSimOptions {
+        delays: OscDelays::uniform(ms(5)),
+        ..OscSimOptions::default()
+    })
+    .await
+    .expect("simulator starts");
+    let dir = tempfile::tempdir().unwrap();
+    let spec = mibe_spec(
+        "debian-12",
+        "nginx\ncurl\n",
+        "#!/bin/bash\nset -o errexit\necho \"customized by $(id -u)\" > /etc/customized\n",
+    );
+    let mut block = json!({
+        "type": "osc-chroot",
+        "access_key": sim.access_key(),
+        "secret_key": sim.secret_key(),
+        "region": sim.region(),
+        "custom_endpoint_oapi": sim.endpoint(),
+        "metadata_url": sim.metadata_url(),
+        "device_dir": sim.dev_dir(),
+        "device_lock_path": dir.path().join("device.lock"),
+        "mount_path": format!("{}/mnt/{{{{.Device}}}}", dir.path().display()),
+        "mount_partition": "0",
+        "source_omi_filter": {
+            "filters": {"image-name": "Debian-12-*"},
+            "owners": ["Outscale"],
+            "most_recent": true
+        },
+        "poll_cap": "20ms",
+    });
+    if !Path::new("/etc/resolv.conf").exists() {
+        block["copy_files"] = json!([]);
+    }
+    let t = Template::single(
+        block,
+        vec![json!({"type": "image-spec", "path": spec.path().to_str().unwrap()})],
+    )
+    .expect("template decodes");
+    let artifact = t
+        .builder(None)
+        .expect("builder")
+        .run(&Runner::new(), CancellationToken::new())
+        .await
+        .expect("the spec bakes on osc-chroot");
+    let a = artifact
+        .downcast_ref::<OscChrootArtifact>()
+        .expect("osc-chroot");
+    assert_eq!(a.omi_name, "web-1.2.3");
+    assert_eq!(
+        a.image.description.as_deref(),
+        Some("A web server, $5 a month")
+    );
+    assert!(a.cleanup.is_clean(), "{}", a.cleanup);
+    assert_eq!(a.snapshot_ids.len(), 1);
+    let disk = sim
+        .data_dir()
+        .join("snapshots")
+        .join(format!("{}.img", a.snapshot_ids[0]));
+    let debugfs = |req: String| {
+        let o = std::process::Command::new("debugfs")
+            .args(["-R", &req])
+            .arg(&disk)
+            .output()
+            .expect("debugfs runs");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let cat = |p: &str| debugfs(format!("cat {p}"));
+    assert_eq!(cat("/etc/customized"), "customized by 0\n");
+    assert_eq!(
+        cat("/var/lib/imagebake-sim/packages/nginx-1.25.4/+COMMENT"),
+        "Lightweight HTTP server and mail proxy server\n"
+    );
+    assert_eq!(
+        cat("/var/lib/imagebake-sim/packages/curl-8.6.0/+COMMENT"),
+        "Command line tool for transferring data with URL syntax\n"
+    );
+    assert_eq!(cat("/opt/app/run.sh"), "#!/bin/sh\necho run\n");
+    assert_eq!(cat("/etc/app.conf"), "port=80\n");
+    for (path, mode) in [("/opt/app/run.sh", "0750"), ("/etc/app.conf", "0640")] {
+        let stat = debugfs(format!("stat {path}"));
+        assert!(stat.contains(&format!("Mode:  {mode}")), "{path}: {stat}");
+        assert!(
+            stat.contains("User:     0   Group:     0"),
+            "{path}: {stat}"
+        );
+    }
+    assert_eq!(
+        cat("/etc/motd"),
+        "   Web \"Edge\" web 1.2.3\n   https://example.com/web\n"
+    );
+    assert!(
+        cat("/etc/product").contains("Image: web 1.2.3\nBase Image: debian-12\n"),
+        "{}",
+        cat("/etc/product")
+    );
+    let tmp = debugfs("ls -l /tmp".to_owned());
+    assert!(!tmp.contains("imagebake-spec."), "staging left: {tmp}");
+
+    let inv = sim.inventory().await;
+    let keep: Vec<&String> = std::iter::once(&a.omi_id).chain(&a.snapshot_ids).collect();
+    let left: Vec<&String> = inv
+        .volumes
+        .iter()
+        .chain(&inv.snapshots)
+        .chain(&inv.images)
+        .filter(|id| !keep.contains(id))
+        .chain(&inv.loop_devices)
+        .collect();
+    assert!(left.is_empty(), "left in the simulator: {left:?}");
+    assert!(inv.links.is_empty(), "{:?}", inv.links);
+    let mounts = fs::read_to_string("/proc/self/mounts").unwrap();
+    let d = dir.path().to_string_lossy();
+    assert!(!mounts.contains(d.as_ref()), "mounts left:\n{mounts}");
+    sim.shutdown().await;
+}

@@ -56,6 +56,26 @@ pub use error::MachineError;
 pub use guest::GuestFlavor;
 pub use preflight::check_support;
 
+/// Writes a Linux root filesystem without a running system into `dir` (an
+/// empty directory): the Linux guest layer (bash, `apt-get`, `sudo`, the
+/// cloud users) over a static busybox with its applets, and `/tmp`. What a
+/// simulator without machines (the Outscale seed disk) gives chroot
+/// builders to run provisioners in.
+pub(crate) fn linux_seed_tree(dir: &Path) -> Result<(), MachineError> {
+    // The layer first: busybox's applets never replace one of its files.
+    guest::build(GuestFlavor::Linux, dir)?;
+    rootfs::busybox(dir)?;
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp)
+        .and_then(|()| {
+            std::fs::set_permissions(
+                &tmp,
+                <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o1777),
+            )
+        })
+        .map_err(MachineError::io(format!("creating {}", tmp.display())))
+}
+
 /// Whether a simulator's machines are reachable over SSH.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]

@@ -168,6 +168,32 @@ fn libraries(tools: &Tools, binary: &Path) -> Result<Vec<PathBuf>, MachineError>
         .collect())
 }
 
+/// Copies the static busybox into `base` and links its applets, minus the
+/// ones that would act on the host.
+pub(crate) fn busybox(base: &Path) -> Result<(), MachineError> {
+    copy_same_path(base, Path::new(BUSYBOX))?;
+    let list = run(Command::new(BUSYBOX).arg("--list-full"))?;
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        let name = applet.rsplit('/').next().unwrap_or(applet);
+        if applet.is_empty()
+            || applet == "bin/busybox"
+            || POWER_APPLETS.contains(&name)
+            || HOST_APPLETS.contains(&name)
+            || HOST_APPLETS_2.contains(&name)
+        {
+            continue;
+        }
+        let link = base.join(applet);
+        if let Some(parent) = link.parent() {
+            fs::create_dir_all(parent).map_err(io("creating", parent))?;
+        }
+        if fs::symlink_metadata(&link).is_err() {
+            symlink(BUSYBOX, &link).map_err(io("linking", &link))?;
+        }
+    }
+    Ok(())
+}
+
 /// Builds the base root filesystem in `base` (an empty directory).
 pub(crate) fn build(tools: &Tools, base: &Path) -> Result<(), MachineError> {
     for (dir, mode) in [
@@ -189,27 +215,7 @@ pub(crate) fn build(tools: &Tools, base: &Path) -> Result<(), MachineError> {
         mkdir(base, dir, mode)?;
     }
 
-    // busybox and its applets, minus the ones that would act on the host.
-    copy_same_path(base, Path::new(BUSYBOX))?;
-    let list = run(Command::new(BUSYBOX).arg("--list-full"))?;
-    for applet in String::from_utf8_lossy(&list.stdout).lines() {
-        let name = applet.rsplit('/').next().unwrap_or(applet);
-        if applet.is_empty()
-            || applet == "bin/busybox"
-            || POWER_APPLETS.contains(&name)
-            || HOST_APPLETS.contains(&name)
-            || HOST_APPLETS_2.contains(&name)
-        {
-            continue;
-        }
-        let link = base.join(applet);
-        if let Some(parent) = link.parent() {
-            fs::create_dir_all(parent).map_err(io("creating", parent))?;
-        }
-        if fs::symlink_metadata(&link).is_err() {
-            symlink(BUSYBOX, &link).map_err(io("linking", &link))?;
-        }
-    }
+    busybox(base)?;
     for name in POWER_APPLETS {
         write(base, &format!("sbin/{name}"), POWER_SCRIPT, 0o755)?;
     }

@@ -51,8 +51,9 @@ pub(crate) async fn copy_sparse(src: &Path, dst: &Path, min_size: u64) -> io::Re
 }
 
 /// Makes the seed disk: a sparse file of `size` bytes holding an ext4
-/// filesystem with `/etc/os-release` (mkfs.ext4 on the file itself; no loop
-/// device, no root needed). Falls back to a blank file if mkfs.ext4 fails.
+/// filesystem with `/etc/os-release` and a simulated Linux guest (busybox,
+/// bash, `apt-get`: `machine::linux_seed_tree`) made by mkfs.ext4 on the
+/// file itself (no loop device, no root needed). Falls back to a blank file if mkfs.ext4 fails.
 pub(crate) async fn make_seed_disk(path: &Path, size: u64, scratch: &Path) -> io::Result<()> {
     make_blank(path, size).await?;
     let root = scratch.join("seed-root");
@@ -63,6 +64,13 @@ pub(crate) async fn make_seed_disk(path: &Path, size: u64, scratch: &Path) -> io
          VERSION_ID=\"12\"\nID=debian\nIMAGEBAKE_SIM=osc\n",
     )
     .await?;
+    let tree = root.clone();
+    let layered = tokio::task::spawn_blocking(move || crate::machine::linux_seed_tree(&tree))
+        .await
+        .map_err(io::Error::other)?;
+    if let Err(e) = layered {
+        tracing::warn!(error = %e, "the seed disk gets no shell nor package tool stand-ins");
+    }
     let made = run(Command::new("mkfs.ext4")
         .args(["-F", "-q", "-L", "osc-sim-root", "-d"])
         .arg(&root)
