@@ -13,6 +13,7 @@
 //! - `sim` — `TritonSim`, `OxideSim`, `OscSim` (cargo feature `sim`, on by
 //!   default).
 //! - [`clients`] — the clouds' read operations.
+//! - `image_spec` — the `image-spec` provisioner of a checked spec folder.
 //! - [`errors`] — the exceptions and the one mapping from Rust errors.
 
 pub mod artifact;
@@ -71,6 +72,21 @@ fn local_chroot(
     PyBuild::from_kwargs("local-chroot", provisioners, kwargs)
 }
 
+/// The `image-spec` provisioner for spec folder `path` (mibe's form or
+/// `manifest.json`), as a provisioner dict for a build's `provisioners`.
+/// The folder is read and checked now (`imagebake_core::spec::Spec::load`):
+/// a bad manifest line, package list or `copy/` raises `ConfigError` naming
+/// the file and line; nothing is run.
+#[pyfunction]
+fn image_spec(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Py<PyAny>> {
+    let dir = std::path::absolute(&path)
+        .map_err(|e| imagebake_core::Error::Config(format!("image_spec: {}: {e}", path.display())))
+        .and_then(|dir| Ok(imagebake_core::spec::Spec::load(&dir)?.dir))
+        .map_err(errors::Failure::from)?;
+    let block = serde_json::json!({"type": "image-spec", "path": dir.to_string_lossy()});
+    convert::json_to_py(py, &block)
+}
+
 /// The native module.
 #[pymodule(gil_used = false)]
 mod _imagebake {
@@ -91,7 +107,7 @@ mod _imagebake {
     #[pymodule_export]
     use super::sim::{PyOscSim, PyOxideSim, PyTritonSim};
     #[pymodule_export]
-    use super::{local_chroot, osc_chroot, oxide, triton};
+    use super::{image_spec, local_chroot, osc_chroot, oxide, triton};
 
     use pyo3::prelude::*;
 

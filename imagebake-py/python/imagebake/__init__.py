@@ -19,6 +19,10 @@ A build is a Packer-style builder block plus provisioners::
 or ``imagebake.Build.from_template("web.pkr.hcl", vars={"version": "1.2.0"})``
 (a template file or directory evaluated as ``imagebake build`` does; a
 Packer JSON template as a dict or JSON text works too).
+``imagebake.image_spec("mi-web")`` checks an image spec folder (mibe's
+``manifest`` or ``manifest.json``, ``packages``, ``customize``, ``copy/``,
+``motd``) and returns its ``image-spec`` provisioner; the build takes the
+spec's image name, version and description where its own keys are unset.
 
 ``run()`` blocks without holding the GIL; ``await build.run_async()`` is the
 asyncio variant. Errors are ``ImagebakeError`` subclasses. On Ctrl-C,
@@ -51,6 +55,7 @@ from ._imagebake import (
     SshError,
     TritonClient,
     __version__,
+    image_spec,
     local_chroot,
     osc_chroot,
     oxide,
@@ -89,6 +94,7 @@ __all__ = [
     "TritonClient",
     "__version__",
     "file",
+    "image_spec",
     "local_chroot",
     "osc_chroot",
     "oxide",

@@ -29,6 +29,7 @@ __all__ = [
     "OscSim",
     "OxideSim",
     "TritonSim",
+    "image_spec",
     "local_chroot",
     "osc_chroot",
     "oxide",
@@ -177,6 +178,7 @@ def osc_chroot(
 def local_chroot(
     *, provisioners: list[dict[str, _JsonValue]] | None = None, **kwargs: _JsonValue | PathLike[str]
 ) -> Build: ...
+def image_spec(path: str | PathLike[str]) -> dict[str, _JsonValue]: ...
 
 # ---------------------------------------------------------------- simulators
 
