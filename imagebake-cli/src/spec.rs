@@ -124,8 +124,7 @@ fn check(dir: &PathBuf) -> u8 {
     0
 }
 
-/// The builder block: `--set` keys, then (Triton) the credentials of the
-/// `TRITON_*`/`SDC_*` environment where unset.
+/// The builder block: the `type` and the `--set` keys.
 fn block(args: &SpecBuildArgs) -> Result<Value, String> {
     let mut obj = Map::new();
     obj.insert("type".into(), json!(args.builder.kind()));
@@ -140,29 +139,67 @@ fn block(args: &SpecBuildArgs) -> Result<Value, String> {
         };
         obj.insert(k.to_owned(), value);
     }
-    if args.builder == SpecBuilder::Triton {
-        for (key, var) in [
-            ("triton_url", "URL"),
-            ("triton_account", "ACCOUNT"),
-            ("triton_key_id", "KEY_ID"),
-            ("triton_key_material", "KEY_MATERIAL"),
-            ("triton_user", "USER"),
-        ] {
-            let from_env = std::env::var(format!("TRITON_{var}"))
-                .or_else(|_| std::env::var(format!("SDC_{var}")))
-                .ok()
-                .filter(|v| !v.is_empty());
-            if let (false, Some(v)) = (obj.contains_key(key), from_env) {
-                obj.insert(key.to_owned(), json!(v));
-            }
-        }
-    }
     Ok(Value::Object(obj))
 }
 
+/// Triton: where the block (`--set`) lacks `triton_account` or
+/// `triton_key_id`, the credentials from the clients' usual sources, as
+/// `imagebake sweep` reads them (`imagebake_core::triton_client::Config::from_env`: the
+/// node-triton profile of `TRITON_PROFILE` or `~/.triton/config.json`, else
+/// `TRITON_*`/`SDC_*`; the key from `TRITON_KEY_MATERIAL`, the ssh-agent or
+/// `~/.ssh`), filling only the keys the block lacks. The loaded
+/// configuration, when one was loaded.
+fn triton_credentials(
+    block: &mut Value,
+) -> Result<Option<imagebake_core::triton_client::Config>, String> {
+    use imagebake_core::triton_client::KeySource;
+
+    let Some(obj) = block.as_object_mut() else {
+        return Ok(None);
+    };
+    if obj.contains_key("triton_account") && obj.contains_key("triton_key_id") {
+        return Ok(None);
+    }
+    let c = imagebake_core::triton_client::Config::from_env()
+        .map_err(|e| format!("builder triton: credentials: {}", chain(&e)))?;
+    let mut put = |k: &str, v: Value| {
+        obj.entry(k).or_insert(v);
+    };
+    put("triton_url", json!(c.url().as_str()));
+    put("triton_account", json!(c.account()));
+    if let Some(u) = c.user() {
+        put("triton_user", json!(u));
+    }
+    if c.insecure() {
+        put("insecure_skip_tls_verify", json!(true));
+    }
+    let (fingerprint, material) = match c.key_source() {
+        KeySource::File { path, expect, .. } => {
+            (expect.as_ref(), Some(path.to_string_lossy().into_owned()))
+        }
+        KeySource::Text { text, expect, .. } => (expect.as_ref(), Some(text.expose().to_owned())),
+        KeySource::Agent { fingerprint, .. } | KeySource::Search { fingerprint, .. } => {
+            (Some(fingerprint), None)
+        }
+        _ => (None, None),
+    };
+    if let Some(f) = fingerprint {
+        put("triton_key_id", json!(f.to_string()));
+    }
+    if let Some(m) = material {
+        put("triton_key_material", json!(m));
+    }
+    Ok(Some(c))
+}
+
 /// Without `source_machine_package`, the smallest package with at least
-/// the spec's `minram` (ties: the first by name).
-async fn default_package(block: &mut Value, min_ram: u64) -> Result<(), String> {
+/// the spec's `minram` (ties: the first by name), listed with the `loaded`
+/// credentials, else those of the block.
+async fn default_package(
+    block: &mut Value,
+    min_ram: u64,
+    loaded: Option<imagebake_core::triton_client::Config>,
+) -> Result<(), String> {
     use imagebake_core::triton_client::{Client, Config};
 
     let Some(obj) = block.as_object_mut() else {
@@ -172,20 +209,27 @@ async fn default_package(block: &mut Value, min_ram: u64) -> Result<(), String> 
         return Ok(());
     }
     let get = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_owned);
-    let (Some(account), Some(key)) = (get("triton_account"), get("triton_key_material")) else {
-        return Err(
-            "builder triton: no `source_machine_package`, and no account and key file \
-                    (TRITON_ACCOUNT, TRITON_KEY_MATERIAL or --set) to pick one with"
-                .into(),
-        );
+    let config = match loaded {
+        Some(c) => Ok(c),
+        None => {
+            let (Some(account), Some(key)) = (get("triton_account"), get("triton_key_material"))
+            else {
+                return Err(
+                    "builder triton: no `source_machine_package`, and no account and key file \
+                     (--set triton_account=... triton_key_material=...) to pick one with"
+                        .into(),
+                );
+            };
+            let url = get("triton_url")
+                .unwrap_or_else(|| imagebake_core::builders::triton::DEFAULT_URL.to_owned());
+            Config::builder()
+                .url(url)
+                .account(account)
+                .key_file(key)
+                .build()
+        }
     };
-    let url = get("triton_url")
-        .unwrap_or_else(|| imagebake_core::builders::triton::DEFAULT_URL.to_owned());
-    let client = Config::builder()
-        .url(url)
-        .account(account)
-        .key_file(key)
-        .build()
+    let client = config
         .and_then(Client::new)
         .map_err(|e| format!("builder triton: {}", chain(&e)))?;
     let packages = client
@@ -217,11 +261,17 @@ async fn build(args: &SpecBuildArgs) -> u8 {
         }
     };
     let mut block = block;
-    if args.builder == SpecBuilder::Triton
-        && let Err(e) = default_package(&mut block, spec.metadata.min_ram.unwrap_or(0)).await
-    {
-        eprintln!("Error: {e}");
-        return 1;
+    if args.builder == SpecBuilder::Triton {
+        let ready = match triton_credentials(&mut block) {
+            Ok(loaded) => {
+                default_package(&mut block, spec.metadata.min_ram.unwrap_or(0), loaded).await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = ready {
+            eprintln!("Error: {e}");
+            return 1;
+        }
     }
     let Some(path) = args.dir.to_str() else {
         eprintln!("Error: {}: the path is not UTF-8", args.dir.display());

@@ -122,3 +122,94 @@ async fn spec_build_bakes_on_triton_with_the_package_from_minram() {
             .is_some()
     );
 }
+
+/// Without credentials on the command line, `spec build` on Triton reads
+/// them as the clients do: here a node-triton profile
+/// (`~/.triton/profiles.d/sim.json`, selected by `TRITON_PROFILE`) and the
+/// key found in `~/.ssh` by its fingerprint; no `TRITON_*` key variables.
+#[needs_root("simulated machines: overlay mounts, chroot, sshd")]
+#[tokio::test]
+async fn spec_build_on_triton_reads_a_node_triton_profile() {
+    let sim = TritonSim::start(TritonSimOptions {
+        delays: TritonDelays::all(std::time::Duration::from_millis(5)),
+        ssh: SshMode::On,
+        ..TritonSimOptions::default()
+    })
+    .await
+    .expect("simulator with SSH machines starts");
+    let home = tempfile::tempdir().unwrap();
+    let profiles = home.path().join(".triton/profiles.d");
+    fs::create_dir_all(&profiles).unwrap();
+    fs::write(
+        profiles.join("sim.json"),
+        serde_json::json!({"url": sim.url(), "account": sim.account(), "keyId": sim.key_id()})
+            .to_string(),
+    )
+    .unwrap();
+    let key = sim.private_key_path().to_owned();
+    let d = spec_dir("name=\"web-1.0.0\"\nbase=\"base-64-lts-23.4.0\"\n");
+    let port = format!("ssh_port={}", sim.ssh_port().unwrap());
+    let argv: Vec<String> = [
+        "spec",
+        "build",
+        "--builder",
+        "triton",
+        "--set",
+        "communicator=ssh",
+        "--set",
+        &port,
+        "--set",
+        "poll_cap=10ms",
+        dir_arg(d.path()),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let home_dir = home.path().to_owned();
+    let o = tokio::task::spawn_blocking(move || {
+        let mut c = Command::new(BIN);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("TRITON_") || k.starts_with("SDC_") {
+                c.env_remove(k);
+            }
+        }
+        c.args(&argv)
+            .env("HOME", &home_dir)
+            .env("TRITON_PROFILE", "sim")
+            .env("TRITON_KEY_MATERIAL", &key)
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("SSH_AUTH_SOCK")
+            .output()
+            .expect("runs")
+    })
+    .await
+    .unwrap();
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    let inv = sim.inventory();
+    assert!(inv.machines.is_empty(), "{:?}", inv.machines);
+    let images = inv.custom_images();
+    assert_eq!(images.len(), 1, "{images:?}");
+    assert_eq!(
+        (images[0].name.as_str(), images[0].version.as_str()),
+        ("web", "1.0.0")
+    );
+    assert_eq!(
+        sim.image_file(&images[0].id, "/etc/customized").as_deref(),
+        Some(&b"customized\n"[..])
+    );
+
+    // Without a profile or variables, the error says what is missing.
+    let o = Command::new(BIN)
+        .args(["spec", "build", "--builder", "triton", dir_arg(d.path())])
+        .env("HOME", home.path().join("empty"))
+        .env_remove("TRITON_PROFILE")
+        .env_remove("TRITON_URL")
+        .env_remove("SDC_URL")
+        .env_remove("XDG_CONFIG_HOME")
+        .output()
+        .expect("runs");
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("TRITON_URL (or SDC_URL) is not set"), "{t}");
+}
