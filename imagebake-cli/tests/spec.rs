@@ -41,6 +41,17 @@ fn spec_dir(manifest: &str) -> tempfile::TempDir {
     d
 }
 
+/// The Triton simulator with SSH machines.
+async fn ssh_sim() -> TritonSim {
+    TritonSim::start(TritonSimOptions {
+        delays: TritonDelays::all(std::time::Duration::from_millis(5)),
+        ssh: SshMode::On,
+        ..TritonSimOptions::default()
+    })
+    .await
+    .expect("simulator with SSH machines starts")
+}
+
 fn dir_arg(d: &Path) -> &str {
     d.to_str().unwrap()
 }
@@ -68,13 +79,7 @@ fn spec_check_summarizes_or_names_the_bad_line() {
 #[needs_root("simulated machines: overlay mounts, chroot, sshd")]
 #[tokio::test]
 async fn spec_build_bakes_on_triton_with_the_package_from_minram() {
-    let sim = TritonSim::start(TritonSimOptions {
-        delays: TritonDelays::all(std::time::Duration::from_millis(5)),
-        ssh: SshMode::On,
-        ..TritonSimOptions::default()
-    })
-    .await
-    .expect("simulator with SSH machines starts");
+    let sim = ssh_sim().await;
     let d = spec_dir("name=\"web-1.0.0\"\nbase=\"base-64-lts-23.4.0\"\nminram=\"1500\"\n");
     let set = |k: &str, v: &str| format!("{k}={v}");
     let args = [
@@ -130,13 +135,7 @@ async fn spec_build_bakes_on_triton_with_the_package_from_minram() {
 #[needs_root("simulated machines: overlay mounts, chroot, sshd")]
 #[tokio::test]
 async fn spec_build_on_triton_reads_a_node_triton_profile() {
-    let sim = TritonSim::start(TritonSimOptions {
-        delays: TritonDelays::all(std::time::Duration::from_millis(5)),
-        ssh: SshMode::On,
-        ..TritonSimOptions::default()
-    })
-    .await
-    .expect("simulator with SSH machines starts");
+    let sim = ssh_sim().await;
     let home = tempfile::tempdir().unwrap();
     let profiles = home.path().join(".triton/profiles.d");
     fs::create_dir_all(&profiles).unwrap();

@@ -399,29 +399,9 @@ fn osc_block(sim: &OscSim, dir: &Path, extra: Value) -> Value {
          && for a in {}; do ln -sf busybox {{{{.MountPath}}}}/bin/$a; done",
         APPLETS.join(" ")
     );
-    let mut v = json!({
-        "type": "osc-chroot",
-        "access_key": sim.access_key(),
-        "secret_key": sim.secret_key(),
-        "region": sim.region(),
-        "custom_endpoint_oapi": sim.endpoint(),
-        "metadata_url": sim.metadata_url(),
-        "device_dir": sim.dev_dir(),
-        "device_lock_path": dir.join("device.lock"),
-        "mount_path": format!("{}/mnt/{{{{.Device}}}}", dir.display()),
-        "mount_partition": "0",
-        "source_omi_filter": {
-            "filters": {"image-name": "Debian-12-*"},
-            "owners": ["Outscale"],
-            "most_recent": true
-        },
-        "omi_name": "baked-{{timestamp}}",
-        "post_mount_commands": [post],
-        "poll_cap": "20ms",
-    });
-    if !Path::new("/etc/resolv.conf").exists() {
-        v["copy_files"] = json!([]);
-    }
+    let mut v = support::osc_chroot_block(sim, dir);
+    v["omi_name"] = json!("baked-{{timestamp}}");
+    v["post_mount_commands"] = json!([post]);
     for (k, x) in extra.as_object().expect("object") {
         v[k] = x.clone();
     }

@@ -108,13 +108,22 @@ fn json_spec() -> tempfile::TempDir {
     d
 }
 
-/// Bakes spec `dir` through a Packer template (`image-spec` provisioner).
+/// Bakes spec `dir` on the Triton simulator.
 async fn bake(
     sim: &TritonSim,
     dir: &Path,
 ) -> Result<Box<dyn imagebake_core::packer_template::Artifact>, BuildError> {
+    bake_on(block(sim, json!({})), dir).await
+}
+
+/// Bakes spec `dir` with builder block `block` through a Packer template
+/// (`image-spec` provisioner).
+async fn bake_on(
+    block: Value,
+    dir: &Path,
+) -> Result<Box<dyn imagebake_core::packer_template::Artifact>, BuildError> {
     let t = Template::single(
-        block(sim, json!({})),
+        block,
         vec![json!({"type": "image-spec", "path": dir.to_str().unwrap()})],
     )
     .expect("template decodes");
@@ -345,15 +354,7 @@ async fn the_spec_bakes_on_oxide_instance_with_apt_get() {
         "state_timeout": "30s",
         "poll_cap": "10ms",
     });
-    let t = Template::single(
-        block,
-        vec![json!({"type": "image-spec", "path": spec.path().to_str().unwrap()})],
-    )
-    .expect("template decodes");
-    let artifact = t
-        .builder(None)
-        .expect("builder")
-        .run(&Runner::new(), CancellationToken::new())
+    let artifact = bake_on(block, spec.path())
         .await
         .expect("the spec bakes on oxide-instance");
     let a = artifact.downcast_ref::<OxideArtifact>().expect("oxide");
@@ -527,36 +528,8 @@ async fn the_spec_bakes_on_osc_chroot_with_apt_get() {
         "nginx\ncurl\n",
         "#!/bin/bash\nset -o errexit\necho \"customized by $(id -u)\" > /etc/customized\n",
     );
-    let mut block = json!({
-        "type": "osc-chroot",
-        "access_key": sim.access_key(),
-        "secret_key": sim.secret_key(),
-        "region": sim.region(),
-        "custom_endpoint_oapi": sim.endpoint(),
-        "metadata_url": sim.metadata_url(),
-        "device_dir": sim.dev_dir(),
-        "device_lock_path": dir.path().join("device.lock"),
-        "mount_path": format!("{}/mnt/{{{{.Device}}}}", dir.path().display()),
-        "mount_partition": "0",
-        "source_omi_filter": {
-            "filters": {"image-name": "Debian-12-*"},
-            "owners": ["Outscale"],
-            "most_recent": true
-        },
-        "poll_cap": "20ms",
-    });
-    if !Path::new("/etc/resolv.conf").exists() {
-        block["copy_files"] = json!([]);
-    }
-    let t = Template::single(
-        block,
-        vec![json!({"type": "image-spec", "path": spec.path().to_str().unwrap()})],
-    )
-    .expect("template decodes");
-    let artifact = t
-        .builder(None)
-        .expect("builder")
-        .run(&Runner::new(), CancellationToken::new())
+    let block = support::osc_chroot_block(&sim, dir.path());
+    let artifact = bake_on(block, spec.path())
         .await
         .expect("the spec bakes on osc-chroot");
     let a = artifact

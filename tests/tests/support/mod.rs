@@ -157,3 +157,31 @@ pub async fn plan_file(
     };
     imagebake_core::template::plan(path, &opts, &imagebake_core::template::Placeholders).await
 }
+
+/// An `osc-chroot` block for `sim` with its work files under `dir`: the
+/// seed's whole-disk ext4 root from the newest `Debian-12-*` image (the
+/// `copy_files` default dropped where the host has no `/etc/resolv.conf`).
+pub fn osc_chroot_block(sim: &imagebake_sim::osc::OscSim, dir: &std::path::Path) -> Value {
+    let mut v = serde_json::json!({
+        "type": "osc-chroot",
+        "access_key": sim.access_key(),
+        "secret_key": sim.secret_key(),
+        "region": sim.region(),
+        "custom_endpoint_oapi": sim.endpoint(),
+        "metadata_url": sim.metadata_url(),
+        "device_dir": sim.dev_dir(),
+        "device_lock_path": dir.join("device.lock"),
+        "mount_path": format!("{}/mnt/{{{{.Device}}}}", dir.display()),
+        "mount_partition": "0",
+        "source_omi_filter": {
+            "filters": {"image-name": "Debian-12-*"},
+            "owners": ["Outscale"],
+            "most_recent": true
+        },
+        "poll_cap": "20ms",
+    });
+    if !std::path::Path::new("/etc/resolv.conf").exists() {
+        v["copy_files"] = serde_json::json!([]);
+    }
+    v
+}
