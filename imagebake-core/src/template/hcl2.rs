@@ -41,7 +41,7 @@ pub(super) const SINGLE_BLOCKS: &[(&str, &[&str])] = &[
 
 const PROVISIONERS: &[&str] = &["shell", "file", "shell-local", "breakpoint", "image-spec"];
 const WINDOWS_PROVISIONERS: &[&str] = &["windows-restart", "powershell", "windows-shell"];
-const POST_PROCESSORS: &[&str] = &["manifest", "checksum", "shell-local"];
+use crate::postprocess::TYPES as POST_PROCESSORS;
 /// Data source types with their arguments (the first one is required).
 const DATA_SOURCES: &[(&str, &[&str])] = &[(
     "oxide-image",

@@ -746,7 +746,7 @@ fn provisioner(
     }))
 }
 
-const POST_PROCESSORS: &[&str] = &["manifest", "checksum", "shell-local"];
+use crate::postprocess::TYPES as POST_PROCESSORS;
 
 /// `post-processors`: each element a chain — a type name, an object, or a
 /// list of those.
