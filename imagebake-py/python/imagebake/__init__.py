@@ -20,6 +20,12 @@ or ``imagebake.Build.from_template("web.pkr.hcl", vars={"version": "1.2.0"})``
 (a template file or directory evaluated as ``imagebake build`` does; a
 Packer JSON template as a dict or JSON text works too).
 
+``imagebake.oxide_import("out.raw", project=..., image_name=..., image_os=...,
+image_version=...)`` imports a local disk image (a ``local_chroot`` build's
+file) into an Oxide project as an image, without an instance (the
+``oxide-import`` post-processor's keys; ``force=True`` replaces an image of
+the same name).
+
 ``run()`` blocks without holding the GIL; ``await build.run_async()`` is the
 asyncio variant. Errors are ``ImagebakeError`` subclasses. On Ctrl-C,
 ``run()`` cancels the build, waits for its cleanup, then raises
@@ -54,6 +60,7 @@ from ._imagebake import (
     local_chroot,
     osc_chroot,
     oxide,
+    oxide_import,
     triton,
 )
 
@@ -92,6 +99,7 @@ __all__ = [
     "local_chroot",
     "osc_chroot",
     "oxide",
+    "oxide_import",
     "shell",
     "sim",
     "triton",

@@ -32,6 +32,7 @@ __all__ = [
     "local_chroot",
     "osc_chroot",
     "oxide",
+    "oxide_import",
     "triton",
     "__version__",
 ]
@@ -177,6 +178,9 @@ def osc_chroot(
 def local_chroot(
     *, provisioners: list[dict[str, _JsonValue]] | None = None, **kwargs: _JsonValue | PathLike[str]
 ) -> Build: ...
+def oxide_import(
+    path: str | PathLike[str], *, force: bool = False, **kwargs: _JsonValue | PathLike[str]
+) -> Artifact: ...
 
 # ---------------------------------------------------------------- simulators
 
@@ -242,6 +246,7 @@ class OxideSim:
     @property
     def request_count(self) -> int: ...
     def builder_config(self) -> dict[str, str]: ...
+    def image_bytes(self, image: str, offset: int, length: int) -> bytes | None: ...
     def inject_fault(
         self,
         operation: str,
