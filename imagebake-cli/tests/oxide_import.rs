@@ -1,15 +1,18 @@
 //! Bake locally, import into Oxide: one HCL2 template with a `local-chroot`
-//! source built from scratch and an `oxide-import` post-processor, run by
-//! the real `imagebake build` against the Oxide simulator.
+//! source built from scratch, then the `oxide-import` and
+//! `oxide-image-promote` post-processors, run by the real `imagebake build`
+//! against the Oxide simulator.
 
 use std::process::Command;
 
+use imagebake_core::oxide_client::{Client, Config, NameOrId};
 use imagebake_sim::oxide::{OxideSim, OxideSimOptions};
 use imagebake_testing::needs_root;
 
 const BIN: &str = env!("CARGO_BIN_EXE_imagebake");
 
-/// The template: busybox from scratch, a shell provisioner, the import.
+/// The template: busybox from scratch, a shell provisioner, the import,
+/// the promotion to a silo image.
 fn template(dir: &std::path::Path) -> String {
     format!(
         r#"source "local-chroot" "scratch" {{
@@ -24,12 +27,15 @@ build {{
   provisioner "shell" {{
     inline = ["echo baked-for-oxide > /etc/baked"]
   }}
-  post-processor "oxide-import" {{
-    project       = "imagebake"
-    image_name    = "baked-locally"
-    image_os      = "busybox"
-    image_version = "1.36"
-    block_size    = 4096
+  post-processors {{
+    post-processor "oxide-import" {{
+      project       = "imagebake"
+      image_name    = "baked-locally"
+      image_os      = "busybox"
+      image_version = "1.36"
+      block_size    = 4096
+    }}
+    post-processor "oxide-image-promote" {{}}
   }}
 }}
 "#,
@@ -92,4 +98,11 @@ async fn a_local_chroot_template_is_built_and_imported_into_oxide() {
         "the image's bytes differ from the local file's"
     );
     assert!(sim.image_data_end(new[0].id).unwrap() <= want.len() as u64);
+    let image = Client::new(Config::new(sim.url(), sim.token()))
+        .unwrap()
+        .image_view(NameOrId::from(new[0].id.to_string().as_str()), None)
+        .await
+        .unwrap();
+    assert!(image.is_silo_image(), "{image:?}");
+    assert_eq!((image.os.as_str(), image.block_size), ("busybox", 4096));
 }
