@@ -23,6 +23,7 @@ pub fn dropped_connection() -> Response {
 /// ends the request (`status` gives the service's error for a
 /// `Fault::Status`, `throttled` its throttling answer); a `Slow` fault waits
 /// here.
+#[cfg_attr(not(feature = "triton"), allow(dead_code))]
 pub(crate) async fn fault_before(
     fault: Option<&crate::Fault>,
     status: impl FnOnce(u16) -> Response,
@@ -43,6 +44,7 @@ pub(crate) async fn fault_before(
 
 /// What an injected fault does after the operation ran (a late answer, a
 /// dropped connection), and HEAD answers without a body.
+#[cfg_attr(not(feature = "triton"), allow(dead_code))]
 pub(crate) async fn fault_after(
     fault: Option<&crate::Fault>,
     method: &axum::http::Method,
