@@ -130,7 +130,8 @@ pub fn decode(kind: &str, config: &Value) -> Result<Box<dyn PostProcessor>, Erro
         _ => Err(Error::config_at(
             "type",
             format!(
-                "post-processor: type {kind:?} is not supported (manifest, checksum, shell-local, oxide-import or oxide-image-promote)"
+                "post-processor: type {kind:?} is not supported ({})",
+                TYPES.join(", ")
             ),
         )),
     }
