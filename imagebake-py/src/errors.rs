@@ -71,7 +71,6 @@ pub(crate) enum Failure {
     /// A client call failed.
     Client(Box<dyn StdError + Send + Sync>),
     /// Something the binding itself refuses (a closed simulator, ...).
-    #[cfg_attr(not(feature = "sim"), allow(dead_code))]
     Usage(String),
 }
 

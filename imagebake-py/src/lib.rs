@@ -12,6 +12,8 @@
 //! - [`observer`] — `Event`.
 //! - `sim` — `TritonSim`, `OxideSim`, `OscSim` (cargo feature `sim`, on by
 //!   default).
+//! - `oxide_import` — `oxide_import(path, ...)`, a local disk image into
+//!   an Oxide project.
 //! - [`clients`] — the clouds' read operations.
 //! - `image_spec` — the `image-spec` provisioner of a checked spec folder.
 //! - [`errors`] — the exceptions and the one mapping from Rust errors.
@@ -22,6 +24,7 @@ pub mod clients;
 mod convert;
 pub mod errors;
 pub mod observer;
+mod oxide_import;
 mod runtime;
 #[cfg(feature = "sim")]
 pub mod sim;
@@ -103,6 +106,8 @@ mod _imagebake {
     };
     #[pymodule_export]
     use super::observer::PyEvent;
+    #[pymodule_export]
+    use super::oxide_import::oxide_import;
     #[cfg(feature = "sim")]
     #[pymodule_export]
     use super::sim::{PyOscSim, PyOxideSim, PyTritonSim};

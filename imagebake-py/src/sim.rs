@@ -385,6 +385,25 @@ impl PyOxideSim {
         dict(py, &v)
     }
 
+    /// `length` bytes of image `image` (its id) from `offset`: what the
+    /// image holds (None: an image without stored bytes, such as the seeded
+    /// ones).
+    fn image_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        image: &str,
+        offset: u64,
+        length: u64,
+    ) -> PyResult<Option<Bound<'py, pyo3::types::PyBytes>>> {
+        let id = uuid::Uuid::parse_str(image)
+            .map_err(|e| Failure::Usage(format!("image id {image:?}: {e}")))?;
+        let bytes = self
+            .sim
+            .with(|s| s.image_bytes(id, offset, length))?
+            .map_err(Failure::from)?;
+        Ok(bytes.map(|b| pyo3::types::PyBytes::new(py, &b)))
+    }
+
     /// Stops serving and removes every instance.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         if let Some(sim) = self.sim.take() {

@@ -99,6 +99,21 @@ pub trait PostProcessor: fmt::Debug + Send + Sync {
     ) -> BoxFuture<'a, Result<PostOutput, Error>>;
 }
 
+/// The post-processor types [`decode`] knows, for the template engines'
+/// checks and error hints.
+#[cfg(feature = "oxide")]
+pub const TYPES: &[&str] = &[
+    "manifest",
+    "checksum",
+    "shell-local",
+    oxide_import::TYPE,
+    oxide_image_promote::TYPE,
+];
+/// The post-processor types [`decode`] knows, for the template engines'
+/// checks and error hints.
+#[cfg(not(feature = "oxide"))]
+pub const TYPES: &[&str] = &["manifest", "checksum", "shell-local"];
+
 /// Decodes one post-processor block (its own keys, meta keys removed).
 /// An unknown type or key is an error naming the key.
 pub fn decode(kind: &str, config: &Value) -> Result<Box<dyn PostProcessor>, Error> {
@@ -115,7 +130,8 @@ pub fn decode(kind: &str, config: &Value) -> Result<Box<dyn PostProcessor>, Erro
         _ => Err(Error::config_at(
             "type",
             format!(
-                "post-processor: type {kind:?} is not supported (manifest, checksum, shell-local, oxide-import or oxide-image-promote)"
+                "post-processor: type {kind:?} is not supported ({})",
+                TYPES.join(", ")
             ),
         )),
     }

@@ -21,6 +21,7 @@ use super::plan::{
 };
 use super::types::{self, Type};
 use super::{DataSources, Options, Run};
+use crate::postprocess::TYPES as POST_PROCESSORS;
 
 /// Nested blocks that repeat into a list, per builder type (the plugins'
 /// `BlockListSpec`); any other nested block is a single object.
@@ -41,7 +42,6 @@ pub(super) const SINGLE_BLOCKS: &[(&str, &[&str])] = &[
 
 const PROVISIONERS: &[&str] = &["shell", "file", "shell-local", "breakpoint", "image-spec"];
 const WINDOWS_PROVISIONERS: &[&str] = &["windows-restart", "powershell", "windows-shell"];
-const POST_PROCESSORS: &[&str] = &["manifest", "checksum", "shell-local"];
 /// Data source types with their arguments (the first one is required).
 const DATA_SOURCES: &[(&str, &[&str])] = &[(
     "oxide-image",

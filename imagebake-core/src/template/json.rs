@@ -16,6 +16,7 @@ use super::plan::{
     TemplateKind,
 };
 use super::{Options, Run, weak};
+use crate::postprocess::TYPES as POST_PROCESSORS;
 
 const ROOT_KEYS: &[&str] = &[
     "builders",
@@ -745,8 +746,6 @@ fn provisioner(
         location: Some(doc.loc(path)),
     }))
 }
-
-const POST_PROCESSORS: &[&str] = &["manifest", "checksum", "shell-local"];
 
 /// `post-processors`: each element a chain — a type name, an object, or a
 /// list of those.

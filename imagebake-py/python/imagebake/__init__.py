@@ -24,6 +24,12 @@ Packer JSON template as a dict or JSON text works too).
 ``motd``) and returns its ``image-spec`` provisioner; the build takes the
 spec's image name, version and description where its own keys are unset.
 
+``imagebake.oxide_import("out.raw", project=..., image_name=..., image_os=...,
+image_version=...)`` imports a local disk image (a ``local_chroot`` build's
+file) into an Oxide project as an image, without an instance (the
+``oxide-import`` post-processor's keys; ``force=True`` replaces an image of
+the same name).
+
 ``run()`` blocks without holding the GIL; ``await build.run_async()`` is the
 asyncio variant. Errors are ``ImagebakeError`` subclasses. On Ctrl-C,
 ``run()`` cancels the build, waits for its cleanup, then raises
@@ -59,6 +65,7 @@ from ._imagebake import (
     local_chroot,
     osc_chroot,
     oxide,
+    oxide_import,
     triton,
 )
 
@@ -98,6 +105,7 @@ __all__ = [
     "local_chroot",
     "osc_chroot",
     "oxide",
+    "oxide_import",
     "shell",
     "sim",
     "triton",

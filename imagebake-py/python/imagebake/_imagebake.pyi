@@ -33,6 +33,7 @@ __all__ = [
     "local_chroot",
     "osc_chroot",
     "oxide",
+    "oxide_import",
     "triton",
     "__version__",
 ]
@@ -179,6 +180,9 @@ def local_chroot(
     *, provisioners: list[dict[str, _JsonValue]] | None = None, **kwargs: _JsonValue | PathLike[str]
 ) -> Build: ...
 def image_spec(path: str | PathLike[str]) -> dict[str, _JsonValue]: ...
+def oxide_import(
+    path: str | PathLike[str], *, force: bool = False, **kwargs: _JsonValue | PathLike[str]
+) -> Artifact: ...
 
 # ---------------------------------------------------------------- simulators
 
@@ -244,6 +248,7 @@ class OxideSim:
     @property
     def request_count(self) -> int: ...
     def builder_config(self) -> dict[str, str]: ...
+    def image_bytes(self, image: str, offset: int, length: int) -> bytes | None: ...
     def inject_fault(
         self,
         operation: str,
