@@ -52,6 +52,25 @@ async fn ssh_sim() -> TritonSim {
     .expect("simulator with SSH machines starts")
 }
 
+/// The simulator holds no machine and one image, `web 1.0.0`, with
+/// customize's mark; its id.
+fn the_one_baked_image(sim: &TritonSim) -> String {
+    let inv = sim.inventory();
+    assert!(inv.machines.is_empty(), "{:?}", inv.machines);
+    let images = inv.custom_images();
+    assert_eq!(images.len(), 1, "{images:?}");
+    assert_eq!(
+        (images[0].name.as_str(), images[0].version.as_str()),
+        ("web", "1.0.0")
+    );
+    let id = images[0].id.clone();
+    assert_eq!(
+        sim.image_file(&id, "/etc/customized").as_deref(),
+        Some(&b"customized\n"[..])
+    );
+    id
+}
+
 fn dir_arg(d: &Path) -> &str {
     d.to_str().unwrap()
 }
@@ -109,19 +128,7 @@ async fn spec_build_bakes_on_triton_with_the_package_from_minram() {
     assert!(o.status.success(), "{t}");
     // g1.medium (4096 MiB) is the smallest with 1500 MiB.
     assert!(t.contains("Note: package g1.medium (4096 MiB"), "{t}");
-    let inv = sim.inventory();
-    assert!(inv.machines.is_empty(), "{:?}", inv.machines);
-    let images = inv.custom_images();
-    assert_eq!(images.len(), 1, "{images:?}");
-    assert_eq!(
-        (images[0].name.as_str(), images[0].version.as_str()),
-        ("web", "1.0.0")
-    );
-    let id = images[0].id.clone();
-    assert_eq!(
-        sim.image_file(&id, "/etc/customized").as_deref(),
-        Some(&b"customized\n"[..])
-    );
+    let id = the_one_baked_image(&sim);
     assert!(
         sim.image_file(&id, "/opt/local/pkg/nginx-1.25.4/+COMMENT")
             .is_some()
@@ -130,8 +137,9 @@ async fn spec_build_bakes_on_triton_with_the_package_from_minram() {
 
 /// Without credentials on the command line, `spec build` on Triton reads
 /// them as the clients do: here a node-triton profile
-/// (`~/.triton/profiles.d/sim.json`, selected by `TRITON_PROFILE`) and the
-/// key found in `~/.ssh` by its fingerprint; no `TRITON_*` key variables.
+/// (`~/.triton/profiles.d/sim.json`, selected by `TRITON_PROFILE`: URL,
+/// account, key id) with the key file of `TRITON_KEY_MATERIAL` (which the
+/// SSH login to the machine uses too).
 #[needs_root("simulated machines: overlay mounts, chroot, sshd")]
 #[tokio::test]
 async fn spec_build_on_triton_reads_a_node_triton_profile() {
@@ -185,18 +193,7 @@ async fn spec_build_on_triton_reads_a_node_triton_profile() {
     .unwrap();
     let t = text(&o);
     assert!(o.status.success(), "{t}");
-    let inv = sim.inventory();
-    assert!(inv.machines.is_empty(), "{:?}", inv.machines);
-    let images = inv.custom_images();
-    assert_eq!(images.len(), 1, "{images:?}");
-    assert_eq!(
-        (images[0].name.as_str(), images[0].version.as_str()),
-        ("web", "1.0.0")
-    );
-    assert_eq!(
-        sim.image_file(&images[0].id, "/etc/customized").as_deref(),
-        Some(&b"customized\n"[..])
-    );
+    the_one_baked_image(&sim);
 
     // Without a profile or variables, the error says what is missing.
     let o = Command::new(BIN)
