@@ -99,7 +99,10 @@ fn spec_check_summarizes_or_names_the_bad_line() {
 #[tokio::test]
 async fn spec_build_bakes_on_triton_with_the_package_from_minram() {
     let sim = ssh_sim().await;
-    let d = spec_dir("name=\"web-1.0.0\"\nbase=\"base-64-lts-23.4.0\"\nminram=\"1500\"\n");
+    let d = spec_dir(
+        "name=\"web-1.0.0\"\nbase=\"base-64-lts-23.4.0\"\nminram=\"1500\"\n\
+         description=\"from the spec\"\n",
+    );
     let set = |k: &str, v: &str| format!("{k}={v}");
     let args = [
         set("triton_url", &sim.url()),
@@ -112,6 +115,8 @@ async fn spec_build_bakes_on_triton_with_the_package_from_minram() {
         set("communicator", "ssh"),
         set("ssh_port", &sim.ssh_port().unwrap().to_string()),
         set("poll_cap", "10ms"),
+        // Set both ways: the builder's key wins, and the build says so.
+        set("image_description", "ours"),
     ];
     let mut argv = vec!["spec", "build", "--builder", "triton"];
     for a in &args {
@@ -128,6 +133,10 @@ async fn spec_build_bakes_on_triton_with_the_package_from_minram() {
     assert!(o.status.success(), "{t}");
     // g1.medium (4096 MiB) is the smallest with 1500 MiB.
     assert!(t.contains("Note: package g1.medium (4096 MiB"), "{t}");
+    assert!(
+        t.contains("Note: builder triton: `image_description` = \"ours\" is used; the spec"),
+        "{t}"
+    );
     let id = the_one_baked_image(&sim);
     assert!(
         sim.image_file(&id, "/opt/local/pkg/nginx-1.25.4/+COMMENT")

@@ -19,20 +19,32 @@ pub fn prepare(
     registry: &BuilderRegistry,
     force: bool,
 ) -> Result<AnyBuilder, TemplateError> {
+    let (builder, notes) = prepare_with_notes(build, registry, force)?;
+    for note in notes {
+        tracing::warn!("{note}");
+    }
+    Ok(builder)
+}
+
+/// [`prepare`], with the notes to show the user: which of a builder key
+/// and an image spec's value wins where both are set.
+pub(crate) fn prepare_with_notes(
+    build: &PlannedBuild,
+    registry: &BuilderRegistry,
+    force: bool,
+) -> Result<(AnyBuilder, Vec<String>), TemplateError> {
     let provisioners = build
         .provisioners
         .iter()
         .map(|p| provisioner(build, p))
         .collect::<Result<Vec<_>, _>>()?;
     let mut config = builder_config(build, force);
-    for note in apply_specs(build, &mut config)? {
-        tracing::warn!("{note}");
-    }
+    let notes = apply_specs(build, &mut config)?;
     let builder = registry
         .builder(&build.builder_type, &config, provisioners)
         .map_err(|e| build.config_error(&e))?;
     postprocess::check(build)?;
-    Ok(builder)
+    Ok((builder, notes))
 }
 
 /// The builder's configuration: the plan's, with `packer_force: true` when

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::leftovers::cloud_of;
-use super::prepare::prepare;
+use super::prepare::prepare_with_notes;
 use super::progress::describe;
 use super::ui::{Level, Ui, packer_duration};
 use super::{BakeError, BakeOptions, FailedBuild, Failure};
@@ -31,22 +31,27 @@ pub async fn run(
     options: &BakeOptions,
     cancel: CancellationToken,
 ) -> Result<Vec<Arc<dyn Artifact>>, BakeError> {
-    let builders = plan
+    let (builders, notes): (Vec<AnyBuilder>, Vec<Vec<String>>) = plan
         .builds
         .iter()
-        .map(|b| prepare(b, &options.registry, options.force))
-        .collect::<Result<Vec<AnyBuilder>, _>>()?;
+        .map(|b| prepare_with_notes(b, &options.registry, options.force))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .unzip();
     let ui = Ui {
         mode: options.ui,
         sink: options.progress.clone(),
         sensitive: plan.sensitive.clone(),
     };
     let run_uuid = uuid::Uuid::new_v4().to_string();
-    for b in &plan.builds {
+    for (b, notes) in plan.builds.iter().zip(&notes) {
         ui.show(
             Level::Say,
             &format!("{}: output will be in this color.", b.name),
         );
+        for note in notes {
+            ui.build(&b.name, Level::Say, &format!("Note: {note}"));
+        }
         if b.error_cleanup_provisioner.is_some() {
             ui.build(
                 &b.name,
