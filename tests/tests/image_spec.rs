@@ -465,7 +465,10 @@ async fn the_spec_bakes_on_local_chroot() {
     assert_eq!(m["type"], json!("zvol"));
     assert_eq!(m["image_size"], json!(64));
     assert_eq!(m["description"], json!("A web server, $5 a month"));
-    assert_eq!(m["requirements"], json!({"min_ram": 1024}));
+    assert_eq!(
+        m["requirements"],
+        json!({"min_ram": 1024, "networks": [{"name": "net0", "description": "public"}]})
+    );
     assert_eq!(m["users"], json!([{"name": "root"}, {"name": "admin"}]));
     assert_eq!(m["tags"], json!({"role": "webserver"}));
     assert_eq!(

@@ -82,7 +82,8 @@ impl fmt::Display for BaseRef {
 }
 
 /// A network the image needs (`requirements.networks`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SpecNetwork {
     /// The NIC name (`net0`).
     pub name: String,

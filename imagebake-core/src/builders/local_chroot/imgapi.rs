@@ -9,7 +9,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::BUILDER;
-use crate::spec::{ImageFile, SpecMetadata, ZvolInfo, zvol_manifest};
+use crate::spec::{ImageFile, SpecMetadata, SpecNetwork, ZvolInfo, zvol_manifest};
 use crate::{Error, StepCx};
 
 /// The manifest's values: `imgapi_manifest` as an object. An `image-spec`
@@ -25,6 +25,8 @@ pub(crate) struct ImgapiKeys {
     homepage: Option<String>,
     #[serde(default)]
     min_ram: Option<u64>,
+    #[serde(default)]
+    networks: Vec<SpecNetwork>,
     #[serde(default)]
     os: Option<String>,
     #[serde(default)]
@@ -46,8 +48,8 @@ impl ImgapiKeys {
                 BUILDER,
                 key,
                 "key `imgapi_manifest`: `true` needs an image-spec provisioner for the name and \
-                 version; or give {name, version, description, homepage, min_ram, os, owner, \
-                 users, role}",
+                 version; or give {name, version, description, homepage, min_ram, networks, os, \
+                 owner, users, role}",
             )),
             Some(v) => serde_json::from_value(v.clone()).map(Some).map_err(|e| {
                 crate::builders::packer::config_key_error(
@@ -63,7 +65,8 @@ impl ImgapiKeys {
     pub(crate) fn value_from_spec(m: &SpecMetadata) -> Value {
         serde_json::json!({
             "name": m.name, "version": m.version, "description": m.description,
-            "homepage": m.homepage, "min_ram": m.min_ram, "owner": m.owner,
+            "homepage": m.homepage, "min_ram": m.min_ram, "networks": m.networks,
+            "owner": m.owner,
             "users": m.users, "role": m.role,
         })
     }
@@ -99,6 +102,7 @@ impl ImgapiKeys {
             description: self.description.clone(),
             homepage: self.homepage.clone(),
             min_ram: self.min_ram,
+            networks: self.networks.clone(),
             owner: self.owner,
             users: self.users.clone(),
             role: self.role.clone(),
