@@ -408,7 +408,9 @@ async fn osc_chroot(token: &CancellationToken) -> anyhow::Result<Bake> {
         sim.vm_id()
     );
     let work = tempfile::tempdir()?;
-    // The seed image has no shell: busybox goes in before the provisioner.
+    // `post_mount_commands` at work: the host's busybox and its applets go into
+    // the chroot before the provisioner runs (the way the plugin's docs prepare a
+    // chroot; the simulator's seed disk has its own busybox too).
     let post = format!(
         "mkdir -p {{{{.MountPath}}}}/bin {{{{.MountPath}}}}/tmp {{{{.MountPath}}}}/proc \
          {{{{.MountPath}}}}/sys {{{{.MountPath}}}}/dev && cp /bin/busybox {{{{.MountPath}}}}/bin/busybox \
