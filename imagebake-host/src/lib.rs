@@ -8,6 +8,9 @@
 //! - [`root_path`]: resolving a path as seen from inside a root directory (a
 //!   chroot or a machine's root), following symbolic links relative to the
 //!   root and never escaping it.
+//! - [`state_dir`]: where state that outlives a process is kept (build
+//!   journals, wait history).
 
 pub mod process;
 pub mod root_path;
+pub mod state_dir;
