@@ -10,7 +10,8 @@ use crate::{Error, Resource, Step, StepCx};
 /// The set's markers, once every image of it is exported: `buildinfo.json`
 /// in the directory, then `<branch>-latest` beside it (written last, so a
 /// reader that follows it finds a complete set). `buildinfo.json` is
-/// removed again if the set fails; `<branch>-latest` is only written when
+/// removed again if the set fails (unless something was at its path
+/// before); `<branch>-latest` is only written when
 /// nothing else is left to fail, and is never removed (it may have pointed
 /// to an earlier set).
 #[derive(Debug, Clone)]
@@ -36,17 +37,25 @@ impl Step<()> for SetMarkers {
 
     async fn run(&self, cx: &StepCx, (): ()) -> Result<String, Error> {
         let info = format!("{}/buildinfo.json", self.dir);
+        // Something already there (an earlier run's) is not this run's to remove.
+        let there = match cx.cancellable(self.manta.head(&info)).await? {
+            Ok(_) => true,
+            Err(e) if e.is_not_found() => false,
+            Err(e) => return Err(manta(format!("looking at {info}"), e)),
+        };
         let (client, path) = (self.manta.clone(), info.clone());
-        cx.on_failure(
-            Resource::new("manta object", info),
-            move |_ucx| async move {
-                match client.delete(&path).await {
-                    Ok(()) => Ok(()),
-                    Err(e) if e.is_not_found() => Ok(()),
-                    Err(e) => Err(manta(format!("removing {path}"), e)),
-                }
-            },
-        );
+        if !there {
+            cx.on_failure(
+                Resource::new("manta object", info),
+                move |_ucx| async move {
+                    match client.delete(&path).await {
+                        Ok(()) => Ok(()),
+                        Err(e) if e.is_not_found() => Ok(()),
+                        Err(e) => Err(manta(format!("removing {path}"), e)),
+                    }
+                },
+            );
+        }
         cx.check_cancelled()?;
         write_set_markers(&self.manta, &self.dir, &self.stamp)
             .await
