@@ -32,7 +32,7 @@ pub use build::{BuildOptions, BuildReport, BuiltImage, FailedImage, OriginBuildE
 pub use export::{ExportedImage, export_portable, write_set_markers};
 pub use images::{ImagesFile, OriginEntry, OriginRef};
 pub use manifest::{ZERO_OWNER, choose_package, rewrite_manifest};
-pub use stamp::BuildStamp;
+pub use stamp::{BuildStamp, PackageJson};
 
 /// What is wrong with an origin set's inputs.
 #[derive(Debug, thiserror::Error)]
