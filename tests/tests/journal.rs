@@ -263,3 +263,134 @@ async fn a_finished_build_is_journaled_to_its_end_and_left_alone() {
     assert!(!text.contains(key_line));
     assert!(!text.contains(sim.private_key_path().to_str().unwrap()));
 }
+
+mod oxide {
+    use super::*;
+    use imagebake_core::builders::oxide::{OxideBuilder, OxideConfig};
+    use imagebake_core::oxide_client::{Backoff, RetryPolicy};
+    use imagebake_sim::oxide::{OxideDelays, OxideSim, OxideSimOptions};
+
+    const SEED_IMAGES: [&str; 3] = ["debian-12", "ubuntu-24-04", "alpine-3-20"];
+
+    async fn sim() -> Arc<OxideSim> {
+        Arc::new(
+            OxideSim::start(OxideSimOptions {
+                delays: OxideDelays {
+                    instance_start: ms(5),
+                    instance_stop: ms(5),
+                },
+                ..OxideSimOptions::default()
+            })
+            .await
+            .expect("simulator starts"),
+        )
+    }
+
+    fn builder(sim: &OxideSim) -> OxideBuilder {
+        let config = OxideConfig::from_json(&json!({
+            "type": "oxide-instance",
+            "host": sim.url(),
+            "token": sim.token(),
+            "project": "imagebake",
+            "boot_disk_image_name": "debian-12",
+            "boot_disk_size": 2u64 << 30,
+            "memory": 1u64 << 30,
+            "communicator": "none",
+            "state_timeout": "30s",
+            "poll_cap": "10ms",
+        }))
+        .expect("config decodes");
+        OxideBuilder::new(config)
+            .expect("config is valid")
+            .retry_policy(RetryPolicy {
+                max_attempts: 4,
+                backoff: Backoff::new(ms(2), ms(10)),
+            })
+            .expect("client")
+    }
+
+    /// The builder's own sweeper, for the scope the journal recorded.
+    fn sweepers(
+        b: Arc<OxideBuilder>,
+    ) -> impl Fn(&Scope) -> Result<Box<dyn Sweeper>, Error> + Send + Sync {
+        move |scope: &Scope| {
+            assert_eq!(Some(scope), b.scope().as_ref(), "the builder's scope");
+            Ok(b.sweeper().expect("oxide has a sweeper"))
+        }
+    }
+
+    /// No instance, disk, snapshot, key or image of the build is left.
+    fn assert_empty(sim: &OxideSim, case: &str) {
+        let inv = sim.inventory();
+        assert!(inv.instances.is_empty(), "{case}: {:?}", inv.instances);
+        assert!(inv.disks.is_empty(), "{case}: {:?}", inv.disks);
+        assert!(inv.snapshots.is_empty(), "{case}: {:?}", inv.snapshots);
+        assert!(inv.ssh_keys.is_empty(), "{case}: {:?}", inv.ssh_keys);
+        let images: Vec<_> = inv
+            .images
+            .iter()
+            .filter(|i| !SEED_IMAGES.contains(&i.name.as_str()))
+            .collect();
+        assert!(images.is_empty(), "{case}: {images:?}");
+    }
+
+    /// Crashes at `step` (once `ready`), then cleans up.
+    async fn crash_and_clean(
+        step: &'static str,
+        late: Option<&str>,
+        ready: impl AsyncFn(&OxideSim) -> bool,
+    ) -> journal::BuildCleanup {
+        let sim = sim().await;
+        if let Some(op) = late {
+            sim.faults()
+                .inject(op, Fault::LateAnswer(Duration::from_secs(3)), 1);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let b = Arc::new(builder(&sim));
+        let s = sim.clone();
+        let j = crash(b.clone(), dir.path(), step_started(step), async || {
+            ready(&s).await
+        })
+        .await;
+        assert!(!j.pending().is_empty(), "{step}: something is pending");
+        as_if_dead(&j);
+        let done = cleanup_crashed(dir.path(), &sweepers(b)).await;
+        assert_empty(&sim, step);
+        done
+    }
+
+    #[tokio::test]
+    async fn crash_in_wait_stopped_then_cleanup_removes_instance_and_disk() {
+        crash_and_clean("wait stopped", None, async |s: &OxideSim| {
+            !s.inventory().instances.is_empty()
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn crash_with_the_snapshot_create_unanswered_adopts_it_by_name() {
+        crash_and_clean(
+            "create snapshot",
+            Some("snapshot_create"),
+            async |s: &OxideSim| !s.inventory().snapshots.is_empty(),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn crash_with_the_image_create_unanswered_adopts_it_by_name() {
+        let done = crash_and_clean(
+            "create image",
+            Some("image_create"),
+            async |s: &OxideSim| s.inventory().images.len() > SEED_IMAGES.len(),
+        )
+        .await;
+        assert!(
+            done.report
+                .removed()
+                .any(|r| r.kind == "image" && r.has_id()),
+            "{}",
+            done.report
+        );
+    }
+}
