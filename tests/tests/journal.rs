@@ -394,3 +394,117 @@ mod oxide {
         );
     }
 }
+
+/// The chroot builders as root: a build aborted inside its provisioner
+/// (loop device attached, root and extra mounts, working copy, copied
+/// files), then the cleanup: no loop device or mount left.
+mod chroot {
+    use super::*;
+    use imagebake_core::builders::local_chroot::{LocalChrootBuilder, LocalChrootConfig};
+    use imagebake_core::builders::osc_chroot::{OscChrootBuilder, OscChrootConfig};
+    use imagebake_core::provision::Shell;
+    use imagebake_sim::osc::{OscDelays, OscSim, OscSimOptions};
+    use imagebake_testing::needs_root;
+    use support::assert_nothing_left;
+
+    const APPLETS: &[&str] = &["sh", "sleep", "echo", "mkdir", "true"];
+
+    /// Sweepers that must not be asked (everything is on this host).
+    fn no_cloud(scope: &Scope) -> Result<Box<dyn Sweeper>, Error> {
+        panic!("no cloud sweeper needed, asked for {scope}")
+    }
+
+    #[needs_root("loop devices, mount, chroot")]
+    #[tokio::test]
+    async fn local_chroot_crash_in_the_provisioner_then_cleanup_detaches_and_unmounts() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = dir.path().join("tree");
+        imagebake_testing::busybox_tree(&tree, APPLETS, &["proc", "sys", "dev"]);
+        let out = dir.path().join("out.raw");
+        let config = LocalChrootConfig::from_json(&json!({
+            "type": "local-chroot",
+            "mount_path": format!("{}/mnt/{{{{.Device}}}}", dir.path().display()),
+            "from_scratch": true,
+            "image_size": "64M",
+            "rootfs_dir": tree,
+            "output_path": out,
+        }))
+        .expect("config decodes");
+        let b = Arc::new(
+            LocalChrootBuilder::new(config)
+                .unwrap()
+                .provisioner(Shell::inline(["sleep 30"])),
+        );
+        let jdir = dir.path().join("journal");
+        let j = crash(b, &jdir, step_started("shell"), async || true).await;
+        let kinds: std::collections::BTreeSet<String> =
+            j.pending().into_iter().map(|p| p.kind).collect();
+        assert!(
+            kinds.contains("loop device") && kinds.contains("mount"),
+            "{kinds:?}"
+        );
+        as_if_dead(&j);
+        let done = cleanup_crashed(&jdir, &no_cloud).await;
+        assert!(
+            done.report.removed().any(|r| r.kind == "loop device"),
+            "{}",
+            done.report
+        );
+        assert_nothing_left(dir.path());
+        let work: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".raw"))
+            .collect();
+        assert!(work.is_empty(), "image files left: {work:?}");
+    }
+
+    #[needs_root("loop devices, mount, chroot")]
+    #[tokio::test]
+    async fn osc_chroot_crash_in_the_provisioner_then_cleanup_empties_the_simulator() {
+        let sim = Arc::new(
+            OscSim::start(OscSimOptions {
+                delays: OscDelays::uniform(ms(5)),
+                ..OscSimOptions::default()
+            })
+            .await
+            .expect("simulator starts"),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let mut block = support::osc_chroot_block(&sim, dir.path());
+        block["omi_name"] = json!("journal-{{timestamp}}");
+        // Busybox into the seed root, so that the provisioner can sleep.
+        block["post_mount_commands"] = json!([format!(
+            "mkdir -p {{{{.MountPath}}}}/bin && cp /bin/busybox {{{{.MountPath}}}}/bin/busybox \
+             && for a in {}; do ln -sf busybox {{{{.MountPath}}}}/bin/$a; done",
+            APPLETS.join(" ")
+        )]);
+        let config = OscChrootConfig::from_json(&block).expect("config decodes");
+        let b = Arc::new(
+            OscChrootBuilder::new(config)
+                .unwrap()
+                .provisioner(Shell::inline(["sleep 30"])),
+        );
+        let jdir = dir.path().join("journal");
+        let j = crash(b.clone(), &jdir, step_started("shell"), async || true).await;
+        let kinds: std::collections::BTreeSet<String> =
+            j.pending().into_iter().map(|p| p.kind).collect();
+        assert!(
+            kinds.contains("volume") && kinds.contains("mount"),
+            "{kinds:?}"
+        );
+        as_if_dead(&j);
+        let sweepers = move |scope: &Scope| {
+            assert_eq!(Some(scope), b.scope().as_ref());
+            Ok(b.sweeper().expect("osc has a sweeper"))
+        };
+        cleanup_crashed(&jdir, &sweepers).await;
+        let inv = sim.inventory().await;
+        assert!(inv.volumes.is_empty(), "{inv:?}");
+        assert!(
+            inv.links.is_empty() && inv.loop_devices.is_empty(),
+            "{inv:?}"
+        );
+        assert_nothing_left(dir.path());
+    }
+}
