@@ -1,11 +1,11 @@
 //! `imagebake cleanup`: replays the journals of builds whose process died.
 
+use imagebake_core::CleanupOutcome;
 use imagebake_core::bake;
 use imagebake_core::builders::BuilderRegistry;
 use imagebake_core::builders::oxide::ImageDataSource;
 use imagebake_core::journal::{self, CleanupOptions, FromBuilders, FromEnv, Sweepers};
 use imagebake_core::template::{self, Options};
-use imagebake_core::{CancellationToken, CleanupOutcome};
 
 use crate::args::CleanupArgs;
 
@@ -32,14 +32,7 @@ async fn cleanup(args: &CleanupArgs) -> Result<u8, String> {
         crashed: args.crashed,
         dry_run: args.dry_run,
     };
-    let cancel = CancellationToken::new();
-    let on_signal = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("Interrupted: stopping after the current removal");
-            on_signal.cancel();
-        }
-    });
+    let cancel = crate::sweep::cancel_on_ctrl_c();
     let done = journal::cleanup(&dir, &options, sweepers.as_ref(), &cancel)
         .await
         .map_err(|e| imagebake_core::chain(&e).to_string())?;

@@ -78,6 +78,19 @@ fn triton_env(sim: &TritonSim) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// A simulator whose machines provision for a minute.
+async fn slow_sim() -> TritonSim {
+    TritonSim::start(TritonSimOptions {
+        delays: TritonDelays {
+            provision: Duration::from_secs(60),
+            ..TritonDelays::all(Duration::from_millis(5))
+        },
+        ..TritonSimOptions::default()
+    })
+    .await
+    .expect("triton simulator starts")
+}
+
 /// A build of `sim` killed with SIGKILL while its machine provisions.
 async fn killed_build(sim: &TritonSim, dir: &Path) {
     std::fs::write(dir.join("t.pkr.hcl"), template(sim)).unwrap();
@@ -95,15 +108,7 @@ async fn killed_build(sim: &TritonSim, dir: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_build_is_listed_crashed_and_cleanup_crashed_removes_its_machine() {
-    let sim = TritonSim::start(TritonSimOptions {
-        delays: TritonDelays {
-            provision: Duration::from_secs(60),
-            ..TritonDelays::all(Duration::from_millis(5))
-        },
-        ..TritonSimOptions::default()
-    })
-    .await
-    .expect("triton simulator starts");
+    let sim = slow_sim().await;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     tokio::task::block_in_place(|| {
@@ -157,15 +162,7 @@ async fn a_killed_build_is_listed_crashed_and_cleanup_crashed_removes_its_machin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cleanup_with_the_template_s_credentials() {
-    let sim = TritonSim::start(TritonSimOptions {
-        delays: TritonDelays {
-            provision: Duration::from_secs(60),
-            ..TritonDelays::all(Duration::from_millis(5))
-        },
-        ..TritonSimOptions::default()
-    })
-    .await
-    .expect("triton simulator starts");
+    let sim = slow_sim().await;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     killed_build(&sim, d).await;
