@@ -26,6 +26,8 @@ __all__ = [
     "ProvisionerError",
     "SshError",
     "Event",
+    "builds",
+    "cleanup",
     "OscSim",
     "OxideSim",
     "TritonSim",
