@@ -6,6 +6,8 @@
 
 mod args;
 mod build;
+mod builds;
+mod cleanup;
 mod inspect;
 mod origin;
 mod spec;
@@ -36,6 +38,8 @@ async fn main() -> ExitCode {
         Verb::Build(a) => build::run(&a).await,
         Verb::Spec(a) => spec::run(&a).await,
         Verb::Origin(a) => origin::run(&a).await,
+        Verb::Cleanup(a) => cleanup::run(&a).await,
+        Verb::Builds(a) => builds::run(&a),
     };
     ExitCode::from(code)
 }

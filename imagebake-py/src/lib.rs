@@ -18,6 +18,7 @@
 //!   and exported to Manta.
 //! - [`clients`] — the clouds' read operations.
 //! - `image_spec` — the `image-spec` provisioner of a checked spec folder.
+//! - [`journal`] — `builds()` and `cleanup()`: the build journals.
 //! - [`errors`] — the exceptions and the one mapping from Rust errors.
 
 pub mod artifact;
@@ -25,6 +26,7 @@ pub mod build;
 pub mod clients;
 mod convert;
 pub mod errors;
+pub mod journal;
 pub mod observer;
 mod origin;
 mod oxide_import;
@@ -107,6 +109,8 @@ mod _imagebake {
         ApiError, BuildCancelled, CleanupIncomplete, ConfigError, ImagebakeError, ProvisionerError,
         SshError,
     };
+    #[pymodule_export]
+    use super::journal::{builds, cleanup};
     #[pymodule_export]
     use super::observer::PyEvent;
     #[pymodule_export]

@@ -26,6 +26,8 @@ __all__ = [
     "ProvisionerError",
     "SshError",
     "Event",
+    "builds",
+    "cleanup",
     "OscSim",
     "OxideSim",
     "TritonSim",
@@ -181,6 +183,10 @@ def local_chroot(
     *, provisioners: list[dict[str, _JsonValue]] | None = None, **kwargs: _JsonValue | PathLike[str]
 ) -> Build: ...
 def image_spec(path: str | PathLike[str]) -> dict[str, _JsonValue]: ...
+def builds() -> list[dict[str, _JsonValue]]: ...
+def cleanup(
+    build_ids: list[str] | None = None, crashed: bool = False, dry_run: bool = False
+) -> list[dict[str, _JsonValue]]: ...
 def oxide_import(
     path: str | PathLike[str], *, force: bool = False, **kwargs: _JsonValue | PathLike[str]
 ) -> Artifact: ...

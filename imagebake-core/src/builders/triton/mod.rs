@@ -150,6 +150,9 @@ impl TritonBuilder {
         ),
         Error,
     > {
+        if let Some(scope) = self.scope() {
+            cx.scope(scope);
+        }
         let p = &self.plan;
         let c = &self.client;
         let w = p.waits;
@@ -249,6 +252,15 @@ impl Builder for TritonBuilder {
             host_key,
             cleanup: built.cleanup,
         })
+    }
+
+    fn scope(&self) -> Option<crate::journal::Scope> {
+        let c = &self.client;
+        Some(
+            crate::journal::Scope::new(BUILDER, "triton")
+                .endpoint(c.url().as_str())
+                .account(c.account()),
+        )
     }
 
     fn sweeper(&self) -> Option<Box<dyn Sweeper>> {
