@@ -36,6 +36,8 @@ pub enum Verb {
     Sweep(SweepArgs),
     /// Checks or bakes an image spec folder (mibe's `mi-*` form).
     Spec(crate::spec::SpecArgs),
+    /// Origin image sets: publish to an IMGAPI repository, release.
+    Origin(crate::origin::OriginArgs),
 }
 
 /// Variable flags shared by build and validate.
@@ -199,6 +201,9 @@ const FLAGS: &[&str] = &[
     "build",
     "project",
     "dry-run",
+    "from",
+    "channel",
+    "to",
     "help",
     "version",
 ];
