@@ -36,7 +36,7 @@ pub enum Verb {
     Sweep(SweepArgs),
     /// Checks or bakes an image spec folder (mibe's `mi-*` form).
     Spec(crate::spec::SpecArgs),
-    /// Origin image sets: publish to an IMGAPI repository, release.
+    /// Builds, publishes and releases origin image sets (images.json).
     Origin(crate::origin::OriginArgs),
 }
 
@@ -201,6 +201,12 @@ const FLAGS: &[&str] = &[
     "build",
     "project",
     "dry-run",
+    "images",
+    "package-json",
+    "branch",
+    "export-dir",
+    "set",
+    "keep-cloud-images",
     "from",
     "channel",
     "to",

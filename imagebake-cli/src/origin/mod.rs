@@ -1,19 +1,22 @@
-//! `imagebake origin publish|release`: origin image sets as
-//! triton-origin-image distributes them (`imagebake_core::origin`).
+//! `imagebake origin build|publish|release`: origin image sets as
+//! triton-origin-image makes them (`imagebake_core::origin`).
 
+mod build;
 mod publish;
 mod release;
 
 use clap::{Args, Subcommand};
 use imagebake_core::CancellationToken;
+use imagebake_core::bake::Leftovers;
 
+pub use build::OriginBuildArgs;
 pub use publish::PublishArgs;
 pub use release::ReleaseArgs;
 
 /// `imagebake origin`.
 #[derive(Debug, Args)]
 pub struct OriginArgs {
-    /// What to do with an origin image set.
+    /// What to do with the set.
     #[command(subcommand)]
     pub action: OriginAction,
 }
@@ -21,6 +24,8 @@ pub struct OriginArgs {
 /// `imagebake origin` verbs.
 #[derive(Debug, Subcommand)]
 pub enum OriginAction {
+    /// Builds the images of images.json on Triton and exports them to Manta.
+    Build(OriginBuildArgs),
     /// Imports an exported set (a Manta directory) into an IMGAPI
     /// repository (UPDATES_IMGADM_*), origins first; re-running skips what
     /// is there.
@@ -32,21 +37,16 @@ pub enum OriginAction {
 /// Runs the verb; returns the exit code.
 pub async fn run(args: &OriginArgs) -> u8 {
     match &args.action {
+        OriginAction::Build(a) => build::run(a).await,
         OriginAction::Publish(a) => publish::run(a).await,
         OriginAction::Release(a) => release::run(a).await,
     }
 }
 
-/// A token cancelled by the first Ctrl-C (the run's cleanup then removes
-/// what is half done).
-fn cancel_on_ctrl_c(what: &'static str) -> CancellationToken {
+/// A token the first Ctrl-C cancels (the run's cleanup then removes what
+/// is half done).
+fn cancel_on_ctrl_c() -> CancellationToken {
     let cancel = CancellationToken::new();
-    let on_signal = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("Interrupted: stopping the {what} and removing what is half done");
-            on_signal.cancel();
-        }
-    });
+    crate::build::watch_ctrl_c(cancel.clone(), Leftovers::default());
     cancel
 }

@@ -38,7 +38,7 @@ pub async fn run(args: &PublishArgs) -> u8 {
         channel: args.channel.clone(),
         parallel: args.parallel,
     };
-    let cancel = super::cancel_on_ctrl_c("publish");
+    let cancel = super::cancel_on_ctrl_c();
     match publish(&manta, &repo, &args.from, &options, cancel).await {
         Ok(report) => {
             println!(

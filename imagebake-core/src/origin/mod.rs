@@ -12,11 +12,15 @@
 //! - [`choose_package`]: the first package with memory in `[m, 2m]`.
 //! - `export_portable` (feature `triton`): one image exported into a Manta
 //!   directory and its manifest rewritten there.
+//! - [`build`] (feature `triton`): the whole set built, exported and
+//!   marked (`imagebake origin build`).
 //! - `publish` (feature `triton`): an exported set imported into an IMGAPI
 //!   repository (`imagebake origin publish`).
 //! - `release` (feature `triton`): the latest set of a version added to the
 //!   release channels (`imagebake origin release`).
 
+#[cfg(feature = "triton")]
+mod build;
 #[cfg(feature = "triton")]
 mod export;
 mod images;
@@ -26,7 +30,11 @@ mod publish;
 #[cfg(feature = "triton")]
 mod release;
 mod stamp;
+#[cfg(feature = "triton")]
+mod steps;
 
+#[cfg(feature = "triton")]
+pub use build::{BuildOptions, BuildReport, BuiltImage, FailedImage, OriginBuildError, build};
 #[cfg(feature = "triton")]
 pub use export::{ExportedImage, export_portable, write_set_markers};
 pub use images::{ImagesFile, OriginEntry, OriginRef};
@@ -35,7 +43,7 @@ pub use manifest::{ZERO_OWNER, choose_package, rewrite_manifest};
 pub use publish::{PublishOptions, PublishOutcome, PublishReport, PublishedImage, publish};
 #[cfg(feature = "triton")]
 pub use release::{RELEASE_CHANNELS, ReleaseOptions, ReleasedImage, release};
-pub use stamp::BuildStamp;
+pub use stamp::{BuildStamp, PackageJson};
 
 /// What is wrong with an origin set's inputs.
 #[derive(Debug, thiserror::Error)]
