@@ -8,7 +8,8 @@
 //!   (`<name>-<version>.zfs<ext>` by `files[0].compression`), checked
 //!   before anything is sent (uuid, sha1, size against the Manta object);
 //! - an image whose `origin` is another image of the set is published after
-//!   it; the others in parallel;
+//!   it; the others in parallel; an origin outside the set must already be
+//!   in the repository (checked first);
 //! - per image: already in the repository with the same SHA-1 ⇒ skipped
 //!   (added to the channel when it is only in others); otherwise imported,
 //!   its file streamed from Manta to IMGAPI (never whole in memory; sha1
@@ -156,6 +157,7 @@ pub async fn publish(
     };
     let target = repo.with_channel(&channel).map_err(OriginError::cloud)?;
     let levels = origin_levels(&images)?;
+    check_outside_origins(repo, &images).await?;
     let parallel = options.parallel.max(1);
     let built = Runner::new()
         .run("origin publish", cancel, |cx| async move {
@@ -365,6 +367,37 @@ fn origin_levels(images: &[SetImage]) -> Result<Vec<Vec<usize>>, OriginError> {
         levels.push(level);
     }
     Ok(levels)
+}
+
+/// Each origin outside the set must already be in the repository (any
+/// channel), or its dependents' imports fail (`OriginDoesNotExist`): said
+/// before anything is imported.
+async fn check_outside_origins(
+    repo: &ImgapiClient,
+    images: &[SetImage],
+) -> Result<(), OriginError> {
+    let inside: BTreeSet<Uuid> = images.iter().map(|i| i.uuid).collect();
+    let anywhere = repo.with_all_channels();
+    for image in images {
+        let Some(origin) = image.origin.filter(|o| !inside.contains(o)) else {
+            continue;
+        };
+        match anywhere.get_image(origin).await {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => {
+                return Err(OriginError::invalid(
+                    format!("{}: origin", image.manifest_path),
+                    format!(
+                        "image {origin} is not in {}: import its origin chain there first \
+                         (triton-origin-image's \"Prerequisite Chains\")",
+                        repo.url()
+                    ),
+                ));
+            }
+            Err(e) => return Err(OriginError::cloud(e)),
+        }
+    }
+    Ok(())
 }
 
 fn imgapi(what: String) -> impl FnOnce(triton_client::Error) -> Error {
