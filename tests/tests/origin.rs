@@ -476,3 +476,51 @@ async fn ctrl_c_in_each_phase_leaves_nothing() {
         assert_nothing_left(&sim, at);
     }
 }
+
+/// Over real SSH to the simulated machines (their stand-in `pkgin`): the
+/// pkgsrc packages are installed in the exported image's machine (the kept
+/// cloud image holds them); a package the repository lacks fails the set
+/// in the install step and leaves nothing.
+#[imagebake_testing::needs_root("simulated machines: overlay mounts, chroot, sshd")]
+#[tokio::test]
+async fn over_ssh_the_packages_are_installed_and_a_missing_one_fails_the_set() {
+    let sim = support::triton_ssh_sim().await;
+    let port = sim.ssh_port().expect("machines have SSH");
+    let ssh = json!({"communicator": "ssh", "ssh_port": port, "ssh_timeout": "30s"});
+    let lines = Arc::default();
+    let mut o = options(&sim, &json!([two_images()[0]]), &lines);
+    o.builder = support::merged(o.builder.clone(), ssh.clone());
+    o.keep_cloud_images = true;
+    let report = build(&o, CancellationToken::new())
+        .await
+        .expect("builds over SSH");
+    let id = report.images[0].cloud_image.to_string();
+    for pkg in ["curl-8.6.0", "coreutils-9.4"] {
+        assert!(
+            sim.image_file(&id, &format!("/opt/local/pkg/{pkg}/+COMMENT"))
+                .is_some(),
+            "{pkg} installed in the image"
+        );
+    }
+    let inv = sim.inventory();
+    assert!(inv.machines.is_empty(), "{:?}", inv.machines);
+
+    let sim = support::triton_ssh_sim().await;
+    let port = sim.ssh_port().expect("machines have SSH");
+    let mut images = two_images();
+    images[1]["pkgsrc"] = json!(["no-such-package-1.0"]);
+    let mut o = options(&sim, &images, &Arc::default());
+    o.builder = support::merged(
+        o.builder.clone(),
+        json!({"communicator": "ssh", "ssh_port": port, "ssh_timeout": "30s"}),
+    );
+    let e = build(&o, CancellationToken::new())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("shell") && e.contains("not available in the repository"),
+        "{e}"
+    );
+    assert_nothing_left(&sim, "missing package");
+}

@@ -1,11 +1,11 @@
 //! `imagebake origin build`: the set of `images.json` built on Triton and
 //! exported to Manta (`imagebake_core::origin::build`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 use imagebake_core::bake::Leftovers;
-use imagebake_core::origin::{self, BuildOptions, BuildStamp, ImagesFile, PackageJson};
+use imagebake_core::origin::{self, BuildOptions, VersionSource};
 use imagebake_core::triton_client::manta::{MantaClient, MantaConfig};
 use imagebake_core::{CancellationToken, chain};
 
@@ -79,14 +79,6 @@ pub async fn run(args: &OriginBuildArgs) -> u8 {
 /// file, the Triton credentials (as `imagebake spec build` reads them) and
 /// the Manta ones (node-manta's MANTA_* variables).
 async fn options(args: &OriginBuildArgs) -> Result<BuildOptions, String> {
-    let images = ImagesFile::read(&args.images).map_err(|e| e.to_string())?;
-    let repo = match args.images.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => Path::new(".").to_owned(),
-    };
-    let stamp = BuildStamp::from_git(&repo, args.branch.as_deref())
-        .await
-        .map_err(|e| e.to_string())?;
     let mut block = crate::spec::set_block("triton", &args.set)?;
     crate::spec::triton_credentials(&mut block)?;
     if let Some(o) = block.as_object_mut() {
@@ -95,15 +87,15 @@ async fn options(args: &OriginBuildArgs) -> Result<BuildOptions, String> {
     let manta = MantaConfig::from_env()
         .and_then(MantaClient::new)
         .map_err(|e| format!("Manta: {}", chain(&e)))?;
-    let mut opts = BuildOptions::new(images, stamp, block, manta);
-    if let Some(p) = &args.package_json {
-        let pkg = PackageJson::read(p).map_err(|e| e.to_string())?;
-        opts.version = pkg.version;
-        opts.homepage = pkg.homepage;
-    }
-    if let Some(v) = &args.version {
-        opts.version = v.clone();
-    }
+    let version = match (&args.version, &args.package_json) {
+        (Some(v), _) => VersionSource::Given(v.clone()),
+        (None, Some(p)) => VersionSource::PackageJson(p.clone()),
+        (None, None) => VersionSource::Stamp,
+    };
+    let mut opts =
+        BuildOptions::from_files(&args.images, version, args.branch.as_deref(), block, manta)
+            .await
+            .map_err(|e| e.to_string())?;
     opts.export_dir = args.export_dir.clone();
     opts.parallel_builds = args.parallel_builds;
     opts.keep_cloud_images = args.keep_cloud_images;

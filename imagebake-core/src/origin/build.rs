@@ -3,6 +3,7 @@
 //! nothing left behind after a failure or Ctrl-C.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value, json};
@@ -13,7 +14,7 @@ use triton_client::types::ImageId;
 use super::steps::{
     CheckOrigin, ChoosePackage, DeleteCloudImage, ExportDir, ExportImage, SetMarkers,
 };
-use super::{BuildStamp, ExportedImage, ImagesFile, OriginEntry, OriginError};
+use super::{BuildStamp, ExportedImage, ImagesFile, OriginEntry, OriginError, PackageJson};
 use crate::bake::{Level, ProgressSink, Ui, UiMode, describe};
 use crate::builders::Builder;
 use crate::builders::packer::TemplateVars;
@@ -89,6 +90,50 @@ impl BuildOptions {
             progress: Arc::new(|line: &str| println!("{line}")),
             ui: UiMode::default(),
         }
+    }
+}
+
+/// Where the version comes from (after `images.json`): given, from a
+/// `package.json`, or the build stamp's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum VersionSource {
+    /// `<branch>-<timestamp>-g<sha>` ([`BuildStamp::version`]).
+    #[default]
+    Stamp,
+    /// This version (`--version`).
+    Given(String),
+    /// `version` (and `homepage`) of this `package.json`.
+    PackageJson(PathBuf),
+}
+
+impl BuildOptions {
+    /// Options from triton-origin-image's files: `images` read and checked,
+    /// the build stamp from the git work tree holding it (`branch` when
+    /// given; needed on a detached HEAD), the version from `version`.
+    pub async fn from_files(
+        images: &Path,
+        version: VersionSource,
+        branch: Option<&str>,
+        builder: Value,
+        manta: MantaClient,
+    ) -> Result<BuildOptions, OriginError> {
+        let set = ImagesFile::read(images)?;
+        let repo = match images.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let stamp = BuildStamp::from_git(&repo, branch).await?;
+        let mut opts = BuildOptions::new(set, stamp, builder, manta);
+        match version {
+            VersionSource::Stamp => {}
+            VersionSource::Given(v) => opts.version = v,
+            VersionSource::PackageJson(p) => {
+                let pkg = PackageJson::read(&p)?;
+                opts.version = pkg.version;
+                opts.homepage = pkg.homepage;
+            }
+        }
+        Ok(opts)
     }
 }
 

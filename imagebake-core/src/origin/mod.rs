@@ -34,7 +34,9 @@ mod stamp;
 mod steps;
 
 #[cfg(feature = "triton")]
-pub use build::{BuildOptions, BuildReport, BuiltImage, FailedImage, OriginBuildError, build};
+pub use build::{
+    BuildOptions, BuildReport, BuiltImage, FailedImage, OriginBuildError, VersionSource, build,
+};
 #[cfg(feature = "triton")]
 pub use export::{ExportedImage, export_portable, write_set_markers};
 pub use images::{ImagesFile, OriginEntry, OriginRef};
