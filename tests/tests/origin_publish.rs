@@ -5,7 +5,8 @@
 
 use imagebake_core::CancellationToken;
 use imagebake_core::origin::{
-    PublishOptions, PublishOutcome, ReleaseOptions, ZERO_OWNER, publish, release,
+    OriginError, PublishOptions, PublishOutcome, PublishReport, ReleaseOptions, ZERO_OWNER,
+    publish, release,
 };
 use imagebake_sim::Fault;
 use imagebake_sim::triton::{TritonSim, TritonSimOptions};
@@ -18,6 +19,20 @@ struct Fixture {
     sim: TritonSim,
     manta: MantaClient,
     repo: ImgapiClient,
+}
+
+impl Fixture {
+    /// Publishes `dir` with the default options.
+    async fn publish(&self, dir: &str) -> Result<PublishReport, OriginError> {
+        publish(
+            &self.manta,
+            &self.repo,
+            dir,
+            &PublishOptions::default(),
+            CancellationToken::new(),
+        )
+        .await
+    }
 }
 
 async fn fixture() -> Fixture {
@@ -160,15 +175,7 @@ async fn a_set_is_published_to_dev_origins_first_and_a_rerun_skips_it() {
     let dir = "~~/public/builds/triton-origin-image/master-20261206T000000Z";
     write_set(&f, dir, "master", VERSION, &[&base, &child]).await;
 
-    let report = publish(
-        &f.manta,
-        &f.repo,
-        dir,
-        &PublishOptions::default(),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("published");
+    let report = f.publish(dir).await.expect("published");
     assert_eq!(report.channel, "dev", "master publishes to dev");
     let names: Vec<&str> = report.images.iter().map(|i| i.name.as_str()).collect();
     assert_eq!(names, [base.name, child.name], "the origin first");
@@ -206,15 +213,10 @@ async fn a_set_is_published_to_dev_origins_first_and_a_rerun_skips_it() {
 
     // Again, through the `master-latest` pointer: nothing imported twice.
     let before = f.sim.imgapi().request_count();
-    let again = publish(
-        &f.manta,
-        &f.repo,
-        "~~/public/builds/triton-origin-image/master-latest",
-        &PublishOptions::default(),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("re-run");
+    let again = f
+        .publish("~~/public/builds/triton-origin-image/master-latest")
+        .await
+        .expect("re-run");
     assert_eq!(again.dir, f.manta.resolve(dir).unwrap());
     assert!(
         again
@@ -259,15 +261,7 @@ async fn a_feature_branch_goes_to_experimental() {
     let img = Img::new("triton-origin-multiarch-15.4.1", None);
     let dir = "~~/stor/builds/feature-20261206T000000Z";
     write_set(&f, dir, "feature", "1.0.0", &[&img]).await;
-    let report = publish(
-        &f.manta,
-        &f.repo,
-        dir,
-        &PublishOptions::default(),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("published");
+    let report = f.publish(dir).await.expect("published");
     assert_eq!(report.channel, "experimental");
     assert_eq!(f.sim.imgapi().images_in("experimental").len(), 1);
     assert!(f.sim.imgapi().images_in("dev").is_empty());
@@ -282,15 +276,7 @@ async fn an_imgapi_failure_leaves_no_half_imported_image_and_a_rerun_completes()
     // activation fails.
     let first = "~~/stor/builds/one";
     write_set(&f, first, "master", VERSION, &[&base]).await;
-    publish(
-        &f.manta,
-        &f.repo,
-        first,
-        &PublishOptions::default(),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("base");
+    f.publish(first).await.expect("base");
     let dir = "~~/stor/builds/both";
     write_set(&f, dir, "master", VERSION, &[&base, &child]).await;
     // Activation is an action: a 500 is not retried.
@@ -298,15 +284,7 @@ async fn an_imgapi_failure_leaves_no_half_imported_image_and_a_rerun_completes()
         .imgapi()
         .faults()
         .inject("ActivateImage", Fault::Status(500), 1);
-    let e = publish(
-        &f.manta,
-        &f.repo,
-        dir,
-        &PublishOptions::default(),
-        CancellationToken::new(),
-    )
-    .await
-    .expect_err("activation fails");
+    let e = f.publish(dir).await.expect_err("activation fails");
     let text = imagebake_core::chain(&e).to_string();
     assert!(text.contains("activating triton-origin-child@"), "{text}");
     assert!(text.contains("500"), "{text}");
@@ -321,15 +299,7 @@ async fn an_imgapi_failure_leaves_no_half_imported_image_and_a_rerun_completes()
         .imgapi()
         .faults()
         .inject("AddImageFile", Fault::Status(400), 1);
-    let e = publish(
-        &f.manta,
-        &f.repo,
-        dir,
-        &PublishOptions::default(),
-        CancellationToken::new(),
-    )
-    .await
-    .expect_err("upload fails");
+    let e = f.publish(dir).await.expect_err("upload fails");
     assert!(
         imagebake_core::chain(&e)
             .to_string()
@@ -339,15 +309,7 @@ async fn an_imgapi_failure_leaves_no_half_imported_image_and_a_rerun_completes()
     no_half_imported(&f.sim);
     assert_eq!(f.sim.imgapi().images().len(), 1);
 
-    let report = publish(
-        &f.manta,
-        &f.repo,
-        dir,
-        &PublishOptions::default(),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("re-run completes");
+    let report = f.publish(dir).await.expect("re-run completes");
     let outcomes: Vec<_> = report.images.iter().map(|i| i.outcome).collect();
     assert_eq!(
         outcomes,
@@ -365,21 +327,8 @@ async fn a_broken_set_is_refused_before_anything_is_imported() {
     let dir = "~~/stor/builds/broken";
     write_set(&f, dir, "master", VERSION, &[&img]).await;
     let login = f.sim.account();
-    let run = |dir: String| {
-        let (manta, repo) = (f.manta.clone(), f.repo.clone());
-        async move {
-            publish(
-                &manta,
-                &repo,
-                &dir,
-                &PublishOptions::default(),
-                CancellationToken::new(),
-            )
-            .await
-            .expect_err("refused")
-            .to_string()
-        }
-    };
+    let f = &f;
+    let run = |dir: String| async move { f.publish(&dir).await.expect_err("refused").to_string() };
     // A file whose size is not the manifest's.
     let file = format!("{dir}/triton-origin-broken-{VERSION}.zfs.gz");
     f.manta
@@ -433,15 +382,7 @@ async fn release_adds_the_latest_set_of_a_version_to_the_release_channels() {
     let child = Img::new("triton-origin-child", Some(base.uuid));
     let dir = "~~/stor/builds/set";
     write_set(&f, dir, "master", VERSION, &[&base, &child]).await;
-    publish(
-        &f.manta,
-        &f.repo,
-        dir,
-        &PublishOptions::default(),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("published");
+    f.publish(dir).await.expect("published");
 
     let done = release(&f.repo, &ReleaseOptions::new(VERSION))
         .await

@@ -6,7 +6,8 @@
 
 use std::collections::BTreeSet;
 
-use futures::{StreamExt as _, TryStreamExt as _};
+use futures::FutureExt as _;
+use futures::future::BoxFuture;
 use serde::Serialize;
 use triton_client::imgapi::{Image, ImgapiClient, ListImagesQuery};
 use uuid::Uuid;
@@ -102,11 +103,13 @@ pub async fn release(
     let mut out = Vec::new();
     for level in levels(&set) {
         for channel in &options.to {
-            let added: Vec<ReleasedImage> =
-                futures::stream::iter(level.iter().map(|image| add_to(&from, image, channel)))
-                    .buffered(4)
-                    .try_collect()
-                    .await?;
+            // Boxed so the futures are `Send` for every lifetime (callers
+            // spawn this).
+            let adds: Vec<BoxFuture<'_, Result<ReleasedImage, OriginError>>> = level
+                .iter()
+                .map(|image| add_to(&from, image, channel).boxed())
+                .collect();
+            let added = futures::future::try_join_all(adds).await?;
             out.extend(added);
         }
     }
