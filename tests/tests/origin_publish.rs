@@ -361,7 +361,7 @@ async fn a_broken_set_is_refused_before_anything_is_imported() {
     assert!(e.contains("files[0].sha1"), "{e}");
     // An origin outside the set that the repository does not have.
     let orphan = Img::new("triton-origin-orphan", Some(uuid::Uuid::new_v4()));
-    write_set(&f, "~~/stor/builds/orphan", "master", VERSION, &[&orphan]).await;
+    write_set(f, "~~/stor/builds/orphan", "master", VERSION, &[&orphan]).await;
     let e = run("~~/stor/builds/orphan".to_owned()).await;
     assert!(
         e.contains(": origin") && e.contains(&orphan.origin.unwrap().to_string()),
