@@ -47,23 +47,7 @@ fn work_tree(sim: &TritonSim, second_version: &str) -> tempfile::TempDir {
         r#"{"name": "triton-origin-image", "version": "1.0.1", "homepage": "https://example.invalid/toi"}"#,
     )
     .unwrap();
-    let git = |args: &[&str]| {
-        let ok = Command::new("git")
-            .arg("-C")
-            .arg(&repo)
-            .args(args)
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "git {args:?}");
-    };
-    git(&["init", "-q", "-b", "master"]);
-    git(&["add", "."]);
-    git(&["commit", "-q", "-m", "set"]);
+    imagebake_testing::git_commit_all(&repo, "master");
     let ssh = d.path().join("home/.ssh");
     fs::create_dir_all(&ssh).unwrap();
     fs::copy(sim.private_key_path(), ssh.join("id_sim")).unwrap();
@@ -97,13 +81,8 @@ fn command(sim: &TritonSim, tree: &Path, args: &[&str]) -> Command {
 }
 
 fn builds_entries(sim: &TritonSim) -> Vec<String> {
-    let builds = format!("/{}/public/builds", sim.account());
     sim.manta()
-        .inventory()
-        .into_iter()
-        .map(|e| e.path)
-        .filter(|p| p.starts_with(&builds))
-        .collect()
+        .paths_under(&format!("/{}/public/builds", sim.account()))
 }
 
 fn assert_nothing_left(sim: &TritonSim, case: &str) {

@@ -38,15 +38,7 @@ async fn an_exported_image_lands_in_manta_with_a_portable_manifest() {
             .unwrap(),
     )
     .unwrap();
-    let manta = MantaClient::new(
-        MantaConfig::builder()
-            .url(sim.manta().url())
-            .user(sim.account())
-            .key_file(sim.private_key_path())
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
+    let manta = manta_of(&sim);
     let origin = cloud
         .list_images(&ListImages::new())
         .await
@@ -219,15 +211,14 @@ fn assert_nothing_left(sim: &TritonSim, case: &str) {
         "{case}: images {:?}",
         inv.custom_images()
     );
-    let builds = format!("/{}/public/builds", sim.account());
-    let left: Vec<String> = sim
-        .manta()
-        .inventory()
-        .into_iter()
-        .map(|e| e.path)
-        .filter(|p| p.starts_with(&builds))
-        .collect();
+    let left = builds_entries(sim);
     assert!(left.is_empty(), "{case}: Manta entries left: {left:?}");
+}
+
+/// The Manta paths below `/LOGIN/public/builds`.
+fn builds_entries(sim: &TritonSim) -> Vec<String> {
+    sim.manta()
+        .paths_under(&format!("/{}/public/builds", sim.account()))
 }
 
 fn sha1_hex(bytes: &[u8]) -> String {
@@ -439,15 +430,8 @@ async fn an_export_error_fails_the_set_and_leaves_nothing() {
     o.export_dir = Some(dir.clone());
     let e = build(&o, CancellationToken::new()).await.unwrap_err();
     assert!(e.to_string().contains("write set markers"), "{e}");
-    let left: Vec<String> = sim
-        .manta()
-        .inventory()
-        .into_iter()
-        .map(|e| e.path)
-        .filter(|p| p.starts_with(&builds))
-        .collect();
     assert_eq!(
-        left,
+        builds_entries(&sim),
         [
             builds.clone(),
             format!("{builds}/given"),

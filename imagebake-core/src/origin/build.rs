@@ -419,13 +419,15 @@ fn builder(
 }
 
 /// triton-origin-image's install: `pkgin -f -y update`, then the pinned
-/// packages.
+/// packages (pkgsrc's directories first in `PATH`: a non-interactive SSH
+/// command's `PATH` may lack them).
 fn install_commands(pkgsrc: &[String]) -> Vec<String> {
     if pkgsrc.is_empty() {
         return Vec::new();
     }
     let pkgs: Vec<String> = pkgsrc.iter().map(|p| crate::shell_quote(p)).collect();
     vec![
+        "export PATH=/opt/local/sbin:/opt/local/bin:$PATH".to_owned(),
         "pkgin -f -y update".to_owned(),
         format!("pkgin -y in {}", pkgs.join(" ")),
     ]

@@ -211,24 +211,8 @@ mod tests {
     #[tokio::test]
     async fn a_git_tree_gives_branch_sha_and_dirtiness() {
         let dir = tempfile::tempdir().unwrap();
-        let git = |args: &[&str]| {
-            let ok = std::process::Command::new("git")
-                .arg("-C")
-                .arg(dir.path())
-                .args(args)
-                .env("GIT_AUTHOR_NAME", "t")
-                .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
-                .env("GIT_COMMITTER_NAME", "t")
-                .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
-                .status()
-                .unwrap()
-                .success();
-            assert!(ok, "git {args:?}");
-        };
-        git(&["init", "-q", "-b", "feature/x"]);
         std::fs::write(dir.path().join("f"), "1").unwrap();
-        git(&["add", "f"]);
-        git(&["commit", "-q", "-m", "one"]);
+        imagebake_testing::git_commit_all(dir.path(), "feature/x");
         let s = BuildStamp::from_git(dir.path(), None).await.unwrap();
         assert_eq!(s.branch, "feature");
         assert_eq!(s.git.len(), 40);
