@@ -242,6 +242,9 @@ const FLAGS: &[&str] = &[
     "crashed",
     "template",
     "prune",
+    "from",
+    "channel",
+    "to",
     "help",
     "version",
 ];

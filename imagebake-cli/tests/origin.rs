@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use imagebake_core::triton_client::imgapi::{ImgapiClient, ImgapiConfig};
 use imagebake_sim::triton::{TritonDelays, TritonSim, TritonSimOptions};
 use serde_json::json;
 
@@ -243,12 +244,67 @@ async fn sigint_mid_build_cleans_up_and_exits_130() {
     assert_nothing_left(&sim, "SIGINT");
 }
 
-#[test]
-fn publish_and_release_are_not_there_yet() {
-    let o = Command::new(BIN)
-        .args(["origin", "publish", "--from", "/x/stor/set"])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("not yet implemented"));
+#[tokio::test]
+async fn build_publish_and_release_a_set_with_the_three_commands() {
+    let sim = sim(5).await;
+    let tree = work_tree(&sim, "22.4.0");
+    let c = command(&sim, tree.path(), &["--package-json", "package.json"]);
+    let (code, out, err) = output(c).await;
+    assert_eq!(code, Some(0), "{out}{err}");
+    // The origins' chain is a prerequisite of the repository
+    // (triton-origin-image's "Prerequisite Chains"): imported by hand.
+    let repo = ImgapiClient::new(
+        ImgapiConfig::builder()
+            .url(sim.imgapi().url())
+            .user(sim.imgapi().user())
+            .key_file(sim.imgapi().key_path().unwrap())
+            .build()
+            .unwrap(),
+    )
+    .unwrap()
+    .with_channel("dev")
+    .unwrap();
+    let file = tree.path().join("origin.zfs.gz");
+    fs::write(&file, b"an origin image").unwrap();
+    for (uuid, version) in [(BASE_64_LTS_23, "23.4.0"), (BASE_64_LTS_22, "22.4.0")] {
+        let m = json!({"v": 2, "uuid": uuid, "name": "base-64-lts", "version": version,
+                       "type": "zone-dataset", "os": "smartos"});
+        repo.publish(&m, &file, Some("gzip")).await.unwrap();
+    }
+    let imgadm = |args: &[&str]| {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .env("HOME", tree.path().join("home"))
+            .env("MANTA_URL", sim.manta().url())
+            .env("MANTA_USER", sim.account())
+            .env("MANTA_KEY_ID", sim.key_id())
+            .env("UPDATES_IMGADM_URL", sim.imgapi().url())
+            .env("UPDATES_IMGADM_USER", sim.imgapi().user())
+            .env("UPDATES_IMGADM_IDENTITY", sim.imgapi().key_path().unwrap())
+            .env_remove("UPDATES_IMGADM_CHANNEL")
+            .env_remove("UPDATES_IMGADM_INSECURE")
+            .env_remove("MANTA_SUBUSER")
+            .env_remove("SSH_AUTH_SOCK");
+        c
+    };
+    let latest = "~~/public/builds/triton-origin-image/master-latest";
+    let (code, out, err) = output(imgadm(&["origin", "publish", "--from", latest])).await;
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(out.matches(": published").count(), 2, "{out}");
+    let (code, out, err) = output(imgadm(&["origin", "release", "--version", "1.0.1"])).await;
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(out.matches(": added").count(), 6, "{out}");
+    for channel in ["dev", "staging", "release", "support"] {
+        let names: Vec<String> = sim
+            .imgapi()
+            .images_in(channel)
+            .into_iter()
+            .filter(|i| i.version == "1.0.1")
+            .map(|i| i.name)
+            .collect();
+        assert_eq!(names.len(), 2, "{channel}: {names:?}");
+        assert!(names.iter().all(|n| n.starts_with("triton-origin-x86_64-")));
+    }
+    let inv = sim.inventory();
+    assert!(inv.machines.is_empty() && inv.custom_images().is_empty());
 }

@@ -16,6 +16,9 @@
 //!   an Oxide project.
 //! - `origin` — `origin_build(images, ...)`, an origin image set built
 //!   and exported to Manta.
+//! - `origin_publish` — `origin_publish(manta_dir, ...)` and
+//!   `origin_release(version, ...)`, the set imported into an IMGAPI
+//!   repository and released.
 //! - [`clients`] — the clouds' read operations.
 //! - `image_spec` — the `image-spec` provisioner of a checked spec folder.
 //! - [`journal`] — `builds()` and `cleanup()`: the build journals.
@@ -29,6 +32,7 @@ pub mod errors;
 pub mod journal;
 pub mod observer;
 mod origin;
+mod origin_publish;
 mod oxide_import;
 mod runtime;
 #[cfg(feature = "sim")]
@@ -115,6 +119,10 @@ mod _imagebake {
     use super::observer::PyEvent;
     #[pymodule_export]
     use super::origin::origin_build;
+    #[pymodule_export]
+    use super::origin_publish::origin_publish;
+    #[pymodule_export]
+    use super::origin_publish::origin_release;
     #[pymodule_export]
     use super::oxide_import::oxide_import;
     #[cfg(feature = "sim")]

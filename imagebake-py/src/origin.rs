@@ -73,7 +73,7 @@ pub(crate) fn origin_build(
 }
 
 /// The Manta client: the given values, else node-manta's variables.
-fn manta_client(
+pub(crate) fn manta_client(
     url: Option<String>,
     user: Option<String>,
     key: Option<PathBuf>,

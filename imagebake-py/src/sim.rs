@@ -231,6 +231,49 @@ impl PyTritonSim {
         self.sim.with(|s| s.manta().url())
     }
 
+    /// The URL of its IMGAPI repository (channels; its own user and key).
+    #[getter]
+    fn imgapi_url(&self) -> PyResult<String> {
+        self.sim.with(|s| s.imgapi().url())
+    }
+
+    /// The IMGAPI repository's user.
+    #[getter]
+    fn imgapi_user(&self) -> PyResult<String> {
+        self.sim.with(|s| s.imgapi().user().to_owned())
+    }
+
+    /// The IMGAPI user's RSA private key file.
+    #[getter]
+    fn imgapi_key_path(&self) -> PyResult<String> {
+        self.sim
+            .with(|s| s.imgapi().key_path().map(|p| p.display().to_string()))?
+            .map_err(|e| Failure::Sim(e).into())
+    }
+
+    /// The IMGAPI repository's images (in `channel` when given): `[{"uuid",
+    /// "name", "version", "state", "channels", "sha1", "size", "origin"}]`.
+    #[pyo3(signature = (channel=None))]
+    fn imgapi_images(&self, py: Python<'_>, channel: Option<&str>) -> PyResult<Py<PyAny>> {
+        let v = self.sim.with(|s| {
+            let images = match channel {
+                Some(c) => s.imgapi().images_in(c),
+                None => s.imgapi().images(),
+            };
+            json!(
+                images
+                    .iter()
+                    .map(|i| json!({
+                        "uuid": i.uuid, "name": i.name, "version": i.version, "state": i.state,
+                        "channels": i.channels, "sha1": i.file.as_ref().map(|f| &f.0),
+                        "size": i.file.as_ref().map(|f| f.1), "origin": i.origin,
+                    }))
+                    .collect::<Vec<_>>()
+            )
+        })?;
+        crate::convert::json_to_py(py, &v)
+    }
+
     /// Every Manta directory and object path, sorted.
     fn manta_paths(&self) -> PyResult<Vec<String>> {
         self.sim

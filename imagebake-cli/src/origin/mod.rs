@@ -2,10 +2,16 @@
 //! triton-origin-image makes them (`imagebake_core::origin`).
 
 mod build;
+mod publish;
+mod release;
 
 use clap::{Args, Subcommand};
+use imagebake_core::CancellationToken;
+use imagebake_core::bake::Leftovers;
 
 pub use build::OriginBuildArgs;
+pub use publish::PublishArgs;
+pub use release::ReleaseArgs;
 
 /// `imagebake origin`.
 #[derive(Debug, Args)]
@@ -20,28 +26,27 @@ pub struct OriginArgs {
 pub enum OriginAction {
     /// Builds the images of images.json on Triton and exports them to Manta.
     Build(OriginBuildArgs),
-    /// Publishes an exported set to an IMGAPI repository (not yet
-    /// implemented).
-    Publish(PlaceholderArgs),
-    /// Adds a published set to more channels (not yet implemented).
-    Release(PlaceholderArgs),
-}
-
-/// Placeholder of `publish` and `release` until they land.
-#[derive(Debug, Args)]
-pub struct PlaceholderArgs {
-    /// Ignored.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub rest: Vec<String>,
+    /// Imports an exported set (a Manta directory) into an IMGAPI
+    /// repository (UPDATES_IMGADM_*), origins first; re-running skips what
+    /// is there.
+    Publish(PublishArgs),
+    /// Adds the latest set of a version to the release channels.
+    Release(ReleaseArgs),
 }
 
 /// Runs the verb; returns the exit code.
 pub async fn run(args: &OriginArgs) -> u8 {
     match &args.action {
         OriginAction::Build(a) => build::run(a).await,
-        OriginAction::Publish(_) | OriginAction::Release(_) => {
-            eprintln!("Error: imagebake origin publish|release: not yet implemented");
-            1
-        }
+        OriginAction::Publish(a) => publish::run(a).await,
+        OriginAction::Release(a) => release::run(a).await,
     }
+}
+
+/// A token the first Ctrl-C cancels (the run's cleanup then removes what
+/// is half done).
+fn cancel_on_ctrl_c() -> CancellationToken {
+    let cancel = CancellationToken::new();
+    crate::build::watch_ctrl_c(cancel.clone(), Leftovers::default());
+    cancel
 }

@@ -12,9 +12,12 @@
 //! - [`choose_package`]: the first package with memory in `[m, 2m]`.
 //! - `export_portable` (feature `triton`): one image exported into a Manta
 //!   directory and its manifest rewritten there.
-//!
 //! - [`build`] (feature `triton`): the whole set built, exported and
 //!   marked (`imagebake origin build`).
+//! - `publish` (feature `triton`): an exported set imported into an IMGAPI
+//!   repository (`imagebake origin publish`).
+//! - `release` (feature `triton`): the latest set of a version added to the
+//!   release channels (`imagebake origin release`).
 
 #[cfg(feature = "triton")]
 mod build;
@@ -22,6 +25,10 @@ mod build;
 mod export;
 mod images;
 mod manifest;
+#[cfg(feature = "triton")]
+mod publish;
+#[cfg(feature = "triton")]
+mod release;
 mod stamp;
 #[cfg(feature = "triton")]
 mod steps;
@@ -34,6 +41,10 @@ pub use build::{
 pub use export::{ExportedImage, export_portable, write_set_markers};
 pub use images::{ImagesFile, OriginEntry, OriginRef};
 pub use manifest::{ZERO_OWNER, choose_package, rewrite_manifest};
+#[cfg(feature = "triton")]
+pub use publish::{PublishOptions, PublishOutcome, PublishReport, PublishedImage, publish};
+#[cfg(feature = "triton")]
+pub use release::{RELEASE_CHANNELS, ReleaseOptions, ReleasedImage, release};
 pub use stamp::{BuildStamp, PackageJson};
 
 /// What is wrong with an origin set's inputs.
@@ -53,6 +64,10 @@ pub enum OriginError {
     #[cfg(feature = "triton")]
     #[error(transparent)]
     Cloud(Box<triton_client::Error>),
+    /// A run of the step engine (publishing) failed; its cleanup report
+    /// names anything left behind.
+    #[error(transparent)]
+    Run(Box<crate::engine::BuildError>),
     /// A file or value is not what it must be.
     #[error("{at}: {reason}")]
     Invalid {

@@ -35,6 +35,10 @@ the same name).
 images.json) on Triton and exports it to Manta, as ``imagebake origin
 build`` does; it returns the export directory, the ``<branch>-latest``
 object and each image's Manta paths and manifest.
+``imagebake.origin_publish(export_dir)`` imports that set into an IMGAPI
+repository (UPDATES_IMGADM_* or ``imgapi_*`` keys), origins first, skipping
+what is there; ``imagebake.origin_release(version)`` adds the latest set of
+that version to the staging, release and support channels.
 
 ``run()`` blocks without holding the GIL; ``await build.run_async()`` is the
 asyncio variant. Errors are ``ImagebakeError`` subclasses. On Ctrl-C,
@@ -73,6 +77,8 @@ from ._imagebake import (
     local_chroot,
     osc_chroot,
     origin_build,
+    origin_publish,
+    origin_release,
     oxide,
     oxide_import,
     triton,
@@ -115,6 +121,8 @@ __all__ = [
     "image_spec",
     "local_chroot",
     "origin_build",
+    "origin_publish",
+    "origin_release",
     "osc_chroot",
     "oxide",
     "oxide_import",

@@ -36,6 +36,8 @@ __all__ = [
     "osc_chroot",
     "oxide",
     "origin_build",
+    "origin_publish",
+    "origin_release",
     "oxide_import",
     "triton",
     "__version__",
@@ -204,6 +206,27 @@ def origin_build(
     manta_key_path: str | PathLike[str] | None = None,
     **builder: _JsonValue | PathLike[str],
 ) -> dict[str, _JsonValue]: ...
+def origin_publish(
+    manta_dir: str,
+    *,
+    channel: str | None = None,
+    parallel: int = 4,
+    manta_url: str | None = None,
+    manta_user: str | None = None,
+    manta_key_path: str | PathLike[str] | None = None,
+    imgapi_url: str | None = None,
+    imgapi_user: str | None = None,
+    imgapi_key_path: str | PathLike[str] | None = None,
+) -> dict[str, _JsonValue]: ...
+def origin_release(
+    version: str,
+    *,
+    from_channel: str | None = None,
+    to: list[str] | None = None,
+    imgapi_url: str | None = None,
+    imgapi_user: str | None = None,
+    imgapi_key_path: str | PathLike[str] | None = None,
+) -> list[dict[str, _JsonValue]]: ...
 
 # ---------------------------------------------------------------- simulators
 
@@ -241,6 +264,13 @@ class TritonSim:
     @property
     def manta_url(self) -> str: ...
     def manta_paths(self) -> list[str]: ...
+    @property
+    def imgapi_url(self) -> str: ...
+    @property
+    def imgapi_user(self) -> str: ...
+    @property
+    def imgapi_key_path(self) -> str: ...
+    def imgapi_images(self, channel: str | None = None) -> list[dict[str, _JsonValue]]: ...
     def manta_read(self, path: str) -> bytes | None: ...
     def image_file(self, image_id: str, path: str) -> bytes | None: ...
     def close(self) -> None: ...

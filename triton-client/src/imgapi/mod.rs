@@ -6,7 +6,9 @@
 //!   [`ImgapiClient::list_images`] (paged with `limit`/`marker`),
 //!   [`ImgapiClient::list_latest`], [`ImgapiClient::get_image`].
 //! - Publishing: [`ImgapiClient::import_image`] (a manifest),
-//!   [`ImgapiClient::add_image_file`] (sha1, size and compression checked),
+//!   [`ImgapiClient::add_image_file`] (sha1, size and compression checked;
+//!   [`ImgapiClient::add_image_file_stream`] from a stream such as a Manta
+//!   object),
 //!   [`ImgapiClient::activate_image`], [`ImgapiClient::enable_image`] /
 //!   [`ImgapiClient::disable_image`], [`ImgapiClient::channel_add_image`],
 //!   [`ImgapiClient::delete_image`].
@@ -35,6 +37,7 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use futures::{Stream, TryStreamExt as _};
 use imagebake_http::{Idempotency, Page, RetryPolicy, paginate, retry_request};
 use reqwest::Method;
@@ -50,6 +53,7 @@ pub use config::{DEFAULT_UPDATES_URL, ImgapiConfig, ImgapiConfigBuilder};
 use crate::auth::{Algorithm, authorization_for};
 use crate::client::Reply;
 use crate::error::{Error, Result, Service};
+use crate::manta::ByteStream;
 use crate::service::{Signed, date_now, file_body, hash_file, reply, success, transport};
 
 const SERVICE: Service = Service::Imgapi;
@@ -216,8 +220,13 @@ struct Req<'a> {
     query: Vec<(String, String)>,
     json: Option<Value>,
     file: Option<(&'a Path, u64)>,
+    stream: Option<(&'a OpenBody<'a>, u64)>,
     idempotency: Idempotency,
 }
+
+/// Opens an upload body afresh for each attempt (see
+/// [`ImgapiClient::add_image_file_stream`]).
+type OpenBody<'a> = dyn Fn() -> BoxFuture<'static, Result<ByteStream>> + Send + Sync + 'a;
 
 impl<'a> Req<'a> {
     fn new(op: &'static str, method: Method, segments: &[&str]) -> Self {
@@ -228,6 +237,7 @@ impl<'a> Req<'a> {
             query: Vec::new(),
             json: None,
             file: None,
+            stream: None,
             idempotency: Idempotency::Idempotent,
         }
     }
@@ -277,6 +287,15 @@ impl ImgapiClient {
             inner: Arc::clone(&self.inner),
             channel: Some(channel.to_owned()),
         })
+    }
+
+    /// The same repository, naming every channel (`channel=*`): for reads
+    /// (GetImage, ListImages) of an image wherever it is.
+    pub fn with_all_channels(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            channel: Some("*".to_owned()),
+        }
     }
 
     /// The channel requests name (`None`: the server's default).
@@ -351,6 +370,11 @@ impl ImgapiClient {
                 .header(CONTENT_TYPE, "application/octet-stream")
                 .header(CONTENT_LENGTH, size)
                 .body(file_body(req.op, path).await?);
+        } else if let Some((open, size)) = req.stream {
+            rb = rb
+                .header(CONTENT_TYPE, "application/octet-stream")
+                .header(CONTENT_LENGTH, size)
+                .body(reqwest::Body::wrap_stream(open().await?));
         }
         tracing::debug!(operation = req.op, method = %req.method, "imgapi request");
         let resp = rb.send().await.map_err(transport(req.op))?;
@@ -510,19 +534,42 @@ impl ImgapiClient {
             .query("sha1", sha1.clone());
         req.file = Some((file, size));
         let image = self.image_call(req).await?;
-        match image.files.first() {
-            Some(f) if f.sha1 == sha1 && f.size == size => Ok(image),
-            other => Err(Error::Integrity {
-                operation: OP,
+        file_answered(OP, uuid, &sha1, size, image)
+    }
+
+    /// AddImageFile from a stream (a Manta object, say) that is never held
+    /// in memory whole: `open` gives the body from its start and is called
+    /// again for each attempt; `sha1` (hex) and `size` are announced (the
+    /// repository refuses a body that differs) and the answer must report
+    /// them.
+    pub async fn add_image_file_stream<F>(
+        &self,
+        uuid: Uuid,
+        compression: &str,
+        sha1: &str,
+        size: u64,
+        open: F,
+    ) -> Result<Image>
+    where
+        F: Fn() -> BoxFuture<'static, Result<ByteStream>> + Send + Sync,
+    {
+        const OP: &str = "AddImageFile";
+        if !COMPRESSIONS.contains(&compression) {
+            return Err(Error::InvalidRequest {
                 reason: format!(
-                    "image {uuid}: sent {size} bytes with SHA-1 {sha1}, the repository has {}",
-                    other.map_or_else(
-                        || "no file".to_owned(),
-                        |f| format!("{} bytes with SHA-1 {}", f.size, f.sha1)
-                    )
+                    "{OP}: compression {compression:?} is not one of {}",
+                    COMPRESSIONS.join(", ")
                 ),
-            }),
+            });
         }
+        let sha1 = sha1.to_ascii_lowercase();
+        let id = uuid.to_string();
+        let mut req = Req::new(OP, Method::PUT, &["images", &id, "file"])
+            .query("compression", compression)
+            .query("sha1", sha1.clone());
+        req.stream = Some((&open, size));
+        let image = self.image_call(req).await?;
+        file_answered(OP, uuid, &sha1, size, image)
     }
 
     /// ActivateImage: `unactivated` → `active` (sets `published_at`).
@@ -613,11 +660,7 @@ impl ImgapiClient {
             .ok_or_else(|| Error::InvalidRequest {
                 reason: format!("{OP}: the manifest has no valid \"uuid\""),
             })?;
-        let everywhere = Self {
-            inner: Arc::clone(&self.inner),
-            channel: Some("*".to_owned()),
-        };
-        match everywhere.get_image(uuid).await {
+        match self.with_all_channels().get_image(uuid).await {
             Ok(have) if have.state.as_deref() == Some("unactivated") => {
                 self.delete_image(uuid, true)
                     .await
@@ -669,6 +712,29 @@ impl ImgapiClient {
                 Err(e)
             }
         }
+    }
+}
+
+/// The repository's answer to AddImageFile, checked against what was sent.
+fn file_answered(
+    op: &'static str,
+    uuid: Uuid,
+    sha1: &str,
+    size: u64,
+    image: Image,
+) -> Result<Image> {
+    match image.files.first() {
+        Some(f) if f.sha1 == sha1 && f.size == size => Ok(image),
+        other => Err(Error::Integrity {
+            operation: op,
+            reason: format!(
+                "image {uuid}: sent {size} bytes with SHA-1 {sha1}, the repository has {}",
+                other.map_or_else(
+                    || "no file".to_owned(),
+                    |f| format!("{} bytes with SHA-1 {}", f.size, f.sha1)
+                )
+            ),
+        }),
     }
 }
 
