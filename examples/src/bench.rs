@@ -1,0 +1,138 @@
+//! The harness of the wait benchmarks (`triton_bench`, `oxide_bench`,
+//! `osc_bench`): a scenario of scripted simulator delays, a cold bake (no
+//! wait history) then a warm one (the history the cold one wrote), each
+//! measured in wall time and requests served by the simulator, printed
+//! side by side with a reference when there is one.
+//!
+//! The history is a temporary file ([`WaitHistory::scope`]), never the
+//! user's state directory, so every run starts cold.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use imagebake_core::WaitHistory;
+
+/// Scripted transition delays: a name and the delays, each with what it is.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// `short`, `long`, `instant`, or the delays given.
+    pub name: String,
+    /// Each transition's delay, with its label (`provision`, `stop`, ...).
+    pub delays: Vec<(&'static str, Duration)>,
+    /// What a reference tool measured on it: (label, wall s, requests).
+    pub reference: Option<(&'static str, f64, u64)>,
+}
+
+impl Scenario {
+    /// The cloud time: the sum of the delays.
+    pub fn cloud(&self) -> Duration {
+        self.delays.iter().map(|(_, d)| *d).sum()
+    }
+
+    /// The delay labelled `label` (zero if none).
+    pub fn delay(&self, label: &str) -> Duration {
+        self.delays
+            .iter()
+            .find(|(l, _)| *l == label)
+            .map_or(Duration::ZERO, |(_, d)| *d)
+    }
+
+    /// Scenarios from a command-line word: `short`, `long`, `instant`, `all`
+    /// (the three), or seconds separated by `/` in the order of `labels`.
+    /// `known` gives the named ones: (name, seconds, reference).
+    pub fn parse(
+        word: &str,
+        labels: &[&'static str],
+        known: &[(&str, &[f64], Option<(&'static str, f64, u64)>)],
+    ) -> anyhow::Result<Vec<Scenario>> {
+        let make = |name: &str, secs: &[f64], reference| Scenario {
+            name: name.to_owned(),
+            delays: labels
+                .iter()
+                .zip(secs)
+                .map(|(l, s)| (*l, Duration::from_secs_f64(*s)))
+                .collect(),
+            reference,
+        };
+        if word == "all" {
+            return Ok(known.iter().map(|(n, s, r)| make(n, s, *r)).collect());
+        }
+        if let Some((n, s, r)) = known.iter().find(|(n, _, _)| *n == word) {
+            return Ok(vec![make(n, s, *r)]);
+        }
+        let secs: Vec<f64> = word
+            .split('/')
+            .map(|s| s.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .ok()
+            .filter(|v: &Vec<f64>| v.len() == labels.len() && v.iter().all(|s| *s >= 0.0))
+            .ok_or_else(|| {
+                let names: Vec<&str> = known.iter().map(|(n, _, _)| *n).collect();
+                anyhow::anyhow!(
+                    "scenario {word:?}: expected {} or all, or {} seconds as {}",
+                    names.join(", "),
+                    labels.len(),
+                    labels.join("/")
+                )
+            })?;
+        Ok(vec![make(word, &secs, None)])
+    }
+}
+
+/// One bake's figures.
+#[derive(Debug, Clone, Copy)]
+pub struct Figures {
+    /// Wall time of the bake.
+    pub wall: Duration,
+    /// Requests the simulator served during it.
+    pub requests: u64,
+}
+
+/// Bakes twice with a fresh wait history, `bake(0)` cold then `bake(1)`
+/// warm, each measured: `requests` reads the simulator's request counter.
+pub async fn cold_and_warm<F, Fut>(
+    requests: impl Fn() -> u64,
+    mut bake: F,
+) -> anyhow::Result<[Figures; 2]>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let dir = tempfile::tempdir()?;
+    let history = WaitHistory::at(dir.path().join(WaitHistory::FILE));
+    let mut out = Vec::new();
+    for run in 0..2 {
+        let before = requests();
+        let started = Instant::now();
+        WaitHistory::scope(Some(history.clone()), bake(run)).await?;
+        out.push(Figures {
+            wall: started.elapsed(),
+            requests: requests() - before,
+        });
+    }
+    Ok([out[0], out[1]])
+}
+
+/// Prints a scenario's figures: cold, warm, and the reference.
+pub fn print(scenario: &Scenario, [cold, warm]: [Figures; 2]) {
+    let cloud = scenario.cloud().as_secs_f64();
+    let delays: Vec<String> = scenario
+        .delays
+        .iter()
+        .map(|(l, d)| format!("{l} {:.1} s", d.as_secs_f64()))
+        .collect();
+    println!("scenario {}: {}", scenario.name, delays.join(", "));
+    println!("                       wall      cloud   overhead  requests");
+    let row = |label: &str, wall: f64, requests: u64| {
+        println!(
+            "{label:<20} {wall:>7.2} s  {cloud:>6.1} s  {:>6.2} s  {requests:>8}",
+            wall - cloud
+        );
+    };
+    row("imagebake cold", cold.wall.as_secs_f64(), cold.requests);
+    row("imagebake warm", warm.wall.as_secs_f64(), warm.requests);
+    if let Some((label, wall, requests)) = scenario.reference {
+        row(label, wall, requests);
+    }
+    println!();
+}
