@@ -42,7 +42,7 @@ where
     let Some(key) = &opts.key else {
         return Ok(imagebake_http::wait_for(what, opts, on_poll, look).await?);
     };
-    let history = WaitHistory::current();
+    let history = WaitHistory::for_key(key);
     let mut opts = opts.clone();
     if opts.expect.is_none() {
         opts.expect = history.as_ref().and_then(|h| h.expect(key));

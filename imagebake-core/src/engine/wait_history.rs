@@ -11,6 +11,10 @@
 //! (temporary file and rename). Nothing here ever fails a build: a missing,
 //! corrupt or unwritable file is logged at debug level and the wait polls
 //! on the cold schedule.
+//!
+//! Waits on a loopback endpoint (a local simulator) learn only inside a
+//! [`WaitHistory::scope`]: a simulator's port is taken by the next one to
+//! start, with other delays, so the state directory's history would mislead.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -91,6 +95,18 @@ impl WaitHistory {
             .unwrap_or_else(|_| Self::in_state_dir())
     }
 
+    /// The history a wait for `key` uses: the scope's (see
+    /// [`WaitHistory::scope`]); else none for a cloud on the loopback
+    /// interface (a local simulator, whose port the next one to start may
+    /// take with other delays), else the state directory's.
+    pub fn for_key(key: &WaitKey) -> Option<Self> {
+        match SCOPED.try_with(Clone::clone) {
+            Ok(scoped) => scoped,
+            Err(_) if is_loopback(&key.host) => None,
+            Err(_) => Self::in_state_dir(),
+        }
+    }
+
     /// Runs `fut` with waits learning from and recording to `history`
     /// (`None`: no history, every wait cold) instead of the state
     /// directory's: for tests and benchmarks that must not share the
@@ -165,8 +181,8 @@ impl WaitHistory {
         let tmp = self.sibling(&format!("{}.tmp", std::process::id()));
         let written = (|| {
             let mut f = std::fs::File::create(&tmp)?;
+            // No fsync: a file lost in a crash only makes the next waits cold.
             f.write_all(&serialize(&table))?;
-            f.sync_all()?;
             std::fs::rename(&tmp, &self.path)
         })();
         if written.is_err() {
@@ -182,6 +198,18 @@ impl WaitHistory {
         name.push(suffix);
         self.path.with_file_name(name)
     }
+}
+
+/// Whether `host` (`host:port`, `[v6]:port`) names the loopback interface.
+fn is_loopback(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn unix_now() -> u64 {
@@ -403,6 +431,17 @@ mod tests {
         let h = WaitHistory::at(blocker.join("wait-history.json"));
         h.record(&key("stop"), &seen(Some(1.0), 2.0));
         assert_eq!(h.expect(&key("stop")), None);
+    }
+
+    #[test]
+    fn a_local_simulator_learns_only_in_a_scope() {
+        for host in ["127.0.0.1:4000", "[::1]:80", "localhost:1", "127.1.2.3:9"] {
+            assert!(is_loopback(host), "{host}");
+            assert_eq!(WaitHistory::for_key(&WaitKey::new(host, "stop", "")), None);
+        }
+        for host in ["cloudapi.example:443", "10.0.0.1:80", "[2001:db8::1]:443"] {
+            assert!(!is_loopback(host), "{host}");
+        }
     }
 
     #[tokio::test]
