@@ -119,13 +119,13 @@ pub fn print(scenario: &Scenario, [cold, warm]: [Figures; 2]) {
     let delays: Vec<String> = scenario
         .delays
         .iter()
-        .map(|(l, d)| format!("{l} {:.1} s", d.as_secs_f64()))
+        .map(|(l, d)| format!("{l} {:.2} s", d.as_secs_f64()))
         .collect();
     println!("scenario {}: {}", scenario.name, delays.join(", "));
     println!("                       wall      cloud   overhead  requests");
     let row = |label: &str, wall: f64, requests: u64| {
         println!(
-            "{label:<20} {wall:>7.2} s  {cloud:>6.1} s  {:>6.2} s  {requests:>8}",
+            "{label:<20} {wall:>7.2} s  {cloud:>6.2} s  {:>6.2} s  {requests:>8}",
             wall - cloud
         );
     };
