@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use imagebake_core::builders::Builder;
 use imagebake_core::builders::osc_chroot::{OscChrootBuilder, OscChrootConfig};
 use imagebake_core::{CancellationToken, Runner};
-use imagebake_examples::bench::{self, Scenario};
+use imagebake_examples::bench::{self, Known, Scenario};
 use imagebake_sim::osc::{OscDelays, OscSim, OscSimOptions};
 use serde_json::json;
 
@@ -43,7 +43,7 @@ async fn run() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let word = args.next().unwrap_or_else(|| "short".to_owned());
     let cap = args.next();
-    let known: &[(&str, &[f64], Option<(&str, f64, u64)>)] = &[
+    let known: &[Known<'_>] = &[
         ("short", &[5.0, 2.0, 2.0, 20.0, 10.0], None),
         ("long", &[20.0, 5.0, 5.0, 90.0, 40.0], None),
         ("instant", &[0.02; 5], None),

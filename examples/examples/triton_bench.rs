@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use imagebake_core::builders::Builder;
 use imagebake_core::builders::triton::{TritonBuilder, TritonConfig};
 use imagebake_core::{CancellationToken, Runner};
-use imagebake_examples::bench::{self, Scenario};
+use imagebake_examples::bench::{self, Known, Scenario};
 use imagebake_sim::triton::{TritonDelays, TritonSim, TritonSimOptions};
 use serde_json::json;
 
@@ -40,7 +40,7 @@ async fn run() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let word = args.next().unwrap_or_else(|| "short".to_owned());
     let cap = args.next();
-    let known: &[(&str, &[f64], Option<(&str, f64, u64)>)] = &[
+    let known: &[Known<'_>] = &[
         (
             "short",
             &[10.0, 5.0, 20.0, 4.0],

@@ -12,6 +12,12 @@ use std::time::{Duration, Instant};
 
 use imagebake_core::WaitHistory;
 
+/// What a reference tool measured on a scenario: (label, wall s, requests).
+pub type Reference = (&'static str, f64, u64);
+
+/// A named scenario: (name, seconds per delay, reference).
+pub type Known<'a> = (&'a str, &'a [f64], Option<Reference>);
+
 /// Scripted transition delays: a name and the delays, each with what it is.
 #[derive(Debug, Clone)]
 pub struct Scenario {
@@ -19,8 +25,8 @@ pub struct Scenario {
     pub name: String,
     /// Each transition's delay, with its label (`provision`, `stop`, ...).
     pub delays: Vec<(&'static str, Duration)>,
-    /// What a reference tool measured on it: (label, wall s, requests).
-    pub reference: Option<(&'static str, f64, u64)>,
+    /// What a reference tool measured on it.
+    pub reference: Option<Reference>,
 }
 
 impl Scenario {
@@ -43,7 +49,7 @@ impl Scenario {
     pub fn parse(
         word: &str,
         labels: &[&'static str],
-        known: &[(&str, &[f64], Option<(&'static str, f64, u64)>)],
+        known: &[Known<'_>],
     ) -> anyhow::Result<Vec<Scenario>> {
         let make = |name: &str, secs: &[f64], reference| Scenario {
             name: name.to_owned(),
