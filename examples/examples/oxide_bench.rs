@@ -15,9 +15,9 @@
 
 use std::process::ExitCode;
 
+use imagebake_core::CancellationToken;
 use imagebake_core::builders::Builder;
 use imagebake_core::builders::oxide::{OxideBuilder, OxideConfig};
-use imagebake_core::{CancellationToken, Runner};
 use imagebake_examples::bench::{self, Known, Scenario};
 use imagebake_sim::oxide::{OxideDelays, OxideSim, OxideSimOptions};
 use serde_json::json;
@@ -46,7 +46,7 @@ async fn run() -> anyhow::Result<()> {
     ];
     for scenario in Scenario::parse(&word, LABELS, known)? {
         let figures = one(&scenario, cap.as_deref()).await?;
-        bench::print(&scenario, figures);
+        bench::print(&scenario, scenario.cloud(), figures);
     }
     Ok(())
 }
@@ -80,7 +80,7 @@ async fn one(scenario: &Scenario, cap: Option<&str>) -> anyhow::Result<[bench::F
             async move {
                 let builder = OxideBuilder::new(OxideConfig::from_json(&block)?)?;
                 builder
-                    .run(&Runner::new(), CancellationToken::new())
+                    .run(&bench::runner(), CancellationToken::new())
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
                 Ok(())

@@ -16,9 +16,9 @@
 
 use std::process::ExitCode;
 
+use imagebake_core::CancellationToken;
 use imagebake_core::builders::Builder;
 use imagebake_core::builders::triton::{TritonBuilder, TritonConfig};
-use imagebake_core::{CancellationToken, Runner};
 use imagebake_examples::bench::{self, Known, Scenario};
 use imagebake_sim::triton::{TritonDelays, TritonSim, TritonSimOptions};
 use serde_json::json;
@@ -55,7 +55,7 @@ async fn run() -> anyhow::Result<()> {
     ];
     for scenario in Scenario::parse(&word, LABELS, known)? {
         let figures = one(&scenario, cap.as_deref()).await?;
-        bench::print(&scenario, figures);
+        bench::print(&scenario, scenario.cloud(), figures);
     }
     Ok(())
 }
@@ -96,7 +96,7 @@ async fn one(scenario: &Scenario, cap: Option<&str>) -> anyhow::Result<[bench::F
             async move {
                 let builder = TritonBuilder::new(TritonConfig::from_json(&block)?)?;
                 builder
-                    .run(&Runner::new(), CancellationToken::new())
+                    .run(&bench::runner(), CancellationToken::new())
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
                 Ok(())

@@ -10,7 +10,9 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use imagebake_core::WaitHistory;
+use std::sync::Arc;
+
+use imagebake_core::{Event, FnObserver, Runner, WaitHistory};
 
 /// What a reference tool measured on a scenario: (label, wall s, requests).
 pub type Reference = (&'static str, f64, u64);
@@ -85,6 +87,20 @@ impl Scenario {
     }
 }
 
+/// The runner of a bake: with `BENCH_STEPS` set in the environment, it
+/// prints each step's duration (where the time goes).
+pub fn runner() -> Runner {
+    let runner = Runner::new();
+    if std::env::var_os("BENCH_STEPS").is_none() {
+        return runner;
+    }
+    runner.observer(Arc::new(FnObserver(|e: &Event| {
+        if let Event::StepFinished { step, duration, .. } = e {
+            eprintln!("  {step:<24} {:>8.3} s", duration.as_secs_f64());
+        }
+    })))
+}
+
 /// One bake's figures.
 #[derive(Debug, Clone, Copy)]
 pub struct Figures {
@@ -119,9 +135,10 @@ where
     Ok([out[0], out[1]])
 }
 
-/// Prints a scenario's figures: cold, warm, and the reference.
-pub fn print(scenario: &Scenario, [cold, warm]: [Figures; 2]) {
-    let cloud = scenario.cloud().as_secs_f64();
+/// Prints a scenario's figures: cold, warm, and the reference; `cloud` is
+/// the time the bake spends in transitions (the overhead is the rest).
+pub fn print(scenario: &Scenario, cloud: Duration, [cold, warm]: [Figures; 2]) {
+    let cloud = cloud.as_secs_f64();
     let delays: Vec<String> = scenario
         .delays
         .iter()
