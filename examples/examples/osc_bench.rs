@@ -17,9 +17,7 @@
 
 use std::process::ExitCode;
 
-use imagebake_core::CancellationToken;
-use imagebake_core::builders::Builder;
-use imagebake_core::builders::osc_chroot::{OscChrootBuilder, OscChrootConfig};
+use imagebake_core::builders::osc_chroot::OscChrootBuilder;
 use imagebake_examples::bench::{self, Known, Scenario};
 use imagebake_sim::osc::{OscDelays, OscSim, OscSimOptions};
 use serde_json::json;
@@ -28,23 +26,14 @@ const LABELS: &[&str] = &["volume", "link", "unlink", "snapshot", "image"];
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("osc_bench: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    bench::main("osc_bench", run).await
 }
 
-async fn run() -> anyhow::Result<()> {
+async fn run(word: String, cap: Option<String>) -> anyhow::Result<()> {
     anyhow::ensure!(
         imagebake_sim::is_root(),
         "osc-chroot needs root (loop devices, mount, chroot)"
     );
-    let mut args = std::env::args().skip(1);
-    let word = args.next().unwrap_or_else(|| "short".to_owned());
-    let cap = args.next();
     let known: &[Known<'_>] = &[
         ("short", &[5.0, 2.0, 2.0, 20.0, 10.0], None),
         ("long", &[20.0, 5.0, 5.0, 90.0, 40.0], None),
@@ -76,7 +65,7 @@ async fn one(scenario: &Scenario, cap: Option<&str>) -> anyhow::Result<[bench::F
     let figures = bench::cold_and_warm(
         || sim.request_count(),
         |run| {
-            let mut block = json!({
+            let block = json!({
                 "type": "osc-chroot",
                 "access_key": sim.access_key(),
                 "secret_key": sim.secret_key(),
@@ -95,17 +84,7 @@ async fn one(scenario: &Scenario, cap: Option<&str>) -> anyhow::Result<[bench::F
                 "omi_name": format!("bench-{run}"),
                 "copy_files": [],
             });
-            if let Some(cap) = cap {
-                block["poll_cap"] = json!(cap);
-            }
-            async move {
-                let builder = OscChrootBuilder::new(OscChrootConfig::from_json(&block)?)?;
-                builder
-                    .run(&bench::runner(), CancellationToken::new())
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-                Ok(())
-            }
+            bench::bake::<OscChrootBuilder>(block, cap)
         },
     )
     .await?;

@@ -15,9 +15,7 @@
 
 use std::process::ExitCode;
 
-use imagebake_core::CancellationToken;
-use imagebake_core::builders::Builder;
-use imagebake_core::builders::oxide::{OxideBuilder, OxideConfig};
+use imagebake_core::builders::oxide::OxideBuilder;
 use imagebake_examples::bench::{self, Known, Scenario};
 use imagebake_sim::oxide::{OxideDelays, OxideSim, OxideSimOptions};
 use serde_json::json;
@@ -26,19 +24,10 @@ const LABELS: &[&str] = &["start", "stop"];
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("oxide_bench: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    bench::main("oxide_bench", run).await
 }
 
-async fn run() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let word = args.next().unwrap_or_else(|| "short".to_owned());
-    let cap = args.next();
+async fn run(word: String, cap: Option<String>) -> anyhow::Result<()> {
     let known: &[Known<'_>] = &[
         ("short", &[10.0, 5.0], None),
         ("long", &[45.0, 12.0], None),
@@ -64,7 +53,7 @@ async fn one(scenario: &Scenario, cap: Option<&str>) -> anyhow::Result<[bench::F
     let figures = bench::cold_and_warm(
         || sim.request_count(),
         |_| {
-            let mut block = json!({
+            let block = json!({
                 "type": "oxide-instance",
                 "host": sim.url(),
                 "token": sim.token(),
@@ -74,17 +63,7 @@ async fn one(scenario: &Scenario, cap: Option<&str>) -> anyhow::Result<[bench::F
                 "memory": 1u64 << 30,
                 "communicator": "none",
             });
-            if let Some(cap) = cap {
-                block["poll_cap"] = json!(cap);
-            }
-            async move {
-                let builder = OxideBuilder::new(OxideConfig::from_json(&block)?)?;
-                builder
-                    .run(&bench::runner(), CancellationToken::new())
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-                Ok(())
-            }
+            bench::bake::<OxideBuilder>(block, cap)
         },
     )
     .await?;

@@ -16,9 +16,7 @@
 
 use std::process::ExitCode;
 
-use imagebake_core::CancellationToken;
-use imagebake_core::builders::Builder;
-use imagebake_core::builders::triton::{TritonBuilder, TritonConfig};
+use imagebake_core::builders::triton::TritonBuilder;
 use imagebake_examples::bench::{self, Known, Scenario};
 use imagebake_sim::triton::{TritonDelays, TritonSim, TritonSimOptions};
 use serde_json::json;
@@ -27,19 +25,10 @@ const LABELS: &[&str] = &["provision", "stop", "image", "delete"];
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("triton_bench: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    bench::main("triton_bench", run).await
 }
 
-async fn run() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let word = args.next().unwrap_or_else(|| "short".to_owned());
-    let cap = args.next();
+async fn run(word: String, cap: Option<String>) -> anyhow::Result<()> {
     let known: &[Known<'_>] = &[
         (
             "short",
@@ -78,7 +67,7 @@ async fn one(scenario: &Scenario, cap: Option<&str>) -> anyhow::Result<[bench::F
         || sim.request_count(),
         |run| {
             // As in the recorded Packer run: a filter on the source image.
-            let mut block = json!({
+            let block = json!({
                 "type": "triton",
                 "triton_url": sim.url(),
                 "triton_account": sim.account(),
@@ -90,17 +79,7 @@ async fn one(scenario: &Scenario, cap: Option<&str>) -> anyhow::Result<[bench::F
                 "image_version": format!("1.0.{run}"),
                 "communicator": "none",
             });
-            if let Some(cap) = cap {
-                block["poll_cap"] = json!(cap);
-            }
-            async move {
-                let builder = TritonBuilder::new(TritonConfig::from_json(&block)?)?;
-                builder
-                    .run(&bench::runner(), CancellationToken::new())
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-                Ok(())
-            }
+            bench::bake::<TritonBuilder>(block, cap)
         },
     )
     .await?;

@@ -8,11 +8,14 @@
 //! user's state directory, so every run starts cold.
 
 use std::future::Future;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
-use imagebake_core::{Event, FnObserver, Runner, WaitHistory};
+use imagebake_core::builders::{Builder, BuilderConfig};
+use imagebake_core::{CancellationToken, Event, FnObserver, Runner, WaitHistory};
+use serde_json::{Value, json};
 
 /// What a reference tool measured on a scenario: (label, wall s, requests).
 pub type Reference = (&'static str, f64, u64);
@@ -85,6 +88,38 @@ impl Scenario {
             })?;
         Ok(vec![make(word, &secs, None)])
     }
+}
+
+/// A benchmark's `main`: runs `bench` with the command line's `SCENARIO`
+/// (default `short`) and `POLL_CAP`, and prints a failure as `name: error`.
+pub async fn main<F, Fut>(name: &str, bench: F) -> ExitCode
+where
+    F: FnOnce(String, Option<String>) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let mut args = std::env::args().skip(1);
+    let word = args.next().unwrap_or_else(|| "short".to_owned());
+    match bench(word, args.next()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One bake with builder `B` of `block` (with `poll_cap` set to `cap`, if
+/// given), run by [`runner`].
+pub async fn bake<B: Builder>(mut block: Value, cap: Option<&str>) -> anyhow::Result<()> {
+    if let Some(cap) = cap {
+        block["poll_cap"] = json!(cap);
+    }
+    let builder = B::new(B::Config::from_block(&block)?)?;
+    builder
+        .run(&runner(), CancellationToken::new())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(())
 }
 
 /// The runner of a bake: with `BENCH_STEPS` set in the environment, it
