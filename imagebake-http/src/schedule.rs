@@ -63,12 +63,13 @@ pub struct Expectation {
 /// [`Schedule::COLD_FRACTION`] of it), never beyond the backoff's cap (the
 /// builders' `poll_cap`).
 ///
-/// Expected (`expected` ± `spread`): the first look is at the start of the
-/// window `expected − spread` (at once when that is zero: an instant
-/// transition costs no added delay), looking at least every
-/// [`Schedule::QUIET_MAX`] before it (so a failed state is still seen);
-/// inside the window every `spread / 2` (at least [`Schedule::DENSE`], at
-/// most the cap); after it, pauses grow with the lateness up to the cap.
+/// Expected (`expected` ± `spread`): the window `expected − spread` to
+/// `expected + spread` is looked at every `spread / 2` (at least
+/// [`Schedule::DENSE`], at most the cap), from one such pause after its
+/// start (at once when that is zero: an instant transition costs no added
+/// delay); before it, a look at least every [`Schedule::QUIET_MAX`] (so a
+/// failed state is still seen); after it, pauses grow with the lateness up
+/// to the cap.
 #[derive(Debug, Clone)]
 pub(crate) struct Schedule<'a> {
     opts: &'a WaitOptions,
@@ -99,11 +100,19 @@ impl<'a> Schedule<'a> {
             .min(self.cap().max(Self::DENSE))
     }
 
+    /// The first look in the expected window: one dense pause after its
+    /// start (a look at the very start would mostly find the resource
+    /// pending), at most at the expected end.
+    fn window_first(&self, e: &Expectation) -> Duration {
+        let early = e.spread.saturating_sub(self.dense(e).min(e.spread));
+        e.expected.saturating_sub(early)
+    }
+
     /// When the first look is, counted from the start of the wait.
     pub(crate) fn first_look(&self) -> Duration {
         match &self.opts.expect {
             None => Duration::ZERO,
-            Some(e) => e.expected.saturating_sub(e.spread).min(Self::QUIET_MAX),
+            Some(e) => self.window_first(e).min(Self::QUIET_MAX),
         }
     }
 
@@ -114,7 +123,7 @@ impl<'a> Schedule<'a> {
             let grown = elapsed.mul_f64(Self::COLD_FRACTION).min(self.cap());
             return self.opts.backoff.delay(attempt).max(grown);
         };
-        let window_start = e.expected.saturating_sub(e.spread);
+        let window_start = self.window_first(e);
         let window_end = e.expected + e.spread;
         if elapsed < window_start {
             // Early: straight to the window, looking now and then.
@@ -176,30 +185,32 @@ mod tests {
 
     #[test]
     fn expected_end_is_polled_densely_around_it() {
-        // 10 s ± 0.5 s: nothing before 9.5 s, then every 0.25 s.
+        // 10 s ± 0.5 s: nothing before 9.75 s, then every 0.25 s.
         let o = expecting(10.0, 0.5, 1.0);
-        assert_eq!(looks(&o, 10.6), vec![9.5, 9.75, 10.0, 10.25, 10.5]);
+        assert_eq!(looks(&o, 10.6), vec![9.75, 10.0, 10.25, 10.5]);
         // Late: pauses grow with the lateness, up to the cap.
         let l = looks(&o, 14.0);
-        assert_eq!(&l[5..], &[11.0, 12.0, 13.0, 14.0]);
+        assert_eq!(&l[4..], &[11.0, 12.0, 13.0, 14.0]);
     }
 
     #[test]
     fn a_long_expected_wait_still_looks_every_quiet_max() {
         let o = expecting(95.0, 0.5, 1.0);
-        assert_eq!(looks(&o, 94.6), vec![20.0, 40.0, 60.0, 80.0, 94.5]);
+        assert_eq!(looks(&o, 94.8), vec![20.0, 40.0, 60.0, 80.0, 94.75]);
     }
 
     #[test]
     fn an_instant_transition_is_looked_at_at_once() {
         let o = expecting(0.05, 0.1, 1.0);
-        assert_eq!(looks(&o, 0.25), vec![0.0, 0.1, 0.2]);
+        assert_eq!(looks(&o, 0.25), vec![0.05, 0.15, 0.25]);
+        let o = expecting(0.0, 0.0, 1.0);
+        assert_eq!(looks(&o, 0.15), vec![0.0, 0.1]);
     }
 
     #[test]
     fn the_dense_pause_stays_within_floor_and_cap() {
         // A wide spread polls at most the cap apart, a tiny one DENSE apart.
-        assert_eq!(looks(&expecting(10.0, 4.0, 1.0), 8.0), vec![6.0, 7.0, 8.0]);
+        assert_eq!(looks(&expecting(10.0, 4.0, 1.0), 9.0), vec![7.0, 8.0, 9.0]);
         assert_eq!(
             looks(&expecting(10.0, 0.0, 1.0), 10.35),
             vec![10.0, 10.1, 10.2]
