@@ -1,113 +1,95 @@
-//! Benchmarks the `triton` builder against the in-process Triton simulator
-//! on the scenario recorded with Packer's triton builder
-//! (`shared/notes/triton-builders.md` §1.8): provisioning 10 s, stop 5 s,
-//! image creation 20 s, delete 4 s (39 s of cloud time), communicator none.
-//! Packer 1.6.6 needs 45.2 s and 24 requests there (3 s polling grid).
+//! Benchmarks the `triton` builder's waits against the in-process Triton
+//! simulator on the scenarios recorded with Packer's triton builder
+//! (`shared/notes/triton-builders.md` §1.8), communicator none: a cold bake
+//! (no wait history) and a warm one (the history the cold one wrote), side
+//! by side with Packer 1.6.6 (3 s polling grid).
 //!
 //! ```text
-//! cargo run --release --example triton_bench [POLL_CAP]
+//! cargo run --release -p imagebake-examples --example triton_bench [SCENARIO [POLL_CAP]]
 //! ```
 //!
-//! `POLL_CAP` (a Go duration, default `1s`) is the builder's `poll_cap`:
-//! the longest pause between two polls. A larger cap makes fewer requests
-//! and overshoots each transition by more.
+//! `SCENARIO`: `short` (default; provision 10 s, stop 5 s, image 20 s,
+//! delete 4 s: Packer 45.2 s, 24 requests), `long` (45/12/95/8 s: Packer
+//! 162.3 s, 63 requests), `instant` (20 ms each: Packer 0.11 s, 9
+//! requests), `all`, or seconds as `PROVISION/STOP/IMAGE/DELETE`.
+//! `POLL_CAP` (a Go duration, default `1s`) is the builder's `poll_cap`.
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
-use imagebake_core::builders::Builder;
-use imagebake_core::builders::triton::{TritonBuilder, TritonConfig};
-use imagebake_core::{CancellationToken, Runner};
+use imagebake_core::builders::triton::TritonBuilder;
+use imagebake_examples::bench::{self, Known, Scenario};
 use imagebake_sim::triton::{TritonDelays, TritonSim, TritonSimOptions};
 use serde_json::json;
 
-const PACKER_WALL_S: f64 = 45.2;
-const PACKER_REQUESTS: u64 = 24;
+const LABELS: &[&str] = &["provision", "stop", "image", "delete"];
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("triton_bench: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    bench::main("triton_bench", run).await
 }
 
-async fn run() -> anyhow::Result<()> {
+async fn run(word: String, cap: Option<String>) -> anyhow::Result<()> {
+    let known: &[Known<'_>] = &[
+        (
+            "short",
+            &[10.0, 5.0, 20.0, 4.0],
+            Some(("packer 1.6.6", 45.2, 24)),
+        ),
+        (
+            "long",
+            &[45.0, 12.0, 95.0, 8.0],
+            Some(("packer 1.6.6", 162.3, 63)),
+        ),
+        ("instant", &[0.02; 4], Some(("packer 1.6.6", 0.11, 9))),
+    ];
+    for scenario in Scenario::parse(&word, LABELS, known)? {
+        let figures = one(&scenario, cap.as_deref()).await?;
+        bench::print(&scenario, scenario.cloud(), figures);
+    }
+    Ok(())
+}
+
+/// A cold and a warm bake of `scenario` on a fresh simulator.
+async fn one(scenario: &Scenario, cap: Option<&str>) -> anyhow::Result<[bench::Figures; 2]> {
     let delays = TritonDelays {
-        provision: Duration::from_secs(10),
-        stop: Duration::from_secs(5),
-        start: Duration::from_secs(5),
-        delete: Duration::from_secs(4),
-        image_create: Duration::from_secs(20),
+        provision: scenario.delay("provision"),
+        stop: scenario.delay("stop"),
+        start: scenario.delay("provision"),
+        delete: scenario.delay("delete"),
+        image_create: scenario.delay("image"),
     };
-    let cloud = delays.provision + delays.stop + delays.image_create + delays.delete;
     let sim = TritonSim::start(TritonSimOptions {
         delays,
         ..TritonSimOptions::default()
     })
     .await?;
-    // As in the recorded Packer run: a filter on the source image.
-    let mut block = json!({
-        "type": "triton",
-        "triton_url": sim.url(),
-        "triton_account": sim.account(),
-        "triton_key_id": sim.key_id(),
-        "triton_key_material": sim.private_key_path(),
-        "source_machine_package": "g1.small",
-        "source_machine_image_filter": {"name": "base-64-lts", "type": "zone-dataset", "most_recent": true},
-        "image_name": "bench",
-        "image_version": "1.0.0",
-        "communicator": "none",
-    });
-    if let Some(cap) = std::env::args().nth(1) {
-        block["poll_cap"] = json!(cap);
-    }
-    let builder = TritonBuilder::new(TritonConfig::from_json(&block)?)?;
-    println!(
-        "triton builder, simulator delays provision {:?} / stop {:?} / image {:?} / delete {:?}, poll cap {:?}",
-        delays.provision,
-        delays.stop,
-        delays.image_create,
-        delays.delete,
-        builder.waits().poll_cap
-    );
-    let before = sim.request_count();
-    let started = Instant::now();
-    let artifact = builder
-        .run(&Runner::new(), CancellationToken::new())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let wall = started.elapsed();
-    let requests = sim.request_count() - before;
+    let figures = bench::cold_and_warm(
+        || sim.request_count(),
+        |run| {
+            // As in the recorded Packer run: a filter on the source image.
+            let block = json!({
+                "type": "triton",
+                "triton_url": sim.url(),
+                "triton_account": sim.account(),
+                "triton_key_id": sim.key_id(),
+                "triton_key_material": sim.private_key_path(),
+                "source_machine_package": "g1.small",
+                "source_machine_image_filter": {"name": "base-64-lts", "type": "zone-dataset", "most_recent": true},
+                "image_name": "bench",
+                "image_version": format!("1.0.{run}"),
+                "communicator": "none",
+            });
+            bench::bake::<TritonBuilder>(block, cap)
+        },
+    )
+    .await?;
     let inv = sim.inventory();
-
-    let wall_s = wall.as_secs_f64();
-    let cloud_s = cloud.as_secs_f64();
-    println!("{artifact}");
-    println!();
-    println!("                 wall      cloud   overhead  requests");
-    println!(
-        "imagebake     {:>7.2} s  {:>6.1} s  {:>6.2} s  {:>8}",
-        wall_s,
-        cloud_s,
-        wall_s - cloud_s,
-        requests
-    );
-    println!(
-        "packer 1.6.6  {:>7.2} s  {:>6.1} s  {:>6.2} s  {:>8}",
-        PACKER_WALL_S,
-        cloud_s,
-        PACKER_WALL_S - cloud_s,
-        PACKER_REQUESTS
-    );
-    println!(
-        "left behind: {} machine(s), {} custom image(s) (the artifact)",
+    anyhow::ensure!(
+        inv.machines.is_empty() && inv.custom_images().len() == 2,
+        "left behind: {} machine(s), {} custom image(s) (2 expected: the artifacts)",
         inv.machines.len(),
         inv.custom_images().len()
     );
     sim.shutdown().await;
-    Ok(())
+    Ok(figures)
 }

@@ -65,13 +65,13 @@ pub use comm::{
 pub use engine::{
     BuildError, Built, Cleanup, CleanupEntry, CleanupOutcome, CleanupReport, Create, Created,
     FnStep, OnError, Resource, Runner, Step, StepCx, SweepFilter, SweepReport, Sweeper, UndoCx,
-    UndoHandle, UndoWhen, from_fn, unknown_kind,
+    UndoHandle, UndoWhen, WaitHistory, from_fn, unknown_kind,
 };
 pub use error::{BoxError, Chain, Error, ErrorMeta, Result, api_error_meta, chain};
 pub use events::{
     ChannelObserver, Event, Events, FnObserver, Observer, StepOutcome, TracingObserver, UndoOutcome,
 };
-pub use imagebake_http::{CancellationToken, Poll, WaitOptions, wait_for};
+pub use imagebake_http::{CancellationToken, Expectation, Poll, WaitKey, WaitOptions, wait_for};
 /// The Outscale API client the `osc-chroot` builder uses (feature `osc`).
 #[cfg(feature = "osc")]
 pub use osc_client;

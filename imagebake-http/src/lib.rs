@@ -25,6 +25,7 @@ mod classify;
 mod error;
 mod paginate;
 mod retry;
+mod schedule;
 mod secret;
 mod transport;
 mod wait;
@@ -38,4 +39,6 @@ pub use retry::{RetryPolicy, retry_request};
 pub use secret::Secret;
 pub use tokio_util::sync::CancellationToken;
 pub use transport::{CONNECT_TIMEOUT, connect_timeout, warn_if_tls_unverified};
-pub use wait::{Poll, WaitError, WaitOptions, wait_for};
+pub use wait::{
+    Expectation, Observed, Poll, WaitError, WaitKey, WaitOptions, wait_for, wait_observed,
+};

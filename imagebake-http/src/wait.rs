@@ -6,6 +6,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::Backoff;
+use crate::schedule::Schedule;
+pub use crate::schedule::{Expectation, WaitKey};
 
 /// What one look at a resource says.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,10 +43,18 @@ impl<T> Poll<T> {
 pub struct WaitOptions {
     /// Give up after this long.
     pub timeout: Duration,
-    /// Polling backoff; its `cap` is the longest pause between two looks.
+    /// Polling backoff; its `cap` is the longest pause between two looks
+    /// while nothing is known of the transition's length (see
+    /// [`Expectation`] for the pauses when something is).
     pub backoff: Backoff,
     /// Stops the wait at once when cancelled.
     pub cancel: CancellationToken,
+    /// Which kind of transition this is, for a wait that learns how long
+    /// it takes (the engine's wait keeps a history per key).
+    pub key: Option<WaitKey>,
+    /// How long the transition is expected to take; `None` polls on the
+    /// cold schedule.
+    pub expect: Option<Expectation>,
 }
 
 impl WaitOptions {
@@ -65,6 +75,8 @@ impl WaitOptions {
             timeout,
             backoff: Backoff::new(Self::FIRST_PAUSE.min(cap), cap).with_jitter(Self::JITTER),
             cancel: CancellationToken::new(),
+            key: None,
+            expect: None,
         }
     }
 
@@ -77,6 +89,20 @@ impl WaitOptions {
     /// Uses this cancellation token.
     pub fn cancel_on(mut self, token: CancellationToken) -> Self {
         self.cancel = token;
+        self
+    }
+
+    /// Names the kind of transition waited for, so that a wait that keeps a
+    /// history (the engine's) learns how long it takes and polls around
+    /// the expected end next time.
+    pub fn learn(mut self, key: WaitKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Polls around the expected end (`None`: the cold schedule).
+    pub fn expecting(mut self, expect: Option<Expectation>) -> Self {
+        self.expect = expect;
         self
     }
 }
@@ -133,19 +159,66 @@ pub enum WaitError<E> {
 pub async fn wait_for<T, E, F, Fut>(
     what: impl Into<String>,
     opts: &WaitOptions,
-    mut on_poll: impl FnMut(&str, u32),
-    mut look: F,
+    on_poll: impl FnMut(&str, u32),
+    look: F,
 ) -> Result<T, WaitError<E>>
 where
     E: fmt::Display,
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Poll<T>, E>>,
 {
+    wait_observed(what, opts, on_poll, look)
+        .await
+        .map(|o| o.value)
+}
+
+/// What a successful wait saw of the transition: it ended after
+/// `last_pending` (the start of the last look that found it pending, `None`
+/// when the first look found it done) and by `done` (the start of the look
+/// that found it done), both counted from the start of the wait.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observed<T> {
+    /// What the done look answered.
+    pub value: T,
+    /// When the last look that found the resource pending started.
+    pub last_pending: Option<Duration>,
+    /// When the look that found it done started.
+    pub done: Duration,
+    /// How many looks the wait made.
+    pub looks: u32,
+}
+
+/// [`wait_for`], also saying when the transition was seen to end (what a
+/// wait history records).
+pub async fn wait_observed<T, E, F, Fut>(
+    what: impl Into<String>,
+    opts: &WaitOptions,
+    mut on_poll: impl FnMut(&str, u32),
+    mut look: F,
+) -> Result<Observed<T>, WaitError<E>>
+where
+    E: fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Poll<T>, E>>,
+{
     let what = what.into();
-    let deadline = Instant::now() + opts.timeout;
+    let start = Instant::now();
+    let deadline = start + opts.timeout;
+    let schedule = Schedule::new(opts);
     let mut last = String::from("unknown");
+    let mut last_pending = None;
     let mut attempt = 0u32;
+    let mut next = start + schedule.first_look();
     loop {
+        tokio::select! {
+            biased;
+            _ = opts.cancel.cancelled() => return Err(WaitError::Cancelled { what }),
+            _ = tokio::time::sleep_until(deadline) => {
+                return Err(WaitError::Timeout { what, after: opts.timeout, last });
+            }
+            _ = tokio::time::sleep_until(next) => {}
+        }
+        let at = start.elapsed();
         let polled = tokio::select! {
             biased;
             _ = opts.cancel.cancelled() => return Err(WaitError::Cancelled { what }),
@@ -155,24 +228,28 @@ where
             r = look() => r,
         };
         match polled {
-            Ok(Poll::Done(v)) => return Ok(v),
+            Ok(Poll::Done(value)) => {
+                return Ok(Observed {
+                    value,
+                    last_pending,
+                    done: at,
+                    looks: attempt + 1,
+                });
+            }
             Ok(Poll::Failed(state)) => return Err(WaitError::Failed { what, state }),
             Ok(Poll::Pending(state)) => {
                 on_poll(&state, attempt);
                 last = state;
+                last_pending = Some(at);
             }
             Err(source) => return Err(WaitError::Poll { what, source }),
         }
-        let pause = opts.backoff.delay(attempt);
+        // The pause counts from the start of this look, so a slow look
+        // does not push the looks near the expected end later (but leaves
+        // at least a quarter of it between two looks).
+        let pause = schedule.pause(at, attempt);
+        next = (start + at + pause).max(Instant::now() + pause / 4);
         attempt = attempt.saturating_add(1);
-        tokio::select! {
-            biased;
-            _ = opts.cancel.cancelled() => return Err(WaitError::Cancelled { what }),
-            _ = tokio::time::sleep_until(deadline) => {
-                return Err(WaitError::Timeout { what, after: opts.timeout, last });
-            }
-            _ = tokio::time::sleep(pause) => {}
-        }
     }
 }
 

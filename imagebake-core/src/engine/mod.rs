@@ -9,6 +9,7 @@ mod runner;
 mod step;
 mod sweep;
 mod wait;
+mod wait_history;
 
 pub use context::StepCx;
 pub use create::{Create, Created};
@@ -18,3 +19,4 @@ pub use runner::{BuildError, Built, OnError, Runner};
 pub use step::{FnStep, Step, from_fn};
 pub use sweep::{SweepFilter, SweepReport, Sweeper, unknown_kind};
 pub(crate) use wait::wait;
+pub use wait_history::WaitHistory;

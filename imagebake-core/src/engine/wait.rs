@@ -10,11 +10,18 @@ use std::future::Future;
 
 use imagebake_http::{Poll, WaitOptions};
 
+use super::WaitHistory;
+
 use crate::Error;
 
 /// Polls `look` until it says done or failed, the timeout passes, or
 /// `opts.cancel` fires; every pending state goes to `on_poll` (and to the
 /// debug log). `what` names the resource in errors and progress.
+///
+/// A wait whose options name a [`WaitKey`](imagebake_http::WaitKey)
+/// ([`WaitOptions::learn`]) learns: it polls around the end the
+/// [`WaitHistory`] expects (when it has samples of that key, and the
+/// options do not already say what to expect) and records the end it saw.
 pub(crate) async fn wait<T, E, F, Fut>(
     what: impl Into<String>,
     opts: &WaitOptions,
@@ -32,5 +39,19 @@ where
         tracing::debug!(what = %log, state, attempt, "waiting");
         on_poll(state, attempt);
     };
-    Ok(imagebake_http::wait_for(what, opts, on_poll, look).await?)
+    let Some(key) = &opts.key else {
+        return Ok(imagebake_http::wait_for(what, opts, on_poll, look).await?);
+    };
+    let history = WaitHistory::for_key(key);
+    let mut opts = opts.clone();
+    if opts.expect.is_none() {
+        opts.expect = history.as_ref().and_then(|h| h.expect(key));
+    }
+    tracing::debug!(%key, expect = ?opts.expect, "wait schedule");
+    let seen = imagebake_http::wait_observed(what, &opts, on_poll, look).await?;
+    tracing::debug!(%key, looks = seen.looks, last_pending = ?seen.last_pending, done = ?seen.done, "wait ended");
+    if let Some(h) = &history {
+        h.record_in_background(key, &seen).await;
+    }
+    Ok(seen.value)
 }

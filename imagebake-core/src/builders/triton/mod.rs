@@ -26,7 +26,10 @@
 //!     is active.
 //!
 //! Waits poll with backoff up to `poll_cap` (1 s) and stop at once on
-//! cancellation; CloudAPI calls are retried by the client where safe.
+//! cancellation; once the wait history ([`WaitHistory`](crate::WaitHistory))
+//! knows how long a transition takes on this cloud for this package, they
+//! poll around its expected end instead. CloudAPI calls are retried by the
+//! client where safe.
 //!
 //! ```no_run
 //! use imagebake_core::builders::Builder;

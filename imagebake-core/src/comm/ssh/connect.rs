@@ -178,9 +178,8 @@ enum Failed {
 pub(crate) async fn connect(ep: &Endpoint, cancel: &CancellationToken) -> Result<Session, Error> {
     let t = &ep.timeouts;
     let opts = WaitOptions {
-        timeout: t.connect,
         backoff: Backoff::new(Duration::from_millis(100).min(t.retry_cap), t.retry_cap),
-        cancel: cancel.clone(),
+        ..WaitOptions::new(t.connect, t.retry_cap).cancel_on(cancel.clone())
     };
     let what = format!("ssh {}", ep.target);
     let on_retry = |state: &str, n: u32| tracing::debug!(target = %ep.target, attempt = n, state, "ssh not ready");

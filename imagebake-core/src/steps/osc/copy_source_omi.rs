@@ -76,7 +76,9 @@ impl Step<(HostVm, Image)> for CopySourceOmi {
         .map_err(|e| api(format!("CreateTags {}", copy.image_id), e))?;
         let client = self.client.clone();
         let id = copy.image_id.clone();
-        let opts = self.waits.opts(self.waits.image);
+        let opts = self
+            .waits
+            .learning(self.waits.image, &self.client, "osc image copy", 0);
         cx.wait_for(format!("image {id} (copy)"), &opts, || {
             let (client, id) = (client.clone(), id.clone());
             async move {

@@ -151,7 +151,9 @@ impl Step<()> for CreateVolume {
             .map_err(|e| api(format!("CreateTags {}", v.volume_id), e))?;
         let client = self.client.clone();
         let id = v.volume_id.clone();
-        let opts = self.waits.opts(self.waits.volume);
+        let opts =
+            self.waits
+                .learning(self.waits.volume, &self.client, "osc volume create", v.size);
         let ready = cx
             .wait_for(format!("volume {id}"), &opts, || {
                 let (client, id) = (client.clone(), id.clone());

@@ -138,7 +138,9 @@ impl Step<(HostVm, WorkVolume, DeviceLockGuard)> for LinkVolume {
             .map_err(|e| api(format!("LinkVolume {} as {device}", volume.volume_id), e))?;
         let client = self.client.clone();
         let id = volume.volume_id.clone();
-        let opts = self.waits.opts(self.waits.volume);
+        let opts = self
+            .waits
+            .learning(self.waits.volume, &self.client, "osc volume link", 0);
         cx.wait_for(format!("volume {id} linked"), &opts, || {
             let (client, id) = (client.clone(), id.clone());
             async move {

@@ -88,6 +88,26 @@ impl Waits {
     pub(crate) fn opts(&self, timeout: Duration) -> WaitOptions {
         WaitOptions::new(timeout, self.poll_cap)
     }
+
+    /// [`Waits::opts`] for a wait that learns how long `operation`
+    /// (`"osc volume create"`) takes on `client`'s endpoint for a resource
+    /// of `size` GiB (0: no size class).
+    pub(crate) fn learning(
+        &self,
+        timeout: Duration,
+        client: &osc_client::Client,
+        operation: &str,
+        size: u64,
+    ) -> WaitOptions {
+        let size = if size == 0 {
+            String::new()
+        } else {
+            format!("{size}GiB")
+        };
+        let key =
+            crate::steps::common::wait_key(client.config().endpoint.as_str(), operation, size);
+        self.opts(timeout).learn(key)
+    }
 }
 
 pub use crate::steps::common::now_secs;

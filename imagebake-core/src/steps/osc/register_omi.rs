@@ -120,7 +120,12 @@ impl Step<SnapshotDone> for RegisterOmi {
             .value;
         let client = self.client.clone();
         let id = image.image_id.clone();
-        let opts = self.waits.opts(self.waits.image);
+        let opts = self.waits.learning(
+            self.waits.image,
+            &self.client,
+            "osc image register",
+            snap.size,
+        );
         cx.wait_for(format!("image {id}"), &opts, || {
             let (client, id) = (client.clone(), id.clone());
             async move {

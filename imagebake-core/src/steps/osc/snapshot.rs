@@ -94,7 +94,12 @@ impl Step<String> for CreateSnapshot {
         .map_err(|e| api(format!("CreateTags {}", s.snapshot_id), e))?;
         let client = self.client.clone();
         let id = s.snapshot_id.clone();
-        let opts = self.waits.opts(self.waits.snapshot);
+        let opts = self.waits.learning(
+            self.waits.snapshot,
+            &self.client,
+            "osc snapshot create",
+            s.volume_size.unwrap_or(0),
+        );
         let done = cx
             .wait_for(format!("snapshot {id}"), &opts, || {
                 let (client, id) = (client.clone(), id.clone());

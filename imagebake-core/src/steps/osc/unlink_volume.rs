@@ -40,7 +40,7 @@ impl Step<(AttachedVolume, BlockDevice)> for UnlinkVolume {
         cx.check_cancelled()?;
         let opts = self
             .waits
-            .opts(self.waits.volume)
+            .learning(self.waits.volume, &self.client, "osc volume unlink", 0)
             .cancel_on(cx.token().clone());
         unlink_and_wait(self.client.clone(), v.volume_id.clone(), opts).await?;
         cx.dismiss(v.undo);

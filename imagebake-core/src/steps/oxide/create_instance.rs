@@ -56,6 +56,18 @@ impl Default for InstanceSpec {
 }
 
 impl InstanceSpec {
+    /// Its size class, the key of its waits' history: `2cpu-1024MiB-10240MiB`
+    /// (vCPUs, memory, boot disk).
+    pub fn size_class(&self) -> String {
+        let mib = |b: u64| b >> 20;
+        format!(
+            "{}cpu-{}MiB-{}MiB",
+            self.ncpus,
+            mib(self.memory),
+            mib(self.boot_disk_size)
+        )
+    }
+
     /// The instance's name in build `build_id`.
     pub fn name_for(&self, build_id: &str) -> String {
         self.name.clone().unwrap_or_else(|| build_id.to_owned())
@@ -204,6 +216,7 @@ impl Step<Launch> for CreateInstance {
             name,
             boot_disk: instance.boot_disk_id,
             undo,
+            size: self.spec.size_class(),
         };
         if instance.run_state == InstanceState::Stopped {
             return Err(Error::Failed {

@@ -90,6 +90,17 @@ pub struct OxideApi {
 }
 
 impl OxideApi {
+    /// The options of a state wait for `operation` (`"oxide instance
+    /// start"`) on a resource of size class `size`: it learns how long that
+    /// takes on this rack.
+    pub(crate) fn learning(&self, operation: &str, size: &str) -> imagebake_http::WaitOptions {
+        self.waits.options().learn(crate::steps::common::wait_key(
+            self.client.host(),
+            operation,
+            size,
+        ))
+    }
+
     /// Works in `project` with default waits and retries.
     pub fn new(client: Client, project: NameOrId) -> Self {
         Self {
@@ -152,6 +163,9 @@ pub struct InstanceHandle {
     pub boot_disk: Option<Uuid>,
     /// The undo that stops and deletes it.
     pub undo: UndoHandle,
+    /// Its size class (vCPUs, memory, boot disk): what its waits' lengths
+    /// depend on.
+    pub size: String,
 }
 
 impl InstanceHandle {

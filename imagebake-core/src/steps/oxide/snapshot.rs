@@ -81,7 +81,7 @@ impl Step<StoppedInstance> for CreateSnapshot {
             _ => {
                 cx.wait_for(
                     format!("snapshot {name} ({id}) to be ready"),
-                    &self.api.waits.options(),
+                    &self.api.learning("oxide snapshot create", &inst.size),
                     || async move {
                         Ok::<_, oxide_client::Error>(
                             c.snapshot_view(id, None).await?.toward_ready(),

@@ -36,7 +36,7 @@ impl Step<InstanceHandle> for WaitRunning {
         let instance = cx
             .wait_for(
                 format!("instance {} ({id}) to be running", handle.name),
-                &self.api.waits.options(),
+                &self.api.learning("oxide instance start", &handle.size),
                 || async move {
                     Ok::<_, oxide_client::Error>(
                         c.instance_view(id, None)

@@ -34,7 +34,7 @@ impl Step<StoppingInstance> for WaitStopped {
         let c = &self.api.client;
         cx.wait_for(
             format!("instance {} ({id}) to be stopped", s.instance.name),
-            &self.api.waits.options(),
+            &self.api.learning("oxide instance stop", &s.instance.size),
             || async move {
                 let i = c.instance_view(id, None).await?;
                 Ok::<_, oxide_client::Error>(i.toward(InstanceState::Stopped).map(drop))

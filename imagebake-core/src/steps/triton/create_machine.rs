@@ -146,7 +146,12 @@ impl Step<ImageId> for CreateMachine {
             .await?;
         let (id, undo) = (made.value.id, made.undo);
         tracing::info!(machine = %id, %name, "machine created");
-        let handle = MachineHandle { id, name, undo };
+        let handle = MachineHandle {
+            id,
+            name,
+            undo,
+            package: s.package.clone(),
+        };
         cx.check_cancelled()?;
         Ok(handle)
     }

@@ -42,6 +42,7 @@ pub use wait_running::WaitRunning;
 pub use wait_stopped::WaitStopped;
 
 pub(crate) use crate::steps::common::now_secs;
+use crate::steps::common::wait_key;
 
 use crate::provision::Flushed;
 use crate::{Error, Resource, UndoHandle};
@@ -62,6 +63,8 @@ pub struct MachineHandle {
     pub name: String,
     /// The registered undo that deletes it.
     pub undo: UndoHandle,
+    /// Its package (what its waits' lengths depend on).
+    pub package: String,
 }
 
 impl MachineHandle {
@@ -202,5 +205,24 @@ impl Default for Waits {
             image_timeout: Duration::from_secs(3600),
             poll_cap: Duration::from_secs(1),
         }
+    }
+}
+
+impl Waits {
+    /// The options of a wait for `operation` (`"triton machine stop"`) on
+    /// `machine`, within `timeout`: it learns how long that operation takes
+    /// on `client`'s cloud for the machine's package.
+    pub(crate) fn learning(
+        &self,
+        timeout: Duration,
+        client: &Client,
+        operation: &str,
+        machine: &MachineHandle,
+    ) -> WaitOptions {
+        WaitOptions::new(timeout, self.poll_cap).learn(wait_key(
+            client.url().as_str(),
+            operation,
+            machine.package.clone(),
+        ))
     }
 }

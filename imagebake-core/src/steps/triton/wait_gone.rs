@@ -1,8 +1,8 @@
 use std::borrow::Cow;
 
 use async_trait::async_trait;
+use triton_client::Client;
 use triton_client::types::Image;
-use triton_client::{Client, WaitOptions};
 
 use super::{MachineDeleting, Waits};
 use crate::{Error, Step, StepCx};
@@ -31,7 +31,12 @@ impl Step<MachineDeleting> for WaitMachineGone {
     }
 
     async fn run(&self, cx: &StepCx, d: MachineDeleting) -> Result<Image, Error> {
-        let opts = WaitOptions::new(self.waits.state_timeout, self.waits.poll_cap);
+        let opts = self.waits.learning(
+            self.waits.state_timeout,
+            &self.client,
+            "triton machine delete",
+            &d.machine,
+        );
         let client = &self.client;
         let id = d.machine.id;
         cx.wait_for(format!("machine {id} to be deleted"), &opts, || {

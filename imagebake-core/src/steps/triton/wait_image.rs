@@ -1,7 +1,7 @@
 use std::borrow::Cow;
 
 use async_trait::async_trait;
-use triton_client::{Client, WaitOptions};
+use triton_client::Client;
 
 use super::{ImageActive, ImageInProgress, Waits};
 use crate::{Error, Step, StepCx};
@@ -32,7 +32,12 @@ impl Step<ImageInProgress> for WaitImage {
     }
 
     async fn run(&self, cx: &StepCx, p: ImageInProgress) -> Result<ImageActive, Error> {
-        let opts = WaitOptions::new(self.waits.image_timeout, self.waits.poll_cap);
+        let opts = self.waits.learning(
+            self.waits.image_timeout,
+            &self.client,
+            "triton image create",
+            &p.machine,
+        );
         let client = &self.client;
         let id = p.image;
         let image = cx

@@ -1,8 +1,8 @@
 use std::borrow::Cow;
 
 use async_trait::async_trait;
+use triton_client::Client;
 use triton_client::types::MachineState;
-use triton_client::{Client, WaitOptions};
 
 use super::{MachineHandle, RunningMachine, Waits};
 use crate::{Error, Step, StepCx};
@@ -32,7 +32,12 @@ impl Step<MachineHandle> for WaitRunning {
     }
 
     async fn run(&self, cx: &StepCx, handle: MachineHandle) -> Result<RunningMachine, Error> {
-        let opts = WaitOptions::new(self.waits.state_timeout, self.waits.poll_cap);
+        let opts = self.waits.learning(
+            self.waits.state_timeout,
+            &self.client,
+            "triton machine provision",
+            &handle,
+        );
         let client = &self.client;
         let id = handle.id;
         let machine = cx

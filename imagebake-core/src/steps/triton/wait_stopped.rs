@@ -1,8 +1,8 @@
 use std::borrow::Cow;
 
 use async_trait::async_trait;
+use triton_client::Client;
 use triton_client::types::MachineState;
-use triton_client::{Client, WaitOptions};
 
 use super::{StoppedMachine, StoppingMachine, Waits};
 use crate::{Error, Step, StepCx};
@@ -31,7 +31,12 @@ impl Step<StoppingMachine> for WaitStopped {
     }
 
     async fn run(&self, cx: &StepCx, m: StoppingMachine) -> Result<StoppedMachine, Error> {
-        let opts = WaitOptions::new(self.waits.state_timeout, self.waits.poll_cap);
+        let opts = self.waits.learning(
+            self.waits.state_timeout,
+            &self.client,
+            "triton machine stop",
+            &m.machine,
+        );
         let client = &self.client;
         let id = m.machine.id;
         cx.wait_for(format!("machine {id} to stop"), &opts, || {
