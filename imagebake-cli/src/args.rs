@@ -36,6 +36,8 @@ pub enum Verb {
     Sweep(SweepArgs),
     /// Checks or bakes an image spec folder (mibe's `mi-*` form).
     Spec(crate::spec::SpecArgs),
+    /// Builds, publishes and releases origin image sets (images.json).
+    Origin(crate::origin::OriginArgs),
 }
 
 /// Variable flags shared by build and validate.
@@ -199,6 +201,12 @@ const FLAGS: &[&str] = &[
     "build",
     "project",
     "dry-run",
+    "images",
+    "package-json",
+    "branch",
+    "export-dir",
+    "set",
+    "keep-cloud-images",
     "help",
     "version",
 ];

@@ -101,7 +101,7 @@ async fn plan(args: &BuildArgs) -> Result<Plan, TemplateError> {
 /// once with what each build may leave and the command that removes it.
 /// The handler is installed before this returns, so no early Ctrl-C kills
 /// the process without cleanup.
-fn watch_ctrl_c(cancel: CancellationToken, leftovers: bake::Leftovers) {
+pub(crate) fn watch_ctrl_c(cancel: CancellationToken, leftovers: bake::Leftovers) {
     let mut interrupts = match signal(SignalKind::interrupt()) {
         Ok(s) => s,
         Err(e) => {

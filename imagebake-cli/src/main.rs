@@ -7,6 +7,7 @@
 mod args;
 mod build;
 mod inspect;
+mod origin;
 mod spec;
 mod sweep;
 mod validate;
@@ -34,6 +35,7 @@ async fn main() -> ExitCode {
         Verb::Sweep(a) => sweep::run(&a).await,
         Verb::Build(a) => build::run(&a).await,
         Verb::Spec(a) => spec::run(&a).await,
+        Verb::Origin(a) => origin::run(&a).await,
     };
     ExitCode::from(code)
 }

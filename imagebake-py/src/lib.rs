@@ -14,6 +14,8 @@
 //!   default).
 //! - `oxide_import` — `oxide_import(path, ...)`, a local disk image into
 //!   an Oxide project.
+//! - `origin` — `origin_build(images, ...)`, an origin image set built
+//!   and exported to Manta.
 //! - [`clients`] — the clouds' read operations.
 //! - `image_spec` — the `image-spec` provisioner of a checked spec folder.
 //! - [`errors`] — the exceptions and the one mapping from Rust errors.
@@ -24,6 +26,7 @@ pub mod clients;
 mod convert;
 pub mod errors;
 pub mod observer;
+mod origin;
 mod oxide_import;
 mod runtime;
 #[cfg(feature = "sim")]
@@ -106,6 +109,8 @@ mod _imagebake {
     };
     #[pymodule_export]
     use super::observer::PyEvent;
+    #[pymodule_export]
+    use super::origin::origin_build;
     #[pymodule_export]
     use super::oxide_import::oxide_import;
     #[cfg(feature = "sim")]

@@ -37,6 +37,7 @@ pub use leftovers::Leftovers;
 pub use prepare::prepare;
 pub use progress::{WAIT_EVERY, describe};
 pub use runner::run;
+pub(crate) use ui::Ui;
 pub use ui::{Level, ProgressSink, UiMode, machine_line, packer_duration};
 
 use crate::builders::{Artifact, BuilderRegistry};
