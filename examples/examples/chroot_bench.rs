@@ -26,7 +26,7 @@ use std::time::Instant;
 use imagebake_core::builders::Builder;
 use imagebake_core::builders::local_chroot::{LocalChrootBuilder, LocalChrootConfig};
 use imagebake_core::{CancellationToken, Event, FnObserver, Runner};
-use imagebake_examples::bench::time_sh;
+use imagebake_examples::bench::{exit_code, time_sh};
 use serde_json::json;
 
 const MIB: u64 = 1 << 20;
@@ -36,14 +36,7 @@ const GOAL: f64 = 0.7;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("chroot_bench: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    exit_code("chroot_bench", run().await)
 }
 
 async fn run() -> anyhow::Result<bool> {

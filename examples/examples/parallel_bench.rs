@@ -21,7 +21,7 @@ use imagebake_core::builders::Builder;
 use imagebake_core::builders::oxide::{OxideBuilder, OxideConfig};
 use imagebake_core::builders::triton::{TritonBuilder, TritonConfig};
 use imagebake_core::{CancellationToken, Runner};
-use imagebake_examples::bench::vm_hwm_kib;
+use imagebake_examples::bench::{exit_code, vm_hwm_kib};
 use imagebake_sim::oxide::{OxideDelays, OxideSim, OxideSimOptions};
 use imagebake_sim::triton::{TritonDelays, TritonSim, TritonSimOptions};
 use serde_json::json;
@@ -33,14 +33,7 @@ const GOAL_MIB: f64 = 100.0;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("parallel_bench: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    exit_code("parallel_bench", run().await)
 }
 
 async fn run() -> anyhow::Result<bool> {

@@ -1,7 +1,7 @@
 //! Helpers shared by the benchmark examples (`*_bench`): the process's
 //! peak memory and the wall time of a reference command.
 
-use std::process::Command;
+use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 /// The process's peak resident memory, in KiB (`VmHWM` of
@@ -33,4 +33,18 @@ pub fn time_sh(script: &str, args: &[&std::ffi::OsStr]) -> anyhow::Result<f64> {
         String::from_utf8_lossy(&out.stderr).trim()
     );
     Ok(secs)
+}
+
+/// The exit code of a benchmark whose run says whether its goals were met:
+/// success when they were, failure when not or on an error (printed,
+/// prefixed with `name`).
+pub fn exit_code(name: &str, result: anyhow::Result<bool>) -> ExitCode {
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("{name}: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
