@@ -21,6 +21,7 @@ use std::time::Instant;
 use imagebake_core::oxide_client::{BlockSize, Client, Config, NameOrId};
 use imagebake_core::steps::oxide::{CHUNK, ImageSpec, ImportSpec, OxideApi, import_image};
 use imagebake_core::{CancellationToken, Runner};
+use imagebake_examples::measure::{time_sh, vm_hwm_kib};
 use imagebake_sim::oxide::{OxideSim, OxideSimOptions};
 
 const MIB: u64 = 1 << 20;
@@ -152,23 +153,5 @@ fn write_image(path: &Path) -> anyhow::Result<()> {
 
 /// Seconds `cat FILE > /dev/null` takes.
 fn time_cat(path: &Path) -> anyhow::Result<f64> {
-    let started = Instant::now();
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg("cat \"$1\" > /dev/null")
-        .arg("sh")
-        .arg(path)
-        .status()?;
-    anyhow::ensure!(status.success(), "cat failed: {status}");
-    Ok(started.elapsed().as_secs_f64())
-}
-
-/// The process's peak resident memory, in KiB (`VmHWM`).
-fn vm_hwm_kib() -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("no VmHWM in /proc/self/status"))
+    time_sh("cat \"$1\" > /dev/null", &[path.as_os_str()])
 }

@@ -61,6 +61,7 @@ pub use preflight::check_support;
 /// cloud users) over a static busybox with its applets, and `/tmp`. What a
 /// simulator without machines (the Outscale seed disk) gives chroot
 /// builders to run provisioners in.
+#[cfg(feature = "osc")]
 pub(crate) fn linux_seed_tree(dir: &Path) -> Result<(), MachineError> {
     // The layer first: busybox's applets never replace one of its files.
     guest::build(GuestFlavor::Linux, dir)?;
