@@ -6,6 +6,8 @@
 
 mod args;
 mod build;
+mod builds;
+mod cleanup;
 mod inspect;
 mod spec;
 mod sweep;
@@ -34,6 +36,8 @@ async fn main() -> ExitCode {
         Verb::Sweep(a) => sweep::run(&a).await,
         Verb::Build(a) => build::run(&a).await,
         Verb::Spec(a) => spec::run(&a).await,
+        Verb::Cleanup(a) => cleanup::run(&a).await,
+        Verb::Builds(a) => builds::run(&a),
     };
     ExitCode::from(code)
 }

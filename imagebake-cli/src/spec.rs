@@ -277,7 +277,11 @@ async fn build(args: &SpecBuildArgs) -> u8 {
         eprintln!("Error: {}: the path is not UTF-8", args.dir.display());
         return 1;
     };
-    crate::build::run_plan(&plan(block, path), BakeOptions::default()).await
+    let options = BakeOptions {
+        journal: crate::build::journaling(None),
+        ..BakeOptions::default()
+    };
+    crate::build::run_plan(&plan(block, path), options).await
 }
 
 /// The plan of one build: the builder `block` (its `type` taken out) and

@@ -170,6 +170,9 @@ impl Builder for TritonBuilder {
         let label = format!("triton {}@{}", p.image.name, p.image.version);
         let built = runner
             .run(&label, token, |cx| async move {
+                if let Some(scope) = self.scope() {
+                    cx.scope(scope);
+                }
                 let source = cx
                     .step(&SourceImage::new(c.clone(), p.source.clone()), ())
                     .await?;
@@ -230,6 +233,15 @@ impl Builder for TritonBuilder {
             host_key,
             cleanup: built.cleanup,
         })
+    }
+
+    fn scope(&self) -> Option<crate::journal::Scope> {
+        let c = &self.client;
+        Some(
+            crate::journal::Scope::new(BUILDER, "triton")
+                .endpoint(c.url().as_str())
+                .account(c.account()),
+        )
     }
 
     fn sweeper(&self) -> Option<Box<dyn Sweeper>> {
