@@ -298,3 +298,114 @@ async fn triton_killed_while_waiting_for_the_image() {
     .await;
     tokio::task::block_in_place(|| triton_crash(&sim, KillAt::Line("wait image...")));
 }
+
+// ------------------------------------------------------------------ Oxide
+
+fn oxide_template(sim: &OxideSim) -> String {
+    format!(
+        r#"source "oxide-instance" "web" {{
+  host                 = "{url}"
+  token                = "{token}"
+  project              = "imagebake"
+  boot_disk_image_name = "debian-12"
+  boot_disk_size       = 2147483648
+  memory               = 1073741824
+  artifact_name        = "web-1"
+  communicator         = "none"
+}}
+build {{
+  sources = ["source.oxide-instance.web"]
+}}
+"#,
+        url = sim.url(),
+        token = sim.token(),
+    )
+}
+
+async fn oxide_sim(delays: OxideDelays) -> OxideSim {
+    OxideSim::start(OxideSimOptions {
+        delays,
+        ..OxideSimOptions::default()
+    })
+    .await
+    .expect("oxide simulator starts")
+}
+
+fn oxide_quick() -> OxideDelays {
+    OxideDelays {
+        instance_start: Duration::from_millis(5),
+        instance_stop: Duration::from_millis(5),
+    }
+}
+
+/// Kills an Oxide build at `at`, cleans up with the template's credentials
+/// (`--template`), and checks the silo is as before the build.
+fn oxide_crash(sim: &OxideSim, at: KillAt<'_>) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let before = sim.inventory();
+    let template = oxide_template(sim);
+    killed_build(d, &template, at);
+    assert_state(d, "crashed");
+    assert_ne!(sim.inventory(), before, "the killed build left something");
+    // An instance held `stopping` cannot be deleted until it is stopped:
+    // let the held transition end so cleanup need not wait it out.
+    sim.finish_transitions();
+    let out = cleanup_crashed(d, &["--template", "t.pkr.hcl"], &[]);
+    eventually(
+        &format!("left after cleanup:\n{out}\n{:#?}", sim.inventory()),
+        || sim.inventory() == before,
+    );
+    assert_state(d, "cleaned");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oxide_killed_while_create_instance_is_unanswered() {
+    let sim = oxide_sim(oxide_quick()).await;
+    sim.faults()
+        .inject("instance_create", Fault::LateAnswer(HOLD), 1);
+    let made =
+        || sim.faults().pending("instance_create") == 0 && !sim.inventory().instances.is_empty();
+    tokio::task::block_in_place(|| oxide_crash(&sim, KillAt::Observed(&made)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oxide_killed_while_waiting_for_the_instance_to_run() {
+    let sim = oxide_sim(OxideDelays {
+        instance_start: HOLD,
+        ..oxide_quick()
+    })
+    .await;
+    tokio::task::block_in_place(|| oxide_crash(&sim, KillAt::Line("wait running...")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oxide_killed_while_waiting_for_the_instance_to_stop() {
+    let sim = oxide_sim(OxideDelays {
+        instance_stop: HOLD,
+        ..oxide_quick()
+    })
+    .await;
+    tokio::task::block_in_place(|| oxide_crash(&sim, KillAt::Line("wait stopped...")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oxide_killed_while_create_snapshot_is_unanswered() {
+    let sim = oxide_sim(oxide_quick()).await;
+    sim.faults()
+        .inject("snapshot_create", Fault::LateAnswer(HOLD), 1);
+    let made =
+        || sim.faults().pending("snapshot_create") == 0 && !sim.inventory().snapshots.is_empty();
+    tokio::task::block_in_place(|| oxide_crash(&sim, KillAt::Observed(&made)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs journal: adopt an Oxide image create whose answer never came (by its name; the image is left)"]
+async fn oxide_killed_while_create_image_is_unanswered() {
+    let sim = oxide_sim(oxide_quick()).await;
+    let seeds = sim.inventory().images.len();
+    sim.faults()
+        .inject("image_create", Fault::LateAnswer(HOLD), 1);
+    let made = || sim.faults().pending("image_create") == 0 && sim.inventory().images.len() > seeds;
+    tokio::task::block_in_place(|| oxide_crash(&sim, KillAt::Observed(&made)));
+}
