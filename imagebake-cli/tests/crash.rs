@@ -42,8 +42,9 @@ fn command(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Command {
 
 /// Where a build is killed.
 enum KillAt<'a> {
-    /// When stdout shows a progress line containing this text (the step
-    /// is held by the simulator).
+    /// When stdout shows a line containing this text (a `==> NAME: STEP...`
+    /// progress line of a step the simulator holds, or a provisioner's
+    /// output).
     Line(&'static str),
     /// When this observation of the simulator holds (a held create was
     /// received and done).
@@ -79,7 +80,7 @@ fn killed_build(dir: &Path, template: &str, at: KillAt<'_>) -> String {
         match &at {
             KillAt::Line(text) => match rx.recv_timeout(left) {
                 Ok(line) => {
-                    let hit = line.starts_with("==> ") && line.contains(text);
+                    let hit = line.contains(text);
                     seen.push(line);
                     if hit {
                         break true;
@@ -265,6 +266,42 @@ async fn triton_killed_while_waiting_for_the_machine_to_run() {
     })
     .await;
     tokio::task::block_in_place(|| triton_crash(&sim, KillAt::Line("wait running...")));
+}
+
+#[imagebake_testing::needs_root("simulated machines with SSH: overlay mounts, chroot, sshd")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triton_killed_while_provisioning() {
+    let sim = TritonSim::start(TritonSimOptions {
+        delays: quick(),
+        ssh: imagebake_sim::machine::SshMode::On,
+        ..TritonSimOptions::default()
+    })
+    .await
+    .expect("triton simulator with SSH machines starts");
+    let port = sim.ssh_port().expect("machines have SSH");
+    let comm = format!("  ssh_username = \"root\"\n  ssh_port = {port}\n  ssh_timeout = \"30s\"");
+    let provisioner = r#"  provisioner "shell" {
+    inline = ["echo crash-marker-provisioning", "sleep 300"]
+  }"#;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    tokio::task::block_in_place(|| {
+        let out = killed_build(
+            d,
+            &triton_template(&sim, &comm, provisioner),
+            KillAt::Line("crash-marker-provisioning"),
+        );
+        assert!(out.contains("==> triton.web: connect ssh..."), "{out}");
+        assert_state(d, "crashed");
+        assert_eq!(sim.inventory().machines.len(), 1);
+        let out = cleanup_crashed(d, &[], &triton_env(&sim));
+        eventually(&format!("machines left after cleanup:\n{out}"), || {
+            sim.inventory().machines.is_empty()
+        });
+        assert!(sim.inventory().custom_images().is_empty());
+        assert_state(d, "cleaned");
+    });
+    sim.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
