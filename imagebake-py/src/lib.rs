@@ -16,6 +16,7 @@
 //!   an Oxide project.
 //! - [`clients`] — the clouds' read operations.
 //! - `image_spec` — the `image-spec` provisioner of a checked spec folder.
+//! - [`journal`] — `builds()` and `cleanup()`: the build journals.
 //! - [`errors`] — the exceptions and the one mapping from Rust errors.
 
 pub mod artifact;
@@ -23,6 +24,7 @@ pub mod build;
 pub mod clients;
 mod convert;
 pub mod errors;
+pub mod journal;
 pub mod observer;
 mod oxide_import;
 mod runtime;
@@ -104,6 +106,8 @@ mod _imagebake {
         ApiError, BuildCancelled, CleanupIncomplete, ConfigError, ImagebakeError, ProvisionerError,
         SshError,
     };
+    #[pymodule_export]
+    use super::journal::{builds, cleanup};
     #[pymodule_export]
     use super::observer::PyEvent;
     #[pymodule_export]

@@ -263,3 +263,248 @@ async fn a_finished_build_is_journaled_to_its_end_and_left_alone() {
     assert!(!text.contains(key_line));
     assert!(!text.contains(sim.private_key_path().to_str().unwrap()));
 }
+
+mod oxide {
+    use super::*;
+    use imagebake_core::builders::oxide::{OxideBuilder, OxideConfig};
+    use imagebake_core::oxide_client::{Backoff, RetryPolicy};
+    use imagebake_sim::oxide::{OxideDelays, OxideSim, OxideSimOptions};
+
+    const SEED_IMAGES: [&str; 3] = ["debian-12", "ubuntu-24-04", "alpine-3-20"];
+
+    async fn sim() -> Arc<OxideSim> {
+        Arc::new(
+            OxideSim::start(OxideSimOptions {
+                delays: OxideDelays {
+                    instance_start: ms(5),
+                    instance_stop: ms(5),
+                },
+                ..OxideSimOptions::default()
+            })
+            .await
+            .expect("simulator starts"),
+        )
+    }
+
+    fn builder(sim: &OxideSim) -> OxideBuilder {
+        let config = OxideConfig::from_json(&json!({
+            "type": "oxide-instance",
+            "host": sim.url(),
+            "token": sim.token(),
+            "project": "imagebake",
+            "boot_disk_image_name": "debian-12",
+            "boot_disk_size": 2u64 << 30,
+            "memory": 1u64 << 30,
+            "communicator": "none",
+            "state_timeout": "30s",
+            "poll_cap": "10ms",
+        }))
+        .expect("config decodes");
+        OxideBuilder::new(config)
+            .expect("config is valid")
+            .retry_policy(RetryPolicy {
+                max_attempts: 4,
+                backoff: Backoff::new(ms(2), ms(10)),
+            })
+            .expect("client")
+    }
+
+    /// The builder's own sweeper, for the scope the journal recorded.
+    fn sweepers(
+        b: Arc<OxideBuilder>,
+    ) -> impl Fn(&Scope) -> Result<Box<dyn Sweeper>, Error> + Send + Sync {
+        move |scope: &Scope| {
+            assert_eq!(Some(scope), b.scope().as_ref(), "the builder's scope");
+            Ok(b.sweeper().expect("oxide has a sweeper"))
+        }
+    }
+
+    /// No instance, disk, snapshot, key or image of the build is left.
+    fn assert_empty(sim: &OxideSim, case: &str) {
+        let inv = sim.inventory();
+        assert!(inv.instances.is_empty(), "{case}: {:?}", inv.instances);
+        assert!(inv.disks.is_empty(), "{case}: {:?}", inv.disks);
+        assert!(inv.snapshots.is_empty(), "{case}: {:?}", inv.snapshots);
+        assert!(inv.ssh_keys.is_empty(), "{case}: {:?}", inv.ssh_keys);
+        let images: Vec<_> = inv
+            .images
+            .iter()
+            .filter(|i| !SEED_IMAGES.contains(&i.name.as_str()))
+            .collect();
+        assert!(images.is_empty(), "{case}: {images:?}");
+    }
+
+    /// Crashes at `step` (once `ready`), then cleans up.
+    async fn crash_and_clean(
+        step: &'static str,
+        late: Option<&str>,
+        ready: impl AsyncFn(&OxideSim) -> bool,
+    ) -> journal::BuildCleanup {
+        let sim = sim().await;
+        if let Some(op) = late {
+            sim.faults()
+                .inject(op, Fault::LateAnswer(Duration::from_secs(3)), 1);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let b = Arc::new(builder(&sim));
+        let s = sim.clone();
+        let j = crash(b.clone(), dir.path(), step_started(step), async || {
+            ready(&s).await
+        })
+        .await;
+        assert!(!j.pending().is_empty(), "{step}: something is pending");
+        as_if_dead(&j);
+        let done = cleanup_crashed(dir.path(), &sweepers(b)).await;
+        assert_empty(&sim, step);
+        done
+    }
+
+    #[tokio::test]
+    async fn crash_in_wait_stopped_then_cleanup_removes_instance_and_disk() {
+        crash_and_clean("wait stopped", None, async |s: &OxideSim| {
+            !s.inventory().instances.is_empty()
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn crash_with_the_snapshot_create_unanswered_adopts_it_by_name() {
+        crash_and_clean(
+            "create snapshot",
+            Some("snapshot_create"),
+            async |s: &OxideSim| !s.inventory().snapshots.is_empty(),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn crash_with_the_image_create_unanswered_adopts_it_by_name() {
+        let done = crash_and_clean(
+            "create image",
+            Some("image_create"),
+            async |s: &OxideSim| s.inventory().images.len() > SEED_IMAGES.len(),
+        )
+        .await;
+        assert!(
+            done.report
+                .removed()
+                .any(|r| r.kind == "image" && r.has_id()),
+            "{}",
+            done.report
+        );
+    }
+}
+
+/// The chroot builders as root: a build aborted inside its provisioner
+/// (loop device attached, root and extra mounts, working copy, copied
+/// files), then the cleanup: no loop device or mount left.
+mod chroot {
+    use super::*;
+    use imagebake_core::builders::local_chroot::{LocalChrootBuilder, LocalChrootConfig};
+    use imagebake_core::builders::osc_chroot::{OscChrootBuilder, OscChrootConfig};
+    use imagebake_core::provision::Shell;
+    use imagebake_sim::osc::{OscDelays, OscSim, OscSimOptions};
+    use imagebake_testing::needs_root;
+    use support::assert_nothing_left;
+
+    const APPLETS: &[&str] = &["sh", "sleep", "echo", "mkdir", "true"];
+
+    /// Sweepers that must not be asked (everything is on this host).
+    fn no_cloud(scope: &Scope) -> Result<Box<dyn Sweeper>, Error> {
+        panic!("no cloud sweeper needed, asked for {scope}")
+    }
+
+    #[needs_root("loop devices, mount, chroot")]
+    #[tokio::test]
+    async fn local_chroot_crash_in_the_provisioner_then_cleanup_detaches_and_unmounts() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = dir.path().join("tree");
+        imagebake_testing::busybox_tree(&tree, APPLETS, &["proc", "sys", "dev"]);
+        let out = dir.path().join("out.raw");
+        let config = LocalChrootConfig::from_json(&json!({
+            "type": "local-chroot",
+            "mount_path": format!("{}/mnt/{{{{.Device}}}}", dir.path().display()),
+            "from_scratch": true,
+            "image_size": "64M",
+            "rootfs_dir": tree,
+            "output_path": out,
+        }))
+        .expect("config decodes");
+        let b = Arc::new(
+            LocalChrootBuilder::new(config)
+                .unwrap()
+                .provisioner(Shell::inline(["sleep 30"])),
+        );
+        let jdir = dir.path().join("journal");
+        let j = crash(b, &jdir, step_started("shell"), async || true).await;
+        let kinds: std::collections::BTreeSet<String> =
+            j.pending().into_iter().map(|p| p.kind).collect();
+        assert!(
+            kinds.contains("loop device") && kinds.contains("mount"),
+            "{kinds:?}"
+        );
+        as_if_dead(&j);
+        let done = cleanup_crashed(&jdir, &no_cloud).await;
+        assert!(
+            done.report.removed().any(|r| r.kind == "loop device"),
+            "{}",
+            done.report
+        );
+        assert_nothing_left(dir.path());
+        let work: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".raw"))
+            .collect();
+        assert!(work.is_empty(), "image files left: {work:?}");
+    }
+
+    #[needs_root("loop devices, mount, chroot")]
+    #[tokio::test]
+    async fn osc_chroot_crash_in_the_provisioner_then_cleanup_empties_the_simulator() {
+        let sim = Arc::new(
+            OscSim::start(OscSimOptions {
+                delays: OscDelays::uniform(ms(5)),
+                ..OscSimOptions::default()
+            })
+            .await
+            .expect("simulator starts"),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let mut block = support::osc_chroot_block(&sim, dir.path());
+        block["omi_name"] = json!("journal-{{timestamp}}");
+        // Busybox into the seed root, so that the provisioner can sleep.
+        block["post_mount_commands"] = json!([format!(
+            "mkdir -p {{{{.MountPath}}}}/bin && cp /bin/busybox {{{{.MountPath}}}}/bin/busybox \
+             && for a in {}; do ln -sf busybox {{{{.MountPath}}}}/bin/$a; done",
+            APPLETS.join(" ")
+        )]);
+        let config = OscChrootConfig::from_json(&block).expect("config decodes");
+        let b = Arc::new(
+            OscChrootBuilder::new(config)
+                .unwrap()
+                .provisioner(Shell::inline(["sleep 30"])),
+        );
+        let jdir = dir.path().join("journal");
+        let j = crash(b.clone(), &jdir, step_started("shell"), async || true).await;
+        let kinds: std::collections::BTreeSet<String> =
+            j.pending().into_iter().map(|p| p.kind).collect();
+        assert!(
+            kinds.contains("volume") && kinds.contains("mount"),
+            "{kinds:?}"
+        );
+        as_if_dead(&j);
+        let sweepers = move |scope: &Scope| {
+            assert_eq!(Some(scope), b.scope().as_ref());
+            Ok(b.sweeper().expect("osc has a sweeper"))
+        };
+        cleanup_crashed(&jdir, &sweepers).await;
+        let inv = sim.inventory().await;
+        assert!(inv.volumes.is_empty(), "{inv:?}");
+        assert!(
+            inv.links.is_empty() && inv.loop_devices.is_empty(),
+            "{inv:?}"
+        );
+        assert_nothing_left(dir.path());
+    }
+}

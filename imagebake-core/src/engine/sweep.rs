@@ -71,6 +71,16 @@ pub trait Sweeper: Send + Sync {
         let _ = cancel;
         Err(unknown_kind(resource))
     }
+
+    /// The `kind` resources named `name` made since `since` (Unix
+    /// seconds): what a create whose answer never came made, on a cloud
+    /// where that resource carries neither the build's tag nor its id in
+    /// its name (an Oxide image). The default finds nothing (the sweep by
+    /// tag or name finds the rest).
+    async fn find_named(&self, kind: &str, name: &str, since: u64) -> Result<Vec<Resource>, Error> {
+        let _ = (kind, name, since);
+        Ok(Vec::new())
+    }
 }
 
 /// The error of a [`Sweeper::remove`] given a kind it does not remove.

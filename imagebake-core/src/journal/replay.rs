@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::{BuildState, Journal, LOCAL, LocalSweeper, Pending, Record, Scope, UndoResult, Writer};
-use crate::{CleanupEntry, CleanupOutcome, CleanupReport, Error, SweepFilter, Sweeper, UndoWhen};
+use crate::{CleanupEntry, CleanupOutcome, CleanupReport, Error, SweepFilter, Sweeper};
 
 /// Where [`cleanup`] gets the sweeper (with its credentials) of each scope
 /// a journal recorded; a closure `Fn(&Scope) -> Result<Box<dyn Sweeper>, Error>`
@@ -184,14 +184,23 @@ async fn replay(
         };
         let result = match (result, &p.id, sweeper) {
             (Ok(()), None, Ok(sweeper)) => {
+                let before = done.report.entries.len();
+                let named = adopt_named(j, p, sweeper.as_ref(), dry_run, cancel, &mut done).await;
                 let clean = match swept.get(&p.cloud) {
                     Some(clean) => *clean,
                     None => {
-                        let clean = adopt(j, p, sweeper.as_ref(), dry_run, cancel, &mut done).await;
+                        let clean = adopt(j, sweeper.as_ref(), dry_run, cancel, &mut done).await;
                         swept.insert(p.cloud.clone(), clean);
                         clean
                     }
-                };
+                } && named;
+                if clean && done.report.entries.len() == before {
+                    done.notes.push(format!(
+                        "{}{}: its create was in flight; nothing carries the build's tag or this name (never made, or already gone)",
+                        p.kind,
+                        p.name.as_ref().map(|n| format!(" {n}")).unwrap_or_default()
+                    ));
+                }
                 if dry_run {
                     continue;
                 }
@@ -250,11 +259,11 @@ async fn replay(
     done
 }
 
-/// Sweeps `p`'s cloud for what the build made (its tag or name), for a
-/// create whose answer never came; whether the sweep was complete.
+/// Sweeps the cloud for what the build made (its tag, or its id in the
+/// name), for a create whose answer never came; whether the sweep was
+/// complete.
 async fn adopt(
     j: &Journal,
-    p: &Pending,
     sweeper: &dyn Sweeper,
     dry_run: bool,
     cancel: &CancellationToken,
@@ -267,15 +276,48 @@ async fn adopt(
     };
     let swept = sweeper.sweep(&filter, cancel).await;
     let clean = swept.list_errors.is_empty() && swept.cleanup.is_clean();
-    if swept.cleanup.entries.is_empty() && swept.list_errors.is_empty() {
-        done.notes.push(format!(
-            "{}{}: create in flight; nothing carries the build's tag or name (never made, or already gone)",
-            p.kind,
-            p.name.as_ref().map(|n| format!(" {n}")).unwrap_or_default()
-        ));
-    }
     done.report.entries.extend(swept.cleanup.entries);
     done.errors.extend(swept.list_errors);
+    clean
+}
+
+/// Removes what [`Sweeper::find_named`] finds of `p` (by its unique name,
+/// made since the build started); whether that went well.
+async fn adopt_named(
+    j: &Journal,
+    p: &Pending,
+    sweeper: &dyn Sweeper,
+    dry_run: bool,
+    cancel: &CancellationToken,
+    done: &mut BuildCleanup,
+) -> bool {
+    let Some(name) = &p.name else { return true };
+    let found = match sweeper.find_named(&p.kind, name, j.started()).await {
+        Ok(found) => found,
+        Err(e) => {
+            done.errors.push(e);
+            return false;
+        }
+    };
+    let mut clean = true;
+    for resource in found {
+        let outcome = if dry_run {
+            CleanupOutcome::Kept
+        } else {
+            match sweeper.remove(&resource, cancel).await {
+                Ok(()) => CleanupOutcome::Removed,
+                Err(e) => {
+                    clean = false;
+                    CleanupOutcome::Failed(e)
+                }
+            }
+        };
+        done.report.entries.push(CleanupEntry {
+            resource,
+            when: p.when,
+            outcome,
+        });
+    }
     clean
 }
 
@@ -301,11 +343,7 @@ fn sweeper_for(
 fn entry(p: &Pending, outcome: CleanupOutcome) -> CleanupEntry {
     CleanupEntry {
         resource: p.resource(),
-        when: if p.when == UndoWhen::OnFailure {
-            UndoWhen::OnFailure
-        } else {
-            UndoWhen::Always
-        },
+        when: p.when,
         outcome,
     }
 }

@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::steps::common::{now_secs, sweep_one};
-use crate::steps::oxide::{OxideApi, Waits, build_of, delete, remove_disk, remove_instance};
+use crate::steps::oxide::{OxideApi, Waits, build_of, delete, found, remove_disk, remove_instance};
 use crate::{Error, Resource, SweepFilter, SweepReport, Sweeper};
 
 /// Removes what crashed `oxide-instance` builds left in one project:
@@ -250,6 +250,27 @@ impl Sweeper for OxideSweeper {
             .parse()
             .map_err(|e| Error::Config(format!("{resource}: not an Oxide id: {e}")))?;
         self.remove_id(&resource.kind, id, cancel).await
+    }
+
+    /// An `image` of that name in the project created since `since`
+    /// (`image_view`): the builder's images carry the user's name and
+    /// description, not the build id.
+    async fn find_named(&self, kind: &str, name: &str, since: u64) -> Result<Vec<Resource>, Error> {
+        if kind != "image" {
+            return Ok(Vec::new());
+        }
+        let a = &self.api;
+        let image = found(
+            a.client
+                .image_view(NameOrId::Name(name.to_owned()), Some(&a.project))
+                .await,
+        )
+        .map_err(api_err(format!("looking up image {name}")))?;
+        Ok(image
+            .filter(|i| unix_secs(&i.time_created).is_some_and(|t| t >= since))
+            .map(|i| Resource::new("image", i.id.to_string()).named(i.name))
+            .into_iter()
+            .collect())
     }
 }
 
