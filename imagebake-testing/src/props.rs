@@ -181,9 +181,9 @@ enum Edit {
 fn edit() -> impl Strategy<Value = Edit> {
     let at = any::<usize>();
     prop_oneof![
-        3 => (at.clone(), any_json()).prop_map(|(i, v)| Edit::Replace(i, v)),
-        2 => at.clone().prop_map(Edit::Remove),
-        1 => at.clone().prop_map(Edit::Stringify),
+        3 => (at, any_json()).prop_map(|(i, v)| Edit::Replace(i, v)),
+        2 => at.prop_map(Edit::Remove),
+        1 => at.prop_map(Edit::Stringify),
         1 => at.prop_map(Edit::Wrap),
     ]
 }
