@@ -10,6 +10,7 @@
 //! - [`busybox_tree`]: a minimal busybox root directory for chroot tests.
 //! - [`git_commit_all`]: a git work tree with everything committed.
 //! - `capture_logs` (feature `logs`): what code logs (`tracing`), as text.
+//! - `props` (feature `props`): property-test config and input strategies.
 //!
 //! ```text
 //! #[imagebake_testing::needs_root("loop devices, mount, chroot")]
@@ -30,6 +31,8 @@ mod user;
 pub use user::{euid, is_root};
 
 mod policy;
+#[cfg(feature = "props")]
+pub mod props;
 pub use policy::{RootTest, ci_from, root_test};
 
 /// The static busybox the chroot tests copy into their roots

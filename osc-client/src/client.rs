@@ -177,9 +177,7 @@ impl Client {
                 &bytes,
             ))));
         }
-        let bytes: &[u8] = if bytes.is_empty() { b"{}" } else { &bytes };
-        let de = &mut serde_json::Deserializer::from_slice(bytes);
-        serde_path_to_error::deserialize(de).map_err(|source| Error::Decode { action, source })
+        decode(action, &bytes)
     }
 
     /// Streams every item of a paged Read call.
@@ -233,6 +231,13 @@ fn host_header(url: &Url) -> String {
         Some(p) => format!("{host}:{p}"),
         None => host.to_owned(),
     }
+}
+
+/// Decodes a successful answer's body (an empty body is `{}`).
+pub(crate) fn decode<T: DeserializeOwned>(action: &'static str, bytes: &[u8]) -> Result<T> {
+    let bytes: &[u8] = if bytes.is_empty() { b"{}" } else { bytes };
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|source| Error::Decode { action, source })
 }
 
 #[cfg(test)]

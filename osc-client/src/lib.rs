@@ -31,6 +31,8 @@ mod client;
 pub mod config;
 mod error;
 pub mod metadata;
+#[cfg(test)]
+mod proptests;
 pub mod sign;
 mod state;
 pub mod types;

@@ -17,7 +17,7 @@ use crate::types::{ListOptions, ResultsPage};
 
 /// Message prefix of dropshot's answer to an `api-version` newer than the
 /// rack's (`400 "server does not support this API version: X"`).
-const UNSUPPORTED_VERSION: &str = "server does not support this API version";
+pub(crate) const UNSUPPORTED_VERSION: &str = "server does not support this API version";
 
 /// An async client for one Oxide rack. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -275,7 +275,7 @@ impl Client {
     }
 }
 
-async fn decode<T: DeserializeOwned>(
+pub(crate) async fn decode<T: DeserializeOwned>(
     operation: &'static str,
     resp: reqwest::Response,
 ) -> Result<T> {
@@ -302,7 +302,7 @@ struct ErrorBody {
     request_id: Option<String>,
 }
 
-async fn api_error(operation: &'static str, resp: reqwest::Response) -> Error {
+pub(crate) async fn api_error(operation: &'static str, resp: reqwest::Response) -> Error {
     let status = resp.status();
     let retry_after = resp
         .headers()

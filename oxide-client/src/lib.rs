@@ -36,6 +36,8 @@ mod client;
 mod config;
 mod error;
 pub mod names;
+#[cfg(test)]
+mod proptests;
 mod state;
 pub mod types;
 

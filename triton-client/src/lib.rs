@@ -43,6 +43,8 @@ mod error;
 pub mod imgapi;
 mod key_source;
 pub mod manta;
+#[cfg(test)]
+mod proptests;
 mod service;
 mod state;
 pub mod types;

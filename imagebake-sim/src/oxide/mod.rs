@@ -419,6 +419,19 @@ impl OxideSim {
         }
     }
 
+    /// Ends every pending instance transition (`starting`, `stopping`)
+    /// now: a test that held a state with a long delay releases it.
+    pub fn finish_transitions(&self) {
+        let now = tokio::time::Instant::now();
+        let mut w = self.shared.world();
+        for i in &mut w.instances {
+            if let Some((to, _)) = i.pending {
+                i.pending = Some((to, now));
+            }
+        }
+        w.settle(now);
+    }
+
     /// Stops serving, stops every guest (sshd and everything inside),
     /// unmounts their roots and removes their data.
     pub async fn shutdown(self) {

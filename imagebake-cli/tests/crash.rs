@@ -1,0 +1,515 @@
+//! Crash tests: `imagebake build` killed with SIGKILL at each step of each
+//! builder (no cleanup of its own runs), then `imagebake cleanup --crashed`
+//! must leave the simulator's inventory as it was before the build.
+//!
+//! Each kill point is held by the simulator (a long state delay, or a
+//! create whose answer is held back with `Fault::LateAnswer`) and the kill
+//! is driven by what is observed: the build's `==> NAME: STEP...` progress
+//! line on stdout, or the simulator having done the held create. Every run
+//! has its own state directory (IMAGEBAKE_STATE_DIR and XDG_STATE_HOME in a
+//! temporary directory, HOME too).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use imagebake_sim::Fault;
+use imagebake_sim::oxide::{OxideDelays, OxideSim, OxideSimOptions};
+use imagebake_sim::triton::{TritonDelays, TritonSim, TritonSimOptions};
+
+const BIN: &str = env!("CARGO_BIN_EXE_imagebake");
+
+/// How long the simulator holds a kill point: far longer than any test.
+const HOLD: Duration = Duration::from_secs(300);
+
+/// The binary in `dir` with a clean environment whose state directory is
+/// `dir/state`, plus `env`.
+fn command(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("HOME", dir)
+        .env("XDG_STATE_HOME", dir.join("xdg"))
+        .env("IMAGEBAKE_STATE_DIR", dir.join("state"))
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c
+}
+
+/// Where a build is killed.
+enum KillAt<'a> {
+    /// When stdout shows a line containing this text (a `==> NAME: STEP...`
+    /// progress line of a step the simulator holds, or a provisioner's
+    /// output).
+    Line(&'static str),
+    /// When this observation of the simulator holds (a held create was
+    /// received and done).
+    Observed(&'a dyn Fn() -> bool),
+}
+
+/// Starts `imagebake build t.pkr.hcl` in `dir` (with `template` written
+/// there), kills it with SIGKILL at `at`, and returns what it printed.
+fn killed_build(dir: &Path, template: &str, at: KillAt<'_>) -> String {
+    std::fs::write(dir.join("t.pkr.hcl"), template).unwrap();
+    let stderr = std::fs::File::create(dir.join("build.stderr")).unwrap();
+    let mut child = command(dir, &["build", "t.pkr.hcl"], &[])
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("imagebake starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let reached = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break false;
+        }
+        match &at {
+            KillAt::Line(text) => match rx.recv_timeout(left) {
+                Ok(line) => {
+                    let hit = line.contains(text);
+                    seen.push(line);
+                    if hit {
+                        break true;
+                    }
+                }
+                Err(_) => break false,
+            },
+            KillAt::Observed(holds) => {
+                while let Ok(line) = rx.try_recv() {
+                    seen.push(line);
+                }
+                if holds() {
+                    break true;
+                }
+                // Polls the simulator's state, which the held fault keeps.
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    };
+    kill(&mut child);
+    reader.join().expect("reader");
+    seen.extend(rx.try_iter());
+    let out = seen.join("\n");
+    assert!(
+        reached,
+        "the kill point was not reached; the build printed:\n{out}\n{}",
+        std::fs::read_to_string(dir.join("build.stderr")).unwrap_or_default()
+    );
+    out
+}
+
+fn kill(child: &mut Child) {
+    // `Child::kill` sends SIGKILL on Unix.
+    let _ = child.kill();
+    let status = child.wait().expect("reaped");
+    assert!(
+        std::os::unix::process::ExitStatusExt::signal(&status) == Some(9)
+            || status.code().is_some(),
+        "{status:?}"
+    );
+}
+
+/// `imagebake cleanup --crashed` with `env` (and `args`): its output; it
+/// must succeed.
+fn cleanup_crashed(dir: &Path, args: &[&str], env: &[(&str, String)]) -> String {
+    let mut all = vec!["cleanup", "--crashed"];
+    all.extend(args);
+    let o = command(dir, &all, env).output().expect("cleanup runs");
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(o.status.code(), Some(0), "cleanup failed:\n{out}");
+    out
+}
+
+/// Waits (up to 30 s) for `done` to hold: deletes the cleanup sent finish
+/// after the simulator's delete delay.
+fn eventually(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The build's journal is `crashed` after the kill and `cleaned` after
+/// cleanup.
+fn assert_state(dir: &Path, state: &str) {
+    let o = command(dir, &["builds"], &[])
+        .output()
+        .expect("builds runs");
+    let out = String::from_utf8_lossy(&o.stdout);
+    let line = out.lines().find(|l| l.starts_with("ib-")).expect(&out);
+    assert_eq!(
+        line.split_whitespace().nth(3),
+        Some(state),
+        "imagebake builds:\n{out}"
+    );
+}
+
+// ------------------------------------------------------------------ Triton
+
+fn triton_template(sim: &TritonSim, comm: &str, provisioner: &str) -> String {
+    format!(
+        r#"source "triton" "web" {{
+  triton_url             = "{url}"
+  triton_account         = "{account}"
+  triton_key_id          = "{key_id}"
+  triton_key_material    = "{key}"
+  source_machine_package = "g1.small"
+  source_machine_image_filter {{
+    name        = "base-64-lts"
+    most_recent = true
+  }}
+  image_name    = "web"
+  image_version = "1.0.0"
+  poll_cap      = "10ms"
+{comm}
+}}
+build {{
+  sources = ["source.triton.web"]
+{provisioner}
+}}
+"#,
+        account = sim.account(),
+        url = sim.url(),
+        key_id = sim.key_id(),
+        key = sim.private_key_path().display(),
+    )
+}
+
+fn triton_env(sim: &TritonSim) -> Vec<(&'static str, String)> {
+    vec![
+        ("TRITON_URL", sim.url()),
+        ("TRITON_ACCOUNT", sim.account().to_owned()),
+        ("TRITON_KEY_ID", sim.key_id().to_owned()),
+        (
+            "TRITON_KEY_MATERIAL",
+            sim.private_key_path().display().to_string(),
+        ),
+    ]
+}
+
+async fn triton_sim(delays: TritonDelays) -> TritonSim {
+    TritonSim::start(TritonSimOptions {
+        delays,
+        ..TritonSimOptions::default()
+    })
+    .await
+    .expect("triton simulator starts")
+}
+
+fn quick() -> TritonDelays {
+    TritonDelays::all(Duration::from_millis(5))
+}
+
+/// Kills a `communicator = "none"` Triton build at `at`, cleans up, and
+/// checks nothing the build made is left.
+fn triton_crash(sim: &TritonSim, at: KillAt<'_>) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let before = sim.inventory();
+    assert!(before.machines.is_empty() && before.custom_images().is_empty());
+    killed_build(
+        d,
+        &triton_template(sim, "  communicator = \"none\"", ""),
+        at,
+    );
+    assert_state(d, "crashed");
+    assert_eq!(
+        sim.inventory().machines.len(),
+        1,
+        "the killed build left its machine"
+    );
+    let out = cleanup_crashed(d, &[], &triton_env(sim));
+    eventually(&format!("machines left after cleanup:\n{out}"), || {
+        sim.inventory().machines.is_empty()
+    });
+    eventually(&format!("images left after cleanup:\n{out}"), || {
+        sim.inventory().custom_images().is_empty()
+    });
+    assert_eq!(sim.inventory().images, before.images, "seed images kept");
+    assert_state(d, "cleaned");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triton_killed_while_create_machine_is_unanswered() {
+    let sim = triton_sim(quick()).await;
+    sim.faults()
+        .inject("CreateMachine", Fault::LateAnswer(HOLD), 1);
+    let made =
+        || sim.faults().pending("CreateMachine") == 0 && !sim.inventory().machines.is_empty();
+    tokio::task::block_in_place(|| triton_crash(&sim, KillAt::Observed(&made)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triton_killed_while_waiting_for_the_machine_to_run() {
+    let sim = triton_sim(TritonDelays {
+        provision: HOLD,
+        ..quick()
+    })
+    .await;
+    tokio::task::block_in_place(|| triton_crash(&sim, KillAt::Line("wait running...")));
+}
+
+#[imagebake_testing::needs_root("simulated machines with SSH: overlay mounts, chroot, sshd")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triton_killed_while_provisioning() {
+    let sim = TritonSim::start(TritonSimOptions {
+        delays: quick(),
+        ssh: imagebake_sim::machine::SshMode::On,
+        ..TritonSimOptions::default()
+    })
+    .await
+    .expect("triton simulator with SSH machines starts");
+    let port = sim.ssh_port().expect("machines have SSH");
+    let comm = format!("  ssh_username = \"root\"\n  ssh_port = {port}\n  ssh_timeout = \"30s\"");
+    let provisioner = r#"  provisioner "shell" {
+    inline = ["echo crash-marker-provisioning", "sleep 300"]
+  }"#;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    tokio::task::block_in_place(|| {
+        let out = killed_build(
+            d,
+            &triton_template(&sim, &comm, provisioner),
+            KillAt::Line("crash-marker-provisioning"),
+        );
+        assert!(out.contains("==> triton.web: connect ssh..."), "{out}");
+        assert_state(d, "crashed");
+        assert_eq!(sim.inventory().machines.len(), 1);
+        let out = cleanup_crashed(d, &[], &triton_env(&sim));
+        eventually(&format!("machines left after cleanup:\n{out}"), || {
+            sim.inventory().machines.is_empty()
+        });
+        assert!(sim.inventory().custom_images().is_empty());
+        assert_state(d, "cleaned");
+    });
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triton_killed_while_waiting_for_the_machine_to_stop() {
+    let sim = triton_sim(TritonDelays {
+        stop: HOLD,
+        ..quick()
+    })
+    .await;
+    tokio::task::block_in_place(|| triton_crash(&sim, KillAt::Line("wait stopped...")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triton_killed_while_create_image_is_unanswered() {
+    let sim = triton_sim(quick()).await;
+    sim.faults()
+        .inject("CreateImageFromMachine", Fault::LateAnswer(HOLD), 1);
+    let made = || {
+        sim.faults().pending("CreateImageFromMachine") == 0
+            && !sim.inventory().custom_images().is_empty()
+    };
+    tokio::task::block_in_place(|| triton_crash(&sim, KillAt::Observed(&made)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triton_killed_while_waiting_for_the_image() {
+    let sim = triton_sim(TritonDelays {
+        image_create: HOLD,
+        ..quick()
+    })
+    .await;
+    tokio::task::block_in_place(|| triton_crash(&sim, KillAt::Line("wait image...")));
+}
+
+// ------------------------------------------------------------------ Oxide
+
+fn oxide_template(sim: &OxideSim) -> String {
+    format!(
+        r#"source "oxide-instance" "web" {{
+  host                 = "{url}"
+  token                = "{token}"
+  project              = "imagebake"
+  boot_disk_image_name = "debian-12"
+  boot_disk_size       = 2147483648
+  memory               = 1073741824
+  artifact_name        = "web-1"
+  communicator         = "none"
+}}
+build {{
+  sources = ["source.oxide-instance.web"]
+}}
+"#,
+        url = sim.url(),
+        token = sim.token(),
+    )
+}
+
+async fn oxide_sim(delays: OxideDelays) -> OxideSim {
+    OxideSim::start(OxideSimOptions {
+        delays,
+        ..OxideSimOptions::default()
+    })
+    .await
+    .expect("oxide simulator starts")
+}
+
+fn oxide_quick() -> OxideDelays {
+    OxideDelays {
+        instance_start: Duration::from_millis(5),
+        instance_stop: Duration::from_millis(5),
+    }
+}
+
+/// Kills an Oxide build at `at`, cleans up with the template's credentials
+/// (`--template`), and checks the silo is as before the build.
+fn oxide_crash(sim: &OxideSim, at: KillAt<'_>) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let before = sim.inventory();
+    let template = oxide_template(sim);
+    killed_build(d, &template, at);
+    assert_state(d, "crashed");
+    assert_ne!(sim.inventory(), before, "the killed build left something");
+    // An instance held `stopping` cannot be deleted until it is stopped:
+    // let the held transition end so cleanup need not wait it out.
+    sim.finish_transitions();
+    let out = cleanup_crashed(d, &["--template", "t.pkr.hcl"], &[]);
+    eventually(
+        &format!("left after cleanup:\n{out}\n{:#?}", sim.inventory()),
+        || sim.inventory() == before,
+    );
+    assert_state(d, "cleaned");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oxide_killed_while_create_instance_is_unanswered() {
+    let sim = oxide_sim(oxide_quick()).await;
+    sim.faults()
+        .inject("instance_create", Fault::LateAnswer(HOLD), 1);
+    let made =
+        || sim.faults().pending("instance_create") == 0 && !sim.inventory().instances.is_empty();
+    tokio::task::block_in_place(|| oxide_crash(&sim, KillAt::Observed(&made)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oxide_killed_while_waiting_for_the_instance_to_run() {
+    let sim = oxide_sim(OxideDelays {
+        instance_start: HOLD,
+        ..oxide_quick()
+    })
+    .await;
+    tokio::task::block_in_place(|| oxide_crash(&sim, KillAt::Line("wait running...")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oxide_killed_while_waiting_for_the_instance_to_stop() {
+    let sim = oxide_sim(OxideDelays {
+        instance_stop: HOLD,
+        ..oxide_quick()
+    })
+    .await;
+    tokio::task::block_in_place(|| oxide_crash(&sim, KillAt::Line("wait stopped...")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oxide_killed_while_create_snapshot_is_unanswered() {
+    let sim = oxide_sim(oxide_quick()).await;
+    sim.faults()
+        .inject("snapshot_create", Fault::LateAnswer(HOLD), 1);
+    let made =
+        || sim.faults().pending("snapshot_create") == 0 && !sim.inventory().snapshots.is_empty();
+    tokio::task::block_in_place(|| oxide_crash(&sim, KillAt::Observed(&made)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs journal: adopt an Oxide image create whose answer never came (by its name; the image is left)"]
+async fn oxide_killed_while_create_image_is_unanswered() {
+    let sim = oxide_sim(oxide_quick()).await;
+    let seeds = sim.inventory().images.len();
+    sim.faults()
+        .inject("image_create", Fault::LateAnswer(HOLD), 1);
+    let made = || sim.faults().pending("image_create") == 0 && sim.inventory().images.len() > seeds;
+    tokio::task::block_in_place(|| oxide_crash(&sim, KillAt::Observed(&made)));
+}
+
+// ------------------------------------------------------------ local-chroot
+
+/// Mounts (from /proc/self/mountinfo) and loop devices (`losetup -a`) of
+/// paths under `dir`.
+fn local_leftovers(dir: &Path) -> Vec<String> {
+    let d = dir.to_string_lossy().into_owned();
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let loops = Command::new("losetup").arg("-a").output().expect("losetup");
+    mounts
+        .lines()
+        .map(str::to_owned)
+        .chain(
+            String::from_utf8_lossy(&loops.stdout)
+                .lines()
+                .map(str::to_owned),
+        )
+        .filter(|l| l.contains(&d))
+        .collect()
+}
+
+#[imagebake_testing::needs_root("loop devices, mount, chroot")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_chroot_killed_while_provisioning_in_the_chroot() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let tree = d.join("tree");
+    imagebake_testing::busybox_tree(&tree, &["sh", "echo", "sleep"], &["proc", "sys", "dev"]);
+    let template = format!(
+        r#"source "local-chroot" "disk" {{
+  from_scratch = true
+  image_size   = "64M"
+  rootfs_dir   = "{tree}"
+  output_path  = "{out}"
+  mount_path   = "{d}/mnt/{{{{.Device}}}}"
+}}
+build {{
+  sources = ["source.local-chroot.disk"]
+  provisioner "shell" {{
+    inline = ["echo crash-marker-chroot", "exec sleep 300 </dev/null >/dev/null 2>&1"]
+  }}
+}}
+"#,
+        tree = tree.display(),
+        out = d.join("out.raw").display(),
+        d = d.display(),
+    );
+    tokio::task::block_in_place(|| {
+        killed_build(d, &template, KillAt::Line("crash-marker-chroot"));
+        assert_state(d, "crashed");
+        assert!(
+            !local_leftovers(d).is_empty(),
+            "the killed build left its loop device and mounts"
+        );
+        let out = cleanup_crashed(d, &[], &[]);
+        let left = local_leftovers(d);
+        assert!(left.is_empty(), "left after cleanup:\n{left:#?}\n{out}");
+        let files: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".raw"))
+            .collect();
+        assert!(files.is_empty(), "image files left: {files:?}\n{out}");
+        assert_state(d, "cleaned");
+    });
+}
