@@ -183,11 +183,7 @@ static ADOPTED: AtomicU64 = AtomicU64::new(0);
 pub struct RetryCounter;
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for RetryCounter {
-    fn on_event(
-        &self,
-        event: &tracing::Event<'_>,
-        _cx: tracing_subscriber::layer::Context<'_, S>,
-    ) {
+    fn on_event(&self, event: &tracing::Event<'_>, _cx: tracing_subscriber::layer::Context<'_, S>) {
         if !event.metadata().target().starts_with("imagebake_http") {
             return;
         }
@@ -323,7 +319,9 @@ pub async fn triton(opts: &LoadOptions) -> anyhow::Result<LoadReport> {
     let make = |i| -> anyhow::Result<TritonBuilder> {
         Ok(TritonBuilder::new(TritonConfig::from_json(&block(i))?)?.retry_policy(opts.retry)?)
     };
-    let builders = (0..opts.builds).map(make).collect::<anyhow::Result<Vec<_>>>()?;
+    let builders = (0..opts.builds)
+        .map(make)
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let client = builders.first().map(|b| b.client().clone());
     unleash(sim.faults(), &opts.chaos)?;
     let before = counted();
@@ -391,7 +389,9 @@ pub async fn oxide(opts: &LoadOptions) -> anyhow::Result<LoadReport> {
     let make = |i| -> anyhow::Result<OxideBuilder> {
         Ok(OxideBuilder::new(OxideConfig::from_json(&block(i))?)?.retry_policy(opts.retry)?)
     };
-    let builders = (0..opts.builds).map(make).collect::<anyhow::Result<Vec<_>>>()?;
+    let builders = (0..opts.builds)
+        .map(make)
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let client = builders.first().map(|b| b.client().clone());
     unleash(sim.faults(), &opts.chaos)?;
     let before = counted();
@@ -486,7 +486,9 @@ pub async fn osc(opts: &LoadOptions, dir: &Path) -> anyhow::Result<LoadReport> {
     let make = |i| -> anyhow::Result<OscChrootBuilder> {
         Ok(OscChrootBuilder::new(OscChrootConfig::from_json(&block(i))?)?.client(client.clone()))
     };
-    let builders = (0..opts.builds).map(make).collect::<anyhow::Result<Vec<_>>>()?;
+    let builders = (0..opts.builds)
+        .map(make)
+        .collect::<anyhow::Result<Vec<_>>>()?;
     unleash(sim.faults(), &opts.chaos)?;
     let before = counted();
     let limit = opts.concurrency.min(OSC_DEVICE_SLOTS);

@@ -33,15 +33,29 @@ fn assert_clean(r: &LoadReport, created_kinds: &[&str]) {
     );
     assert!(r.failed_unclean.is_empty(), "{:#?}", r.failed_unclean);
     assert_eq!(r.stats.made_twice(), [], "{r}");
-    assert!(r.leftovers.is_empty(), "left after the builds: {:?}", r.leftovers);
-    assert!(r.left_at_end.is_empty(), "left at the end: {:?}", r.left_at_end);
+    assert!(
+        r.leftovers.is_empty(),
+        "left after the builds: {:?}",
+        r.leftovers
+    );
+    assert!(
+        r.left_at_end.is_empty(),
+        "left at the end: {:?}",
+        r.left_at_end
+    );
     for kind in ["429", "503", "drop-before", "drop-after"] {
-        assert!(r.stats.injected.get(kind).copied().unwrap_or(0) > 0, "no {kind}: {r}");
+        assert!(
+            r.stats.injected.get(kind).copied().unwrap_or(0) > 0,
+            "no {kind}: {r}"
+        );
     }
     assert!(r.retries > 0, "no retry counted: {r}");
     assert!(r.succeeded > 0, "no build succeeded: {r}");
     for kind in created_kinds {
-        assert!(r.stats.created_of(kind) >= r.succeeded as u64, "{kind}: {r}");
+        assert!(
+            r.stats.created_of(kind) >= r.succeeded as u64,
+            "{kind}: {r}"
+        );
     }
 }
 
