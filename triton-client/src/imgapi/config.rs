@@ -8,7 +8,7 @@ use imagebake_http::RetryPolicy;
 use url::Url;
 
 use crate::auth::KeyFingerprint;
-use crate::config::{expand_home, parse_http_url};
+use crate::config::{expand_home, parse_bool, parse_http_url};
 use crate::error::{Error, Result};
 use crate::key_source::KeySource;
 
@@ -64,8 +64,9 @@ impl ImgapiConfig {
     /// `UPDATES_IMGADM_USER`, `UPDATES_IMGADM_IDENTITY` (a private key path or
     /// an MD5/SHA256 fingerprint looked up in the ssh-agent and `~/.ssh`;
     /// default `~/.ssh/id_rsa` when it exists), `UPDATES_IMGADM_CHANNEL` and
-    /// `UPDATES_IMGADM_INSECURE` (as updates-imgadm: any non-empty value,
-    /// even `0`, turns TLS verification off). Requests are signed when both
+    /// `UPDATES_IMGADM_INSECURE` (parsed strictly: `true`/`1` or
+    /// `false`/`0`, anything else is an error naming the variable, where
+    /// updates-imgadm takes any non-empty value, even `0`, as insecure). Requests are signed when both
     /// user and identity are known; an identity without a user is an error.
     pub fn from_env() -> Result<ImgapiConfig> {
         let env = |name: &str| std::env::var(name).ok();
@@ -90,7 +91,8 @@ impl ImgapiConfig {
         if let Some(c) = var("UPDATES_IMGADM_CHANNEL") {
             b.channel = Some((c, "UPDATES_IMGADM_CHANNEL".into()));
         }
-        b.insecure = var("UPDATES_IMGADM_INSECURE").is_some();
+        b.insecure = var("UPDATES_IMGADM_INSECURE")
+            .map_or(Ok(false), |v| parse_bool(&v, "UPDATES_IMGADM_INSECURE"))?;
         let identity = var("UPDATES_IMGADM_IDENTITY");
         b.key = match (&identity, &b.user) {
             (Some(_), None) => {

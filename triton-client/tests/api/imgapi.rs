@@ -363,7 +363,7 @@ fn config_from_env_reads_updates_imgadm_variables_strictly() {
         ),
         ("UPDATES_IMGADM_USER", "mg"),
         ("UPDATES_IMGADM_IDENTITY", "~/.ssh/automation.id_rsa"),
-        ("UPDATES_IMGADM_INSECURE", "0"),
+        ("UPDATES_IMGADM_INSECURE", "1"),
     ])
     .unwrap();
     assert_eq!(
@@ -374,7 +374,7 @@ fn config_from_env_reads_updates_imgadm_variables_strictly() {
             Some("staging"),
             true
         ),
-        "as updates-imgadm: any non-empty _INSECURE, even 0, is insecure"
+        "_INSECURE=1 turns verification off"
     );
     assert!(matches!(c.key_source(), Some(KeySource::File { path, .. }) if path == &key));
     let c = read(&[
@@ -385,6 +385,11 @@ fn config_from_env_reads_updates_imgadm_variables_strictly() {
     .unwrap();
     assert!(matches!(c.key_source(), Some(KeySource::Search { .. })));
     assert_eq!(c.channel(), Some("dev"));
+    assert!(
+        !read(&[("UPDATES_IMGADM_INSECURE", "0")])
+            .unwrap()
+            .insecure()
+    );
     for (vars, named) in [
         (
             vec![("UPDATES_IMGADM_IDENTITY", "SHA256:abc")],
@@ -397,6 +402,10 @@ fn config_from_env_reads_updates_imgadm_variables_strictly() {
         (
             vec![("UPDATES_IMGADM_URL", "notaurl")],
             "UPDATES_IMGADM_URL",
+        ),
+        (
+            vec![("UPDATES_IMGADM_INSECURE", "yes")],
+            "UPDATES_IMGADM_INSECURE",
         ),
         (
             vec![
