@@ -43,11 +43,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if args.oxide_api_version.is_some() && !matches!(args.cloud, Cloud::Oxide) {
         return Err("--oxide-api-version applies to --cloud oxide only".into());
     }
-    let chaos = args
+    let chaos = match args
         .chaos
         .as_deref()
         .map(|spec| imagebake_sim::Chaos::parse(spec, args.chaos_seed))
-        .transpose()?;
+        .transpose()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("imagebake-sim: --chaos: {e}");
+            std::process::exit(2);
+        }
+    };
     // Each serves until Ctrl-C, after printing one JSON line on stdout.
     match args.cloud {
         Cloud::Triton => imagebake_sim::triton::serve_cli(args.port, chaos).await?,
