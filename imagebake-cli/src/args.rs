@@ -36,6 +36,40 @@ pub enum Verb {
     Sweep(SweepArgs),
     /// Checks or bakes an image spec folder (mibe's `mi-*` form).
     Spec(crate::spec::SpecArgs),
+    /// Builds, publishes and releases origin image sets (images.json).
+    Origin(crate::origin::OriginArgs),
+    /// Removes what builds whose process died left, from their journals.
+    Cleanup(CleanupArgs),
+    /// Lists the journaled builds and their state.
+    Builds(BuildsArgs),
+}
+
+/// `imagebake cleanup`.
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    /// Every crashed build (process gone, never ended).
+    #[arg(long)]
+    pub crashed: bool,
+    /// Lists what would be removed, removes nothing.
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    /// Takes the credentials of this template's builders instead of the
+    /// clients' usual sources (matched by builder type and endpoint).
+    #[arg(long, value_name = "PATH")]
+    pub template: Option<PathBuf>,
+    /// The builds to clean up (ids from `imagebake builds`); their process
+    /// must be gone.
+    #[arg(value_name = "BUILD_ID")]
+    pub build_ids: Vec<String>,
+}
+
+/// `imagebake builds`.
+#[derive(Debug, Args)]
+pub struct BuildsArgs {
+    /// Removes the journals of builds that left nothing (finished or
+    /// cleaned) and started more than 7 days ago.
+    #[arg(long)]
+    pub prune: bool,
 }
 
 /// Variable flags shared by build and validate.
@@ -199,6 +233,15 @@ const FLAGS: &[&str] = &[
     "build",
     "project",
     "dry-run",
+    "images",
+    "package-json",
+    "branch",
+    "export-dir",
+    "set",
+    "keep-cloud-images",
+    "crashed",
+    "template",
+    "prune",
     "help",
     "version",
 ];

@@ -3,6 +3,7 @@
 
 use imagebake_core::bake::{self, BakeError, BakeOptions, UiMode};
 use imagebake_core::builders::oxide::ImageDataSource;
+use imagebake_core::journal::Journaling;
 use imagebake_core::template::{self, Plan, TemplateError};
 use imagebake_core::{CancellationToken, OnError};
 use tokio::signal::unix::{SignalKind, signal};
@@ -70,7 +71,25 @@ fn options(args: &BuildArgs) -> BakeOptions {
         } else {
             UiMode::Text
         },
+        journal: journaling(Some(&args.path)),
         ..BakeOptions::default()
+    }
+}
+
+/// Where the builds' journals go (`imagebake builds`, `imagebake
+/// cleanup`): the state directory; without one, a warning and no journal.
+pub fn journaling(template: Option<&std::path::Path>) -> Option<Journaling> {
+    match Journaling::default_dir() {
+        Ok(j) => Some(match template.and_then(|t| std::fs::canonicalize(t).ok()) {
+            Some(t) => j.template(t),
+            None => j,
+        }),
+        Err(e) => {
+            eprintln!(
+                "Warning: {e}; the builds are not journaled (`imagebake cleanup` cannot help after a crash)"
+            );
+            None
+        }
     }
 }
 
@@ -101,7 +120,7 @@ async fn plan(args: &BuildArgs) -> Result<Plan, TemplateError> {
 /// once with what each build may leave and the command that removes it.
 /// The handler is installed before this returns, so no early Ctrl-C kills
 /// the process without cleanup.
-fn watch_ctrl_c(cancel: CancellationToken, leftovers: bake::Leftovers) {
+pub(crate) fn watch_ctrl_c(cancel: CancellationToken, leftovers: bake::Leftovers) {
     let mut interrupts = match signal(SignalKind::interrupt()) {
         Ok(s) => s,
         Err(e) => {

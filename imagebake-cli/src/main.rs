@@ -6,7 +6,10 @@
 
 mod args;
 mod build;
+mod builds;
+mod cleanup;
 mod inspect;
+mod origin;
 mod spec;
 mod sweep;
 mod validate;
@@ -34,6 +37,9 @@ async fn main() -> ExitCode {
         Verb::Sweep(a) => sweep::run(&a).await,
         Verb::Build(a) => build::run(&a).await,
         Verb::Spec(a) => spec::run(&a).await,
+        Verb::Origin(a) => origin::run(&a).await,
+        Verb::Cleanup(a) => cleanup::run(&a).await,
+        Verb::Builds(a) => builds::run(&a),
     };
     ExitCode::from(code)
 }

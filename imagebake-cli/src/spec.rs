@@ -126,9 +126,15 @@ fn check(dir: &PathBuf) -> u8 {
 
 /// The builder block: the `type` and the `--set` keys.
 fn block(args: &SpecBuildArgs) -> Result<Value, String> {
+    set_block(args.builder.kind(), &args.set)
+}
+
+/// A builder block of type `kind` with the `--set KEY=VALUE` keys (a value
+/// that starts with `{` or `[` is JSON).
+pub(crate) fn set_block(kind: &str, set: &[String]) -> Result<Value, String> {
     let mut obj = Map::new();
-    obj.insert("type".into(), json!(args.builder.kind()));
-    for kv in &args.set {
+    obj.insert("type".into(), json!(kind));
+    for kv in set {
         let Some((k, v)) = kv.split_once('=').filter(|(k, _)| !k.is_empty()) else {
             return Err(format!("--set {kv:?}: expected KEY=VALUE"));
         };
@@ -149,7 +155,7 @@ fn block(args: &SpecBuildArgs) -> Result<Value, String> {
 /// `TRITON_*`/`SDC_*`; the key from `TRITON_KEY_MATERIAL`, the ssh-agent or
 /// `~/.ssh`), filling only the keys the block lacks. The loaded
 /// configuration, when one was loaded.
-fn triton_credentials(
+pub(crate) fn triton_credentials(
     block: &mut Value,
 ) -> Result<Option<imagebake_core::triton_client::Config>, String> {
     use imagebake_core::triton_client::KeySource;
@@ -277,7 +283,11 @@ async fn build(args: &SpecBuildArgs) -> u8 {
         eprintln!("Error: {}: the path is not UTF-8", args.dir.display());
         return 1;
     };
-    crate::build::run_plan(&plan(block, path), BakeOptions::default()).await
+    let options = BakeOptions {
+        journal: crate::build::journaling(None),
+        ..BakeOptions::default()
+    };
+    crate::build::run_plan(&plan(block, path), options).await
 }
 
 /// The plan of one build: the builder `block` (its `type` taken out) and

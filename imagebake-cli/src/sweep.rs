@@ -32,14 +32,7 @@ pub async fn run(args: &SweepArgs) -> u8 {
     if args.dry_run {
         filter = filter.dry_run();
     }
-    let cancel = CancellationToken::new();
-    let on_signal = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("Interrupted: stopping after the current removal");
-            on_signal.cancel();
-        }
-    });
+    let cancel = cancel_on_ctrl_c();
     let report = sweeper.sweep(&filter, &cancel).await;
     let mut failed = !report.list_errors.is_empty();
     for e in &report.list_errors {
@@ -63,6 +56,20 @@ pub async fn run(args: &SweepArgs) -> u8 {
         );
     }
     u8::from(failed)
+}
+
+/// A token cancelled by Ctrl-C: the removal under way ends, no other
+/// starts (`sweep`, `cleanup`).
+pub fn cancel_on_ctrl_c() -> CancellationToken {
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("Interrupted: stopping after the current removal");
+            on_signal.cancel();
+        }
+    });
+    cancel
 }
 
 /// The sweeper of `--cloud`, its client configured as the cloud's own

@@ -48,6 +48,7 @@ pub mod comm;
 mod engine;
 mod error;
 mod events;
+pub mod journal;
 pub mod origin;
 pub mod packer_template;
 pub mod postprocess;
@@ -64,7 +65,7 @@ pub use comm::{
 pub use engine::{
     BuildError, Built, Cleanup, CleanupEntry, CleanupOutcome, CleanupReport, Create, Created,
     FnStep, OnError, Resource, Runner, Step, StepCx, SweepFilter, SweepReport, Sweeper, UndoCx,
-    UndoHandle, UndoWhen, from_fn,
+    UndoHandle, UndoWhen, from_fn, unknown_kind,
 };
 pub use error::{BoxError, Chain, Error, ErrorMeta, Result, api_error_meta, chain};
 pub use events::{

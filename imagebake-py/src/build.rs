@@ -392,7 +392,13 @@ pub struct PyRunningBuild {
 impl PyRunningBuild {
     fn spawn(builder: AnyBuilder, policy: OnError, on_event: Option<Py<PyAny>>) -> Self {
         let (observer, rx) = ChannelObserver::new();
-        let runner = Runner::new().on_error(policy).observer(Arc::new(observer));
+        let mut runner = Runner::new().on_error(policy).observer(Arc::new(observer));
+        // Journaled like `imagebake build`, so that `imagebake.cleanup()`
+        // can remove what a build whose process died made.
+        match imagebake_core::journal::Journaling::default_dir() {
+            Ok(j) => runner = runner.journal(j),
+            Err(e) => eprintln!("imagebake: warning: {e}; the build is not journaled"),
+        }
         let (done_tx, done_rx) = watch::channel(false);
         let token = CancellationToken::new();
         let shared = Arc::new(Shared {

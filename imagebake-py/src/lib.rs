@@ -14,8 +14,11 @@
 //!   default).
 //! - `oxide_import` — `oxide_import(path, ...)`, a local disk image into
 //!   an Oxide project.
+//! - `origin` — `origin_build(images, ...)`, an origin image set built
+//!   and exported to Manta.
 //! - [`clients`] — the clouds' read operations.
 //! - `image_spec` — the `image-spec` provisioner of a checked spec folder.
+//! - [`journal`] — `builds()` and `cleanup()`: the build journals.
 //! - [`errors`] — the exceptions and the one mapping from Rust errors.
 
 pub mod artifact;
@@ -23,7 +26,9 @@ pub mod build;
 pub mod clients;
 mod convert;
 pub mod errors;
+pub mod journal;
 pub mod observer;
+mod origin;
 mod oxide_import;
 mod runtime;
 #[cfg(feature = "sim")]
@@ -105,7 +110,11 @@ mod _imagebake {
         SshError,
     };
     #[pymodule_export]
+    use super::journal::{builds, cleanup};
+    #[pymodule_export]
     use super::observer::PyEvent;
+    #[pymodule_export]
+    use super::origin::origin_build;
     #[pymodule_export]
     use super::oxide_import::oxide_import;
     #[cfg(feature = "sim")]

@@ -5,7 +5,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use imagebake_core::CancellationToken;
 use imagebake_core::postprocess::oxide_import::OxideImport;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -14,7 +13,7 @@ use serde_json::Value;
 use crate::artifact::PyArtifact;
 use crate::convert::py_to_json;
 use crate::errors::Failure;
-use crate::runtime::{SLICE, runtime};
+use crate::runtime::{run_cancellable, with_interrupt};
 
 /// Imports the disk image file at `path` into an Oxide project as an image
 /// (keys as the `oxide-import` post-processor: `project`, `image_name`,
@@ -38,36 +37,15 @@ pub(crate) fn oxide_import(
     let import = OxideImport::from_config(&config).map_err(Failure::from)?;
     let path = std::path::absolute(&path)
         .map_err(|e| Failure::Usage(format!("oxide_import: path {}: {e}", path.display())))?;
-    let cancel = CancellationToken::new();
-    let token = cancel.clone();
-    let mut task = runtime().spawn(async move {
+    let (joined, interrupt) = run_cancellable(py, move |token| async move {
         import
             .import(&path, force, Arc::new(|_: &str| {}), token)
             .await
     });
-    let mut interrupt: Option<PyErr> = None;
-    let joined = loop {
-        let slice = py.detach(|| {
-            runtime().block_on(async { tokio::time::timeout(SLICE, &mut task).await.ok() })
-        });
-        if let Some(joined) = slice {
-            break joined;
-        }
-        if let Err(signal) = py.check_signals() {
-            cancel.cancel();
-            interrupt.get_or_insert(signal);
-        }
-    };
     let result = match joined {
         Ok(Ok(artifact)) => PyArtifact::from_core(py, &artifact),
         Ok(Err(e)) => Err(Failure::from(e).into()),
         Err(e) => Err(Failure::Usage(format!("oxide_import: the import task failed: {e}")).into()),
     };
-    match interrupt {
-        Some(signal) => {
-            signal.set_cause(py, result.err());
-            Err(signal)
-        }
-        None => result,
-    }
+    with_interrupt(py, result, interrupt)
 }

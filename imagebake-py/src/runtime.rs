@@ -37,3 +37,51 @@ where
         py.check_signals()?;
     }
 }
+
+/// Runs the task `start(token)` on the runtime to its end, detached from
+/// Python in slices of [`SLICE`]: on a signal (Ctrl-C) the token is
+/// cancelled and the task still awaited (so its cleanup ends), and the
+/// signal's exception is returned beside the task's outcome, to be raised
+/// with that outcome as its cause.
+pub(crate) fn run_cancellable<T, F, Fut>(
+    py: Python<'_>,
+    start: F,
+) -> (Result<T, tokio::task::JoinError>, Option<PyErr>)
+where
+    F: FnOnce(imagebake_core::CancellationToken) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let cancel = imagebake_core::CancellationToken::new();
+    let mut task = runtime().spawn(start(cancel.clone()));
+    let mut interrupt: Option<PyErr> = None;
+    let joined = loop {
+        let slice = py.detach(|| {
+            runtime().block_on(async { tokio::time::timeout(SLICE, &mut task).await.ok() })
+        });
+        if let Some(joined) = slice {
+            break joined;
+        }
+        if let Err(signal) = py.check_signals() {
+            cancel.cancel();
+            interrupt.get_or_insert(signal);
+        }
+    };
+    (joined, interrupt)
+}
+
+/// Raises `interrupt` (with `result`'s error as its cause) if there was
+/// one, else returns `result`.
+pub(crate) fn with_interrupt<T>(
+    py: Python<'_>,
+    result: PyResult<T>,
+    interrupt: Option<PyErr>,
+) -> PyResult<T> {
+    match interrupt {
+        Some(signal) => {
+            signal.set_cause(py, result.err());
+            Err(signal)
+        }
+        None => result,
+    }
+}

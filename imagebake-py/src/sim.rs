@@ -225,6 +225,23 @@ impl PyTritonSim {
         dict(py, &v)
     }
 
+    /// The URL of its Manta (same account and keys).
+    #[getter]
+    fn manta_url(&self) -> PyResult<String> {
+        self.sim.with(|s| s.manta().url())
+    }
+
+    /// Every Manta directory and object path, sorted.
+    fn manta_paths(&self) -> PyResult<Vec<String>> {
+        self.sim
+            .with(|s| s.manta().inventory().into_iter().map(|e| e.path).collect())
+    }
+
+    /// A Manta object's bytes (None when there is no object at `path`).
+    fn manta_read(&self, path: &str) -> PyResult<Option<Vec<u8>>> {
+        self.sim.with(|s| s.manta().read(path))
+    }
+
     /// A file of an image made over SSH, as its machines would see it
     /// (None when absent).
     fn image_file(&self, image_id: &str, path: &str) -> PyResult<Option<Vec<u8>>> {

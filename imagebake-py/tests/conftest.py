@@ -9,9 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import tempfile
+
 import pytest
 
 import imagebake
+
+# Every build the tests run is journaled here, never in ~/.local/state.
+os.environ["IMAGEBAKE_STATE_DIR"] = tempfile.mkdtemp(prefix="imagebake-state-")
 
 #: A seeded Triton image (base-64-lts 23.4.0).
 BASE_64_LTS = "e44ed3e0-910b-11ee-b2d6-0b4f7a3c2301"

@@ -8,6 +8,7 @@
 //!   the test fails it whenever it runs without root anyway.
 //! - [`is_root`], [`euid`]: who the tests run as.
 //! - [`busybox_tree`]: a minimal busybox root directory for chroot tests.
+//! - [`git_commit_all`]: a git work tree with everything committed.
 //! - `capture_logs` (feature `logs`): what code logs (`tracing`), as text.
 //!
 //! ```text
@@ -130,4 +131,26 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
     fn make_writer(&'a self) -> Self::Writer {
         self.clone()
     }
+}
+
+/// Makes `dir` a git work tree on `branch` with everything in it committed
+/// (author and committer `test`), as origin-set builds read their stamp.
+/// Panics if git fails.
+pub fn git_commit_all(dir: &Path, branch: &str) {
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .env("GIT_AUTHOR_NAME", "test")
+            .env("GIT_AUTHOR_EMAIL", "test@example.invalid")
+            .env("GIT_COMMITTER_NAME", "test")
+            .env("GIT_COMMITTER_EMAIL", "test@example.invalid")
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "git {args:?} in {}", dir.display());
+    };
+    git(&["init", "-q", "-b", branch]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "test"]);
 }

@@ -31,37 +31,17 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 mod support;
+use support::{assert_nothing_left, sh};
 
 const APPLETS: &[&str] = &[
     "sh", "echo", "cat", "sleep", "sync", "ls", "rm", "chmod", "mkdir", "env", "test", "true",
     "false", "printf", "id",
 ];
 
-fn sh(cmd: &str) -> String {
-    let out = Command::new("sh").arg("-c").arg(cmd).output().expect("sh");
-    assert!(
-        out.status.success(),
-        "`{cmd}` failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// A busybox root directory (what `rootfs_dir` / `rootfs_tarball` take).
 fn busybox_tree(dir: &Path) {
     imagebake_testing::busybox_tree(dir, APPLETS, &["proc", "sys", "dev"]);
     std::fs::write(dir.join("etc/hostname"), "busybox\n").expect("hostname");
-}
-
-/// Nothing of the test (paths under `dir`) is mounted or loop-attached.
-fn assert_nothing_left(dir: &Path) {
-    let d = dir.to_string_lossy();
-    let mounts = std::fs::read_to_string("/proc/self/mounts").expect("mounts");
-    let ours: Vec<&str> = mounts.lines().filter(|l| l.contains(d.as_ref())).collect();
-    assert!(ours.is_empty(), "mounts left: {ours:?}");
-    let loops = sh("losetup -a");
-    let ours: Vec<&str> = loops.lines().filter(|l| l.contains(d.as_ref())).collect();
-    assert!(ours.is_empty(), "loop devices left: {ours:?}");
 }
 
 /// Mounts partition `part` (0: whole disk) of raw `image` read-only at a

@@ -37,9 +37,11 @@ pub use leftovers::Leftovers;
 pub use prepare::prepare;
 pub use progress::{WAIT_EVERY, describe};
 pub use runner::run;
+pub(crate) use ui::Ui;
 pub use ui::{Level, ProgressSink, UiMode, machine_line, packer_duration};
 
 use crate::builders::{Artifact, BuilderRegistry};
+use crate::journal::Journaling;
 use crate::template::TemplateError;
 use crate::{BuildError, Error, OnError};
 
@@ -68,6 +70,11 @@ pub struct BakeOptions {
     /// The builder types the plan may use (default: the built-in builders;
     /// register your own to run them too).
     pub registry: Arc<BuilderRegistry>,
+    /// Keeps each build's journal on disk (see [`crate::journal`]) so that
+    /// `imagebake cleanup` can remove what a build whose process died
+    /// made; `None` (the default) keeps it in memory only. The command
+    /// and the Python package set it to [`Journaling::default_dir`].
+    pub journal: Option<Journaling>,
 }
 
 impl Default for BakeOptions {
@@ -81,6 +88,7 @@ impl Default for BakeOptions {
             force: false,
             cwd: std::env::current_dir().unwrap_or_default(),
             registry: Arc::new(BuilderRegistry::default()),
+            journal: None,
         }
     }
 }
@@ -94,6 +102,7 @@ impl fmt::Debug for BakeOptions {
             .field("force", &self.force)
             .field("cwd", &self.cwd)
             .field("registry", &self.registry)
+            .field("journal", &self.journal)
             .finish_non_exhaustive()
     }
 }

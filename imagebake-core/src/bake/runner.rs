@@ -110,9 +110,12 @@ async fn one(
             events_ui.build(&name, level, &line);
         }
     });
-    let runner = Runner::new()
+    let mut runner = Runner::new()
         .observer(Arc::new(observer))
         .on_error(options.on_error);
+    if let Some(j) = &options.journal {
+        runner = runner.journal(j.clone());
+    }
     let artifact: Arc<dyn Artifact> = match builder.run(&runner, cancel.child_token()).await {
         Ok(a) => Arc::from(a),
         Err(e) => return (Vec::new(), Some(Failure::Build(e))),

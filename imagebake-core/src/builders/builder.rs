@@ -175,4 +175,12 @@ pub trait Builder: fmt::Debug + Send + Sync + Sized + 'static {
     fn sweeper(&self) -> Option<Box<dyn Sweeper>> {
         None
     }
+
+    /// Where this builder's cloud resources live (endpoint, account,
+    /// project, region; never a secret), for the build journal (see
+    /// [`StepCx::scope`]) and `imagebake cleanup --template`. `None` for a
+    /// builder that makes nothing outside this host.
+    fn scope(&self) -> Option<crate::journal::Scope> {
+        None
+    }
 }

@@ -40,6 +40,7 @@ use tokio_util::sync::CancellationToken;
 use super::artifact::{Artifact, AsAny};
 use super::builder::{Builder, Provisioner, Provisioners};
 use super::packer::TemplateVars;
+use crate::journal::Scope;
 use crate::{BuildError, Error, Runner, Sweeper};
 
 /// What the registry holds: any [`Builder`], its artifact boxed.
@@ -52,6 +53,7 @@ trait DynBuilder: AsAny + fmt::Debug + Send + Sync {
         token: CancellationToken,
     ) -> Result<Box<dyn Artifact>, BuildError>;
     fn sweeper(&self) -> Option<Box<dyn Sweeper>>;
+    fn scope(&self) -> Option<Scope>;
 }
 
 #[async_trait]
@@ -70,6 +72,10 @@ impl<B: Builder> DynBuilder for B {
 
     fn sweeper(&self) -> Option<Box<dyn Sweeper>> {
         Builder::sweeper(self)
+    }
+
+    fn scope(&self) -> Option<Scope> {
+        Builder::scope(self)
     }
 }
 
@@ -267,6 +273,11 @@ impl AnyBuilder {
     /// The builder's sweeper (see [`Builder::sweeper`]).
     pub fn sweeper(&self) -> Option<Box<dyn Sweeper>> {
         self.inner.sweeper()
+    }
+
+    /// Where the builder's resources live (see [`Builder::scope`]).
+    pub fn scope(&self) -> Option<Scope> {
+        self.inner.scope()
     }
 }
 

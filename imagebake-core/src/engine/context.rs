@@ -72,6 +72,15 @@ impl StepCx {
         &self.shared.events
     }
 
+    /// Records where the builder's cloud resources live (its endpoint,
+    /// account, project or region) in the build's journal, once at the
+    /// start of the build: `imagebake cleanup` finds them there again after
+    /// a crash. Resources registered afterwards belong to this scope (loop
+    /// devices, mounts and files to the host's).
+    pub fn scope(&self, scope: crate::journal::Scope) {
+        self.shared.journal().scope(scope);
+    }
+
     /// Registers an undo. Call it in the same poll that learns the resource
     /// exists (no `.await` between the create call's answer and this).
     pub fn register(&self, cleanup: Cleanup) -> UndoHandle {

@@ -4,15 +4,16 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use super::Resource;
 use super::create::{InFlight, Settle};
+use crate::journal::{LOCAL, LOCAL_KINDS, Record, Scope, UndoResult, Writer};
 use crate::{BuildId, Error};
 
 /// When an undo runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UndoWhen {
     /// At the end of every build, successful or not (temporary machine,
@@ -162,17 +163,98 @@ impl fmt::Debug for Cleanup {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct UndoHandle(u64);
 
-/// The undos registered so far, in registration order.
+/// The undos registered so far, in registration order; each change also
+/// goes to the build's journal file, when it has one.
 #[derive(Default)]
 pub(crate) struct Journal {
     next: u64,
     entries: Vec<(UndoHandle, Cleanup)>,
+    disk: Option<Disk>,
+}
+
+/// The journal file of a build and the cloud of its builder's scope.
+pub(crate) struct Disk {
+    pub(crate) writer: Writer,
+    pub(crate) cloud: Option<String>,
 }
 
 impl Journal {
+    /// A journal that also writes to `writer`.
+    pub(crate) fn on_disk(writer: Writer) -> Self {
+        Self {
+            next: 0,
+            entries: Vec::new(),
+            disk: Some(Disk {
+                writer,
+                cloud: None,
+            }),
+        }
+    }
+
+    /// Appends `record` to the file, if any.
+    pub(crate) fn record(&mut self, record: &Record) {
+        if let Some(d) = &mut self.disk {
+            d.writer.record(record);
+        }
+    }
+
+    /// Records where the builder's resources live.
+    pub(crate) fn scope(&mut self, scope: Scope) {
+        if let Some(d) = &mut self.disk {
+            d.cloud = Some(scope.cloud.clone());
+            d.writer.record(&Record::Scope(scope));
+        }
+    }
+
+    /// The record of a registration: an intent for a create in flight, the
+    /// resource otherwise.
+    fn record_push(&mut self, h: UndoHandle, c: &Cleanup, replaces: Option<UndoHandle>) {
+        let Some(d) = &mut self.disk else { return };
+        let r = &c.resource;
+        let cloud = if LOCAL_KINDS.contains(&r.kind.as_str()) {
+            LOCAL.to_owned()
+        } else {
+            d.cloud.clone().unwrap_or_default()
+        };
+        let record = if c.is_in_flight() {
+            Record::Intent {
+                n: h.0,
+                cloud,
+                kind: r.kind.clone(),
+                name: r.name.clone(),
+            }
+        } else {
+            Record::Made {
+                n: h.0,
+                replaces: replaces.map(|h| h.0),
+                cloud,
+                kind: r.kind.clone(),
+                id: r.id.clone(),
+                name: r.name.clone(),
+                when: c.when,
+            }
+        };
+        d.writer.record(&record);
+    }
+
+    /// Records what became of undo `h`.
+    pub(crate) fn record_outcome(
+        &mut self,
+        h: UndoHandle,
+        result: UndoResult,
+        error: Option<String>,
+    ) {
+        self.record(&Record::Undone {
+            n: h.0,
+            result,
+            error,
+        });
+    }
+
     pub(crate) fn push(&mut self, cleanup: Cleanup) -> UndoHandle {
         let h = UndoHandle(self.next);
         self.next += 1;
+        self.record_push(h, &cleanup, None);
         self.entries.push((h, cleanup));
         h
     }
@@ -180,6 +262,7 @@ impl Journal {
     /// Removes an entry; its resource if it was there.
     pub(crate) fn remove(&mut self, handle: UndoHandle) -> Option<Resource> {
         let at = self.entries.iter().position(|(h, _)| *h == handle)?;
+        self.record(&Record::Dismissed { n: handle.0 });
         Some(self.entries.remove(at).1.resource)
     }
 
@@ -196,22 +279,21 @@ impl Journal {
             None => (self.entries.len(), None),
         };
         let mut added = Vec::with_capacity(cleanups.len());
-        let new: Vec<(UndoHandle, Cleanup)> = cleanups
-            .into_iter()
-            .map(|c| {
-                let h = UndoHandle(self.next);
-                self.next += 1;
-                added.push((h, c.resource.clone(), c.when));
-                (h, c)
-            })
-            .collect();
+        let mut new: Vec<(UndoHandle, Cleanup)> = Vec::with_capacity(cleanups.len());
+        for c in cleanups {
+            let h = UndoHandle(self.next);
+            self.next += 1;
+            self.record_push(h, &c, Some(handle));
+            added.push((h, c.resource.clone(), c.when));
+            new.push((h, c));
+        }
         self.entries.splice(at..at, new);
         (old, added)
     }
 
     /// Takes every entry, newest first.
-    pub(crate) fn drain_lifo(&mut self) -> Vec<Cleanup> {
-        let mut v: Vec<Cleanup> = self.entries.drain(..).map(|(_, c)| c).collect();
+    pub(crate) fn drain_lifo(&mut self) -> Vec<(UndoHandle, Cleanup)> {
+        let mut v: Vec<(UndoHandle, Cleanup)> = self.entries.drain(..).collect();
         v.reverse();
         v
     }

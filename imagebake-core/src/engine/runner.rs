@@ -10,6 +10,7 @@ use super::context::Shared;
 use super::journal::{Action, Journal, run_undo};
 use super::{Cleanup, CleanupEntry, CleanupOutcome, CleanupReport, Resource, StepCx, UndoWhen};
 use crate::events::{Event, Events, Observer, StepOutcome, UndoOutcome};
+use crate::journal::{Journaling, Record, UndoResult};
 use crate::{BuildId, Error};
 
 /// What to do with the resources of a build that failed or was cancelled.
@@ -95,6 +96,7 @@ pub struct Runner {
     undo_timeout: Duration,
     abort_grace: Duration,
     observers: Vec<Arc<dyn Observer>>,
+    journal: Option<Journaling>,
 }
 
 impl Default for Runner {
@@ -112,6 +114,7 @@ impl Clone for Runner {
             undo_timeout: self.undo_timeout,
             abort_grace: self.abort_grace,
             observers: self.observers.clone(),
+            journal: self.journal.clone(),
         }
     }
 }
@@ -124,6 +127,7 @@ impl fmt::Debug for Runner {
             .field("undo_timeout", &self.undo_timeout)
             .field("abort_grace", &self.abort_grace)
             .field("observers", &self.observers.len())
+            .field("journal", &self.journal)
             .finish()
     }
 }
@@ -140,7 +144,18 @@ impl Runner {
             undo_timeout: Duration::from_secs(300),
             abort_grace: Duration::from_secs(30),
             observers: Vec::new(),
+            journal: None,
         }
+    }
+
+    /// Keeps the build's journal on disk (see [`crate::journal`]): every
+    /// registration, create intent and undo outcome is appended and made
+    /// durable before the build goes on, so that `imagebake cleanup` can
+    /// remove what the build made after its process died. Without it the
+    /// journal is only in memory.
+    pub fn journal(mut self, journaling: Journaling) -> Self {
+        self.journal = Some(journaling);
+        self
     }
 
     /// Uses this build id for every run instead of a fresh one per run.
@@ -223,18 +238,36 @@ impl Runner {
             build_id: build_id.clone(),
             name: name.to_owned(),
         });
+        let journal = match &self.journal {
+            None => Journal::default(),
+            Some(j) => match j.start(&build_id, name) {
+                Ok(writer) => Journal::on_disk(writer),
+                Err(cause) => {
+                    return Err(BuildError {
+                        build_id,
+                        step: None,
+                        cause,
+                        cleanup: CleanupReport::default(),
+                    });
+                }
+            },
+        };
         let shared = Arc::new(Shared {
             build_id: build_id.clone(),
             token: token.clone(),
             events: events.clone(),
-            journal: Mutex::new(Journal::default()),
+            journal: Mutex::new(journal),
             failed_step: Mutex::new(None),
         });
 
         let result = self.drive(StepCx::new(shared.clone()), &token, build).await;
         let failed_step = shared.take_failed_step();
-        let entries = shared.journal().drain_lifo();
         let success = result.is_ok();
+        let entries = {
+            let mut j = shared.journal();
+            j.record(&Record::Cleanup { success });
+            j.drain_lifo()
+        };
 
         let undoer = Undoer {
             events: &events,
@@ -242,26 +275,36 @@ impl Runner {
             timeout: self.undo_timeout,
         };
         let mut report = CleanupReport::default();
-        for cleanup in entries {
+        for (handle, cleanup) in entries {
             if success && cleanup.when == UndoWhen::OnFailure {
                 // The build's result (an image): committed, not undone.
                 continue;
             }
-            if !success && self.on_error == OnError::Keep {
+            let done = if !success && self.on_error == OnError::Keep {
                 events.emit(Event::UndoFinished {
                     resource: cleanup.resource.clone(),
                     outcome: UndoOutcome::Kept,
                 });
-                report.entries.push(CleanupEntry {
+                vec![CleanupEntry {
                     resource: cleanup.resource,
                     when: cleanup.when,
                     outcome: CleanupOutcome::Kept,
-                });
+                }]
             } else if cleanup.is_in_flight() {
-                report.entries.extend(undoer.settle(cleanup).await);
+                undoer.settle(cleanup).await
             } else {
-                report.entries.push(undoer.run(cleanup).await);
-            }
+                vec![undoer.run(cleanup).await]
+            };
+            let (result, error) = match done.iter().find(|e| e.is_left()) {
+                None => (UndoResult::Removed, None),
+                Some(CleanupEntry {
+                    outcome: CleanupOutcome::Failed(e),
+                    ..
+                }) => (UndoResult::Failed, Some(crate::chain(e).to_string())),
+                Some(_) => (UndoResult::Kept, None),
+            };
+            shared.journal().record_outcome(handle, result, error);
+            report.entries.extend(done);
         }
 
         let outcome = match &result {
@@ -271,6 +314,14 @@ impl Runner {
                 message: e.to_string(),
             },
         };
+        shared.journal().record(&Record::End {
+            outcome: match &outcome {
+                StepOutcome::Ok => "ok",
+                StepOutcome::Cancelled => "cancelled",
+                _ => "failed",
+            }
+            .to_owned(),
+        });
         events.emit(Event::BuildFinished {
             build_id: build_id.clone(),
             outcome,

@@ -3,7 +3,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use super::CleanupReport;
+use super::{CleanupReport, Resource};
 use crate::{BuildId, Error};
 
 /// Which leftovers a sweep removes.
@@ -63,4 +63,30 @@ pub struct SweepReport {
 pub trait Sweeper: Send + Sync {
     /// Removes the leftovers `filter` matches; one failure never stops the rest.
     async fn sweep(&self, filter: &SweepFilter, cancel: &CancellationToken) -> SweepReport;
+
+    /// Removes one resource of this cloud by its kind and id (a build
+    /// journal's pending undo, see [`crate::journal::cleanup`]); already
+    /// gone counts as removed. The default knows no kind.
+    async fn remove(&self, resource: &Resource, cancel: &CancellationToken) -> Result<(), Error> {
+        let _ = cancel;
+        Err(unknown_kind(resource))
+    }
+
+    /// The `kind` resources named `name` made since `since` (Unix
+    /// seconds): what a create whose answer never came made, on a cloud
+    /// where that resource carries neither the build's tag nor its id in
+    /// its name (an Oxide image). The default finds nothing (the sweep by
+    /// tag or name finds the rest).
+    async fn find_named(&self, kind: &str, name: &str, since: u64) -> Result<Vec<Resource>, Error> {
+        let _ = (kind, name, since);
+        Ok(Vec::new())
+    }
+}
+
+/// The error of a [`Sweeper::remove`] given a kind it does not remove.
+pub fn unknown_kind(resource: &Resource) -> Error {
+    Error::Config(format!(
+        "this cloud's cleanup does not know how to remove a {} ({resource})",
+        resource.kind
+    ))
 }

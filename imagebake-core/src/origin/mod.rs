@@ -13,19 +13,28 @@
 //! - `export_portable` (feature `triton`): one image exported into a Manta
 //!   directory and its manifest rewritten there.
 //!
-//! The commands (`imagebake origin build|publish|release`) are not here yet.
+//! - [`build`] (feature `triton`): the whole set built, exported and
+//!   marked (`imagebake origin build`).
 
+#[cfg(feature = "triton")]
+mod build;
 #[cfg(feature = "triton")]
 mod export;
 mod images;
 mod manifest;
 mod stamp;
+#[cfg(feature = "triton")]
+mod steps;
 
+#[cfg(feature = "triton")]
+pub use build::{
+    BuildOptions, BuildReport, BuiltImage, FailedImage, OriginBuildError, VersionSource, build,
+};
 #[cfg(feature = "triton")]
 pub use export::{ExportedImage, export_portable, write_set_markers};
 pub use images::{ImagesFile, OriginEntry, OriginRef};
 pub use manifest::{ZERO_OWNER, choose_package, rewrite_manifest};
-pub use stamp::BuildStamp;
+pub use stamp::{BuildStamp, PackageJson};
 
 /// What is wrong with an origin set's inputs.
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,11 @@
 //! The build stamp: branch, timestamp, git sha, and the version eng makes
 //! from them.
 
+use std::path::Path;
+use std::time::Duration;
+
+use imagebake_host::process::Command;
+
 use super::OriginError;
 
 /// Where and when a set is built (`build/buildinfo.json`'s
@@ -85,6 +90,84 @@ impl BuildStamp {
     pub fn dir_name(&self) -> String {
         format!("{}-{}", self.branch, self.timestamp)
     }
+
+    /// The stamp of the git work tree at `repo`, now: the branch from `git
+    /// symbolic-ref HEAD` (third `/`-field) unless `branch` is given (a
+    /// detached HEAD needs it), the full HEAD sha, dirty if `git status
+    /// --porcelain` lists anything, the timestamp the current UTC time.
+    pub async fn from_git(repo: &Path, branch: Option<&str>) -> Result<BuildStamp, OriginError> {
+        let git = |args: &[&str]| {
+            Command::new("git")
+                .arg("-C")
+                .arg(repo)
+                .args(args)
+                .inherit_env()
+                .timeout(Duration::from_secs(60))
+        };
+        let run = |args: &'static [&'static str]| {
+            let cmd = git(args);
+            async move {
+                cmd.checked()
+                    .await
+                    .map(|o| o.stdout_text().trim().to_owned())
+                    .map_err(|e| {
+                        OriginError::invalid(format!("git in {}", repo.display()), e.to_string())
+                    })
+            }
+        };
+        let branch = match branch {
+            Some(b) => b.to_owned(),
+            None => {
+                let head = run(&["symbolic-ref", "HEAD"]).await.map_err(|e| {
+                    OriginError::invalid(
+                        "branch",
+                        format!("{e} (a detached HEAD: give the branch with --branch)"),
+                    )
+                })?;
+                Self::branch_from_ref(&head).ok_or_else(|| {
+                    OriginError::invalid("branch", format!("HEAD is {head:?}, not a branch"))
+                })?
+            }
+        };
+        let sha = run(&["rev-parse", "HEAD"]).await?;
+        let dirty = !run(&["status", "--porcelain"]).await?.is_empty();
+        let now = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+        Self::new(&branch, &now, &sha, dirty)
+    }
+}
+
+/// What an origin set takes from triton-origin-image's `package.json`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct PackageJson {
+    /// `version`: the images' version (`1.0.1`).
+    pub version: String,
+    /// `homepage`: the images' homepage.
+    #[serde(default)]
+    pub homepage: Option<String>,
+}
+
+impl PackageJson {
+    /// Reads `path`; errors name the file and the key.
+    pub fn read(path: &Path) -> Result<PackageJson, OriginError> {
+        let at = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| OriginError::Io {
+            path: at.clone(),
+            source,
+        })?;
+        let p: PackageJson = serde_json::from_str(&text)
+            .map_err(|e| OriginError::invalid(at.clone(), e.to_string()))?;
+        let ok = !p.version.is_empty()
+            && p.version
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._/+-".contains(c));
+        if !ok {
+            return Err(OriginError::invalid(
+                format!("{at}: version"),
+                format!("{:?} is not an image version", p.version),
+            ));
+        }
+        Ok(p)
+    }
 }
 
 #[cfg(test)]
@@ -103,6 +186,47 @@ mod tests {
             Some("feature")
         );
         assert_eq!(BuildStamp::branch_from_ref("HEAD"), None);
+    }
+
+    #[test]
+    fn package_json_gives_version_and_homepage() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("package.json");
+        std::fs::write(
+            &p,
+            r#"{"name": "x", "version": "1.0.1", "homepage": "https://h"}"#,
+        )
+        .unwrap();
+        let got = PackageJson::read(&p).unwrap();
+        assert_eq!(got.version, "1.0.1");
+        assert_eq!(got.homepage.as_deref(), Some("https://h"));
+        std::fs::write(&p, r#"{"version": "1 0"}"#).unwrap();
+        let e = PackageJson::read(&p).unwrap_err().to_string();
+        assert!(e.contains("package.json: version"), "{e}");
+        std::fs::write(&p, r#"{"name": "x"}"#).unwrap();
+        let e = PackageJson::read(&p).unwrap_err().to_string();
+        assert!(e.contains("version"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_git_tree_gives_branch_sha_and_dirtiness() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f"), "1").unwrap();
+        imagebake_testing::git_commit_all(dir.path(), "feature/x");
+        let s = BuildStamp::from_git(dir.path(), None).await.unwrap();
+        assert_eq!(s.branch, "feature");
+        assert_eq!(s.git.len(), 40);
+        assert!(!s.dirty);
+        std::fs::write(dir.path().join("f"), "2").unwrap();
+        let s = BuildStamp::from_git(dir.path(), Some("release"))
+            .await
+            .unwrap();
+        assert_eq!(s.branch, "release");
+        assert!(s.dirty && s.version().ends_with("-dirty"));
+        let e = BuildStamp::from_git(Path::new("/nonexistent-repo"), Some("b"))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("/nonexistent-repo"), "{e}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod chroot;
 mod create;
 mod engine;
 mod image_spec;
+mod journal;
 mod postprocess;
 mod provision;
 mod ssh;

@@ -30,6 +30,12 @@ file) into an Oxide project as an image, without an instance (the
 ``oxide-import`` post-processor's keys; ``force=True`` replaces an image of
 the same name).
 
+``imagebake.origin_build("images.json", package_json="package.json",
+**triton_keys)`` builds an origin image set (triton-origin-image's
+images.json) on Triton and exports it to Manta, as ``imagebake origin
+build`` does; it returns the export directory, the ``<branch>-latest``
+object and each image's Manta paths and manifest.
+
 ``run()`` blocks without holding the GIL; ``await build.run_async()`` is the
 asyncio variant. Errors are ``ImagebakeError`` subclasses. On Ctrl-C,
 ``run()`` cancels the build, waits for its cleanup, then raises
@@ -61,9 +67,12 @@ from ._imagebake import (
     SshError,
     TritonClient,
     __version__,
+    builds,
+    cleanup,
     image_spec,
     local_chroot,
     osc_chroot,
+    origin_build,
     oxide,
     oxide_import,
     triton,
@@ -100,9 +109,12 @@ __all__ = [
     "SshError",
     "TritonClient",
     "__version__",
+    "builds",
+    "cleanup",
     "file",
     "image_spec",
     "local_chroot",
+    "origin_build",
     "osc_chroot",
     "oxide",
     "oxide_import",

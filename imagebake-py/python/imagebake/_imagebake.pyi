@@ -26,6 +26,8 @@ __all__ = [
     "ProvisionerError",
     "SshError",
     "Event",
+    "builds",
+    "cleanup",
     "OscSim",
     "OxideSim",
     "TritonSim",
@@ -33,6 +35,7 @@ __all__ = [
     "local_chroot",
     "osc_chroot",
     "oxide",
+    "origin_build",
     "oxide_import",
     "triton",
     "__version__",
@@ -180,9 +183,27 @@ def local_chroot(
     *, provisioners: list[dict[str, _JsonValue]] | None = None, **kwargs: _JsonValue | PathLike[str]
 ) -> Build: ...
 def image_spec(path: str | PathLike[str]) -> dict[str, _JsonValue]: ...
+def builds() -> list[dict[str, _JsonValue]]: ...
+def cleanup(
+    build_ids: list[str] | None = None, crashed: bool = False, dry_run: bool = False
+) -> list[dict[str, _JsonValue]]: ...
 def oxide_import(
     path: str | PathLike[str], *, force: bool = False, **kwargs: _JsonValue | PathLike[str]
 ) -> Artifact: ...
+def origin_build(
+    images: str | PathLike[str],
+    *,
+    version: str | None = None,
+    package_json: str | PathLike[str] | None = None,
+    branch: str | None = None,
+    export_dir: str | None = None,
+    parallel_builds: int = 0,
+    keep_cloud_images: bool = False,
+    manta_url: str | None = None,
+    manta_user: str | None = None,
+    manta_key_path: str | PathLike[str] | None = None,
+    **builder: _JsonValue | PathLike[str],
+) -> dict[str, _JsonValue]: ...
 
 # ---------------------------------------------------------------- simulators
 
@@ -217,6 +238,10 @@ class TritonSim:
     ) -> None: ...
     def clear_faults(self) -> None: ...
     def inventory(self) -> dict[str, list[dict[str, _JsonValue]]]: ...
+    @property
+    def manta_url(self) -> str: ...
+    def manta_paths(self) -> list[str]: ...
+    def manta_read(self, path: str) -> bytes | None: ...
     def image_file(self, image_id: str, path: str) -> bytes | None: ...
     def close(self) -> None: ...
     def __enter__(self) -> Self: ...

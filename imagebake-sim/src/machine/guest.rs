@@ -70,11 +70,12 @@ lookup() {
 }
 
 # "nginx>=1.2" or "nginx-1.25.4" -> nginx, when the catalogue knows it
+# (not `n`: lookup's `read` sets it)
 base_name() {
-  n=${1%%[<>=]*}
-  if lookup "$n" >/dev/null; then echo "$n"; return 0; fi
-  n=${n%-*}
-  if lookup "$n" >/dev/null; then echo "$n"; return 0; fi
+  b=${1%%[<>=]*}
+  if lookup "$b" >/dev/null; then echo "$b"; return 0; fi
+  b=${b%-*}
+  if lookup "$b" >/dev/null; then echo "$b"; return 0; fi
   return 1
 }
 

@@ -211,6 +211,18 @@ impl MantaSim {
             .collect()
     }
 
+    /// The paths of every directory and object at or below `dir`, sorted.
+    pub fn paths_under(&self, dir: &str) -> Vec<String> {
+        let below = format!("{}/", dir.trim_end_matches('/'));
+        self.shared
+            .store()
+            .all()
+            .map(|(path, _)| path)
+            .filter(|p| p.as_str() == dir || p.starts_with(&below))
+            .cloned()
+            .collect()
+    }
+
     /// An object's bytes, `None` when there is no object at `path`.
     pub fn read(&self, path: &str) -> Option<Vec<u8>> {
         self.shared.store().read(path).ok()

@@ -185,3 +185,29 @@ pub fn osc_chroot_block(sim: &imagebake_sim::osc::OscSim, dir: &std::path::Path)
     }
     v
 }
+
+/// Runs `cmd` with `sh -c`; its standard output (a failure panics).
+pub fn sh(cmd: &str) -> String {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .output()
+        .expect("sh");
+    assert!(
+        out.status.success(),
+        "`{cmd}` failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Nothing of the test (paths under `dir`) is mounted or loop-attached.
+pub fn assert_nothing_left(dir: &std::path::Path) {
+    let d = dir.to_string_lossy();
+    let mounts = std::fs::read_to_string("/proc/self/mounts").expect("mounts");
+    let ours: Vec<&str> = mounts.lines().filter(|l| l.contains(d.as_ref())).collect();
+    assert!(ours.is_empty(), "mounts left: {ours:?}");
+    let loops = sh("losetup -a");
+    let ours: Vec<&str> = loops.lines().filter(|l| l.contains(d.as_ref())).collect();
+    assert!(ours.is_empty(), "loop devices left: {ours:?}");
+}

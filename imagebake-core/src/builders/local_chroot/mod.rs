@@ -106,6 +106,10 @@ impl Builder for LocalChrootBuilder {
         })
     }
 
+    fn scope(&self) -> Option<crate::journal::Scope> {
+        Some(crate::journal::Scope::new(BUILDER, crate::journal::LOCAL))
+    }
+
     fn provisioners_mut(&mut self) -> &mut Provisioners {
         &mut self.provisioners
     }
@@ -122,6 +126,9 @@ impl Builder for LocalChrootBuilder {
         let label = format!("{BUILDER} {}", p.output.display());
         let built = runner
             .run(&label, token, |cx| async move {
+                if let Some(scope) = self.scope() {
+                    cx.scope(scope);
+                }
                 if tokio::fs::try_exists(&p.output).await.unwrap_or(false) {
                     return Err(Error::Config(format!(
                         "builder {BUILDER}: {} already exists; not overwriting it",

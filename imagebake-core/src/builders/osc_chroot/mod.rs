@@ -138,6 +138,9 @@ impl Builder for OscChrootBuilder {
         let label = format!("{BUILDER} {}", p.omi_name);
         let built = runner
             .run(&label, token, |cx| async move {
+                if let Some(scope) = self.scope() {
+                    cx.scope(scope);
+                }
                 let host = cx
                     .step(&VmInfo::new(c.clone(), self.metadata.clone()), ())
                     .await?;
@@ -223,6 +226,15 @@ impl Builder for OscChrootBuilder {
             image,
             cleanup: built.cleanup,
         })
+    }
+
+    fn scope(&self) -> Option<crate::journal::Scope> {
+        let c = self.client.config();
+        Some(
+            crate::journal::Scope::new(BUILDER, "osc")
+                .endpoint(c.endpoint.as_str())
+                .region(c.region.clone()),
+        )
     }
 
     fn sweeper(&self) -> Option<Box<dyn Sweeper>> {

@@ -11,10 +11,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::steps::common::sweep_one;
 use crate::steps::osc::{
-    BUILD_TAG, CREATED_TAG, remove_image_and_snapshots, remove_snapshot_now, remove_volume_now,
-    unlink_volume_now,
+    BUILD_TAG, CREATED_TAG, remove_image_and_snapshots, remove_snapshot, remove_snapshot_now,
+    remove_volume, remove_volume_now, unlink_and_wait, unlink_volume_now,
 };
-use crate::{Error, Resource, SweepFilter, SweepReport, Sweeper, WaitOptions};
+use crate::{Error, Resource, SweepFilter, SweepReport, Sweeper, WaitOptions, unknown_kind};
 
 /// Removes what crashed `osc-chroot` builds left: working volumes (unlinked
 /// first), source copies (images and their snapshots) and unregistered
@@ -137,6 +137,23 @@ impl Sweeper for OscSweeper {
                 .push(Error::provider("ReadSnapshots (sweep)", e)),
         }
         report
+    }
+
+    /// `image` (deregistered with its snapshots), `volume link`
+    /// (unlinked), `volume`, `snapshot`.
+    async fn remove(&self, resource: &Resource, cancel: &CancellationToken) -> Result<(), Error> {
+        let (c, id) = (self.client.clone(), resource.id.clone());
+        match resource.kind.as_str() {
+            "image" => remove_image_and_snapshots(c, id).await,
+            "volume link" => {
+                let opts =
+                    WaitOptions::new(self.unlink_timeout, self.poll_cap).cancel_on(cancel.clone());
+                unlink_and_wait(c, id, opts).await
+            }
+            "volume" => remove_volume(c, id).await,
+            "snapshot" => remove_snapshot(c, id).await,
+            _ => Err(unknown_kind(resource)),
+        }
     }
 }
 

@@ -174,6 +174,9 @@ impl Builder for OxideBuilder {
         let label = format!("oxide-instance in project {}", a.project);
         let built = runner
             .run(&label, token, |cx| async move {
+                if let Some(scope) = self.scope() {
+                    cx.scope(scope);
+                }
                 let source = cx
                     .step(&SourceImage::new(a.clone(), p.source.clone()), ())
                     .await?;
@@ -251,6 +254,15 @@ impl Builder for OxideBuilder {
             host_key,
             cleanup: built.cleanup,
         })
+    }
+
+    fn scope(&self) -> Option<crate::journal::Scope> {
+        let a = &self.api;
+        Some(
+            crate::journal::Scope::new(BUILDER, "oxide")
+                .endpoint(a.client.host())
+                .project(a.project.to_string()),
+        )
     }
 
     fn sweeper(&self) -> Option<Box<dyn Sweeper>> {

@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::steps::common::{now_secs, sweep_one};
-use crate::steps::oxide::{OxideApi, Waits, build_of, delete, remove_disk, remove_instance};
+use crate::steps::oxide::{OxideApi, Waits, build_of, delete, found, remove_disk, remove_instance};
 use crate::{Error, Resource, SweepFilter, SweepReport, Sweeper};
 
 /// Removes what crashed `oxide-instance` builds left in one project:
@@ -133,6 +133,34 @@ fn api_err(what: String) -> impl FnOnce(oxide_client::Error) -> Error {
     move |e| Error::provider(what, e)
 }
 
+impl OxideSweeper {
+    /// Removes the `kind` resource `id` (instances stopped first, disks
+    /// once detached); already gone counts as done.
+    async fn remove_id(
+        &self,
+        kind: &str,
+        id: Uuid,
+        cancel: &CancellationToken,
+    ) -> Result<(), Error> {
+        let a = &self.api;
+        let limit = self.delete_timeout;
+        let c = a.undo_client();
+        let r = match kind {
+            "instance" => return remove_instance(a, id, limit, cancel).await,
+            "disk" => return remove_disk(a, id, limit, cancel).await,
+            "snapshot" => delete(c.snapshot_delete(id, None)).await,
+            "image" => delete(c.image_delete(id, None)).await,
+            "ssh key" => delete(c.current_user_ssh_key_delete(id)).await,
+            _ => {
+                return Err(Error::Config(format!(
+                    "the oxide cleanup does not know how to remove a {kind} ({id})"
+                )));
+            }
+        };
+        r.map_err(api_err(format!("deleting {kind} {id}")))
+    }
+}
+
 #[async_trait]
 impl Sweeper for OxideSweeper {
     /// Lists with `instance_list`, `snapshot_list`, `image_list`,
@@ -146,7 +174,6 @@ impl Sweeper for OxideSweeper {
         let c = &a.client;
         let p = &a.project;
         let o = ListOptions::default();
-        let limit = self.delete_timeout;
 
         let instances = listed(&mut report, "instances", c.instance_list(p, o)).await;
         for i in instances
@@ -156,7 +183,7 @@ impl Sweeper for OxideSweeper {
             if cancel.is_cancelled() {
                 return report;
             }
-            let r = remove_instance(a, i.id, limit, cancel);
+            let r = self.remove_id("instance", i.id, cancel);
             let res = Resource::new("instance", i.id.to_string()).named(i.name);
             report.cleanup.entries.push(sweep_one(filter, res, r).await);
         }
@@ -169,11 +196,7 @@ impl Sweeper for OxideSweeper {
                 return report;
             }
             let id = s.id;
-            let r = async {
-                delete(a.undo_client().snapshot_delete(id, None))
-                    .await
-                    .map_err(api_err(format!("deleting snapshot {id}")))
-            };
+            let r = self.remove_id("snapshot", id, cancel);
             let res = Resource::new("snapshot", id.to_string()).named(s.name);
             report.cleanup.entries.push(sweep_one(filter, res, r).await);
         }
@@ -187,11 +210,7 @@ impl Sweeper for OxideSweeper {
                 return report;
             }
             let id = i.id;
-            let r = async {
-                delete(a.undo_client().image_delete(id, None))
-                    .await
-                    .map_err(api_err(format!("deleting image {id}")))
-            };
+            let r = self.remove_id("image", id, cancel);
             let res = Resource::new("image", id.to_string()).named(i.name);
             report.cleanup.entries.push(sweep_one(filter, res, r).await);
         }
@@ -203,7 +222,7 @@ impl Sweeper for OxideSweeper {
             if cancel.is_cancelled() {
                 return report;
             }
-            let r = remove_disk(a, d.id, limit, cancel);
+            let r = self.remove_id("disk", d.id, cancel);
             let res = Resource::new("disk", d.id.to_string()).named(d.name);
             report.cleanup.entries.push(sweep_one(filter, res, r).await);
         }
@@ -216,15 +235,42 @@ impl Sweeper for OxideSweeper {
                 return report;
             }
             let id: Uuid = k.id;
-            let r = async {
-                delete(a.undo_client().current_user_ssh_key_delete(id))
-                    .await
-                    .map_err(api_err(format!("deleting SSH key {id}")))
-            };
+            let r = self.remove_id("ssh key", id, cancel);
             let res = Resource::new("ssh key", id.to_string()).named(k.name);
             report.cleanup.entries.push(sweep_one(filter, res, r).await);
         }
         report
+    }
+
+    /// `instance` (stopped first), `disk` (once detached), `snapshot`,
+    /// `image`, `ssh key`.
+    async fn remove(&self, resource: &Resource, cancel: &CancellationToken) -> Result<(), Error> {
+        let id: Uuid = resource
+            .id
+            .parse()
+            .map_err(|e| Error::Config(format!("{resource}: not an Oxide id: {e}")))?;
+        self.remove_id(&resource.kind, id, cancel).await
+    }
+
+    /// An `image` of that name in the project created since `since`
+    /// (`image_view`): the builder's images carry the user's name and
+    /// description, not the build id.
+    async fn find_named(&self, kind: &str, name: &str, since: u64) -> Result<Vec<Resource>, Error> {
+        if kind != "image" {
+            return Ok(Vec::new());
+        }
+        let a = &self.api;
+        let image = found(
+            a.client
+                .image_view(NameOrId::Name(name.to_owned()), Some(&a.project))
+                .await,
+        )
+        .map_err(api_err(format!("looking up image {name}")))?;
+        Ok(image
+            .filter(|i| unix_secs(&i.time_created).is_some_and(|t| t >= since))
+            .map(|i| Resource::new("image", i.id.to_string()).named(i.name))
+            .into_iter()
+            .collect())
     }
 }
 

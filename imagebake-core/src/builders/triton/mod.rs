@@ -134,6 +134,77 @@ impl TritonBuilder {
     pub fn waits(&self) -> Waits {
         self.plan.waits
     }
+
+    /// The build's steps on `cx`, from the source image to the tagged image
+    /// (what [`Builder::run`] runs in a build of its own): for a caller
+    /// that runs them inside a larger build (`origin::build`), whose later
+    /// steps use the image and whose failure undoes it. Check
+    /// [`Provisioners::refusal`] first.
+    pub(crate) async fn steps(
+        &self,
+        cx: &crate::StepCx,
+    ) -> Result<
+        (
+            triton_client::types::Image,
+            Option<crate::comm::ssh::HostKeyRecord>,
+        ),
+        Error,
+    > {
+        if let Some(scope) = self.scope() {
+            cx.scope(scope);
+        }
+        let p = &self.plan;
+        let c = &self.client;
+        let w = p.waits;
+        let source = cx
+            .step(&SourceImage::new(c.clone(), p.source.clone()), ())
+            .await?;
+        let source = if p.force {
+            source
+        } else {
+            let check = CheckImageName::new(c.clone(), &p.image.name, &p.image.version);
+            cx.step(&check, source).await?
+        };
+        let create = CreateMachine::new(c.clone(), p.machine.clone(), w);
+        let machine = cx.step(&create, source).await?;
+        let running = cx.step(&WaitRunning::new(c.clone(), w), machine).await?;
+        let (provisioned, host_key) = match &p.comm {
+            CommPlan::None => (Provisioned::without_communicator(running.handle), None),
+            CommPlan::Ssh(ssh) => {
+                let target = SshTarget {
+                    machine: running.handle,
+                    address: running.machine.primary_ip,
+                };
+                let flush = if ssh.is_root() {
+                    Flush::sync_only()
+                } else {
+                    Flush::sync_only().sync_command("sudo sync")
+                };
+                let connect = ConnectSsh::new(ssh.clone());
+                let (machine, flushed, host_key) = (self.provisioners)
+                    .run_over_ssh(cx, &connect, target, &flush)
+                    .await?;
+                (Provisioned { machine, flushed }, host_key)
+            }
+        };
+        let stopping = cx.step(&StopMachine::new(c.clone()), provisioned).await?;
+        let stopped = cx.step(&WaitStopped::new(c.clone(), w), stopping).await?;
+        let creating = cx
+            .step(&CreateImage::new(c.clone(), p.image.clone()), stopped)
+            .await?;
+        let active = cx.step(&WaitImage::new(c.clone(), w), creating).await?;
+        let deleting = cx.step(&DeleteMachine::new(c.clone()), active).await?;
+        let image = cx
+            .step(&WaitMachineGone::new(c.clone(), w), deleting)
+            .await?;
+        let mut image = cx
+            .step(&TagImage::new(c.clone(), p.image.tags.clone()), image)
+            .await?;
+        if p.force {
+            image = cx.step(&ReplaceImages::new(c.clone()), image).await?;
+        }
+        Ok((image, host_key))
+    }
 }
 
 impl Builder for TritonBuilder {
@@ -164,61 +235,12 @@ impl Builder for TritonBuilder {
         if let Some(e) = self.provisioners.refusal(BUILDER, &self.plan.comm, runner) {
             return Err(e);
         }
-        let p = &self.plan;
-        let c = &self.client;
-        let w = p.waits;
-        let label = format!("triton {}@{}", p.image.name, p.image.version);
+        let label = format!(
+            "triton {}@{}",
+            self.plan.image.name, self.plan.image.version
+        );
         let built = runner
-            .run(&label, token, |cx| async move {
-                let source = cx
-                    .step(&SourceImage::new(c.clone(), p.source.clone()), ())
-                    .await?;
-                let source = if p.force {
-                    source
-                } else {
-                    let check = CheckImageName::new(c.clone(), &p.image.name, &p.image.version);
-                    cx.step(&check, source).await?
-                };
-                let create = CreateMachine::new(c.clone(), p.machine.clone(), w);
-                let machine = cx.step(&create, source).await?;
-                let running = cx.step(&WaitRunning::new(c.clone(), w), machine).await?;
-                let (provisioned, host_key) = match &p.comm {
-                    CommPlan::None => (Provisioned::without_communicator(running.handle), None),
-                    CommPlan::Ssh(ssh) => {
-                        let target = SshTarget {
-                            machine: running.handle,
-                            address: running.machine.primary_ip,
-                        };
-                        let flush = if ssh.is_root() {
-                            Flush::sync_only()
-                        } else {
-                            Flush::sync_only().sync_command("sudo sync")
-                        };
-                        let connect = ConnectSsh::new(ssh.clone());
-                        let (machine, flushed, host_key) = (self.provisioners)
-                            .run_over_ssh(&cx, &connect, target, &flush)
-                            .await?;
-                        (Provisioned { machine, flushed }, host_key)
-                    }
-                };
-                let stopping = cx.step(&StopMachine::new(c.clone()), provisioned).await?;
-                let stopped = cx.step(&WaitStopped::new(c.clone(), w), stopping).await?;
-                let creating = cx
-                    .step(&CreateImage::new(c.clone(), p.image.clone()), stopped)
-                    .await?;
-                let active = cx.step(&WaitImage::new(c.clone(), w), creating).await?;
-                let deleting = cx.step(&DeleteMachine::new(c.clone()), active).await?;
-                let image = cx
-                    .step(&WaitMachineGone::new(c.clone(), w), deleting)
-                    .await?;
-                let mut image = cx
-                    .step(&TagImage::new(c.clone(), p.image.tags.clone()), image)
-                    .await?;
-                if p.force {
-                    image = cx.step(&ReplaceImages::new(c.clone()), image).await?;
-                }
-                Ok((image, host_key))
-            })
+            .run(&label, token, |cx| async move { self.steps(&cx).await })
             .await?;
         let (image, host_key) = built.value;
         Ok(TritonArtifact {
@@ -230,6 +252,15 @@ impl Builder for TritonBuilder {
             host_key,
             cleanup: built.cleanup,
         })
+    }
+
+    fn scope(&self) -> Option<crate::journal::Scope> {
+        let c = &self.client;
+        Some(
+            crate::journal::Scope::new(BUILDER, "triton")
+                .endpoint(c.url().as_str())
+                .account(c.account()),
+        )
     }
 
     fn sweeper(&self) -> Option<Box<dyn Sweeper>> {

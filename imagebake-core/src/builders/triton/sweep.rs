@@ -9,7 +9,7 @@ use triton_client::types::{Image, ListImages, ListMachines, Machine};
 
 use crate::steps::common::sweep_one;
 use crate::steps::triton::{BUILD_TAG, CREATED_TAG, now_secs, remove_image, remove_machine};
-use crate::{Error, Resource, SweepFilter, SweepReport, Sweeper};
+use crate::{Error, Resource, SweepFilter, SweepReport, Sweeper, unknown_kind};
 
 /// Removes what crashed `triton` builds left: machines whose
 /// `imagebake-build` tag (or name) starts with the filter's prefix, and
@@ -129,6 +129,27 @@ impl Sweeper for TritonSweeper {
                 .push(Error::provider("listing images to sweep", e)),
         }
         report
+    }
+
+    /// `machine` (DeleteMachine, wait until gone) and `image` (DeleteImage).
+    async fn remove(&self, resource: &Resource, cancel: &CancellationToken) -> Result<(), Error> {
+        let bad_id =
+            |e: triton_client::Error| Error::Config(format!("{resource}: not a Triton id: {e}"));
+        match resource.kind.as_str() {
+            "machine" => {
+                let id = resource.id.parse().map_err(bad_id)?;
+                remove_machine(
+                    &self.client,
+                    &id,
+                    self.delete_timeout,
+                    self.poll_cap,
+                    cancel,
+                )
+                .await
+            }
+            "image" => remove_image(&self.client, &resource.id.parse().map_err(bad_id)?).await,
+            _ => Err(unknown_kind(resource)),
+        }
     }
 }
 

@@ -80,7 +80,7 @@ impl Step<PathBuf> for AttachLoop {
 }
 
 /// The backing file of loop device `dev` (`/dev/loop3`) while it is bound.
-fn backing_file(dev: &str) -> Option<String> {
+pub(super) fn backing_file(dev: &str) -> Option<String> {
     let name = dev.rsplit('/').next()?;
     std::fs::read_to_string(format!("/sys/block/{name}/loop/backing_file"))
         .ok()

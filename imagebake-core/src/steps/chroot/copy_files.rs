@@ -71,14 +71,14 @@ fn destination(root: &Path, src: &Path) -> Result<PathBuf, Error> {
     Ok(real_parent.join(dst.file_name().unwrap_or_default()))
 }
 
-fn backup_of(dst: &Path) -> PathBuf {
+pub(super) fn backup_of(dst: &Path) -> PathBuf {
     let mut s = dst.as_os_str().to_owned();
     s.push(BACKUP_SUFFIX);
     PathBuf::from(s)
 }
 
 /// Removes the copy and puts the original back.
-fn restore(dst: &Path, had_original: bool) -> Result<(), Error> {
+pub(super) fn restore(dst: &Path, had_original: bool) -> Result<(), Error> {
     match std::fs::remove_file(dst) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -29,6 +29,7 @@ mod populate;
 mod post_mount_commands;
 mod pre_mount_commands;
 mod qemu_convert;
+mod reclaim;
 mod settings;
 mod unmount;
 
@@ -50,6 +51,7 @@ pub use populate::{Populate, RootfsSource};
 pub use post_mount_commands::PostMountCommands;
 pub use pre_mount_commands::PreMountCommands;
 pub use qemu_convert::{DiskFormat, QemuConvert};
+pub(crate) use reclaim::remove_local;
 pub(crate) use settings::chroot_keys;
 pub use settings::{ChrootKeys, ChrootSettings};
 pub use unmount::Unmount;
