@@ -1,8 +1,10 @@
 //! Helpers shared by the imagebake examples: the quickstart's bakes
 //! ([`quickstart`], also run by a test), the wait benchmarks' harness
-//! ([`bench`]) and the other benchmarks' measures ([`measure`]). The bake
-//! runner itself lives in `imagebake_core::bake`.
+//! ([`bench`]), the other benchmarks' measures ([`measure`]) and the load
+//! runs ([`load`], the `load` example and test). The bake runner itself
+//! lives in `imagebake_core::bake`.
 
 pub mod bench;
+pub mod load;
 pub mod measure;
 pub mod quickstart;

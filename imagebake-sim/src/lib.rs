@@ -29,6 +29,6 @@ pub mod oxide;
 #[cfg(feature = "triton")]
 pub mod triton;
 
-pub use faults::{Fault, Faults};
+pub use faults::{Chaos, ChaosError, ChaosSpecError, Fault, FaultStats, Faults};
 pub use server::SimServer;
 pub use user::{euid, is_root};

@@ -1753,3 +1753,28 @@ async fn a_fault_for_an_unknown_operation_name_is_refused() {
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(sim.faults().pending("ListDatacenters"), 0);
 }
+
+/// `--chaos` is checked before anything is served: a bad spec exits with an
+/// error naming it.
+#[tokio::test]
+#[cfg_attr(
+    not(all(feature = "oxide", feature = "osc")),
+    ignore = "the imagebake-sim binary is built only with every simulator feature"
+)]
+async fn binary_refuses_a_bad_chaos_spec() {
+    let Some(bin) = option_env!("CARGO_BIN_EXE_imagebake-sim") else {
+        panic!("cargo builds the binary for this test with every simulator feature");
+    };
+    let out = tokio::process::Command::new(bin)
+        .args(["--cloud", "triton", "--chaos", "429:0.1,404:0.2"])
+        .output()
+        .await
+        .expect("run imagebake-sim");
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "nothing served");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("\"404:0.2\"") && err.contains("5xx status"),
+        "{err}"
+    );
+}

@@ -324,14 +324,15 @@ async fn one_api_fault_at_each_call_is_survived_and_leaves_nothing() {
 
 #[tokio::test]
 async fn a_persistent_api_failure_names_the_step_and_the_call_and_leaves_nothing() {
-    // (operation, faults queued, the step that fails)
+    // (operation, faults queued, the step that fails): 4 attempts, a
+    // create's 4 sends (each after a lookup) included.
     let cases = [
         ("image_view", 4, "source image"),
-        ("instance_create", 2, "create instance"),
+        ("instance_create", 4, "create instance"),
         ("instance_external_ip_list", 4, "external ip"),
         ("instance_stop", 4, "stop instance"),
-        ("snapshot_create", 2, "create snapshot"),
-        ("image_create", 2, "create image"),
+        ("snapshot_create", 4, "create snapshot"),
+        ("image_create", 4, "create image"),
         ("snapshot_delete", 4, "delete snapshot"),
     ];
     let runs = cases.iter().map(|(op, n, step)| async move {

@@ -295,7 +295,7 @@ async fn a_finalize_failure_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let file = sparse_file(dir.path(), "disk.raw", CHUNK, &[(0, 512)]);
     sim.faults()
-        .inject("disk_finalize_import", Fault::FailResource, 3);
+        .inject("disk_finalize_import", Fault::FailResource, 4);
     let e = run(
         &sim,
         &spec(&file, BlockSize::B512),
@@ -314,7 +314,7 @@ async fn an_image_create_failure_leaves_nothing() {
     let sim = new_sim().await;
     let dir = tempfile::tempdir().unwrap();
     let file = sparse_file(dir.path(), "disk.raw", CHUNK, &[(0, 512)]);
-    sim.faults().inject("image_create", Fault::FailResource, 3);
+    sim.faults().inject("image_create", Fault::FailResource, 4);
     let e = run(
         &sim,
         &spec(&file, BlockSize::B512),

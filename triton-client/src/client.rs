@@ -115,6 +115,12 @@ impl Req {
         self.body = Some(body);
         self
     }
+    /// Marks a POST whose effect is the same however often it is sent:
+    /// retried after a 5xx or a lost answer too.
+    pub(crate) fn idempotent(mut self) -> Self {
+        self.idempotency = Idempotency::Idempotent;
+        self
+    }
     /// Marks the request as a create: never re-sent after an unknown outcome.
     pub(crate) fn create(mut self) -> Self {
         self.idempotency = Idempotency::Create;

@@ -462,13 +462,17 @@ impl Drop for OscSim {
 }
 
 /// Serves this simulator on 127.0.0.1:`port`, prints one JSON line describing
-/// it on stdout, and runs until Ctrl-C.
-pub async fn serve_cli(port: u16) -> std::io::Result<()> {
+/// it on stdout, and runs until Ctrl-C. `chaos` adds random faults to every
+/// request.
+pub async fn serve_cli(port: u16, chaos: Option<crate::Chaos>) -> std::io::Result<()> {
     let sim = OscSim::start(OscSimOptions {
         port,
         ..OscSimOptions::default()
     })
     .await?;
+    sim.faults()
+        .set_chaos(chaos)
+        .map_err(std::io::Error::other)?;
     let line = json!({
         "cloud": "osc",
         "endpoint": sim.endpoint(),

@@ -96,6 +96,7 @@ pub(crate) async fn create(
             vms.alias(image.id, snap.id);
         }
         let view = image.view();
+        sh.faults.record_created("image", &image.name);
         w.images.push(image);
         Ok(json_response(StatusCode::CREATED, view))
     })

@@ -163,7 +163,10 @@ pub(crate) async fn create(
         })?;
         let pid = w.project(project)?.id;
         let body: InstanceCreate = parse_body(&body)?;
-        create_instance(w, ctx, pid, body)
+        let name = body.name.clone();
+        let made = create_instance(w, ctx, pid, body)?;
+        sh.faults.record_created("instance", &name);
+        Ok(made)
     })
     .await
 }

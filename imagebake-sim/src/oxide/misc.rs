@@ -61,6 +61,7 @@ pub(crate) async fn ssh_key_create(State(sh): State<Arc<Shared>>, body: Bytes) -
             times: Times::now(),
         };
         let view = key.view(w.user_id);
+        sh.faults.record_created("ssh-key", &key.name);
         w.ssh_keys.push(key);
         Ok(json_response(StatusCode::CREATED, view))
     })

@@ -528,8 +528,12 @@ fn router(shared: Arc<Shared>) -> Router {
 /// stop delays) supporting API versions up to `api_version` ([`API_VERSION`]
 /// when `None`), prints one JSON line describing it on stdout (with
 /// `ssh_port` when instances have SSH; stderr says why not otherwise), and
-/// runs until Ctrl-C.
-pub async fn serve_cli(port: u16, api_version: Option<String>) -> std::io::Result<()> {
+/// runs until Ctrl-C. `chaos` adds random faults to every request.
+pub async fn serve_cli(
+    port: u16,
+    api_version: Option<String>,
+    chaos: Option<crate::Chaos>,
+) -> std::io::Result<()> {
     let sim = OxideSim::start(OxideSimOptions {
         port,
         api_version: api_version.unwrap_or_else(|| API_VERSION.to_owned()),
@@ -541,6 +545,9 @@ pub async fn serve_cli(port: u16, api_version: Option<String>) -> std::io::Resul
         ..OxideSimOptions::default()
     })
     .await?;
+    sim.faults()
+        .set_chaos(chaos)
+        .map_err(std::io::Error::other)?;
     let mut line = serde_json::json!({
         "cloud": "oxide",
         "host": sim.url(),

@@ -145,6 +145,7 @@ pub(crate) async fn snapshot_create(
             volume: disk.volume.clone(),
         };
         let view = snap.view();
+        sh.faults.record_created("snapshot", &snap.name);
         w.snapshots.push(snap);
         Ok(json_response(StatusCode::CREATED, view))
     })

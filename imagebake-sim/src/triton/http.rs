@@ -194,6 +194,9 @@ async fn process(shared: &Shared, req: Request) -> Response {
     }
     tracing::debug!(operation = op.name(), %target, "triton sim request");
     let result = op.execute(&cx, &params, &mut shared.store());
+    if result.is_ok() {
+        record_created(&shared.faults, op.name(), &params);
+    }
     if let Some(Fault::LateAnswer(d)) = fault {
         tokio::time::sleep(d).await;
     }
@@ -209,4 +212,19 @@ async fn process(shared: &Shared, req: Request) -> Response {
         return Response::from_parts(parts, Body::empty());
     }
     response
+}
+
+/// Counts a successful create in the fault stats, under the name it was
+/// asked for (an image: `name@version`).
+fn record_created(faults: &crate::Faults, op: &str, params: &Params) {
+    let name = || params.str("name").unwrap_or_default();
+    match op {
+        "CreateMachine" => faults.record_created("machine", &name()),
+        "CreateImageFromMachine" => {
+            let version = params.str("version").unwrap_or_default();
+            faults.record_created("image", &format!("{}@{version}", name()));
+        }
+        "CreateKey" => faults.record_created("key", &name()),
+        _ => {}
+    }
 }

@@ -419,7 +419,8 @@ fn manta_keys(shared: std::sync::Weak<Shared>) -> crate::manta::auth::KeyLookup 
 /// JSON line describing it on stdout (see [`TritonSim::cli_line`]), and runs
 /// until Ctrl-C. The key files live in a temporary directory removed on exit.
 /// Machines get SSH when this host allows it; otherwise stderr says why not.
-pub async fn serve_cli(port: u16) -> std::io::Result<()> {
+/// `chaos` adds random faults to every request of CloudAPI, Manta and IMGAPI.
+pub async fn serve_cli(port: u16, chaos: Option<crate::Chaos>) -> std::io::Result<()> {
     use std::io::Write as _;
     let sim = TritonSim::start(TritonSimOptions {
         port,
@@ -427,6 +428,11 @@ pub async fn serve_cli(port: u16) -> std::io::Result<()> {
         ..TritonSimOptions::default()
     })
     .await?;
+    for faults in [sim.faults(), sim.manta().faults(), sim.imgapi().faults()] {
+        faults
+            .set_chaos(chaos.clone())
+            .map_err(std::io::Error::other)?;
+    }
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "{}", sim.cli_line())?;

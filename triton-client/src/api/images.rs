@@ -1,5 +1,6 @@
 //! Image operations.
 
+use imagebake_http::create_or_adopt;
 use serde_json::Value;
 
 use crate::client::{Client, Req};
@@ -41,15 +42,51 @@ impl Client {
 
     /// CloudAPI `CreateImageFromMachine`: `POST /:login/images`. The machine
     /// must be stopped; the image starts `creating` (wait with
-    /// [`look_image_active`](Client::look_image_active)). Never re-sent when
-    /// its outcome is unknown (it could make a second image).
+    /// [`look_image_active`](Client::look_image_active)). When the outcome of
+    /// an attempt is unknown (a lost answer, a 5xx), the request is never
+    /// re-sent blindly: the client first looks for the account's image of
+    /// the request's name and version carrying all of the request's tags
+    /// (ListImages), returns it if it exists, and only otherwise sends the
+    /// create again ([`create_or_adopt`]). A request without tags cannot be
+    /// told from another image of that name, so it is not repeated after an
+    /// unknown outcome.
     pub async fn create_image_from_machine(&self, req: &CreateImageFromMachine) -> Result<Image> {
         let op = "CreateImageFromMachine";
         let body = serde_json::to_value(req).map_err(|e| crate::Error::InvalidRequest {
             reason: format!("cannot encode {op}: {e}"),
         })?;
-        let req = Req::post(op, &["images"]).json(body).create();
-        self.send(&req).await?.json(op)
+        let call = &Req::post(op, &["images"]).json(body).create();
+        if req.tags().is_empty() {
+            return self.send(call).await?.json(op);
+        }
+        create_or_adopt(
+            self.retry_policy(),
+            |_attempt| async move { self.send_once(call).await?.json(op) },
+            || self.find_created_image(req),
+        )
+        .await
+    }
+
+    /// The account's image that `req` made, if any: its name and version,
+    /// not public, every tag of the request.
+    async fn find_created_image(&self, req: &CreateImageFromMachine) -> Result<Option<Image>> {
+        let filter = ListImages::new()
+            .name(req.name().to_owned())
+            .version(req.version().to_owned())
+            .all_states();
+        let ours = |i: &Image| {
+            !i.public
+                && req
+                    .tags()
+                    .iter()
+                    .all(|(k, v)| i.tags.get(k.as_str()) == Some(v))
+        };
+        Ok(self
+            .list_images(&filter)
+            .await?
+            .into_iter()
+            .filter(ours)
+            .max_by(|a, b| a.published_at.cmp(&b.published_at)))
     }
 
     /// CloudAPI `UpdateImage`: `POST /:login/images/:id?action=update`.
@@ -59,9 +96,12 @@ impl Client {
             reason: format!("cannot encode {op}: {e}"),
         })?;
         let id = id.to_string();
+        // Setting the same fields again changes nothing: safe to repeat
+        // after a lost answer.
         let req = Req::post(op, &["images", &id])
             .query("action", "update")
-            .json(body);
+            .json(body)
+            .idempotent();
         self.send(&req).await?.json(op)
     }
 

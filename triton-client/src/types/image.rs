@@ -314,6 +314,19 @@ impl CreateImageFromMachine {
             .insert(key.into(), value.into());
         self
     }
+    /// The image name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The image version.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+    /// The tags (empty when none was added).
+    pub fn tags(&self) -> &BTreeMap<String, Value> {
+        static NONE: BTreeMap<String, Value> = BTreeMap::new();
+        self.tags.as_ref().unwrap_or(&NONE)
+    }
 }
 
 /// Body of CloudAPI `UpdateImage`: only the fields set are changed.

@@ -271,9 +271,10 @@ pub(crate) fn api(what: impl Into<String>, e: oxide_client::Error) -> Error {
 /// Creates a resource whose name is unique in its scope, with the shared
 /// [`imagebake_http::create_or_adopt`]: when the outcome is unknown,
 /// `lookup` looks for it by name; found (and this build's), it is adopted;
-/// not found, the create is sent once more; the lookup failing, the
-/// create's own error is returned. (The client retries only what it knows
-/// was not processed; this retries only unknown outcomes: one loop each.)
+/// not found, the create is sent again (at most [`CREATE_ATTEMPTS`] sends);
+/// the lookup failing, the create's own error is returned. (The client
+/// retries only what it knows was not processed; this retries only unknown
+/// outcomes: one loop each.)
 pub(crate) async fn create_or_adopt<T, C, CF, L, LF>(
     create: C,
     lookup: L,
@@ -281,29 +282,19 @@ pub(crate) async fn create_or_adopt<T, C, CF, L, LF>(
 where
     C: Fn() -> CF,
     CF: Future<Output = Result<T, oxide_client::Error>>,
-    L: FnOnce() -> LF,
+    L: Fn() -> LF,
     LF: Future<Output = Result<Option<T>, oxide_client::Error>>,
 {
     let policy = RetryPolicy {
-        max_attempts: 2,
+        max_attempts: CREATE_ATTEMPTS,
         ..RetryPolicy::default()
     };
-    let mut lookup = Some(lookup);
-    imagebake_http::create_or_adopt(
-        &policy,
-        |_| create(),
-        || {
-            let look = lookup.take();
-            async move {
-                match look {
-                    Some(l) => l().await,
-                    None => Ok(None),
-                }
-            }
-        },
-    )
-    .await
+    imagebake_http::create_or_adopt(&policy, |_| create(), lookup).await
 }
+
+/// Sends of one create whose outcomes stay unknown (each followed by a
+/// lookup): a 503 or a dropped connection three times in a row is rare.
+const CREATE_ATTEMPTS: u32 = 4;
 
 /// `Ok(None)` for a 404, the value otherwise.
 pub(crate) fn found<T>(

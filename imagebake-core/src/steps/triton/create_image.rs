@@ -35,7 +35,8 @@ pub struct ImageSpec {
 /// delete it. An undo that deletes the image if the build fails or is
 /// cancelled holds its id from the moment the create answers (a failed
 /// placeholder, or an image finished after a Ctrl-C, is never left behind).
-/// The create is never re-sent after an unknown outcome (the client's rule).
+/// After an unknown outcome the client looks for the image (name, version
+/// and this build's tags) before sending the create again.
 #[derive(Debug, Clone)]
 pub struct CreateImage {
     client: Client,

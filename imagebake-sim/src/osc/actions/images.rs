@@ -246,6 +246,7 @@ pub(super) async fn create_image(
     }
     rec.id = st.id("ami");
     let view = st.image_view(&rec);
+    sh.faults.record_created("image", &rec.name);
     st.images.insert(rec.id.clone(), rec);
     Ok(json!({"Image": view}))
 }

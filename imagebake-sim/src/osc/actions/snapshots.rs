@@ -97,6 +97,8 @@ pub(super) async fn create_snapshot(
         seed: false,
     };
     let view = st.snapshot_view(&rec);
+    sh.faults
+        .record_created("snapshot", rec.client_token.as_deref().unwrap_or(&id));
     st.snapshots.insert(id, rec);
     Ok(json!({"Snapshot": view}))
 }

@@ -124,6 +124,8 @@ pub(super) async fn create_volume(
         seed: false,
     };
     let view = st.volume_view(&rec);
+    sh.faults
+        .record_created("volume", rec.client_token.as_deref().unwrap_or(&id));
     st.volumes.insert(id, rec);
     Ok(json!({"Volume": view}))
 }
