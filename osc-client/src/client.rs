@@ -212,11 +212,15 @@ impl Client {
 
 /// How safe an OAPI action is to send again: reads, deletes, tag changes
 /// and the creates this client sends with a `ClientToken` (`CreateVolume`,
-/// `CreateSnapshot`) are idempotent; `CreateImage` has no token and may make
-/// a second image; the other actions are refused rather than repeated.
+/// `CreateSnapshot`) are idempotent, and so is `UnlinkVolume` (sent again
+/// after a lost answer, it answers 9063 "not linked", which callers take as
+/// done); `CreateImage` has no token and may make a second image; the other
+/// actions are refused rather than repeated.
 pub fn idempotency(action: &str) -> Idempotency {
     match action {
-        "CreateVolume" | "CreateSnapshot" | "CreateTags" | "DeleteTags" => Idempotency::Idempotent,
+        "CreateVolume" | "CreateSnapshot" | "CreateTags" | "DeleteTags" | "UnlinkVolume" => {
+            Idempotency::Idempotent
+        }
         "CreateImage" => Idempotency::Create,
         a if a.starts_with("Read") || a.starts_with("Delete") => Idempotency::Idempotent,
         _ => Idempotency::Action,

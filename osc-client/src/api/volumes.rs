@@ -176,7 +176,8 @@ impl Volumes {
         Ok(())
     }
 
-    /// `UnlinkVolume`.
+    /// `UnlinkVolume`. Retried after a lost answer: a repeat that finds the
+    /// volume unlinked answers code 9063 (take it as done).
     pub async fn unlink(&self, volume_id: &str, force: bool) -> Result<()> {
         let req = UnlinkVolumeRequest {
             volume_id: volume_id.to_owned(),

@@ -90,14 +90,26 @@ async fn retries_stop_after_the_policy_and_other_errors_are_not_retried() {
         .await
         .expect("retried");
     assert_eq!(sim.request_count(), before + 2);
-    sim.faults().inject("UnlinkVolume", Fault::Status(500), 1);
+    sim.faults().inject("LinkVolume", Fault::Status(500), 1);
+    let before = sim.request_count();
+    let err = client
+        .volumes()
+        .link("vol-00000000", "i-00000000", "/dev/xvdf")
+        .await
+        .expect_err("500");
+    assert_eq!(err.status(), Some(500));
+    assert_eq!(sim.request_count(), before + 1);
+
+    // UnlinkVolume is sent again after a lost answer (a repeat that finds
+    // the volume unlinked answers an error the callers take as done).
+    sim.faults().inject("UnlinkVolume", Fault::DropAfter, 1);
     let before = sim.request_count();
     let err = client
         .volumes()
         .unlink("vol-00000000", false)
         .await
-        .expect_err("500");
-    assert_eq!(err.status(), Some(500));
-    assert_eq!(sim.request_count(), before + 1);
+        .expect_err("no such volume");
+    assert!(err.status().is_some(), "the repeat was answered: {err}");
+    assert_eq!(sim.request_count(), before + 2);
     sim.shutdown().await;
 }
