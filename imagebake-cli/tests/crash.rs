@@ -18,27 +18,11 @@ use imagebake_sim::Fault;
 use imagebake_sim::oxide::{OxideDelays, OxideSim, OxideSimOptions};
 use imagebake_sim::triton::{TritonDelays, TritonSim, TritonSimOptions};
 
-const BIN: &str = env!("CARGO_BIN_EXE_imagebake");
+mod support;
+use support::{command, triton_env, triton_template};
 
 /// How long the simulator holds a kill point: far longer than any test.
 const HOLD: Duration = Duration::from_secs(300);
-
-/// The binary in `dir` with a clean environment whose state directory is
-/// `dir/state`, plus `env`.
-fn command(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("HOME", dir)
-        .env("XDG_STATE_HOME", dir.join("xdg"))
-        .env("IMAGEBAKE_STATE_DIR", dir.join("state"))
-        .env("PATH", std::env::var("PATH").unwrap_or_default());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c
-}
 
 /// Where a build is killed.
 enum KillAt<'a> {
@@ -164,47 +148,6 @@ fn assert_state(dir: &Path, state: &str) {
 }
 
 // ------------------------------------------------------------------ Triton
-
-fn triton_template(sim: &TritonSim, comm: &str, provisioner: &str) -> String {
-    format!(
-        r#"source "triton" "web" {{
-  triton_url             = "{url}"
-  triton_account         = "{account}"
-  triton_key_id          = "{key_id}"
-  triton_key_material    = "{key}"
-  source_machine_package = "g1.small"
-  source_machine_image_filter {{
-    name        = "base-64-lts"
-    most_recent = true
-  }}
-  image_name    = "web"
-  image_version = "1.0.0"
-  poll_cap      = "10ms"
-{comm}
-}}
-build {{
-  sources = ["source.triton.web"]
-{provisioner}
-}}
-"#,
-        account = sim.account(),
-        url = sim.url(),
-        key_id = sim.key_id(),
-        key = sim.private_key_path().display(),
-    )
-}
-
-fn triton_env(sim: &TritonSim) -> Vec<(&'static str, String)> {
-    vec![
-        ("TRITON_URL", sim.url()),
-        ("TRITON_ACCOUNT", sim.account().to_owned()),
-        ("TRITON_KEY_ID", sim.key_id().to_owned()),
-        (
-            "TRITON_KEY_MATERIAL",
-            sim.private_key_path().display().to_string(),
-        ),
-    ]
-}
 
 async fn triton_sim(delays: TritonDelays) -> TritonSim {
     TritonSim::start(TritonSimOptions {

@@ -5,29 +5,13 @@
 //! directory, HOME too).
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use imagebake_sim::triton::{TritonDelays, TritonSim, TritonSimOptions};
 
-const BIN: &str = env!("CARGO_BIN_EXE_imagebake");
-
-/// The binary in `dir` with a clean environment whose state directory is
-/// `dir/state`, plus `env`.
-fn command(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("HOME", dir)
-        .env("XDG_STATE_HOME", dir.join("xdg"))
-        .env("IMAGEBAKE_STATE_DIR", dir.join("state"))
-        .env("PATH", std::env::var("PATH").unwrap_or_default());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c
-}
+mod support;
+use support::{command, triton_env, triton_template};
 
 fn run(dir: &Path, args: &[&str], env: &[(&str, String)]) -> (Option<i32>, String, String) {
     let o: Output = command(dir, args, env).output().expect("imagebake runs");
@@ -36,46 +20,6 @@ fn run(dir: &Path, args: &[&str], env: &[(&str, String)]) -> (Option<i32>, Strin
         String::from_utf8_lossy(&o.stdout).into_owned(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
-}
-
-fn template(sim: &TritonSim) -> String {
-    format!(
-        r#"source "triton" "web" {{
-  triton_url             = "{url}"
-  triton_account         = "{account}"
-  triton_key_id          = "{key_id}"
-  triton_key_material    = "{key}"
-  source_machine_package = "g1.small"
-  source_machine_image_filter {{
-    name        = "base-64-lts"
-    most_recent = true
-  }}
-  image_name    = "web"
-  image_version = "1.0.0"
-  communicator  = "none"
-  poll_cap      = "10ms"
-}}
-build {{
-  sources = ["source.triton.web"]
-}}
-"#,
-        account = sim.account(),
-        url = sim.url(),
-        key_id = sim.key_id(),
-        key = sim.private_key_path().display(),
-    )
-}
-
-fn triton_env(sim: &TritonSim) -> Vec<(&'static str, String)> {
-    vec![
-        ("TRITON_URL", sim.url()),
-        ("TRITON_ACCOUNT", sim.account().to_owned()),
-        ("TRITON_KEY_ID", sim.key_id().to_owned()),
-        (
-            "TRITON_KEY_MATERIAL",
-            sim.private_key_path().display().to_string(),
-        ),
-    ]
 }
 
 /// A simulator whose machines provision for a minute.
@@ -93,7 +37,11 @@ async fn slow_sim() -> TritonSim {
 
 /// A build of `sim` killed with SIGKILL while its machine provisions.
 async fn killed_build(sim: &TritonSim, dir: &Path) {
-    std::fs::write(dir.join("t.pkr.hcl"), template(sim)).unwrap();
+    std::fs::write(
+        dir.join("t.pkr.hcl"),
+        triton_template(sim, "  communicator  = \"none\"", ""),
+    )
+    .unwrap();
     let mut child = command(dir, &["build", "t.pkr.hcl"], &[])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
