@@ -325,6 +325,20 @@ pub fn mutated_text(
     })
 }
 
+/// A response header value as a server could send it (`Retry-After`,
+/// dates): any visible bytes, numbers too large or negative, dates at the
+/// edges.
+pub fn header_value() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        prop::collection::vec(prop_oneof![Just(b'\t'), 0x20u8..0x7f, 0x80u8..=0xff], 0..40),
+        Just(b"120".to_vec()),
+        Just(b"-1".to_vec()),
+        Just(b"99999999999999999999".to_vec()),
+        Just(b"Thu, 01 Jan 1970 00:00:00 GMT".to_vec()),
+        Just(b"Fri, 31 Dec 9999 23:59:59 GMT".to_vec()),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

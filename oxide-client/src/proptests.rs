@@ -5,7 +5,7 @@
 use std::fmt::Debug;
 
 use imagebake_http::ErrorMeta;
-use imagebake_testing::props::{any_json, body_of, config};
+use imagebake_testing::props::{any_json, body_of, config, header_value};
 use proptest::prelude::*;
 use serde::de::DeserializeOwned;
 
@@ -79,16 +79,6 @@ fn bodies() -> impl Strategy<Value = Vec<u8>> {
         body_of::<InstanceSerialConsoleData>(),
         body_of::<ResultsPage<Instance>>(),
         body_of::<ResultsPage<Disk>>(),
-    ]
-}
-
-/// A header value as a server could send it.
-fn header_value() -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![
-        prop::collection::vec(prop_oneof![Just(b'\t'), 0x20u8..0x7f, 0x80u8..=0xff], 0..40),
-        Just(b"120".to_vec()),
-        Just(b"99999999999999999999".to_vec()),
-        Just(b"Fri, 31 Dec 9999 23:59:59 GMT".to_vec()),
     ]
 }
 

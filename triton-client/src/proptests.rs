@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 
 use imagebake_http::ErrorMeta;
-use imagebake_testing::props::{any_json, body_of, config};
+use imagebake_testing::props::{any_json, body_of, config, header_value};
 use proptest::prelude::*;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -44,17 +44,6 @@ fn exercise(e: &Error) {
 
 /// A header value as a server could send it (visible ASCII, spaces, tabs,
 /// obs-text bytes).
-fn header_value() -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![
-        prop::collection::vec(prop_oneof![Just(b'\t'), 0x20u8..0x7f, 0x80u8..=0xff], 0..40),
-        Just(b"120".to_vec()),
-        Just(b"-1".to_vec()),
-        Just(b"99999999999999999999".to_vec()),
-        Just(b"Thu, 01 Jan 1970 00:00:00 GMT".to_vec()),
-        Just(b"Fri, 31 Dec 9999 23:59:59 GMT".to_vec()),
-    ]
-}
-
 fn headers(pairs: &[(&'static str, Option<Vec<u8>>)]) -> HeaderMap {
     let mut h = HeaderMap::new();
     for (name, value) in pairs {
