@@ -256,11 +256,15 @@ pub fn unlink_volume_now(
     unlink_and_wait(client, id, opts)
 }
 
-/// Deletes an image and then the snapshots it had.
+/// Deletes an image and then the snapshots it had (read first; a failed
+/// read is an error and deletes nothing).
 pub async fn remove_image_and_snapshots(client: Client, id: String) -> Result<(), Error> {
-    let snaps: Vec<String> = match client.images().find(&id).await {
+    // Read with the undo's longer retry, and never guess: an image whose
+    // snapshots could not be read is not deleted (its snapshots would leak).
+    let snaps: Vec<String> = match undo_client(&client).images().find(&id).await {
         Ok(Some(i)) => i.snapshot_ids().into_iter().map(str::to_owned).collect(),
-        _ => Vec::new(),
+        Ok(None) => Vec::new(),
+        Err(e) => return Err(api(format!("ReadImages {id}"), e)),
     };
     remove_image(client.clone(), id).await?;
     for s in snaps {
