@@ -66,8 +66,9 @@ impl ImgapiConfig {
     /// default `~/.ssh/id_rsa` when it exists), `UPDATES_IMGADM_CHANNEL` and
     /// `UPDATES_IMGADM_INSECURE` (parsed strictly: `true`/`1` or
     /// `false`/`0`, anything else is an error naming the variable, where
-    /// updates-imgadm takes any non-empty value, even `0`, as insecure). Requests are signed when both
-    /// user and identity are known; an identity without a user is an error.
+    /// updates-imgadm takes any non-empty value, even `0`, as insecure).
+    /// Requests are signed when both user and identity are known; an
+    /// identity without a user is an error.
     pub fn from_env() -> Result<ImgapiConfig> {
         let env = |name: &str| std::env::var(name).ok();
         let home = std::env::var_os("HOME").map(PathBuf::from);
