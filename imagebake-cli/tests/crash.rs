@@ -153,6 +153,71 @@ async fn triton_killed_while_waiting_for_the_image() {
     tokio::task::block_in_place(|| triton_crash(&sim, KillAt::Line("wait image...")));
 }
 
+/// Kills a Triton build (delete delay held) at `at`, once it has sent a
+/// DeleteMachine, then cleans up: the cleanup must send the delete again
+/// (the machine is still there, being deleted) and, once it has, the held
+/// delete ends; nothing of the build is left.
+fn triton_crash_while_deleting(sim: &TritonSim, at: KillAt<'_>) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let before = sim.inventory();
+    killed_build(
+        d,
+        &triton_template(sim, "  communicator = \"none\"", ""),
+        at,
+    );
+    assert_state(d, "crashed");
+    assert_eq!(sim.inventory().machines.len(), 1, "the machine is left");
+    sim.faults()
+        .inject("DeleteMachine", Fault::Slow(Duration::ZERO), 1);
+    let out = std::thread::scope(|s| {
+        s.spawn(|| {
+            eventually("the cleanup sends DeleteMachine", || {
+                sim.faults().pending("DeleteMachine") == 0
+            });
+            sim.finish_transitions();
+        });
+        cleanup_crashed(d, &[], &triton_env(sim))
+    });
+    eventually(&format!("machines left after cleanup:\n{out}"), || {
+        sim.inventory().machines.is_empty()
+    });
+    assert!(sim.inventory().custom_images().is_empty(), "{out}");
+    assert_eq!(sim.inventory().images, before.images, "seed images kept");
+    assert_state(d, "cleaned");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triton_killed_while_waiting_for_the_machine_to_be_deleted() {
+    let sim = triton_sim(TritonDelays {
+        delete: HOLD,
+        ..quick()
+    })
+    .await;
+    // The image is made (still tagged with the build): the cleanup removes
+    // it as well.
+    tokio::task::block_in_place(|| {
+        triton_crash_while_deleting(&sim, KillAt::Line("wait machine gone..."))
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triton_killed_while_the_failed_builds_cleanup_deletes_the_machine() {
+    let sim = triton_sim(TritonDelays {
+        delete: HOLD,
+        ..quick()
+    })
+    .await;
+    // The image fails, so the build's own cleanup deletes the machine; its
+    // DeleteMachine is done and its answer held.
+    sim.faults()
+        .inject("CreateImageFromMachine", Fault::FailResource, 1);
+    sim.faults()
+        .inject("DeleteMachine", Fault::LateAnswer(HOLD), 1);
+    let sent = || sim.faults().pending("DeleteMachine") == 0;
+    tokio::task::block_in_place(|| triton_crash_while_deleting(&sim, KillAt::Observed(&sent)));
+}
+
 // ------------------------------------------------------------------ Oxide
 
 fn oxide_template(sim: &OxideSim) -> String {
