@@ -39,13 +39,16 @@ def manta(sim: imagebake.sim.Triton) -> dict[str, Any]:
     }
 
 
+def build_set(sim: imagebake.sim.Triton, tmp_path: Path) -> dict[str, Any]:
+    """test_origin's two-image set, built on `sim` and exported to its Manta."""
+    return imagebake.origin_build(work_tree(tmp_path), package_json=tmp_path / "package.json",
+                                  parallel_builds=1, **keys(sim))
+
+
 def test_a_set_whose_origins_are_not_in_the_repository_is_refused(
     triton_sim: imagebake.sim.Triton, tmp_path: Path
 ) -> None:
-    images = work_tree(tmp_path)
-    built = imagebake.origin_build(
-        images, package_json=tmp_path / "package.json", parallel_builds=1, **keys(triton_sim)
-    )
+    built = build_set(triton_sim, tmp_path)
     with pytest.raises(imagebake.ConfigError, match=f"origin: image ({BASE_64_LTS_22}|{BASE_64_LTS_23}) is not in .*origin chain"):
         imagebake.origin_publish(built["latest"], **manta(triton_sim), **repo(triton_sim))
     assert triton_sim.imgapi_images() == []
@@ -123,10 +126,7 @@ class Repo:
 def test_a_built_set_is_published_to_dev_released_to_staging_and_never_duplicated(
     triton_sim: imagebake.sim.Triton, tmp_path: Path
 ) -> None:
-    images = work_tree(tmp_path)
-    built = imagebake.origin_build(
-        images, package_json=tmp_path / "package.json", parallel_builds=1, **keys(triton_sim)
-    )
+    built = build_set(triton_sim, tmp_path)
     repo_ = Repo(triton_sim, tmp_path)
     for uuid, version in ((BASE_64_LTS_23, "23.4.0"), (BASE_64_LTS_22, "22.4.0")):
         repo_.add_origin(uuid, version, "dev")

@@ -576,6 +576,14 @@ async fn a_set_failing_after_its_latest_pointer_was_written_puts_the_old_pointer
             .map(|b| String::from_utf8_lossy(&b).into_owned())
     };
     let builds = format!("/{}/public/builds/triton-origin-image", sim.account());
+    // The pointer names the first set again, which is intact; the failed
+    // set's directory is gone.
+    let back_to_first = |case: &str, failed: &str| {
+        assert_eq!(text(&latest), points_to_first, "{case}");
+        assert_eq!(contents(&sim, &first.export_dir), first_dir, "{case}");
+        let left = sim.manta().paths_under(&format!("{builds}/{failed}"));
+        assert!(left.is_empty(), "{case}: {left:?}");
+    };
 
     // The pointer's PutObject is done, then its answer lost (the retry's
     // too): the set fails after the pointer named its directory.
@@ -589,18 +597,7 @@ async fn a_set_failing_after_its_latest_pointer_was_written_puts_the_old_pointer
         0,
         "the faults fired"
     );
-    assert_eq!(text(&latest), points_to_first);
-    assert_eq!(
-        contents(&sim, &first.export_dir),
-        first_dir,
-        "the first set is intact"
-    );
-    assert!(
-        sim.manta()
-            .paths_under(&format!("{builds}/master-20261207T010000Z"))
-            .is_empty(),
-        "the failed set's directory is removed"
-    );
+    back_to_first("a lost answer", "master-20261207T010000Z");
 
     // Ctrl-C while the pointer's answer is late (it is written already).
     fault_on_latest_put(&sim, Fault::LateAnswer(Duration::from_secs(60)), 1);
@@ -622,17 +619,7 @@ async fn a_set_failing_after_its_latest_pointer_was_written_puts_the_old_pointer
     assert!(seen, "the pointer named the later set before the Ctrl-C");
     let e = result.unwrap_err();
     assert!(e.is_cancelled(), "{e}");
-    assert_eq!(text(&latest), points_to_first);
-    assert_eq!(
-        contents(&sim, &first.export_dir),
-        first_dir,
-        "the first set is intact"
-    );
-    assert!(
-        sim.manta()
-            .paths_under(&format!("{builds}/master-20261207T020000Z"))
-            .is_empty()
-    );
+    back_to_first("Ctrl-C", "master-20261207T020000Z");
 
     // A branch without an earlier set: its pointer is removed again.
     fault_on_latest_put(&sim, Fault::DropAfter, 2);
