@@ -57,7 +57,7 @@ start_sim() {
 
 field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 
-NPM_CACHE=${IMAGEBAKE_NPM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/imagebake/npm}
+NPM_CACHE=${IMAGEBAKE_NPM_CACHE:-${XDG_CACHE_HOME:-${HOME:-$PWD/target}/.cache}/imagebake/npm}
 
 # Installs the npm package $1 at the pinned version $2 into
 # $NPM_CACHE/$1-$2 unless it is there already (a warm run asks npm
@@ -73,6 +73,8 @@ npm_client() {
     fi
     local tmp
     mkdir -p "$NPM_CACHE" && tmp=$(mktemp -d "$NPM_CACHE/.$1-$2.XXXXXX") || return 1
+    # Its own project root: npm would otherwise install into a parent that has one.
+    echo '{"private": true}' >"$tmp/package.json"
     if ! (cd "$tmp" && npm install --silent --no-audit --no-fund --no-save "$1@$2") \
         >"$SCRATCH/npm-$1.log" 2>&1; then
         rm -rf "$tmp"
