@@ -92,8 +92,6 @@ async fn oxide_builds_under_chaos_succeed_or_fail_cleanly_and_leave_nothing() {
 
 #[needs_root("loop devices, mount")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known leak under chaos (about 1 run in 20): a snapshot is left, even when every \
-            build succeeds; run with --ignored to reproduce"]
 async fn osc_chroot_builds_under_chaos_succeed_or_fail_cleanly_and_leave_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let r = load::osc(&opts(3), dir.path()).await.expect("load run");
