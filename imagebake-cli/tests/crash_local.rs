@@ -11,28 +11,11 @@
 //! the test names, writes its pid to `held` and sleeps instead of exiting.
 
 use std::path::Path;
-use std::process::Command;
 
 mod support;
-use support::{KillAt, assert_state, cleanup_crashed, killed_build};
-
-/// Mounts (from /proc/self/mountinfo) and loop devices (`losetup -a`) of
-/// paths under `dir`.
-fn local_leftovers(dir: &Path) -> Vec<String> {
-    let d = dir.to_string_lossy().into_owned();
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
-    let loops = Command::new("losetup").arg("-a").output().expect("losetup");
-    mounts
-        .lines()
-        .map(str::to_owned)
-        .chain(
-            String::from_utf8_lossy(&loops.stdout)
-                .lines()
-                .map(str::to_owned),
-        )
-        .filter(|l| l.contains(&d))
-        .collect()
-}
+use support::{
+    KillAt, assert_state, cleanup_crashed, holding_wrapper, killed_build, local_leftovers, release,
+};
 
 /// The image files in `dir` (working copies, outputs, compressed outputs,
 /// manifests).
@@ -72,43 +55,6 @@ build {{
         tree = tree.display(),
         d = d.display(),
     )
-}
-
-/// Writes the wrapper script into `d` and returns the `command_wrapper`
-/// line: every host command runs as it is; after the first successful run
-/// of `hold` (`losetup`, `umount`, …) the script writes its pid to
-/// `d/held` and sleeps instead of exiting, so the build stays right there.
-fn holding_wrapper(d: &Path, hold: &str) -> String {
-    let script = d.join("wrap.sh");
-    let dir = d.display();
-    std::fs::write(
-        &script,
-        format!(
-            r#"#!/bin/sh
-"$@"
-rc=$?
-if [ "$1" = '{hold}' ] && [ $rc -eq 0 ] && mkdir '{dir}/held.lock' 2>/dev/null; then
-  echo $$ > '{dir}/held.tmp' && mv '{dir}/held.tmp' '{dir}/held'
-  exec sleep 300 </dev/null >/dev/null 2>&1
-fi
-exit $rc
-"#
-        ),
-    )
-    .unwrap();
-    let mut perms = std::fs::metadata(&script).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-    std::fs::set_permissions(&script, perms).unwrap();
-    format!(
-        "  command_wrapper = \"{} {{{{.Command}}}}\"",
-        script.display()
-    )
-}
-
-/// Ends the held host command (its process outlived the killed build).
-fn release(d: &Path) {
-    let pid = std::fs::read_to_string(d.join("held")).expect("the held command's pid");
-    let _ = Command::new("kill").args(["-KILL", pid.trim()]).status();
 }
 
 /// `imagebake cleanup --crashed`, then nothing of the build is left: no

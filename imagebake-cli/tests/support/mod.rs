@@ -1,7 +1,8 @@
 //! What the tests that spawn `imagebake` with a state directory share:
 //! the command with a clean environment, a Triton template and its
 //! credentials in the environment, and the crash tests' kill of a running
-//! build, cleanup and journal state checks.
+//! build, cleanup and journal state checks, the host-command hold and the
+//! host leftovers (mounts, loop devices) the chroot builders' crash tests use.
 
 #![allow(dead_code)]
 
@@ -203,4 +204,59 @@ pub fn assert_state(dir: &Path, state: &str) {
         Some(state),
         "imagebake builds:\n{out}"
     );
+}
+
+/// Mounts (from /proc/self/mountinfo) and loop devices (`losetup -a`) of
+/// paths under `dir`.
+pub fn local_leftovers(dir: &Path) -> Vec<String> {
+    let d = dir.to_string_lossy().into_owned();
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let loops = Command::new("losetup").arg("-a").output().expect("losetup");
+    mounts
+        .lines()
+        .map(str::to_owned)
+        .chain(
+            String::from_utf8_lossy(&loops.stdout)
+                .lines()
+                .map(str::to_owned),
+        )
+        .filter(|l| l.contains(&d))
+        .collect()
+}
+
+/// Writes the wrapper script into `d` and returns the `command_wrapper`
+/// line: every host command runs as it is; after the first successful run
+/// of `hold` (`losetup`, `umount`, …) the script writes its pid to
+/// `d/held` and sleeps instead of exiting, so the build stays right there.
+pub fn holding_wrapper(d: &Path, hold: &str) -> String {
+    let script = d.join("wrap.sh");
+    let dir = d.display();
+    std::fs::write(
+        &script,
+        format!(
+            r#"#!/bin/sh
+"$@"
+rc=$?
+if [ "$1" = '{hold}' ] && [ $rc -eq 0 ] && mkdir '{dir}/held.lock' 2>/dev/null; then
+  echo $$ > '{dir}/held.tmp' && mv '{dir}/held.tmp' '{dir}/held'
+  exec sleep 300 </dev/null >/dev/null 2>&1
+fi
+exit $rc
+"#
+        ),
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&script).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&script, perms).unwrap();
+    format!(
+        "  command_wrapper = \"{} {{{{.Command}}}}\"",
+        script.display()
+    )
+}
+
+/// Ends the held host command (its process outlived the killed build).
+pub fn release(d: &Path) {
+    let pid = std::fs::read_to_string(d.join("held")).expect("the held command's pid");
+    let _ = Command::new("kill").args(["-KILL", pid.trim()]).status();
 }
