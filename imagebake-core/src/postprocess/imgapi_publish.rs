@@ -161,7 +161,10 @@ impl ImgapiPublish {
             .and_then(|r| r.with_channel(&channel))
             .map_err(setup)?;
         progress(&format!(
-            "{TYPE}: publishing {input} to {} in channel {channel}",
+            "{TYPE}: publishing {}@{} ({}) to {} in channel {channel}",
+            input.name(),
+            input.version().unwrap_or_default(),
+            input.id().unwrap_or_default(),
             repo.url()
         ));
         let runner = runner(TYPE, progress.clone());
@@ -340,5 +343,52 @@ impl Artifact for ImgapiImageArtifact {
             "size": self.image.size,
             "outcome": self.image.outcome,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CancellationToken;
+    use crate::postprocess::triton_export::tests::local;
+
+    #[test]
+    fn channel_names_are_imgapis() {
+        for ok in ["dev", "experimental", "a", "release_2-x"] {
+            assert!(valid_channel(ok), "{ok}");
+        }
+        for bad in ["", "Dev", "2dev", "-dev", "dev!", "dé"] {
+            assert!(!valid_channel(bad), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn only_an_export_or_a_triton_image_is_published() {
+        let pp = ImgapiPublish::from_config(&json!({
+            "url": "http://127.0.0.1:9",
+            "channel": "dev",
+        }))
+        .unwrap();
+        let input = local();
+        let e = pp
+            .publish(
+                &input,
+                Path::new("/"),
+                Arc::new(|_: &str| {}),
+                CancellationToken::new(),
+            )
+            .await
+            .unwrap_err()
+            .to_string();
+        let id = Artifact::kind(&input).builder_id;
+        assert!(
+            e.contains("post-processor imgapi-publish: artifact Image file written: /tmp/disk.raw")
+                && e.contains(&format!(
+                    "was made by builder {id} (local-chroot): imgapi-publish takes a \
+                     `triton-export` artifact (imagebake.triton-export) or a `triton` build's \
+                     (joyent.triton)"
+                )),
+            "{e}"
+        );
     }
 }

@@ -143,13 +143,8 @@ fn check_manta_path(path: &str) -> Result<(), Error> {
     if path.split('/').any(|s| s == "." || s == "..") {
         return bad("has `.` or `..` parts");
     }
-    if path
-        .trim_start_matches("~~")
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .count()
-        < 3
-    {
+    // `/LOGIN/stor/X` or `~~/stor/X` at least.
+    if path.split('/').filter(|s| !s.is_empty()).count() < 3 {
         return bad("is not below /LOGIN/stor or /LOGIN/public");
     }
     Ok(())
@@ -328,5 +323,70 @@ impl Artifact for MantaExportArtifact {
             "manifest_path": self.export.manifest_path,
             "image_path": self.export.image_path,
         })
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use crate::CancellationToken;
+    use crate::builders::local_chroot::LocalChrootArtifact;
+    use crate::steps::chroot::DiskFormat;
+
+    /// An artifact that is not a Triton image.
+    pub(crate) fn local() -> LocalChrootArtifact {
+        LocalChrootArtifact {
+            path: PathBuf::from("/tmp/disk.raw"),
+            format: DiskFormat::Raw,
+            build_id: BuildId::generate(),
+            cleanup: CleanupReport::default(),
+        }
+    }
+
+    #[test]
+    fn manta_paths_are_checked() {
+        for ok in ["/alice/stor/x", "~~/stor/x", "~~/public/builds/x-1"] {
+            check_manta_path(ok).unwrap();
+        }
+        for (bad, why) in [
+            ("stor/x", "is not an absolute Manta path"),
+            ("~/stor/x", "is not an absolute Manta path"),
+            ("~~/stor/x/", "ends with `/`"),
+            ("/alice/stor", "is not below /LOGIN/stor"),
+            ("~~/stor", "is not below /LOGIN/stor"),
+            ("~~/stor/../x", "has `.` or `..` parts"),
+        ] {
+            let e = check_manta_path(bad).unwrap_err();
+            assert_eq!(e.config_key(), Some("manta_path"), "{bad}");
+            let e = e.to_string();
+            assert!(
+                e.contains("post-processor triton-export: key `manta_path`") && e.contains(why),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn only_a_triton_image_is_exported() {
+        let pp = TritonExport::from_config(&json!({
+            "manta_path": "~~/stor/x",
+            "manta_url": "http://127.0.0.1:9",
+        }))
+        .unwrap();
+        let input = local();
+        let e = pp
+            .export(&input, Arc::new(|_: &str| {}), CancellationToken::new())
+            .await
+            .unwrap_err()
+            .to_string();
+        let id = Artifact::kind(&input).builder_id;
+        assert!(
+            e.starts_with("invalid configuration: post-processor triton-export: artifact")
+                && e.contains(&format!(
+                    "made by builder {id} (local-chroot), not a Triton image"
+                ))
+                && e.contains("joyent.triton"),
+            "{e}"
+        );
     }
 }
