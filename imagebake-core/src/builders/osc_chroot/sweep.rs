@@ -11,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::steps::common::sweep_one;
 use crate::steps::osc::{
-    BUILD_TAG, CREATED_TAG, remove_image_and_snapshots, remove_snapshot, remove_snapshot_now,
-    remove_volume, remove_volume_now, unlink_and_wait, unlink_volume_now,
+    BUILD_TAG, CREATED_TAG, api, find_own_image, remove_image_and_snapshots, remove_snapshot,
+    remove_snapshot_now, remove_volume, remove_volume_now, unlink_and_wait, unlink_volume_now,
 };
 use crate::{Error, Resource, SweepFilter, SweepReport, Sweeper, WaitOptions, unknown_kind};
 
@@ -153,6 +153,56 @@ impl Sweeper for OscSweeper {
             "volume" => remove_volume(c, id).await,
             "snapshot" => remove_snapshot(c, id).await,
             _ => Err(unknown_kind(resource)),
+        }
+    }
+
+    /// What a create whose answer never came made: OAPI's `CreateVolume`
+    /// and `CreateSnapshot` take no tags, so their journal name is the
+    /// create's `ClientToken` (the `volume` or `snapshot` that carries it);
+    /// an `image` is our account's image of that name created since `since`.
+    async fn find_named(&self, kind: &str, name: &str, since: u64) -> Result<Vec<Resource>, Error> {
+        let c = &self.client;
+        let token = vec![name.to_owned()];
+        match kind {
+            "volume" => {
+                let filters = FiltersVolume {
+                    client_tokens: token,
+                    ..FiltersVolume::default()
+                };
+                let found = c.volumes().read(filters).await;
+                let found = found.map_err(|e| api("ReadVolumes (by ClientToken)", e))?;
+                Ok(found
+                    .into_iter()
+                    .map(|v| Resource::new("volume", v.volume_id))
+                    .collect())
+            }
+            "snapshot" => {
+                let filters = FiltersSnapshot {
+                    client_tokens: token,
+                    ..FiltersSnapshot::default()
+                };
+                let found = c.snapshots().read(filters).await;
+                let found = found.map_err(|e| api("ReadSnapshots (by ClientToken)", e))?;
+                Ok(found
+                    .into_iter()
+                    .map(|s| Resource::new("snapshot", s.snapshot_id))
+                    .collect())
+            }
+            "image" => {
+                let found = find_own_image(c, name)
+                    .await
+                    .map_err(|e| api(format!("looking up image {name}"), e))?;
+                let since = i64::try_from(since).unwrap_or(i64::MAX);
+                Ok(found
+                    .filter(|i| {
+                        chrono::DateTime::parse_from_rfc3339(&i.creation_date)
+                            .is_ok_and(|t| t.timestamp() >= since)
+                    })
+                    .map(|i| Resource::new("image", i.image_id).named(i.image_name))
+                    .into_iter()
+                    .collect())
+            }
+            _ => Ok(Vec::new()),
         }
     }
 }

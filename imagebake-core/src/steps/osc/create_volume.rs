@@ -113,6 +113,10 @@ impl Step<()> for CreateVolume {
         // One ClientToken for every attempt: the client's retry after a lost
         // answer gets the volume the first attempt made, never a second one.
         req.client_token = Some(uuid::Uuid::new_v4().to_string());
+        // The token is also the journal's name of the create in flight: a
+        // `cleanup` after a crash finds what it made by it
+        // ([`OscSweeper::find_named`](crate::builders::osc_chroot::OscSweeper)).
+        let in_flight = req.client_token.clone();
         let (client, token) = (self.client.clone(), req.client_token.clone());
         let find = move || {
             let (client, token) = (client.clone(), token.clone());
@@ -141,7 +145,7 @@ impl Step<()> for CreateVolume {
             vols.create(&req).await.map_err(|e| api("CreateVolume", e))
         };
         let made = cx
-            .create(Create::new("volume", None, find, undo), send)
+            .create(Create::new("volume", in_flight, find, undo), send)
             .await?;
         let (v, undo) = (made.value, made.undo);
         let mut tags = build_tags(cx.build_id());

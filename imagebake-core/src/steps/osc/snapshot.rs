@@ -51,6 +51,10 @@ impl Step<String> for CreateSnapshot {
         let mut req = CreateSnapshotRequest::from_volume(&volume_id);
         req.description = Some(format!("imagebake {}", cx.build_id()));
         req.client_token = Some(uuid::Uuid::new_v4().to_string());
+        // The token is also the journal's name of the create in flight: a
+        // `cleanup` after a crash finds what it made by it
+        // ([`OscSweeper::find_named`](crate::builders::osc_chroot::OscSweeper)).
+        let in_flight = req.client_token.clone();
         let (client, token) = (self.client.clone(), req.client_token.clone());
         let find = move || {
             let (client, token) = (client.clone(), token.clone());
@@ -82,7 +86,7 @@ impl Step<String> for CreateSnapshot {
                 .map_err(|e| api(format!("CreateSnapshot of {volume_id}"), e))
         };
         let made = cx
-            .create(Create::new("snapshot", None, find, undo), send)
+            .create(Create::new("snapshot", in_flight, find, undo), send)
             .await?;
         let (s, undo) = (made.value, made.undo);
         cx.cancellable(
