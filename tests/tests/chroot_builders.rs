@@ -368,6 +368,16 @@ fn local_config_errors_name_the_key() {
     .unwrap();
     let e = LocalChrootBuilder::new(cfg).unwrap_err().to_string();
     assert!(e.contains("`image_size` is only for `from_scratch`"), "{e}");
+    let small = |table: &str| {
+        LocalChrootBuilder::new(
+            LocalChrootConfig::from_json(&json!({"output_path": "/x.raw", "from_scratch": true,
+                "image_size": "2M", "partition_table": table}))
+            .unwrap(),
+        )
+    };
+    let e = small("gpt").unwrap_err().to_string();
+    assert!(e.contains("image_size") && e.contains("no room"), "{e}");
+    small("none").expect("a whole-disk filesystem needs no room for a table");
 }
 
 // ---------------------------------------------------------------- osc
