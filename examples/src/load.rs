@@ -82,6 +82,9 @@ pub struct LoadReport {
     pub builds: usize,
     /// Builds that made their image.
     pub succeeded: usize,
+    /// Successful builds whose cleanup (of the temporary resources: a
+    /// working volume, a source copy) left something: the cleanup's text.
+    pub succeeded_unclean: Vec<String>,
     /// Failed builds whose cleanup removed everything: `step: error`.
     pub failed_clean: Vec<String>,
     /// Failed builds whose cleanup left something (the report's text).
@@ -111,6 +114,7 @@ impl LoadReport {
     /// nothing is left.
     pub fn is_clean(&self) -> bool {
         self.failed_unclean.is_empty()
+            && self.succeeded_unclean.is_empty()
             && self.stats.made_twice().is_empty()
             && self.leftovers.is_empty()
             && self.left_at_end.is_empty()
@@ -122,12 +126,13 @@ impl fmt::Display for LoadReport {
         let s = &self.stats;
         writeln!(
             f,
-            "{}: {} builds in {:.2} s = {:.2} builds/s; {} succeeded, {} failed cleanly, {} failed leaving something",
+            "{}: {} builds in {:.2} s = {:.2} builds/s; {} succeeded ({} leaving something), {} failed cleanly, {} failed leaving something",
             self.builder,
             self.builds,
             self.wall.as_secs_f64(),
             self.builds_per_s(),
             self.succeeded,
+            self.succeeded_unclean.len(),
             self.failed_clean.len(),
             self.failed_unclean.len()
         )?;
@@ -242,7 +247,7 @@ async fn run_builds<B: Builder>(
 
 /// Turns the outcomes into a report (leftovers filled in later), keeping
 /// the artifacts.
-fn tally<A>(
+fn tally<A: imagebake_core::builders::Artifact>(
     builder: &'static str,
     outcomes: Vec<Result<A, BuildError>>,
     wall: Duration,
@@ -253,6 +258,7 @@ fn tally<A>(
         builder,
         builds: outcomes.len(),
         succeeded: 0,
+        succeeded_unclean: Vec::new(),
         failed_clean: Vec::new(),
         failed_unclean: Vec::new(),
         wall,
@@ -265,7 +271,15 @@ fn tally<A>(
     let mut artifacts = Vec::new();
     for o in outcomes {
         match o {
-            Ok(a) => artifacts.push(a),
+            Ok(a) => {
+                let cleanup = a.build().1;
+                if !cleanup.is_clean() {
+                    report
+                        .succeeded_unclean
+                        .push(format!("{a}\ncleanup: {cleanup}"));
+                }
+                artifacts.push(a);
+            }
             Err(e) if e.cleanup.is_clean() => report.failed_clean.push(e.to_string()),
             Err(e) => report
                 .failed_unclean
