@@ -66,7 +66,7 @@ async fn run() -> anyhow::Result<bool> {
     let mut clean = true;
     for r in &reports {
         println!("{r}");
-        for e in &r.failed_unclean {
+        for e in r.failed_unclean.iter().chain(&r.succeeded_unclean) {
             println!("  NOT CLEAN: {e}");
         }
         clean &= r.is_clean();

@@ -86,6 +86,8 @@ pub struct LoadReport {
     pub failed_clean: Vec<String>,
     /// Failed builds whose cleanup left something (the report's text).
     pub failed_unclean: Vec<String>,
+    /// Successful builds whose cleanup left something (the report's text).
+    pub succeeded_unclean: Vec<String>,
     /// From the first build started to the last one ended.
     pub wall: Duration,
     /// The simulator's counts (requests, faults, creations).
@@ -111,6 +113,7 @@ impl LoadReport {
     /// nothing is left.
     pub fn is_clean(&self) -> bool {
         self.failed_unclean.is_empty()
+            && self.succeeded_unclean.is_empty()
             && self.stats.made_twice().is_empty()
             && self.leftovers.is_empty()
             && self.left_at_end.is_empty()
@@ -242,7 +245,7 @@ async fn run_builds<B: Builder>(
 
 /// Turns the outcomes into a report (leftovers filled in later), keeping
 /// the artifacts.
-fn tally<A>(
+fn tally<A: imagebake_core::builders::Artifact>(
     builder: &'static str,
     outcomes: Vec<Result<A, BuildError>>,
     wall: Duration,
@@ -255,6 +258,7 @@ fn tally<A>(
         succeeded: 0,
         failed_clean: Vec::new(),
         failed_unclean: Vec::new(),
+        succeeded_unclean: Vec::new(),
         wall,
         stats: faults.stats(),
         retries: RETRIES.load(Ordering::Relaxed) - counted.0,
@@ -265,7 +269,15 @@ fn tally<A>(
     let mut artifacts = Vec::new();
     for o in outcomes {
         match o {
-            Ok(a) => artifacts.push(a),
+            Ok(a) => {
+                let (build, cleanup) = a.build();
+                if !cleanup.is_clean() {
+                    report
+                        .succeeded_unclean
+                        .push(format!("build {build} succeeded; cleanup: {cleanup}"));
+                }
+                artifacts.push(a);
+            }
             Err(e) if e.cleanup.is_clean() => report.failed_clean.push(e.to_string()),
             Err(e) => report
                 .failed_unclean
