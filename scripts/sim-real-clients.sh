@@ -7,10 +7,14 @@
 #     instance create/list/rename/reboot/audit/delete against the Triton
 #     simulator, with its generated key;
 #   - node-manta (npm package manta): mmkdir -p, mput, mls, mget, minfo, mrm
-#     against the Manta the Triton simulator serves, with the same key.
-# A client that cannot be installed (no network, no npm) is reported as
-# SKIPPED, not failed. Any command of an installed client failing fails the
-# script. Usage: bash scripts/sim-real-clients.sh [osc|triton|manta]...
+#     against the Manta the Triton simulator serves, with the same key
+#     (scripts/test.sh runs this one).
+# The npm clients are installed once, pinned, into
+# $IMAGEBAKE_NPM_CACHE (default ~/.cache/imagebake/npm) and reused from
+# there. A client that cannot be installed because its registry cannot be
+# reached (no network, no npm) is reported as SKIPPED, not failed; one whose
+# install fails otherwise fails the script, as does any command of an
+# installed client. Usage: bash scripts/sim-real-clients.sh [osc|triton|manta]...
 # IMAGEBAKE_SIM=path uses that simulator binary instead of building one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,6 +57,40 @@ start_sim() {
 
 field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 
+NPM_CACHE=${IMAGEBAKE_NPM_CACHE:-${XDG_CACHE_HOME:-${HOME:-$PWD/target}/.cache}/imagebake/npm}
+
+# Installs the npm package $1 at the pinned version $2 into
+# $NPM_CACHE/$1-$2 unless it is there already (a warm run asks npm
+# nothing), and sets NPM_DIR to that directory. Returns 2 when npm is
+# missing or the registry cannot be reached (the caller skips), 1 when the
+# install failed otherwise (the caller fails).
+npm_client() {
+    NPM_DIR="$NPM_CACHE/$1-$2"
+    [ -f "$NPM_DIR/.installed" ] && return 0
+    if ! command -v npm >/dev/null; then
+        echo "npm is not installed" >&2
+        return 2
+    fi
+    local tmp
+    mkdir -p "$NPM_CACHE" && tmp=$(mktemp -d "$NPM_CACHE/.$1-$2.XXXXXX") || return 1
+    # Its own project root: npm would otherwise install into a parent that has one.
+    echo '{"private": true}' >"$tmp/package.json"
+    if ! (cd "$tmp" && npm install --silent --no-audit --no-fund --no-save "$1@$2") \
+        >"$SCRATCH/npm-$1.log" 2>&1; then
+        rm -rf "$tmp"
+        if ! timeout 60 npm view "$1@$2" version >/dev/null 2>&1; then
+            echo "the npm registry cannot be reached" >&2
+            return 2
+        fi
+        echo "npm install $1@$2 failed:" >&2
+        cat "$SCRATCH/npm-$1.log" >&2
+        return 1
+    fi
+    touch "$tmp/.installed"
+    # Another run may have finished first: keep its copy.
+    mv -T "$tmp" "$NPM_DIR" 2>/dev/null || rm -rf "$tmp"
+}
+
 run_osc() {
     echo "== osc-cli (PyPI osc-sdk) against the Outscale simulator"
     if ! python3 -m venv "$SCRATCH/osc-venv" \
@@ -90,11 +128,13 @@ EOF
 
 run_triton() {
     echo "== node-triton (npm triton) against the Triton simulator"
-    if ! command -v npm >/dev/null \
-        || ! (cd "$SCRATCH" && npm install --silent --no-audit --no-fund triton@7 >/dev/null 2>&1); then
-        echo "SKIPPED triton: npm or the triton package is not available"
+    local rc=0
+    npm_client triton 7.17.0 || rc=$?
+    if [ "$rc" -eq 2 ]; then
+        echo "SKIPPED triton: npm or its registry cannot be reached"
         return 0
     fi
+    [ "$rc" -eq 0 ] || return 1
     local line home key
     start_sim triton
     line=$LINE
@@ -106,7 +146,7 @@ run_triton() {
     chmod 600 "$home/.ssh/id_ed25519"
     local triton=(env -u SSH_AUTH_SOCK HOME="$home" TRITON_URL="$(field "$line" url)"
         TRITON_ACCOUNT="$(field "$line" account)" TRITON_KEY_ID="$(field "$line" key_id)"
-        "$SCRATCH/node_modules/.bin/triton")
+        "$NPM_DIR/node_modules/.bin/triton")
     "${triton[@]}" datacenters
     "${triton[@]}" datacenters -j >"$SCRATCH/dcs.json"
     grep -q imagebake-sim-1 "$SCRATCH/dcs.json"
@@ -133,11 +173,13 @@ run_triton() {
 
 run_manta() {
     echo "== node-manta (npm manta) against the Manta of the Triton simulator"
-    if ! command -v npm >/dev/null \
-        || ! (cd "$SCRATCH" && npm install --silent --no-audit --no-fund manta@5.4.2 >/dev/null 2>&1); then
-        echo "SKIPPED manta: npm or the manta package is not available"
+    local rc=0
+    npm_client manta 5.4.2 || rc=$?
+    if [ "$rc" -eq 2 ]; then
+        echo "SKIPPED manta: npm or its registry cannot be reached"
         return 0
     fi
+    [ "$rc" -eq 0 ] || return 1
     local line home key bin
     start_sim triton
     line=$LINE
@@ -147,7 +189,7 @@ run_manta() {
     cp "$key" "$home/.ssh/id_ed25519"
     cp "$key.pub" "$home/.ssh/id_ed25519.pub"
     chmod 600 "$home/.ssh/id_ed25519"
-    bin="$SCRATCH/node_modules/manta/bin"
+    bin="$NPM_DIR/node_modules/manta/bin"
     local env=(env -u SSH_AUTH_SOCK HOME="$home" MANTA_URL="$(field "$line" manta_url)"
         MANTA_USER="$(field "$line" account)" MANTA_KEY_ID="$(field "$line" key_id)")
     echo "hello from node-manta" >"$SCRATCH/hello.txt"

@@ -14,4 +14,11 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== cargo test"
 cargo test --workspace --no-fail-fast
+
+echo "== node-manta (mls, mget, mput) against the simulator's Manta"
+# The simulator binary cargo test built; node-manta pinned and cached (SKIPPED only when npm
+# or its registry cannot be reached).
+sim="${CARGO_TARGET_DIR:-$PWD/target}/debug/imagebake-sim"
+IMAGEBAKE_SIM=$([ -x "$sim" ] && echo "$sim") bash scripts/sim-real-clients.sh manta
+
 bash scripts/test-python.sh

@@ -508,3 +508,129 @@ async fn over_ssh_the_packages_are_installed_and_a_missing_one_fails_the_set() {
     );
     assert_nothing_left(&sim, "missing package");
 }
+
+/// Every Manta path under `dir` with its bytes (None for a directory).
+fn contents(sim: &TritonSim, dir: &str) -> Vec<(String, Option<Vec<u8>>)> {
+    sim.manta()
+        .paths_under(dir)
+        .into_iter()
+        .map(|p| {
+            let bytes = sim.manta().read(&p);
+            (p, bytes)
+        })
+        .collect()
+}
+
+/// A later set of branch `branch` (its own directory) whose Manta client
+/// retries a lost answer once, at once.
+fn later_set(sim: &TritonSim, branch: &str, timestamp: &str) -> BuildOptions {
+    let mut o = options(sim, &json!([two_images()[0]]), &Arc::default());
+    o.stamp = BuildStamp::new(branch, timestamp, "cafe0123456789", false).unwrap();
+    o.manta = MantaClient::new(
+        MantaConfig::builder()
+            .url(sim.manta().url())
+            .user(sim.account())
+            .key_file(sim.private_key_path())
+            .retry(triton_client::RetryPolicy {
+                max_attempts: 2,
+                backoff: triton_client::Backoff::new(
+                    Duration::from_millis(1),
+                    Duration::from_millis(1),
+                ),
+            })
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    o
+}
+
+/// Queues `fault` for the PutObject of `<branch>-latest` of a one-image
+/// set: the first two (the manifest put back, `buildinfo.json`) pass.
+fn fault_on_latest_put(sim: &TritonSim, fault: Fault, times: usize) {
+    let faults = sim.manta().faults();
+    faults.inject("PutObject", Fault::Slow(Duration::ZERO), 2);
+    faults.inject("PutObject", fault, times);
+}
+
+#[tokio::test]
+async fn a_set_failing_after_its_latest_pointer_was_written_puts_the_old_pointer_back() {
+    let sim = fast_sim().await;
+    let first = build(
+        &options(&sim, &json!([two_images()[0]]), &Arc::default()),
+        CancellationToken::new(),
+    )
+    .await
+    .expect("the first set builds");
+    let latest = first.latest.clone();
+    let first_dir = contents(&sim, &first.export_dir);
+    assert_eq!(
+        first_dir.len(),
+        4,
+        "dir, manifest, file, buildinfo: {first_dir:?}"
+    );
+    let points_to_first = Some(format!("{}\n", first.export_dir));
+    let text = |p: &str| {
+        sim.manta()
+            .read(p)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    };
+    let builds = format!("/{}/public/builds/triton-origin-image", sim.account());
+    // The pointer names the first set again, which is intact; the failed
+    // set's directory is gone.
+    let back_to_first = |case: &str, failed: &str| {
+        assert_eq!(text(&latest), points_to_first, "{case}");
+        assert_eq!(contents(&sim, &first.export_dir), first_dir, "{case}");
+        let left = sim.manta().paths_under(&format!("{builds}/{failed}"));
+        assert!(left.is_empty(), "{case}: {left:?}");
+    };
+
+    // The pointer's PutObject is done, then its answer lost (the retry's
+    // too): the set fails after the pointer named its directory.
+    fault_on_latest_put(&sim, Fault::DropAfter, 2);
+    let o = later_set(&sim, "master", "20261207T010000Z");
+    let e = build(&o, CancellationToken::new()).await.unwrap_err();
+    assert!(!e.is_cancelled());
+    assert!(e.to_string().contains("write set markers"), "{e}");
+    assert_eq!(
+        sim.manta().faults().pending("PutObject"),
+        0,
+        "the faults fired"
+    );
+    back_to_first("a lost answer", "master-20261207T010000Z");
+
+    // Ctrl-C while the pointer's answer is late (it is written already).
+    fault_on_latest_put(&sim, Fault::LateAnswer(Duration::from_secs(60)), 1);
+    let o = later_set(&sim, "master", "20261207T020000Z");
+    let later = Some(format!("{builds}/master-20261207T020000Z\n"));
+    let token = CancellationToken::new();
+    let watch = async {
+        // Bounded: the build ends (and the loop with it) in any case.
+        for _ in 0..3000 {
+            if text(&latest) == later {
+                token.cancel();
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    };
+    let (result, seen) = tokio::join!(build(&o, token.clone()), watch);
+    assert!(seen, "the pointer named the later set before the Ctrl-C");
+    let e = result.unwrap_err();
+    assert!(e.is_cancelled(), "{e}");
+    back_to_first("Ctrl-C", "master-20261207T020000Z");
+
+    // A branch without an earlier set: its pointer is removed again.
+    fault_on_latest_put(&sim, Fault::DropAfter, 2);
+    let o = later_set(&sim, "feature", "20261207T030000Z");
+    build(&o, CancellationToken::new()).await.unwrap_err();
+    assert_eq!(text(&format!("{builds}/feature-latest")), None);
+    assert!(
+        sim.manta()
+            .paths_under(&format!("{builds}/feature-20261207T030000Z"))
+            .is_empty()
+    );
+    let inv = sim.inventory();
+    assert!(inv.machines.is_empty() && inv.custom_images().is_empty());
+}

@@ -258,8 +258,9 @@ fn describe_failed(failed: &[FailedImage], set: &BuildError) -> String {
 ///
 /// Every image's build waits for the others before it ends: when one fails
 /// (or `cancel` fires), the others are stopped and every build undoes what
-/// it made (machine, cloud image, Manta objects), and the set's directory
-/// is removed if this made it.
+/// it made (machine, cloud image, Manta objects), the set's directory is
+/// removed if this made it, and `<branch>-latest`, if this set had written
+/// it already, gets back what it held (or is removed if it was absent).
 pub async fn build(
     opts: &BuildOptions,
     cancel: CancellationToken,

@@ -92,8 +92,7 @@ pub async fn write_set_markers(
         )
         .await
         .map_err(OriginError::cloud)?;
-    let parent = dir.rsplit_once('/').map_or("", |(p, _)| p);
-    let latest = format!("{parent}/{}-latest", stamp.branch);
+    let latest = latest_path(&dir, &stamp.branch);
     manta
         .put(
             &latest,
@@ -106,4 +105,11 @@ pub async fn write_set_markers(
         .await
         .map_err(OriginError::cloud)?;
     Ok(latest)
+}
+
+/// The `<branch>-latest` object of the set directory `dir` (resolved):
+/// beside the directory, in its parent.
+pub(crate) fn latest_path(dir: &str, branch: &str) -> String {
+    let parent = dir.rsplit_once('/').map_or("", |(p, _)| p);
+    format!("{parent}/{branch}-latest")
 }
