@@ -388,10 +388,10 @@ async fn an_undo_outlasts_a_run_of_faults_longer_than_the_client_retries() {
         let runner = Runner::new();
         let (runner, token) = observed(runner, move |e: &Event, _: &CancellationToken| {
             // Armed once the image exists: the faults hit the undos only.
-            if let Event::StepFinished { step, .. } = e {
-                if step == "delete snapshot" {
-                    s.faults().inject(op, Fault::Status(503), 12);
-                }
+            if let Event::StepFinished { step, .. } = e
+                && step == "delete snapshot"
+            {
+                s.faults().inject(op, Fault::Status(503), 12);
             }
         });
         let a = b.run(&runner, token).await.expect("build succeeds");
