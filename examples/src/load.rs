@@ -82,12 +82,13 @@ pub struct LoadReport {
     pub builds: usize,
     /// Builds that made their image.
     pub succeeded: usize,
+    /// Successful builds whose cleanup (of the temporary resources: a
+    /// working volume, a source copy) left something: the cleanup's text.
+    pub succeeded_unclean: Vec<String>,
     /// Failed builds whose cleanup removed everything: `step: error`.
     pub failed_clean: Vec<String>,
     /// Failed builds whose cleanup left something (the report's text).
     pub failed_unclean: Vec<String>,
-    /// Successful builds whose cleanup left something (the report's text).
-    pub succeeded_unclean: Vec<String>,
     /// From the first build started to the last one ended.
     pub wall: Duration,
     /// The simulator's counts (requests, faults, creations).
@@ -125,12 +126,13 @@ impl fmt::Display for LoadReport {
         let s = &self.stats;
         writeln!(
             f,
-            "{}: {} builds in {:.2} s = {:.2} builds/s; {} succeeded, {} failed cleanly, {} failed leaving something",
+            "{}: {} builds in {:.2} s = {:.2} builds/s; {} succeeded ({} leaving something), {} failed cleanly, {} failed leaving something",
             self.builder,
             self.builds,
             self.wall.as_secs_f64(),
             self.builds_per_s(),
             self.succeeded,
+            self.succeeded_unclean.len(),
             self.failed_clean.len(),
             self.failed_unclean.len()
         )?;
@@ -256,9 +258,9 @@ fn tally<A: imagebake_core::builders::Artifact>(
         builder,
         builds: outcomes.len(),
         succeeded: 0,
+        succeeded_unclean: Vec::new(),
         failed_clean: Vec::new(),
         failed_unclean: Vec::new(),
-        succeeded_unclean: Vec::new(),
         wall,
         stats: faults.stats(),
         retries: RETRIES.load(Ordering::Relaxed) - counted.0,
@@ -270,11 +272,11 @@ fn tally<A: imagebake_core::builders::Artifact>(
     for o in outcomes {
         match o {
             Ok(a) => {
-                let (build, cleanup) = a.build();
+                let cleanup = a.build().1;
                 if !cleanup.is_clean() {
                     report
                         .succeeded_unclean
-                        .push(format!("build {build} succeeded; cleanup: {cleanup}"));
+                        .push(format!("{a}\ncleanup: {cleanup}"));
                 }
                 artifacts.push(a);
             }

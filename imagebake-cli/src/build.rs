@@ -103,9 +103,6 @@ fn print_kept(options: &BakeOptions) {
     for line in &lines {
         println!("    {line}");
     }
-    println!(
-        "    (add --build <its build id> --older-than 0s to remove only that build's, right away)"
-    );
 }
 
 /// The template evaluated with the command's variables, its builds selected.
@@ -117,7 +114,8 @@ async fn plan(args: &BuildArgs) -> Result<Plan, TemplateError> {
 }
 
 /// First Ctrl-C: cancel every build (their cleanup runs). Second: exit at
-/// once with what each build may leave and the command that removes it.
+/// once with what each build may leave and the command that removes it
+/// (`imagebake cleanup <build id>`: the process is gone, the journal stays).
 /// The handler is installed before this returns, so no early Ctrl-C kills
 /// the process without cleanup.
 pub(crate) fn watch_ctrl_c(cancel: CancellationToken, leftovers: bake::Leftovers) {

@@ -75,8 +75,9 @@ fn from_placeholder(build: &PlannedBuild, e: &imagebake_core::Error) -> bool {
         .is_some_and(has_unknown)
 }
 
-/// Decodes the build's builder configuration and provisioners as the build
-/// would, creating nothing; each error located at the key it names.
+/// Decodes the build's builder configuration, provisioners and
+/// post-processors as the build would, creating nothing; each error
+/// located at the key it names.
 fn check_build(build: &PlannedBuild) -> Vec<TemplateError> {
     let mut errors = Vec::new();
     if let Err(e) =
@@ -102,6 +103,9 @@ fn check_build(build: &PlannedBuild) -> Vec<TemplateError> {
             }
             errors.push(t);
         }
+    }
+    if let Err(e) = imagebake_core::postprocess::check(build) {
+        errors.push(e);
     }
     errors
 }

@@ -331,8 +331,33 @@ async fn build_runs_a_triton_template_and_abort_keeps_a_failed_build() {
     });
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
-    assert!(out.contains("imagebake sweep --cloud triton"), "{out}");
     assert_eq!(sim.inventory().machines.len(), 1, "kept: {out}");
+    // The command it names (the build's journal knows what it kept, the
+    // template its credentials) removes what it kept.
+    let command = out
+        .lines()
+        .find_map(|l| l.split_once("remove them with: imagebake ").map(|(_, c)| c))
+        .unwrap_or_else(|| panic!("no command in:\n{out}"));
+    // A shell line: the template path is quoted (no space in it here).
+    let args: Vec<&str> = command
+        .split_whitespace()
+        .map(|a| a.trim_matches('\''))
+        .collect();
+    assert_eq!(args[0], "cleanup", "{out}");
+    assert!(
+        args[1].starts_with("ib-") && args[2] == "--template",
+        "{out}"
+    );
+    let o = tokio::task::block_in_place(|| imagebake(dir.path(), &args, &[]));
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    let inv = sim.inventory();
+    assert!(inv.machines.is_empty(), "machine left: {out}");
+    assert_eq!(
+        inv.custom_images().len(),
+        1,
+        "the first build's image only: {out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

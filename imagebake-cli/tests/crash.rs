@@ -9,143 +9,17 @@
 //! has its own state directory (IMAGEBAKE_STATE_DIR and XDG_STATE_HOME in a
 //! temporary directory, HOME too).
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use imagebake_sim::Fault;
 use imagebake_sim::oxide::{OxideDelays, OxideSim, OxideSimOptions};
 use imagebake_sim::triton::{TritonDelays, TritonSim, TritonSimOptions};
 
 mod support;
-use support::{command, triton_env, triton_template};
-
-/// How long the simulator holds a kill point: far longer than any test.
-const HOLD: Duration = Duration::from_secs(300);
-
-/// Where a build is killed.
-enum KillAt<'a> {
-    /// When stdout shows a line containing this text (a `==> NAME: STEP...`
-    /// progress line of a step the simulator holds, or a provisioner's
-    /// output).
-    Line(&'static str),
-    /// When this observation of the simulator holds (a held create was
-    /// received and done).
-    Observed(&'a dyn Fn() -> bool),
-}
-
-/// Starts `imagebake build t.pkr.hcl` in `dir` (with `template` written
-/// there), kills it with SIGKILL at `at`, and returns what it printed.
-fn killed_build(dir: &Path, template: &str, at: KillAt<'_>) -> String {
-    std::fs::write(dir.join("t.pkr.hcl"), template).unwrap();
-    let stderr = std::fs::File::create(dir.join("build.stderr")).unwrap();
-    let mut child = command(dir, &["build", "t.pkr.hcl"], &[])
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .expect("imagebake starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let reached = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break false;
-        }
-        match &at {
-            KillAt::Line(text) => match rx.recv_timeout(left) {
-                Ok(line) => {
-                    let hit = line.contains(text);
-                    seen.push(line);
-                    if hit {
-                        break true;
-                    }
-                }
-                Err(_) => break false,
-            },
-            KillAt::Observed(holds) => {
-                while let Ok(line) = rx.try_recv() {
-                    seen.push(line);
-                }
-                if holds() {
-                    break true;
-                }
-                // Polls the simulator's state, which the held fault keeps.
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        }
-    };
-    kill(&mut child);
-    reader.join().expect("reader");
-    seen.extend(rx.try_iter());
-    let out = seen.join("\n");
-    assert!(
-        reached,
-        "the kill point was not reached; the build printed:\n{out}\n{}",
-        std::fs::read_to_string(dir.join("build.stderr")).unwrap_or_default()
-    );
-    out
-}
-
-fn kill(child: &mut Child) {
-    // `Child::kill` sends SIGKILL on Unix.
-    let _ = child.kill();
-    let status = child.wait().expect("reaped");
-    assert!(
-        std::os::unix::process::ExitStatusExt::signal(&status) == Some(9)
-            || status.code().is_some(),
-        "{status:?}"
-    );
-}
-
-/// `imagebake cleanup --crashed` with `env` (and `args`): its output; it
-/// must succeed.
-fn cleanup_crashed(dir: &Path, args: &[&str], env: &[(&str, String)]) -> String {
-    let mut all = vec!["cleanup", "--crashed"];
-    all.extend(args);
-    let o = command(dir, &all, env).output().expect("cleanup runs");
-    let out = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert_eq!(o.status.code(), Some(0), "cleanup failed:\n{out}");
-    out
-}
-
-/// Waits (up to 30 s) for `done` to hold: deletes the cleanup sent finish
-/// after the simulator's delete delay.
-fn eventually(what: &str, done: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "{what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// The build's journal is `crashed` after the kill and `cleaned` after
-/// cleanup.
-fn assert_state(dir: &Path, state: &str) {
-    let o = command(dir, &["builds"], &[])
-        .output()
-        .expect("builds runs");
-    let out = String::from_utf8_lossy(&o.stdout);
-    let line = out.lines().find(|l| l.starts_with("ib-")).expect(&out);
-    assert_eq!(
-        line.split_whitespace().nth(3),
-        Some(state),
-        "imagebake builds:\n{out}"
-    );
-}
+use support::{
+    HOLD, KillAt, assert_state, cleanup_crashed, eventually, killed_build, triton_env,
+    triton_template,
+};
 
 // ------------------------------------------------------------------ Triton
 
@@ -277,6 +151,71 @@ async fn triton_killed_while_waiting_for_the_image() {
     })
     .await;
     tokio::task::block_in_place(|| triton_crash(&sim, KillAt::Line("wait image...")));
+}
+
+/// Kills a Triton build (delete delay held) at `at`, once it has sent a
+/// DeleteMachine, then cleans up: the cleanup must send the delete again
+/// (the machine is still there, being deleted) and, once it has, the held
+/// delete ends; nothing of the build is left.
+fn triton_crash_while_deleting(sim: &TritonSim, at: KillAt<'_>) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let before = sim.inventory();
+    killed_build(
+        d,
+        &triton_template(sim, "  communicator = \"none\"", ""),
+        at,
+    );
+    assert_state(d, "crashed");
+    assert_eq!(sim.inventory().machines.len(), 1, "the machine is left");
+    sim.faults()
+        .inject("DeleteMachine", Fault::Slow(Duration::ZERO), 1);
+    let out = std::thread::scope(|s| {
+        s.spawn(|| {
+            eventually("the cleanup sends DeleteMachine", || {
+                sim.faults().pending("DeleteMachine") == 0
+            });
+            sim.finish_transitions();
+        });
+        cleanup_crashed(d, &[], &triton_env(sim))
+    });
+    eventually(&format!("machines left after cleanup:\n{out}"), || {
+        sim.inventory().machines.is_empty()
+    });
+    assert!(sim.inventory().custom_images().is_empty(), "{out}");
+    assert_eq!(sim.inventory().images, before.images, "seed images kept");
+    assert_state(d, "cleaned");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triton_killed_while_waiting_for_the_machine_to_be_deleted() {
+    let sim = triton_sim(TritonDelays {
+        delete: HOLD,
+        ..quick()
+    })
+    .await;
+    // The image is made (still tagged with the build): the cleanup removes
+    // it as well.
+    tokio::task::block_in_place(|| {
+        triton_crash_while_deleting(&sim, KillAt::Line("wait machine gone..."))
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triton_killed_while_the_failed_builds_cleanup_deletes_the_machine() {
+    let sim = triton_sim(TritonDelays {
+        delete: HOLD,
+        ..quick()
+    })
+    .await;
+    // The image fails, so the build's own cleanup deletes the machine; its
+    // DeleteMachine is done and its answer held.
+    sim.faults()
+        .inject("CreateImageFromMachine", Fault::FailResource, 1);
+    sim.faults()
+        .inject("DeleteMachine", Fault::LateAnswer(HOLD), 1);
+    let sent = || sim.faults().pending("DeleteMachine") == 0;
+    tokio::task::block_in_place(|| triton_crash_while_deleting(&sim, KillAt::Observed(&sent)));
 }
 
 // ------------------------------------------------------------------ Oxide
@@ -493,71 +432,4 @@ async fn oxide_killed_while_provisioning() {
     }
     assert_listed_once(&out);
     sim.shutdown().await;
-}
-
-// ------------------------------------------------------------ local-chroot
-
-/// Mounts (from /proc/self/mountinfo) and loop devices (`losetup -a`) of
-/// paths under `dir`.
-fn local_leftovers(dir: &Path) -> Vec<String> {
-    let d = dir.to_string_lossy().into_owned();
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
-    let loops = Command::new("losetup").arg("-a").output().expect("losetup");
-    mounts
-        .lines()
-        .map(str::to_owned)
-        .chain(
-            String::from_utf8_lossy(&loops.stdout)
-                .lines()
-                .map(str::to_owned),
-        )
-        .filter(|l| l.contains(&d))
-        .collect()
-}
-
-#[imagebake_testing::needs_root("loop devices, mount, chroot")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn local_chroot_killed_while_provisioning_in_the_chroot() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let tree = d.join("tree");
-    imagebake_testing::busybox_tree(&tree, &["sh", "echo", "sleep"], &["proc", "sys", "dev"]);
-    let template = format!(
-        r#"source "local-chroot" "disk" {{
-  from_scratch = true
-  image_size   = "64M"
-  rootfs_dir   = "{tree}"
-  output_path  = "{out}"
-  mount_path   = "{d}/mnt/{{{{.Device}}}}"
-}}
-build {{
-  sources = ["source.local-chroot.disk"]
-  provisioner "shell" {{
-    inline = ["echo crash-marker-chroot", "exec sleep 300 </dev/null >/dev/null 2>&1"]
-  }}
-}}
-"#,
-        tree = tree.display(),
-        out = d.join("out.raw").display(),
-        d = d.display(),
-    );
-    tokio::task::block_in_place(|| {
-        killed_build(d, &template, KillAt::Line("crash-marker-chroot"));
-        assert_state(d, "crashed");
-        assert!(
-            !local_leftovers(d).is_empty(),
-            "the killed build left its loop device and mounts"
-        );
-        let out = cleanup_crashed(d, &[], &[]);
-        let left = local_leftovers(d);
-        assert!(left.is_empty(), "left after cleanup:\n{left:#?}\n{out}");
-        let files: Vec<String> = std::fs::read_dir(d)
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".raw"))
-            .collect();
-        assert!(files.is_empty(), "image files left: {files:?}\n{out}");
-        assert_state(d, "cleaned");
-    });
 }

@@ -383,8 +383,8 @@ async fn cancelling_cleans_up_every_build() {
 
 /// While a create is in flight (done, its answer held past the abort
 /// grace), the bake knows what each build may leave and the command that
-/// sweeps it (what a second Ctrl-C prints); once the cleanup has removed
-/// it, nothing.
+/// removes it (what a second Ctrl-C prints): `imagebake cleanup` of the
+/// build, whose journal knows it; once the cleanup has removed it, nothing.
 #[tokio::test]
 async fn what_a_build_may_leave_is_known_while_a_create_is_in_flight() {
     let triton = Arc::new(triton_sim().await);
@@ -395,6 +395,8 @@ async fn what_a_build_may_leave_is_known_while_a_create_is_in_flight() {
     );
     let cancel = CancellationToken::new();
     let (mut opts, _) = options();
+    let state = tempfile::tempdir().unwrap();
+    opts.journal = Some(imagebake_core::journal::Journaling::in_dir(state.path()));
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
     let (c, s, t, left) = (
         cancel.clone(),
@@ -429,10 +431,16 @@ async fn what_a_build_may_leave_is_known_while_a_create_is_in_flight() {
     for want in [
         "one (build ib-",
         "may leave: machine <create in flight, id unknown>",
-        "remove them with: imagebake sweep --cloud triton",
+        "; remove them with: imagebake cleanup ib-",
     ] {
         assert!(seen[0].contains(want), "want {want:?} in {seen:?}");
     }
+    // The command names this build, whose journal is there.
+    let id = seen[0].rsplit(' ').next().unwrap_or_default();
+    assert!(
+        state.path().join(format!("{id}.jsonl")).exists(),
+        "{seen:?}"
+    );
     assert_eq!(opts.leftovers.lines(), Vec::<String>::new());
     assert_triton_holds(&triton, &[], "late create");
 }

@@ -6,6 +6,9 @@
 //! simulator holds nothing but the successful builds' images, then nothing
 //! once those are deleted. `local-chroot` has no API and is not loaded.
 //! The full size is `cargo run --release -p imagebake-examples --example load`.
+//!
+//! Each test has its own chaos seed; `IMAGEBAKE_LOAD_SEED` replaces it (to
+//! replay a failing run, or to run with many distinct seeds).
 
 use imagebake_examples::load::{self, LoadOptions, LoadReport};
 use imagebake_testing::needs_root;
@@ -13,8 +16,7 @@ use imagebake_testing::needs_root;
 /// Builds per simulator.
 const BUILDS: usize = 8;
 
-/// The chaos seed: `default`, or `IMAGEBAKE_LOAD_SEED` when set (a failing
-/// seed replays the same faults).
+/// The chaos seed: `IMAGEBAKE_LOAD_SEED` when set, else `default`.
 fn seed(default: u64) -> u64 {
     match std::env::var("IMAGEBAKE_LOAD_SEED") {
         Ok(s) => s
@@ -28,7 +30,7 @@ fn seed(default: u64) -> u64 {
 fn opts(default_seed: u64) -> LoadOptions {
     load::count_retries();
     let seed = seed(default_seed);
-    println!("chaos seed {seed} (IMAGEBAKE_LOAD_SEED)");
+    println!("chaos seed {seed} (IMAGEBAKE_LOAD_SEED replays it)");
     let mut o = LoadOptions::issue(BUILDS, seed);
     // Raised so that each of the few builds meets every kind of fault.
     o.chaos.drop_ratio = 0.10;
@@ -88,8 +90,6 @@ async fn oxide_builds_under_chaos_succeed_or_fail_cleanly_and_leave_nothing() {
 
 #[needs_root("loop devices, mount")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known leak under chaos (about 1 run in 20): a snapshot is left, even when every \
-            build succeeds; run with --ignored to reproduce"]
 async fn osc_chroot_builds_under_chaos_succeed_or_fail_cleanly_and_leave_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let r = load::osc(&opts(3), dir.path()).await.expect("load run");

@@ -104,8 +104,9 @@ async fn one(
 ) -> Outcome {
     let (name, leftovers, events_ui) = (b.name.clone(), options.leftovers.clone(), ui.clone());
     let cloud = cloud_of(builder.builder_type());
+    let journal = options.journal.clone();
     let observer = FnObserver(move |e: &Event| {
-        leftovers.record(&name, cloud, e);
+        leftovers.record(&name, cloud, journal.as_ref(), e);
         if let Some((level, line)) = describe(e) {
             events_ui.build(&name, level, &line);
         }

@@ -7,7 +7,9 @@ use crate::{Error, Resource, SweepFilter, SweepReport, Sweeper};
 
 /// Removes what a dead build left on this host (loop devices, mounts,
 /// files in progress), by the path or device its journal recorded. It has
-/// no tags to sweep by: only [`Sweeper::remove`] does something.
+/// no tags to sweep by: [`Sweeper::remove`] removes what the journal names,
+/// and [`Sweeper::find_named`] finds a loop device whose `losetup` answer
+/// never came by its backing file.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LocalSweeper;
 
@@ -22,5 +24,22 @@ impl Sweeper for LocalSweeper {
     /// a mount point (lazily when busy), removes a file in progress.
     async fn remove(&self, resource: &Resource, cancel: &CancellationToken) -> Result<(), Error> {
         crate::steps::chroot::remove_local(resource, cancel).await
+    }
+
+    /// The loop devices bound to file `name` now (an attach the build
+    /// never heard the answer of); nothing for other kinds.
+    async fn find_named(
+        &self,
+        kind: &str,
+        name: &str,
+        _since: u64,
+    ) -> Result<Vec<Resource>, Error> {
+        Ok(match kind {
+            "loop device" => crate::steps::chroot::loops_backed_by(name)
+                .into_iter()
+                .map(|dev| Resource::new(kind, dev).named(name))
+                .collect(),
+            _ => Vec::new(),
+        })
     }
 }

@@ -78,6 +78,11 @@ impl Journaling {
         &self.dir
     }
 
+    /// The template the builds come from, when recorded.
+    pub fn template_path(&self) -> Option<&std::path::Path> {
+        self.template.as_deref()
+    }
+
     /// Creates the journal of build `id` and writes its start.
     pub(crate) fn start(&self, id: &BuildId, name: &str) -> Result<Writer, Error> {
         let mut w = Writer::create(&self.dir, id.as_str())?;

@@ -15,7 +15,8 @@
 //! - [`build`] (feature `triton`): the whole set built, exported and
 //!   marked (`imagebake origin build`).
 //! - `publish` (feature `triton`): an exported set imported into an IMGAPI
-//!   repository (`imagebake origin publish`).
+//!   repository (`imagebake origin publish`); `publish_exported`, one
+//!   exported image the same way (the `imgapi-publish` post-processor).
 //! - `release` (feature `triton`): the latest set of a version added to the
 //!   release channels (`imagebake origin release`).
 
@@ -42,10 +43,15 @@ pub use export::{ExportedImage, export_portable, write_set_markers};
 pub use images::{ImagesFile, OriginEntry, OriginRef};
 pub use manifest::{ZERO_OWNER, choose_package, rewrite_manifest};
 #[cfg(feature = "triton")]
-pub use publish::{PublishOptions, PublishOutcome, PublishReport, PublishedImage, publish};
+pub use publish::{
+    PublishOptions, PublishOutcome, PublishReport, PublishedImage, channel_for_branch, publish,
+    publish_exported,
+};
 #[cfg(feature = "triton")]
 pub use release::{RELEASE_CHANNELS, ReleaseOptions, ReleasedImage, release};
 pub use stamp::{BuildStamp, PackageJson};
+#[cfg(feature = "triton")]
+pub(crate) use steps::remove_objects;
 
 /// What is wrong with an origin set's inputs.
 #[derive(Debug, thiserror::Error)]

@@ -24,7 +24,7 @@ use futures::{FutureExt as _, StreamExt as _, TryStreamExt as _};
 use serde::Serialize;
 use serde_json::Value;
 use triton_client::imgapi::{Image, ImgapiClient};
-use triton_client::manta::{EntryKind, MantaClient};
+use triton_client::manta::{DirEntry, EntryKind, MantaClient};
 use uuid::Uuid;
 
 use super::OriginError;
@@ -145,8 +145,7 @@ pub async fn publish(
     let channel = match (&options.channel, repo.channel(), &branch) {
         (Some(c), _, _) => c.clone(),
         (None, Some(c), _) => c.to_owned(),
-        (None, None, Some(b)) if b == "master" => "dev".to_owned(),
-        (None, None, Some(_)) => "experimental".to_owned(),
+        (None, None, Some(b)) => channel_for_branch(b).to_owned(),
         (None, None, None) => {
             return Err(OriginError::invalid(
                 format!("{dir}/buildinfo.json"),
@@ -202,21 +201,11 @@ async fn read_set(
             )
         })?;
     }
-    let entries: Vec<_> = manta
-        .list(&dir)
-        .try_collect()
-        .await
-        .map_err(OriginError::cloud)?;
-    let sizes: BTreeMap<&str, Option<u64>> = entries
-        .iter()
-        .filter(|e| e.kind == EntryKind::Object)
-        .map(|e| (e.name.as_str(), e.size))
-        .collect();
+    let entries = list(manta, &dir).await?;
+    let sizes = object_sizes(&entries);
     let branch = if sizes.contains_key("buildinfo.json") {
         let path = format!("{dir}/buildinfo.json");
-        let bytes = manta.get_bytes(&path).await.map_err(OriginError::cloud)?;
-        let info: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| OriginError::invalid(&path, format!("not JSON: {e}")))?;
+        let info = read_json(manta, &path).await?;
         let branch = info.get("branch").and_then(Value::as_str).ok_or_else(|| {
             OriginError::invalid(format!("{path}: branch"), "is missing or not a string")
         })?;
@@ -227,9 +216,7 @@ async fn read_set(
     let mut images = Vec::new();
     for name in sizes.keys().filter(|n| n.ends_with(".imgmanifest")) {
         let path = format!("{dir}/{name}");
-        let bytes = manta.get_bytes(&path).await.map_err(OriginError::cloud)?;
-        let manifest: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| OriginError::invalid(&path, format!("not JSON: {e}")))?;
+        let manifest = read_json(manta, &path).await?;
         let stem = name.trim_end_matches(".imgmanifest");
         images.push(check_manifest(&dir, &path, stem, manifest, &sizes)?);
     }
@@ -249,6 +236,77 @@ async fn read_set(
         }
     }
     Ok((dir, branch, images))
+}
+
+/// The channel an image built on git branch `branch` goes to, as
+/// triton-origin-image's `publish-images.sh` chooses it: `dev` on
+/// `master`, `experimental` on any other branch.
+pub fn channel_for_branch(branch: &str) -> &'static str {
+    if branch == "master" {
+        "dev"
+    } else {
+        "experimental"
+    }
+}
+
+/// Publishes one exported image to `repo`'s channel, as a step of `cx`'s
+/// run: the `.imgmanifest` at `manifest_path` (in Manta) with its image
+/// file beside it (`<stem>.zfs<ext>`, as ExportImage names it in both of
+/// its naming cases), checked and published exactly as each image of an
+/// origin set by [`publish`] (the same code): its origin must already be
+/// in the repository; already there with the same SHA-1 ⇒ done (added to
+/// the channel if needed); otherwise imported, the file streamed from
+/// Manta, activated, and a failure or Ctrl-C before the activation deletes
+/// the half-imported image. `repo` must name the channel
+/// ([`ImgapiClient::with_channel`]).
+pub async fn publish_exported(
+    cx: &StepCx,
+    manta: &MantaClient,
+    repo: &ImgapiClient,
+    manifest_path: &str,
+) -> Result<PublishedImage, Error> {
+    let path = manta
+        .resolve(manifest_path)
+        .map_err(imgapi(format!("manifest {manifest_path}")))?;
+    let (dir, name) = path.rsplit_once('/').unwrap_or(("", &path));
+    let Some(stem) = name.strip_suffix(".imgmanifest") else {
+        return Err(refused(path.clone(), "is not an .imgmanifest"));
+    };
+    let image = cx
+        .cancellable(async {
+            let entries = list(manta, dir).await?;
+            let manifest = read_json(manta, &path).await?;
+            let image = check_manifest(dir, &path, stem, manifest, &object_sizes(&entries))?;
+            check_outside_origins(repo, std::slice::from_ref(&image)).await?;
+            Ok::<_, OriginError>(image)
+        })
+        .await?
+        .map_err(|e| Error::Other(Box::new(e)))?;
+    publish_one(cx, manta, repo, &image).await
+}
+
+/// Every entry of the Manta directory `dir`.
+async fn list(manta: &MantaClient, dir: &str) -> Result<Vec<DirEntry>, OriginError> {
+    manta
+        .list(dir)
+        .try_collect()
+        .await
+        .map_err(OriginError::cloud)
+}
+
+/// The objects of a listing, by name, with their sizes.
+fn object_sizes(entries: &[DirEntry]) -> BTreeMap<&str, Option<u64>> {
+    entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::Object)
+        .map(|e| (e.name.as_str(), e.size))
+        .collect()
+}
+
+/// The JSON object at `path`.
+async fn read_json(manta: &MantaClient, path: &str) -> Result<Value, OriginError> {
+    let bytes = manta.get_bytes(path).await.map_err(OriginError::cloud)?;
+    serde_json::from_slice(&bytes).map_err(|e| OriginError::invalid(path, format!("not JSON: {e}")))
 }
 
 /// One manifest checked against the listing: the fields publishing needs,

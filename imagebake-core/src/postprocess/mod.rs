@@ -6,18 +6,25 @@
 //!
 //! A post-processor type is a [`PostProcessor`] made from its block by
 //! [`decode`]: [`manifest`] (Packer's `packer-manifest.json`),
-//! [`checksum`] (digest files of local artifacts) and `shell-local`
+//! [`checksum`] (digest files of local artifacts), `shell-local`
 //! (scripts on this host, the code shared with the provisioner:
-//! [`crate::provision::LocalScript`]).
+//! [`crate::provision::LocalScript`]), the Oxide ones (`oxide-import`,
+//! `oxide-image-promote`) and the Triton distribution ones
+//! (`triton-export`: a Triton image exported to Manta; `imgapi-publish`:
+//! an exported image published to an IMGAPI repository).
 
 pub mod checksum;
 pub mod manifest;
 mod shell_local;
 
+#[cfg(feature = "triton")]
+pub mod imgapi_publish;
 #[cfg(feature = "oxide")]
 pub mod oxide_image_promote;
 #[cfg(feature = "oxide")]
 pub mod oxide_import;
+#[cfg(feature = "triton")]
+pub mod triton_export;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -28,7 +35,7 @@ use serde_json::Value;
 
 use crate::builders::Artifact;
 use crate::template::{PlannedBuild, PlannedPostProcessor, Sensitive, TemplateError};
-use crate::{CancellationToken, Error};
+use crate::{BuildError, CancellationToken, Error, Event, FnObserver, Runner};
 
 /// What a post-processor knows about the run and the build it follows.
 #[derive(Clone)]
@@ -101,18 +108,19 @@ pub trait PostProcessor: fmt::Debug + Send + Sync {
 
 /// The post-processor types [`decode`] knows, for the template engines'
 /// checks and error hints.
-#[cfg(feature = "oxide")]
 pub const TYPES: &[&str] = &[
     "manifest",
     "checksum",
     "shell-local",
+    #[cfg(feature = "oxide")]
     oxide_import::TYPE,
+    #[cfg(feature = "oxide")]
     oxide_image_promote::TYPE,
+    #[cfg(feature = "triton")]
+    triton_export::TYPE,
+    #[cfg(feature = "triton")]
+    imgapi_publish::TYPE,
 ];
-/// The post-processor types [`decode`] knows, for the template engines'
-/// checks and error hints.
-#[cfg(not(feature = "oxide"))]
-pub const TYPES: &[&str] = &["manifest", "checksum", "shell-local"];
 
 /// Decodes one post-processor block (its own keys, meta keys removed).
 /// An unknown type or key is an error naming the key.
@@ -127,6 +135,12 @@ pub fn decode(kind: &str, config: &Value) -> Result<Box<dyn PostProcessor>, Erro
         oxide_image_promote::TYPE => Ok(Box::new(
             oxide_image_promote::OxideImagePromote::from_config(config)?,
         )),
+        #[cfg(feature = "triton")]
+        triton_export::TYPE => Ok(Box::new(triton_export::TritonExport::from_config(config)?)),
+        #[cfg(feature = "triton")]
+        imgapi_publish::TYPE => Ok(Box::new(imgapi_publish::ImgapiPublish::from_config(
+            config,
+        )?)),
         _ => Err(Error::config_at(
             "type",
             format!(
@@ -134,6 +148,48 @@ pub fn decode(kind: &str, config: &Value) -> Result<Box<dyn PostProcessor>, Erro
                 TYPES.join(", ")
             ),
         )),
+    }
+}
+
+/// An error about `key` of post-processor `kind`.
+#[cfg_attr(not(any(feature = "oxide", feature = "triton")), allow(dead_code))]
+pub(crate) fn key_error(kind: &str, key: &str, message: &str) -> Error {
+    Error::config_at(
+        key,
+        format!("post-processor {kind}: key `{key}`: {message}"),
+    )
+}
+
+/// `value` of key `key`, which must be set (and not empty).
+#[cfg_attr(not(any(feature = "oxide", feature = "triton")), allow(dead_code))]
+pub(crate) fn required(kind: &str, key: &str, value: Option<String>) -> Result<String, Error> {
+    value.filter(|v| !v.trim().is_empty()).ok_or_else(|| {
+        Error::config_at(
+            key,
+            format!("post-processor {kind}: missing required key `{key}`"),
+        )
+    })
+}
+
+/// The engine runner of a post-processor that makes cloud resources: each
+/// step it starts is a progress line `KIND: STEP`.
+#[cfg_attr(not(any(feature = "oxide", feature = "triton")), allow(dead_code))]
+pub(crate) fn runner(kind: &'static str, progress: Arc<dyn Fn(&str) + Send + Sync>) -> Runner {
+    Runner::new().observer(Arc::new(FnObserver(move |e: &Event| {
+        if let Event::StepStarted { step } = e {
+            progress(&format!("{kind}: {step}"));
+        }
+    })))
+}
+
+/// A failed run of [`runner`] as the post-processor's error: a
+/// cancellation as itself, a failure with its cleanup report.
+#[cfg_attr(not(any(feature = "oxide", feature = "triton")), allow(dead_code))]
+pub(crate) fn run_error(e: BuildError) -> Error {
+    if e.is_cancelled() {
+        e.cause
+    } else {
+        Error::Other(Box::new(e))
     }
 }
 

@@ -13,8 +13,8 @@ use oxide_client::{Client, Image, NameOrId};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::oxide_import::{Block, OxideImageArtifact, check_name, key_error, project};
-use super::{PostCx, PostOutput, PostProcessor};
+use super::oxide_import::{Block, OxideImageArtifact, check_name, project};
+use super::{PostCx, PostOutput, PostProcessor, key_error};
 use crate::builders::Artifact;
 use crate::{CleanupReport, Error};
 

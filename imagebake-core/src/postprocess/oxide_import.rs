@@ -24,7 +24,7 @@ use oxide_client::{BlockSize, Client, Image, NameOrId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{PostCx, PostOutput, PostProcessor};
+use super::{PostCx, PostOutput, PostProcessor, key_error, required, run_error, runner};
 use crate::builders::oxide::credentials;
 use crate::builders::packer::secret_opt;
 use crate::builders::{Artifact, ArtifactKind};
@@ -32,7 +32,7 @@ use crate::packer_template::decode_block;
 use crate::steps::oxide::{
     DEFAULT_PARALLELISM, ImageSpec, ImportSpec, OxideApi, description, import_image,
 };
-use crate::{BuildId, CleanupReport, Error, Event, FnObserver, Runner};
+use crate::{BuildId, CleanupReport, Error};
 
 /// The post-processor's type in templates.
 pub const TYPE: &str = "oxide-import";
@@ -104,24 +104,6 @@ impl Block {
         )?
         .insecure(self.insecure_skip_verify))
     }
-}
-
-/// An error about `key` of post-processor `kind`.
-pub(super) fn key_error(kind: &str, key: &str, message: &str) -> Error {
-    Error::config_at(
-        key,
-        format!("post-processor {kind}: key `{key}`: {message}"),
-    )
-}
-
-/// `value` of key `key`, which must be set (and not empty).
-pub(super) fn required(kind: &str, key: &str, value: Option<String>) -> Result<String, Error> {
-    value.filter(|v| !v.trim().is_empty()).ok_or_else(|| {
-        Error::config_at(
-            key,
-            format!("post-processor {kind}: missing required key `{key}`"),
-        )
-    })
 }
 
 /// Checks a `Name` key.
@@ -243,12 +225,7 @@ impl OxideImport {
             )
         })?;
         let api = OxideApi::new(client, self.project.clone());
-        let p = progress.clone();
-        let runner = Runner::new().observer(Arc::new(FnObserver(move |e: &Event| {
-            if let Event::StepStarted { step } = e {
-                p(&format!("{TYPE}: {step}"));
-            }
-        })));
+        let runner = runner(TYPE, progress.clone());
         let build_id = runner.id();
         let spec = self.spec(file.to_owned(), &build_id, force);
         progress(&format!(
@@ -262,13 +239,7 @@ impl OxideImport {
                 import_image(&cx, &api, &spec).await
             })
             .await
-            .map_err(|e| {
-                if e.is_cancelled() {
-                    e.cause
-                } else {
-                    Error::Other(Box::new(e))
-                }
-            })?;
+            .map_err(run_error)?;
         progress(&format!(
             "{TYPE}: image {} ({}) created",
             built.value.name, built.value.id

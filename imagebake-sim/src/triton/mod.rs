@@ -342,6 +342,20 @@ impl TritonSim {
         self.shared.store().delays = delays;
     }
 
+    /// Ends every machine and image transition under way now, as if its
+    /// delay had passed (a test that held one, e.g. a delete, lets it end).
+    pub fn finish_transitions(&self) {
+        let now = std::time::Instant::now();
+        let mut store = self.shared.store();
+        for t in store.machines.iter_mut().filter_map(|m| m.pending.as_mut()) {
+            t.at = now;
+        }
+        for t in store.images.iter_mut().filter_map(|i| i.pending.as_mut()) {
+            t.at = now;
+        }
+        store.settle();
+    }
+
     /// Live (not deleted) machines, and images in any state (including the
     /// public seed images, owned by [`SEED_IMAGE_OWNER`]).
     pub fn inventory(&self) -> TritonInventory {

@@ -164,7 +164,12 @@ impl Volumes {
             .next())
     }
 
-    /// `LinkVolume`: attaches `volume_id` to `vm_id` as `device_name`.
+    /// `LinkVolume`: attaches `volume_id` to `vm_id` as `device_name`. The
+    /// cloud refuses a repeat rather than repeating it, so after an unknown
+    /// outcome (a lost answer, a server error) the volume is read, through
+    /// the shared [`imagebake_http::create_or_adopt`]: linked to `vm_id` as
+    /// `device_name`, the link is done; not linked, it is sent again (under
+    /// the client's retry policy).
     pub async fn link(&self, volume_id: &str, vm_id: &str, device_name: &str) -> Result<()> {
         let req = LinkVolumeRequest {
             volume_id: volume_id.to_owned(),
@@ -172,8 +177,22 @@ impl Volumes {
             device_name: device_name.to_owned(),
             dry_run: None,
         };
-        let _: Empty = self.client.call("LinkVolume", &req).await?;
-        Ok(())
+        // One attempt per send: the one retry loop is create_or_adopt's.
+        let once = self.client.with_retry(imagebake_http::RetryPolicy::never());
+        let send = |_| async {
+            let _: Empty = once.call("LinkVolume", &req).await?;
+            Ok(())
+        };
+        let linked = || async {
+            let v = self.find(volume_id).await?;
+            Ok(v.filter(|v| {
+                v.linked_volumes
+                    .iter()
+                    .any(|l| l.vm_id == vm_id && l.device_name == device_name)
+            })
+            .map(drop))
+        };
+        imagebake_http::create_or_adopt(&self.client.config().retry, send, linked).await
     }
 
     /// `UnlinkVolume`. Retried after a lost answer: a repeat that finds the

@@ -90,15 +90,37 @@ async fn retries_stop_after_the_policy_and_other_errors_are_not_retried() {
         .await
         .expect("retried");
     assert_eq!(sim.request_count(), before + 2);
+    sim.faults().inject("UpdateImage", Fault::Status(500), 1);
+    let before = sim.request_count();
+    let err = client
+        .images()
+        .update(&osc_client::api::UpdateImageRequest {
+            image_id: "ami-00000bad".into(),
+            description: Some("x".into()),
+            ..Default::default()
+        })
+        .await
+        .expect_err("500");
+    assert_eq!(err.status(), Some(500));
+    assert_eq!(sim.request_count(), before + 1);
+
+    // LinkVolume after a 500: the volume is read before it is sent again
+    // (here there is no such volume, and the repeat says so).
     sim.faults().inject("LinkVolume", Fault::Status(500), 1);
     let before = sim.request_count();
     let err = client
         .volumes()
         .link("vol-00000000", "i-00000000", "/dev/xvdf")
         .await
-        .expect_err("500");
-    assert_eq!(err.status(), Some(500));
-    assert_eq!(sim.request_count(), before + 1);
+        .expect_err("no such volume");
+    assert_eq!(err.status(), Some(400), "the repeat's answer: {err}");
+    let log: Vec<String> = sim.request_log().into_iter().map(|(a, _)| a).collect();
+    assert_eq!(
+        log[log.len() - 3..],
+        ["LinkVolume", "ReadVolumes", "LinkVolume"],
+        "{log:?}"
+    );
+    assert_eq!(sim.request_count(), before + 3);
 
     // UnlinkVolume is sent again after a lost answer (a repeat that finds
     // the volume unlinked answers an error the callers take as done).

@@ -171,3 +171,43 @@ async fn link_rules_device_names_conflicts_and_unlink() {
     assert!(sim.inventory().await.is_empty());
     sim.shutdown().await;
 }
+
+/// A `LinkVolume` whose answer is lost (done, or not done) is recovered by
+/// reading the volume: done, the link is taken as made; not done, it is
+/// sent again. Either way one link, no error.
+#[imagebake_testing::needs_root("loop devices")]
+#[tokio::test]
+async fn a_lost_link_answer_is_recovered_by_reading_the_volume() {
+    let (sim, client) = setup().await;
+    let vols = client.volumes();
+    let v = crate::common::available_blank_volume(&sim, &client).await;
+    for (fault, links_sent) in [(Fault::DropAfter, 1), (Fault::DropBefore, 2)] {
+        sim.faults().inject("LinkVolume", fault.clone(), 1);
+        vols.link(&v.volume_id, sim.vm_id(), "/dev/xvdf")
+            .await
+            .unwrap_or_else(|e| panic!("{fault:?}: {e}"));
+        let log: Vec<String> = sim.request_log().into_iter().map(|(a, _)| a).collect();
+        let tail = &log[log.iter().rposition(|a| a == "ReadVolumes").expect("read") - 1..];
+        assert_eq!(
+            tail.iter().filter(|a| *a == "LinkVolume").count(),
+            links_sent,
+            "{fault:?}: {log:?}"
+        );
+        let linked = vols
+            .wait_linked(&v.volume_id, &waits())
+            .await
+            .expect("linked");
+        assert_eq!(linked.linked_volumes.len(), 1);
+        assert_eq!(linked.linked_volumes[0].device_name, "/dev/xvdf");
+        assert_eq!(sim.inventory().await.loop_devices.len(), 1);
+        vols.unlink(&v.volume_id, false)
+            .await
+            .expect("UnlinkVolume");
+        vols.wait_available(&v.volume_id, &waits())
+            .await
+            .expect("unlinked");
+    }
+    delete_volume(&client, &v.volume_id).await;
+    assert!(sim.inventory().await.is_empty());
+    sim.shutdown().await;
+}

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::BUILDER;
 use crate::spec::{ImageFile, SpecMetadata, SpecNetwork, ZvolInfo, zvol_manifest};
+use crate::steps::chroot::HostCommands;
 use crate::{Error, StepCx};
 
 /// The manifest's values: `imgapi_manifest` as an object. An `image-spec`
@@ -121,43 +122,39 @@ pub(crate) fn paths(output: &Path) -> (PathBuf, PathBuf) {
     (with(".gz"), with(".imgmanifest"))
 }
 
-/// Compresses `output` beside itself and writes the manifest; a failure
-/// removes both.
-pub(crate) async fn write(cx: &StepCx, keys: &ImgapiKeys, output: &Path) -> Result<(), Error> {
+/// Compresses `output` beside itself (`gzip`, a host command through the
+/// `command_wrapper`) and writes the manifest; both are removed if the
+/// build fails or its process dies before the end (journaled first).
+pub(crate) async fn write(
+    cx: &StepCx,
+    host: &HostCommands,
+    keys: &ImgapiKeys,
+    output: &Path,
+) -> Result<(), Error> {
     let m = keys.metadata();
     let (gz, manifest) = paths(output);
-    let result = async {
-        let size = tokio::fs::metadata(output)
-            .await
-            .map_err(|e| Error::io(format!("reading {}", output.display()), e))?
-            .len();
-        imagebake_host::process::Command::new("gzip")
-            .args(["-9", "-n", "-k", "-f"])
-            .arg(output)
-            .cancel_on(cx.token())
-            .checked()
-            .await
-            .map_err(|e| Error::Other(Box::new(e)))?;
-        let file = ImageFile::read(&gz, "gzip")
-            .map_err(|e| Error::io(format!("reading {}", gz.display()), e))?;
-        let info = ZvolInfo {
-            uuid: Uuid::new_v4(),
-            os: keys.os.clone().unwrap_or_else(|| "linux".to_owned()),
-            image_size_mib: size.div_ceil(1 << 20),
-            published_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        };
-        let v = zvol_manifest(&m, &file, &info).map_err(|e| {
-            crate::builders::packer::config_key_error(BUILDER, "imgapi_manifest", &e.to_string())
-        })?;
-        let text = serde_json::to_string_pretty(&v).map_err(|e| Error::Other(Box::new(e)))?;
-        tokio::fs::write(&manifest, text + "\n")
-            .await
-            .map_err(|e| Error::io(format!("writing {}", manifest.display()), e))
-    }
-    .await;
-    if result.is_err() {
-        let _ = tokio::fs::remove_file(&gz).await;
-        let _ = tokio::fs::remove_file(&manifest).await;
-    }
-    result
+    super::output_in_progress(cx, &gz);
+    super::output_in_progress(cx, &manifest);
+    let size = tokio::fs::metadata(output)
+        .await
+        .map_err(|e| Error::io(format!("reading {}", output.display()), e))?
+        .len();
+    let o = output.to_string_lossy();
+    host.step_run(cx, &["gzip", "-9", "-n", "-k", "-f", &o])
+        .await?;
+    let file = ImageFile::read(&gz, "gzip")
+        .map_err(|e| Error::io(format!("reading {}", gz.display()), e))?;
+    let info = ZvolInfo {
+        uuid: Uuid::new_v4(),
+        os: keys.os.clone().unwrap_or_else(|| "linux".to_owned()),
+        image_size_mib: size.div_ceil(1 << 20),
+        published_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    };
+    let v = zvol_manifest(&m, &file, &info).map_err(|e| {
+        crate::builders::packer::config_key_error(BUILDER, "imgapi_manifest", &e.to_string())
+    })?;
+    let text = serde_json::to_string_pretty(&v).map_err(|e| Error::Other(Box::new(e)))?;
+    tokio::fs::write(&manifest, text + "\n")
+        .await
+        .map_err(|e| Error::io(format!("writing {}", manifest.display()), e))
 }

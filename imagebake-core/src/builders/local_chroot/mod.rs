@@ -18,7 +18,9 @@
 //!    v2 manifest `OUTPUT.imgmanifest` beside it.
 //!
 //! Every mount, the loop device and the working copy are undone whatever
-//! happens; the output exists only when the build succeeded.
+//! happens; the output files (and the compressed copy and manifest) exist
+//! only when the build succeeded: each is journaled before it is written,
+//! so `imagebake cleanup` also removes one a killed build was writing.
 
 mod config;
 mod imgapi;
@@ -174,6 +176,9 @@ impl Builder for LocalChrootBuilder {
                             let out = out.clone();
                             async move {
                                 cx.check_cancelled()?;
+                                // The output is the build's only while it
+                                // is not done: removed if it fails or dies.
+                                output_in_progress(&cx, &out);
                                 tokio::fs::rename(&file, &out).await.map_err(|e| {
                                     Error::io(
                                         format!("renaming {} to {}", file.display(), out.display()),
@@ -187,7 +192,7 @@ impl Builder for LocalChrootBuilder {
                         if let Some(keys) = &p.imgapi {
                             let manifest =
                                 crate::from_fn("imgapi manifest", |cx, out: PathBuf| async move {
-                                    imgapi::write(&cx, keys, &out).await?;
+                                    imgapi::write(&cx, h, keys, &out).await?;
                                     Ok(out)
                                 });
                             return cx.step(&manifest, out).await;
@@ -214,6 +219,16 @@ impl Builder for LocalChrootBuilder {
             cleanup: built.cleanup,
         })
     }
+}
+
+/// Registers the removal of output file `path` if the build fails or its
+/// process dies before the end (journaled as an `image file`).
+pub(crate) fn output_in_progress(cx: &crate::StepCx, path: &std::path::Path) {
+    let p = path.to_path_buf();
+    cx.on_failure(
+        crate::Resource::new("image file", p.display().to_string()),
+        move |_| crate::steps::chroot::remove_file(p),
+    );
 }
 
 impl Artifact for LocalChrootArtifact {

@@ -143,7 +143,10 @@ impl Plan {
         Ok(Self {
             imgapi,
             output_format,
-            output: c.output_path.clone(),
+            // Absolute: the journal records the working copy, the loop
+            // device's backing file and the output by this path, and
+            // `imagebake cleanup` may run elsewhere.
+            output: std::path::absolute(&c.output_path).unwrap_or_else(|_| c.output_path.clone()),
             input,
             chroot,
         })

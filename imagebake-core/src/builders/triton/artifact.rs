@@ -26,6 +26,11 @@ pub struct TritonArtifact {
     pub host_key: Option<HostKeyRecord>,
     /// What the cleanup removed (the temporary machine), and anything left.
     pub cleanup: CleanupReport,
+    /// The CloudAPI access the build used (endpoint, account, sub-user,
+    /// key), so that post-processors (`triton-export`, `imgapi-publish`)
+    /// reach the image as the build did; `None` when not known. `Debug`
+    /// never shows key material.
+    pub access: Option<triton_client::Config>,
 }
 
 impl TritonArtifact {

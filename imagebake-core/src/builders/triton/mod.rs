@@ -254,6 +254,7 @@ impl Builder for TritonBuilder {
             image,
             host_key,
             cleanup: built.cleanup,
+            access: self.plan.client.clone().build().ok(),
         })
     }
 

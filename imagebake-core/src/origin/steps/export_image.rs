@@ -66,8 +66,13 @@ impl Step<Image> for ExportImage {
     }
 }
 
-/// Deletes the objects of `dir` whose names start with `prefix`.
-async fn remove_objects(client: &MantaClient, dir: &str, prefix: &str) -> Result<(), Error> {
+/// Deletes the objects of `dir` whose names start with `prefix` (a
+/// missing directory is fine).
+pub(crate) async fn remove_objects(
+    client: &MantaClient,
+    dir: &str,
+    prefix: &str,
+) -> Result<(), Error> {
     let entries: Vec<_> = match client.list(dir).try_collect().await {
         Ok(e) => e,
         Err(e) if e.is_not_found() => return Ok(()),

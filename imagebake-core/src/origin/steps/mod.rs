@@ -14,7 +14,7 @@ pub(crate) use check_origin::CheckOrigin;
 pub(crate) use choose_package::ChoosePackage;
 pub(crate) use delete_image::DeleteCloudImage;
 pub(crate) use export_dir::ExportDir;
-pub(crate) use export_image::ExportImage;
+pub(crate) use export_image::{ExportImage, remove_objects};
 pub(crate) use set_markers::SetMarkers;
 
 use crate::Error;

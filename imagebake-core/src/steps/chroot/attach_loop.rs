@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 
 use super::{BlockDevice, HostCommands};
-use crate::{Error, Resource, Step, StepCx, UndoHandle};
+use crate::{Cleanup, Error, Resource, Step, StepCx, UndoHandle};
 
 /// A disk image file attached to a loop device.
 #[derive(Debug, Clone)]
@@ -18,9 +18,11 @@ pub struct LoopDevice {
 }
 
 /// Attaches an image file to a free loop device with
-/// `losetup --find --show --partscan FILE`; its detach is registered the
-/// moment the device is known (it runs after the unmounts, which were
-/// registered later).
+/// `losetup --find --show --partscan FILE`, sent as a create (journaled
+/// before it runs; a build killed before the answer leaves a device found
+/// again by its backing file); its detach is registered the moment the
+/// device is known (it runs after the unmounts, which were registered
+/// later).
 #[derive(Debug, Clone)]
 pub struct AttachLoop {
     host: HostCommands,
@@ -43,27 +45,48 @@ impl Step<PathBuf> for AttachLoop {
 
     async fn run(&self, cx: &StepCx, file: PathBuf) -> Result<LoopDevice, Error> {
         let f = file.to_string_lossy().into_owned();
-        // Not cancellable half-way: an attach whose answer is lost would leak.
-        let out = self
-            .host
-            .run(
-                &["losetup", "--find", "--show", "--partscan", &f],
-                &mut |_, _| {},
-                &tokio_util::sync::CancellationToken::new(),
-            )
-            .await?;
-        let dev = out
-            .stdout_tail
-            .last()
-            .map(|s| s.trim().to_owned())
-            .filter(|s| s.starts_with("/dev/"))
-            .ok_or_else(|| Error::Config(format!("losetup printed no device for {f}")))?;
         let host = self.host.clone();
-        let d = dev.clone();
-        let undo = cx.defer(
-            Resource::new("loop device", dev.clone()).named(f.clone()),
-            move |u| async move { detach(&host, &d, u.token()).await },
+        let backed = f.clone();
+        let undo_host = self.host.clone();
+        let undo_file = f.clone();
+        // Journaled before `losetup` runs (a device attached by a build
+        // killed before it read the answer is found by its backing file),
+        // and never cancelled half-way: an attach whose answer is lost
+        // would leak.
+        let create = crate::Create::new(
+            "loop device",
+            Some(f.clone()),
+            move || {
+                let backed = backed.clone();
+                async move { Ok(loops_backed_by(&backed)) }
+            },
+            move |dev: &String| {
+                let (host, d) = (undo_host.clone(), dev.clone());
+                Cleanup::always(
+                    Resource::new("loop device", dev.clone()).named(undo_file.clone()),
+                    move |u| async move { detach(&host, &d, u.token()).await },
+                )
+            },
         );
+        let send = {
+            let f = f.clone();
+            async move {
+                let out = host
+                    .run(
+                        &["losetup", "--find", "--show", "--partscan", &f],
+                        &mut |_, _| {},
+                        &tokio_util::sync::CancellationToken::new(),
+                    )
+                    .await?;
+                out.stdout_tail
+                    .last()
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| s.starts_with("/dev/"))
+                    .ok_or_else(|| Error::Config(format!("losetup printed no device for {f}")))
+            }
+        };
+        let made = cx.create(create, send).await?;
+        let dev = made.value;
         cx.output_line(
             crate::OutputStream::Stdout,
             &format!("{f} attached to {dev}"),
@@ -74,9 +97,23 @@ impl Step<PathBuf> for AttachLoop {
                 path: PathBuf::from(dev),
             },
             file,
-            undo,
+            undo: made.undo,
         })
     }
+}
+
+/// The loop devices (`/dev/loopN`) bound to `file` now.
+pub(crate) fn loops_backed_by(file: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/sys/block") else {
+        return Vec::new();
+    };
+    let mut devices: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(|n| format!("/dev/{n}")))
+        .filter(|dev| dev.starts_with("/dev/loop") && backing_file(dev).as_deref() == Some(file))
+        .collect();
+    devices.sort();
+    devices
 }
 
 /// The backing file of loop device `dev` (`/dev/loop3`) while it is bound.

@@ -36,8 +36,10 @@ mod unmount;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub(crate) use attach_loop::loops_backed_by;
 pub use attach_loop::{AttachLoop, LoopDevice};
 pub use blank_image::BlankImage;
+pub(crate) use blank_image::remove_file;
 pub use copy_files::CopyFiles;
 pub use detach_loop::DetachLoop;
 pub use device_lock::{DEFAULT_LOCK_PATH, DeviceLock, DeviceLockGuard};

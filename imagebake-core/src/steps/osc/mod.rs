@@ -125,11 +125,18 @@ pub(crate) fn api(what: impl Into<String>, e: OscError) -> Error {
     Error::provider(what, e)
 }
 
-/// The client undos use: the build's, retrying longer (at least 8 attempts;
-/// still the client's own, single retry loop).
+/// Attempts per request of an undo, at least: a cleanup must outlast a
+/// bad spell of the API. At the CI load test's 30% of failed requests, 8
+/// attempts all fail once in about 15 000 requests (a few of the test's
+/// runs in a thousand, each leaving what that undo was to remove); 16
+/// fail once in about 200 million.
+const UNDO_ATTEMPTS: u32 = 16;
+
+/// The client undos use: the build's, retrying longer (at least
+/// [`UNDO_ATTEMPTS`] attempts; still the client's own, single retry loop).
 pub(crate) fn undo_client(client: &Client) -> Client {
     let mut policy = client.config().retry;
-    policy.max_attempts = policy.max_attempts.max(8);
+    policy.max_attempts = policy.max_attempts.max(UNDO_ATTEMPTS);
     client.with_retry(policy)
 }
 
@@ -179,21 +186,18 @@ pub(crate) async fn find_own_image(
 }
 
 /// `CreateImage` (it has no `ClientToken`), with the shared
-/// [`imagebake_http::create_or_adopt`]: when its outcome is unknown, the
-/// image of that name it may have made is adopted, or, when there is none,
-/// the create is sent once more.
+/// [`imagebake_http::create_or_adopt`] as its one retry loop (the client's
+/// policy): when its outcome is unknown, the image of that name it may have
+/// made is adopted, or, when there is certainly none, the create is sent
+/// again.
 pub(crate) async fn create_image(
     client: &Client,
     req: &osc_client::api::CreateImageRequest,
 ) -> Result<osc_client::types::Image, OscError> {
     let name = req.image_name.clone().unwrap_or_default();
-    let policy = RetryPolicy {
-        max_attempts: 2,
-        ..client.config().retry
-    };
-    let images = client.images();
+    let images = client.with_retry(RetryPolicy::never()).images();
     imagebake_http::create_or_adopt(
-        &policy,
+        &client.config().retry,
         |_| images.create(req),
         || find_own_image(client, &name),
     )
@@ -298,7 +302,8 @@ pub(crate) async fn unlink_and_wait(
     id: String,
     opts: WaitOptions,
 ) -> Result<(), Error> {
-    let r = match undo_client(&client).volumes().unlink(&id, false).await {
+    let client = undo_client(&client);
+    let r = match client.volumes().unlink(&id, false).await {
         // Not linked (any more): nothing to do.
         Err(e) if e.code() == Some("9063") => Ok(()),
         other => other,

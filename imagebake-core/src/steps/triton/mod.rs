@@ -1,5 +1,6 @@
 //! The Triton steps: resolve the source image, check the image name is free,
-//! create the machine, wait for it, stop it, image it, delete it.
+//! create the machine, wait for it, stop it, image it, delete it; and, for
+//! the post-processors, export an image to Manta.
 //!
 //! The values passed between them are typed so that the steps only fit
 //! together in a working order (an image needs a [`StoppedMachine`], a stop
@@ -14,6 +15,7 @@ mod check_image_name;
 mod create_image;
 mod create_machine;
 mod delete_machine;
+mod export_image;
 mod replace_images;
 mod source_image;
 mod stop_machine;
@@ -32,6 +34,7 @@ pub use check_image_name::CheckImageName;
 pub use create_image::{CreateImage, ImageSpec};
 pub use create_machine::{CreateMachine, MachineSpec};
 pub use delete_machine::DeleteMachine;
+pub use export_image::{ExportImage, MantaExport};
 pub use replace_images::ReplaceImages;
 pub use source_image::{ImageSource, SourceImage};
 pub use stop_machine::StopMachine;
