@@ -49,9 +49,11 @@ async fn cleanup(args: &CleanupArgs) -> Result<u8, String> {
         for e in &b.report.entries {
             match &e.outcome {
                 CleanupOutcome::Removed => println!("    removed {}", e.resource),
+                CleanupOutcome::AlreadyGone => println!("    already gone {}", e.resource),
+                CleanupOutcome::Adopted => println!("    adopted and removed {}", e.resource),
                 CleanupOutcome::Kept => println!("    would remove {}", e.resource),
                 CleanupOutcome::Failed(err) => println!(
-                    "    NOT removed {}: {}",
+                    "    NOT removed {}: failed: {}",
                     e.resource,
                     imagebake_core::chain(err)
                 ),

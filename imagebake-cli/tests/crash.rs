@@ -221,6 +221,12 @@ async fn triton_killed_while_the_failed_builds_cleanup_deletes_the_machine() {
 // ------------------------------------------------------------------ Oxide
 
 fn oxide_template(sim: &OxideSim) -> String {
+    oxide_template_with(sim, "  communicator         = \"none\"", "")
+}
+
+/// The Oxide template with `comm` (communicator lines) and `provisioner`
+/// (lines of the build block).
+fn oxide_template_with(sim: &OxideSim, comm: &str, provisioner: &str) -> String {
     format!(
         r#"source "oxide-instance" "web" {{
   host                 = "{url}"
@@ -230,10 +236,11 @@ fn oxide_template(sim: &OxideSim) -> String {
   boot_disk_size       = 2147483648
   memory               = 1073741824
   artifact_name        = "web-1"
-  communicator         = "none"
+{comm}
 }}
 build {{
   sources = ["source.oxide-instance.web"]
+{provisioner}
 }}
 "#,
         url = sim.url(),
@@ -258,13 +265,18 @@ fn oxide_quick() -> OxideDelays {
 }
 
 /// Kills an Oxide build at `at`, cleans up with the template's credentials
-/// (`--template`), and checks the silo is as before the build.
-fn oxide_crash(sim: &OxideSim, at: KillAt<'_>) {
+/// (`--template`), and checks the silo is as before the build; returns
+/// the cleanup's report.
+fn oxide_crash(sim: &OxideSim, at: KillAt<'_>) -> String {
+    oxide_crash_with(sim, &oxide_template(sim), at)
+}
+
+/// [`oxide_crash`] of `template`.
+fn oxide_crash_with(sim: &OxideSim, template: &str, at: KillAt<'_>) -> String {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let before = sim.inventory();
-    let template = oxide_template(sim);
-    killed_build(d, &template, at);
+    killed_build(d, template, at);
     assert_state(d, "crashed");
     assert_ne!(sim.inventory(), before, "the killed build left something");
     // An instance held `stopping` cannot be deleted until it is stopped:
@@ -276,6 +288,35 @@ fn oxide_crash(sim: &OxideSim, at: KillAt<'_>) {
         || sim.inventory() == before,
     );
     assert_state(d, "cleaned");
+    out
+}
+
+/// Each resource is listed once in the cleanup report `out`: its lines
+/// (`removed`, `already gone`, `adopted and removed`, `NOT removed`) name
+/// distinct ids.
+fn assert_listed_once(out: &str) {
+    let ids: Vec<&str> = out
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            [
+                "removed ",
+                "already gone ",
+                "adopted and removed ",
+                "NOT removed ",
+            ]
+            .iter()
+            .any(|p| l.starts_with(p))
+        })
+        .filter_map(|l| {
+            l.split_whitespace()
+                .find(|w| w.len() == 36 && w.contains('-'))
+        })
+        .collect();
+    let mut unique = ids.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(ids.len(), unique.len(), "a resource listed twice:\n{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -319,12 +360,76 @@ async fn oxide_killed_while_create_snapshot_is_unanswered() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs journal: adopt an Oxide image create whose answer never came (by its name; the image is left)"]
 async fn oxide_killed_while_create_image_is_unanswered() {
     let sim = oxide_sim(oxide_quick()).await;
     let seeds = sim.inventory().images.len();
     sim.faults()
         .inject("image_create", Fault::LateAnswer(HOLD), 1);
     let made = || sim.faults().pending("image_create") == 0 && sim.inventory().images.len() > seeds;
-    tokio::task::block_in_place(|| oxide_crash(&sim, KillAt::Observed(&made)));
+    let out = tokio::task::block_in_place(|| oxide_crash(&sim, KillAt::Observed(&made)));
+    // The image (its create never answered) is found by its name and
+    // adopted; the instance, its disk and the snapshot were known by id;
+    // each is listed once with its outcome.
+    let has = |prefix: &str, kind: &str| {
+        out.lines()
+            .any(|l| l.trim().starts_with(&format!("{prefix} {kind} ")))
+    };
+    assert!(has("adopted and removed", "image"), "{out}");
+    assert!(out.contains("(web-1)"), "the image's name: {out}");
+    for kind in ["instance", "disk", "snapshot"] {
+        assert!(has("removed", kind), "{kind}: {out}");
+    }
+    assert!(!out.contains("NOT removed"), "{out}");
+    assert_listed_once(&out);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oxide_killed_while_create_temporary_key_is_unanswered() {
+    let sim = oxide_sim(oxide_quick()).await;
+    sim.faults()
+        .inject("current_user_ssh_key_create", Fault::LateAnswer(HOLD), 1);
+    let made = || {
+        sim.faults().pending("current_user_ssh_key_create") == 0
+            && !sim.inventory().ssh_keys.is_empty()
+    };
+    // SSH is never reached: the key is made before the instance.
+    let comm = "  communicator         = \"ssh\"\n  ssh_username         = \"root\"";
+    let template = oxide_template_with(&sim, comm, "");
+    let out =
+        tokio::task::block_in_place(|| oxide_crash_with(&sim, &template, KillAt::Observed(&made)));
+    assert!(
+        out.lines()
+            .any(|l| l.trim().starts_with("adopted and removed ssh key ")),
+        "{out}"
+    );
+    assert_listed_once(&out);
+}
+
+#[imagebake_testing::needs_root("simulated instances with SSH: overlay mounts, chroot, sshd")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oxide_killed_while_provisioning() {
+    let sim = OxideSim::start(OxideSimOptions {
+        delays: oxide_quick(),
+        ssh: imagebake_sim::machine::SshMode::On,
+        ..OxideSimOptions::default()
+    })
+    .await
+    .expect("oxide simulator with SSH instances starts");
+    let port = sim.ssh_port().expect("instances have SSH");
+    let comm = format!(
+        "  communicator         = \"ssh\"\n  ssh_username         = \"root\"\n  ssh_port             = {port}\n  ssh_timeout          = \"30s\""
+    );
+    let provisioner = r#"  provisioner "shell" {
+    inline = ["echo crash-marker-provisioning", "sleep 300"]
+  }"#;
+    let template = oxide_template_with(&sim, &comm, provisioner);
+    let out = tokio::task::block_in_place(|| {
+        oxide_crash_with(&sim, &template, KillAt::Line("crash-marker-provisioning"))
+    });
+    // The instance, its disk and the temporary key, each once.
+    for kind in ["instance", "disk", "ssh key"] {
+        assert!(out.contains(&format!("removed {kind} ")), "{kind}: {out}");
+    }
+    assert_listed_once(&out);
+    sim.shutdown().await;
 }

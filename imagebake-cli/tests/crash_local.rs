@@ -1,5 +1,5 @@
 //! Crash tests of `local-chroot`: `imagebake build` killed with SIGKILL at
-//! each step (creating the image, right after `losetup`, provisioning in
+//! each step (right after `losetup`, making the filesystem, provisioning in
 //! the chroot, the unmount, writing and compressing the output), then
 //! `imagebake cleanup --crashed` must leave no loop device, no mount and no
 //! file of the build (working copy, output in progress), and the journal
@@ -91,10 +91,13 @@ fn killed_after(hold: &str, output: &str, source: &str, made: impl Fn(&Path) -> 
 
 #[imagebake_testing::needs_root("loop devices, mount, chroot")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn local_chroot_killed_while_creating_the_image_file() {
+async fn local_chroot_killed_while_making_the_filesystem() {
+    // The blank image and its partition table are written in-process (no
+    // host command to hold before `losetup`); `mkfs` is the first one after.
     tokio::task::block_in_place(|| {
-        killed_after("sfdisk", "out.raw", "", |d| {
+        killed_after("mkfs", "out.raw", "", |d| {
             image_files(d).iter().any(|f| f.ends_with(".work.raw"))
+                && local_leftovers(d).iter().any(|l| l.contains("/dev/loop"))
         });
     });
 }

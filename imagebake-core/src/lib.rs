@@ -64,8 +64,8 @@ pub use comm::{
 };
 pub use engine::{
     BuildError, Built, Cleanup, CleanupEntry, CleanupOutcome, CleanupReport, Create, Created,
-    FnStep, OnError, Resource, Runner, Step, StepCx, SweepFilter, SweepReport, Sweeper, UndoCx,
-    UndoHandle, UndoWhen, WaitHistory, from_fn, unknown_kind,
+    FnStep, OnError, Removal, Resource, Runner, Step, StepCx, SweepFilter, SweepReport, Sweeper,
+    UndoCx, UndoHandle, UndoWhen, WaitHistory, from_fn, unknown_kind,
 };
 pub use error::{BoxError, Chain, Error, ErrorMeta, Result, api_error_meta, chain};
 pub use events::{

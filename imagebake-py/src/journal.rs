@@ -57,6 +57,8 @@ pub fn cleanup(
                 .map(|e| {
                     let (outcome, error) = match &e.outcome {
                         CleanupOutcome::Removed => ("removed", None),
+                        CleanupOutcome::AlreadyGone => ("already_gone", None),
+                        CleanupOutcome::Adopted => ("adopted", None),
                         CleanupOutcome::Kept => ("would_remove", None),
                         CleanupOutcome::Failed(err) => {
                             ("failed", Some(imagebake_core::chain(err).to_string()))

@@ -162,6 +162,7 @@ async fn local_from_scratch_with_busybox_and_shell() {
         "echo baked-by-imagebake > /etc/baked",
         "test -e /proc/self/status && echo proc > /etc/proc-was-mounted",
         "test -e /dev/null && echo dev > /etc/dev-was-mounted",
+        "cat /proc/self/mounts > /etc/mounts-seen",
     ]);
     let builder = LocalChrootBuilder::new(cfg).unwrap().provisioner(shell);
     let art = builder
@@ -177,7 +178,17 @@ async fn local_from_scratch_with_busybox_and_shell() {
         .filter(|e| e.file_name().to_string_lossy().contains(".work.raw"))
         .collect();
     assert!(work.is_empty(), "working copy left: {work:?}");
+    // The MBR imagebake wrote itself is one sfdisk finds sound.
+    let verify = sh(&format!("sfdisk --verify {}", out.display()));
+    assert!(verify.contains("No errors detected"), "{verify}");
     with_mounted_image(&out, 1, |root| {
+        // The throwaway build filesystem was mounted without write barriers.
+        let mounts = std::fs::read_to_string(root.join("etc/mounts-seen")).unwrap();
+        let root_line = mounts.lines().find(|l| l.split(' ').nth(1) == Some("/"));
+        assert!(
+            root_line.is_some_and(|l| l.contains("ext4") && l.contains("nobarrier")),
+            "{mounts}"
+        );
         assert_eq!(
             std::fs::read_to_string(root.join("etc/baked")).unwrap(),
             "baked-by-imagebake\n"
@@ -357,6 +368,16 @@ fn local_config_errors_name_the_key() {
     .unwrap();
     let e = LocalChrootBuilder::new(cfg).unwrap_err().to_string();
     assert!(e.contains("`image_size` is only for `from_scratch`"), "{e}");
+    let small = |table: &str| {
+        LocalChrootBuilder::new(
+            LocalChrootConfig::from_json(&json!({"output_path": "/x.raw", "from_scratch": true,
+                "image_size": "2M", "partition_table": table}))
+            .unwrap(),
+        )
+    };
+    let e = small("gpt").unwrap_err().to_string();
+    assert!(e.contains("image_size") && e.contains("no room"), "{e}");
+    small("none").expect("a whole-disk filesystem needs no room for a table");
 }
 
 // ---------------------------------------------------------------- osc

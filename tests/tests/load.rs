@@ -83,8 +83,6 @@ async fn triton_builds_under_chaos_succeed_or_fail_cleanly_and_leave_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known leak under chaos (about 1 run in 15): a detached boot disk of a deleted instance \
-            is left; run with --ignored to reproduce"]
 async fn oxide_builds_under_chaos_succeed_or_fail_cleanly_and_leave_nothing() {
     let r = load::oxide(&opts(2)).await.expect("load run");
     assert_clean(&r, &["instance", "snapshot", "image"]);

@@ -357,14 +357,48 @@ async fn a_failing_call_is_retried_by_one_loop_only() {
     assert_eq!(50 - sim.faults().pending("image_view"), 4);
     assert_clean(&sim, None, "image_view");
 
-    // Undos and delete steps use the client with the undo policy (here the
-    // builder's, 4 attempts): the step's delete and then its undo's, 4 each.
+    // The delete step uses the client with the undo policy (here the
+    // builder's, 4 attempts) and fails; the snapshot's undo is a wait until
+    // it is gone, bounded by time, not attempts (its calls are sent once
+    // each, the wait is its one loop): it outlasts the 503s and removes it.
     let sim = new_sim().await;
     sim.faults()
         .inject("snapshot_delete", Fault::Status(503), 50);
-    let r = run(&builder(&sim, json!({}))).await;
-    assert!(r.is_err(), "the snapshot cannot be deleted");
-    assert_eq!(50 - sim.faults().pending("snapshot_delete"), 8);
+    let e = run(&builder(&sim, json!({}))).await.unwrap_err();
+    assert_failed_in(&e, "delete snapshot", "snapshot_delete");
+    assert_eq!(sim.faults().pending("snapshot_delete"), 0);
+    assert!(e.cleanup.is_clean(), "{}", e.cleanup);
+    assert_clean(&sim, None, "snapshot_delete");
+}
+
+#[tokio::test]
+async fn an_undo_outlasts_a_run_of_faults_longer_than_the_client_retries() {
+    // The load test's leak: a run of transient faults on the boot disk's
+    // view and delete (and the instance's) after a successful build used to
+    // end the undo after the client's 4 attempts, leaving the disk.
+    for op in [
+        "instance_view",
+        "instance_delete",
+        "disk_view",
+        "disk_delete",
+    ] {
+        let sim = new_sim().await;
+        let b = builder(&sim, json!({}));
+        let s = sim.clone();
+        let runner = Runner::new();
+        let (runner, token) = observed(runner, move |e: &Event, _: &CancellationToken| {
+            // Armed once the image exists: the faults hit the undos only.
+            if let Event::StepFinished { step, .. } = e
+                && step == "delete snapshot"
+            {
+                s.faults().inject(op, Fault::Status(503), 12);
+            }
+        });
+        let a = b.run(&runner, token).await.expect("build succeeds");
+        assert!(a.cleanup.is_clean(), "{op}: {}", a.cleanup);
+        assert_eq!(sim.faults().pending(op), 0, "{op}");
+        assert_clean(&sim, Some(&a), op);
+    }
 }
 
 #[tokio::test]

@@ -17,6 +17,6 @@ pub use journal::{Cleanup, UndoCx, UndoHandle, UndoWhen};
 pub use report::{CleanupEntry, CleanupOutcome, CleanupReport, Resource};
 pub use runner::{BuildError, Built, OnError, Runner};
 pub use step::{FnStep, Step, from_fn};
-pub use sweep::{SweepFilter, SweepReport, Sweeper, unknown_kind};
+pub use sweep::{Removal, SweepFilter, SweepReport, Sweeper, unknown_kind};
 pub(crate) use wait::wait;
 pub use wait_history::WaitHistory;

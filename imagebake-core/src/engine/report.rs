@@ -65,6 +65,12 @@ impl fmt::Display for Resource {
 pub enum CleanupOutcome {
     /// The undo succeeded: the resource is gone.
     Removed,
+    /// The resource was not there any more (removed before, or never
+    /// finished): nothing to do.
+    AlreadyGone,
+    /// A resource whose create was never answered, found (by the build's
+    /// tag or its unique name) and removed.
+    Adopted,
     /// The undo failed (or timed out, [`Error::Timeout`]): the resource may
     /// still exist.
     Failed(Error),
@@ -86,7 +92,10 @@ pub struct CleanupEntry {
 impl CleanupEntry {
     /// Whether the resource may still exist.
     pub fn is_left(&self) -> bool {
-        !matches!(self.outcome, CleanupOutcome::Removed)
+        !matches!(
+            self.outcome,
+            CleanupOutcome::Removed | CleanupOutcome::AlreadyGone | CleanupOutcome::Adopted
+        )
     }
 }
 
@@ -99,7 +108,8 @@ pub struct CleanupReport {
 }
 
 impl CleanupReport {
-    /// The resources that were removed.
+    /// The resources that are gone (removed, adopted and removed, or
+    /// already gone).
     pub fn removed(&self) -> impl Iterator<Item = &Resource> {
         self.entries
             .iter()
@@ -129,6 +139,10 @@ impl fmt::Display for CleanupReport {
         for e in &self.entries {
             match &e.outcome {
                 CleanupOutcome::Removed => write!(f, "\n  removed {}", e.resource)?,
+                CleanupOutcome::AlreadyGone => write!(f, "\n  already gone {}", e.resource)?,
+                CleanupOutcome::Adopted => {
+                    write!(f, "\n  adopted and removed {}", e.resource)?;
+                }
                 CleanupOutcome::Kept => write!(f, "\n  kept {}", e.resource)?,
                 CleanupOutcome::Failed(err) => {
                     write!(f, "\n  NOT removed {}: {}", e.resource, crate::chain(err))?;

@@ -57,6 +57,16 @@ pub struct SweepReport {
     pub list_errors: Vec<Error>,
 }
 
+/// What a removal found: the resource there (and now removed), or gone
+/// already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    /// It was there and is now removed.
+    Removed,
+    /// It was not there (any more).
+    AlreadyGone,
+}
+
 /// Finds and removes what crashed builds left behind on one cloud, by the
 /// build tag every resource carries. Each cloud implements it.
 #[async_trait]
@@ -70,6 +80,18 @@ pub trait Sweeper: Send + Sync {
     async fn remove(&self, resource: &Resource, cancel: &CancellationToken) -> Result<(), Error> {
         let _ = cancel;
         Err(unknown_kind(resource))
+    }
+
+    /// [`Sweeper::remove`], saying whether the resource was there. The
+    /// default cannot tell and says [`Removal::Removed`].
+    async fn remove_found(
+        &self,
+        resource: &Resource,
+        cancel: &CancellationToken,
+    ) -> Result<Removal, Error> {
+        self.remove(resource, cancel)
+            .await
+            .map(|()| Removal::Removed)
     }
 
     /// The `kind` resources named `name` made since `since` (Unix

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::{BuildState, Journal, LOCAL, LocalSweeper, Pending, Record, Scope, UndoResult, Writer};
-use crate::{CleanupEntry, CleanupOutcome, CleanupReport, Error, SweepFilter, Sweeper};
+use crate::{CleanupEntry, CleanupOutcome, CleanupReport, Error, Removal, SweepFilter, Sweeper};
 
 /// Where [`cleanup`] gets the sweeper (with its credentials) of each scope
 /// a journal recorded; a closure `Fn(&Scope) -> Result<Box<dyn Sweeper>, Error>`
@@ -171,19 +171,21 @@ async fn replay(
         let result = match sweeper {
             Err(why) => Err(Error::Config(why.clone())),
             Ok(_) if dry_run => {
-                if p.id.is_some() {
+                if p.id.is_some() && !done.lists(&p.resource()) {
                     done.report.entries.push(entry(p, CleanupOutcome::Kept));
+                }
+                if p.id.is_some() {
                     continue;
                 }
-                Ok(())
+                Ok(None)
             }
             Ok(sweeper) => match &p.id {
-                Some(_) => sweeper.remove(&p.resource(), cancel).await,
-                None => Ok(()),
+                Some(_) => sweeper.remove_found(&p.resource(), cancel).await.map(Some),
+                None => Ok(None),
             },
         };
         let result = match (result, &p.id, sweeper) {
-            (Ok(()), None, Ok(sweeper)) => {
+            (Ok(_), None, Ok(sweeper)) => {
                 let before = done.report.entries.len();
                 let named = adopt_named(j, p, sweeper.as_ref(), dry_run, cancel, &mut done).await;
                 let clean = match swept.get(&p.cloud) {
@@ -216,8 +218,16 @@ async fn replay(
                     ))
                 }
             }
-            (Ok(()), Some(_), _) => {
-                done.report.entries.push(entry(p, CleanupOutcome::Removed));
+            (Ok(found), Some(_), _) => {
+                // Listed once: a sweep for a create in flight may have
+                // removed it already (then it is gone now).
+                if !done.lists(&p.resource()) {
+                    let outcome = match found {
+                        Some(Removal::AlreadyGone) => CleanupOutcome::AlreadyGone,
+                        _ => CleanupOutcome::Removed,
+                    };
+                    done.report.entries.push(entry(p, outcome));
+                }
                 Ok(())
             }
             (Err(e), _, _) => {
@@ -227,7 +237,7 @@ async fn replay(
                     .push(entry(p, CleanupOutcome::Failed(e)));
                 Err(Error::Other(text.into()))
             }
-            (Ok(()), None, Err(_)) => unreachable!("a missing sweeper is an error above"),
+            (Ok(_), None, Err(_)) => unreachable!("a missing sweeper is an error above"),
         };
         if result.is_err() {
             left += 1;
@@ -276,7 +286,23 @@ async fn adopt(
     };
     let swept = sweeper.sweep(&filter, cancel).await;
     let clean = swept.list_errors.is_empty() && swept.cleanup.is_clean();
-    done.report.entries.extend(swept.cleanup.entries);
+    // What the journal knew by id was removed, not adopted.
+    let known: Vec<_> = j
+        .pending()
+        .iter()
+        .filter(|p| p.id.is_some())
+        .map(Pending::resource)
+        .collect();
+    for mut e in swept.cleanup.entries {
+        if done.lists(&e.resource) {
+            continue;
+        }
+        let by_id = known.iter().any(|k| same(k, &e.resource));
+        if matches!(e.outcome, CleanupOutcome::Removed) && !by_id {
+            e.outcome = CleanupOutcome::Adopted;
+        }
+        done.report.entries.push(e);
+    }
     done.errors.extend(swept.list_errors);
     clean
 }
@@ -301,11 +327,15 @@ async fn adopt_named(
     };
     let mut clean = true;
     for resource in found {
+        if done.lists(&resource) {
+            continue;
+        }
         let outcome = if dry_run {
             CleanupOutcome::Kept
         } else {
-            match sweeper.remove(&resource, cancel).await {
-                Ok(()) => CleanupOutcome::Removed,
+            match sweeper.remove_found(&resource, cancel).await {
+                Ok(Removal::Removed) => CleanupOutcome::Adopted,
+                Ok(Removal::AlreadyGone) => CleanupOutcome::AlreadyGone,
                 Err(e) => {
                     clean = false;
                     CleanupOutcome::Failed(e)
@@ -338,6 +368,22 @@ fn sweeper_for(
     sweepers
         .sweeper(scope)
         .map_err(|e| format!("no credentials for {scope}: {}", crate::chain(&e)))
+}
+
+/// Whether `a` and `b` are the same resource (kind and id).
+fn same(a: &crate::Resource, b: &crate::Resource) -> bool {
+    a.kind == b.kind && a.id == b.id
+}
+
+impl BuildCleanup {
+    /// Whether the report already has an entry for `resource` (each
+    /// resource is listed once, with its first outcome).
+    fn lists(&self, resource: &crate::Resource) -> bool {
+        self.report
+            .entries
+            .iter()
+            .any(|e| same(&e.resource, resource))
+    }
 }
 
 fn entry(p: &Pending, outcome: CleanupOutcome) -> CleanupEntry {

@@ -476,6 +476,38 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Sizes around the upload's 256 KiB read buffer and its 2 MiB of writes
+/// in flight, the empty file included, arrive byte for byte.
+#[needs_root("sshd runs as root")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssh_uploads_files_of_sizes_around_the_buffers_exactly() {
+    let sshd = Sshd::start("");
+    let comm = connected(&sshd).await;
+    let cancel = CancellationToken::new();
+    let local = tempfile::tempdir().unwrap();
+    const K: usize = 1024;
+    for len in [
+        0,
+        1,
+        256 * K - 1,
+        256 * K,
+        256 * K + 1,
+        2048 * K + 1,
+        3 * 1024 * K + 12345,
+    ] {
+        let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+        let src = local.path().join(format!("{len}.bin"));
+        fs::write(&src, &data).unwrap();
+        let dst = sshd.path(&format!("remote/sizes/{len}.bin"));
+        comm.upload_file(&src, &dst.display().to_string(), None, &cancel)
+            .await
+            .unwrap();
+        let got = fs::read(&dst).unwrap();
+        assert_eq!(got.len(), len, "{len} bytes sent");
+        assert!(got == data, "the {len} bytes arrived changed");
+    }
+}
+
 #[needs_root("sshd runs as root")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ssh_uploads_and_downloads_64_mib_with_matching_checksums() {

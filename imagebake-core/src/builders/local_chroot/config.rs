@@ -59,7 +59,7 @@ pub const REQUIRED: &[&str] = &["output_path"];
 /// | `rootfs_dir` | from scratch: a directory tree copied into the new root |
 /// | `mount_path` | mount path template, `{{.Device}}` = `loopN` (default `/mnt/imagebake-chroot/{{.Device}}`) |
 /// | `mount_partition` | partition to mount (default `1`; `0` with `partition_table: none`) |
-/// | `mount_options` | `mount -o` options |
+/// | `mount_options` | `mount -o` options (from scratch on ext3/ext4 after `nobarrier`, which they may undo with `barrier`) |
 /// | `chroot_mounts` | `[fstype, source, target]` triples (default: Packer's five) |
 /// | `copy_files` | host files copied in for the build (default `/etc/resolv.conf`, none from scratch) |
 /// | `command_wrapper` | host command wrapper (`sudo {{.Command}}`) |

@@ -4,7 +4,7 @@
 //!
 //! 1. the working copy: `qemu-img convert` of the source image to a raw
 //!    file next to the output (the source is never modified), or, from
-//!    scratch, a blank file, `partition` (sfdisk);
+//!    scratch, a blank file, `partition` (the table written directly);
 //! 2. `attach loop device` (`losetup --find --show --partscan`);
 //! 3. `chroot` (the [`ChrootPipeline`] it shares with `osc-chroot`): from
 //!    scratch `mkfs`, `pre-mount commands`, `mount root`, from scratch
@@ -151,7 +151,7 @@ impl Builder for LocalChrootBuilder {
                     }
                     Input::Scratch { size, table, .. } => {
                         let f = cx.step(&BlankImage::new(&work, *size), ()).await?;
-                        cx.step(&Partition::new(h.clone(), *table), f).await?
+                        cx.step(&Partition::new(*table), f).await?
                     }
                 };
                 let attached = cx.step(&AttachLoop::new(h.clone()), file).await?;

@@ -6,7 +6,9 @@ use std::time::Duration;
 use super::config::{BUILDER, LocalChrootConfig, parse_size};
 use crate::Error;
 use crate::builders::packer::{config_error, duration_key};
-use crate::steps::chroot::{ChrootSettings, DiskFormat, PartitionTable, RootfsSource, chroot_keys};
+use crate::steps::chroot::{
+    ChrootSettings, DiskFormat, MIN_PARTITIONED_SIZE, PartitionTable, RootfsSource, chroot_keys,
+};
 
 /// Where the disk comes from.
 #[derive(Debug, Clone)]
@@ -90,6 +92,15 @@ impl Plan {
                     &format!("key `filesystem`: {filesystem:?} is not a filesystem type"),
                 ));
             }
+            if c.partition_table != Some(PartitionTable::None) && size < MIN_PARTITIONED_SIZE {
+                return Err(err_at(
+                    "image_size",
+                    &format!(
+                        "key `image_size`: {size} bytes leave no room for a partition \
+                         (at least {MIN_PARTITIONED_SIZE}, or `partition_table: none`)"
+                    ),
+                ));
+            }
             Input::Scratch {
                 size,
                 table: c.partition_table.unwrap_or(PartitionTable::Dos),
@@ -126,7 +137,18 @@ impl Plan {
             Duration::from_secs(30),
         )?;
         let keys = chroot_keys!(c, if whole_disk { "0" } else { "1" });
-        let chroot = ChrootSettings::from_keys(BUILDER, &keys, device_timeout)?;
+        let mut chroot = ChrootSettings::from_keys(BUILDER, &keys, device_timeout)?;
+        if let Input::Scratch { filesystem, .. } = &input
+            && matches!(filesystem.as_str(), "ext3" | "ext4")
+        {
+            // The new filesystem lives on a loop device over the working
+            // copy: write barriers (a flush, i.e. an fsync of the file, at
+            // every journal commit and at the unmount) would only force it
+            // to the host's disk, which nothing needs (a crash loses the
+            // working copy anyway). `mount_options` come after and may say
+            // `barrier`.
+            chroot.mount_options.insert(0, "nobarrier".to_owned());
+        }
         let output_format = c
             .output_format
             .unwrap_or_else(|| DiskFormat::from_extension(&c.output_path));

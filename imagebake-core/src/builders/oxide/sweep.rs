@@ -1,14 +1,16 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::{Stream, TryStreamExt};
+use futures::{Stream, TryFutureExt, TryStreamExt};
 use oxide_client::{Client, ListOptions, NameOrId};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::steps::common::{now_secs, sweep_one};
-use crate::steps::oxide::{OxideApi, Waits, build_of, delete, found, remove_disk, remove_instance};
-use crate::{Error, Resource, SweepFilter, SweepReport, Sweeper};
+use crate::steps::oxide::{
+    OxideApi, Waits, build_of, found, remove_by_delete, remove_disk, remove_instance,
+};
+use crate::{Error, Removal, Resource, SweepFilter, SweepReport, Sweeper};
 
 /// Removes what crashed `oxide-instance` builds left in one project:
 /// instances (stopped first), disks, snapshots and images, and the current
@@ -135,29 +137,42 @@ fn api_err(what: String) -> impl FnOnce(oxide_client::Error) -> Error {
 
 impl OxideSweeper {
     /// Removes the `kind` resource `id` (instances stopped first, disks
-    /// once detached); already gone counts as done.
+    /// once detached), within the sweeper's delete timeout; says whether it
+    /// was there.
     async fn remove_id(
         &self,
         kind: &str,
         id: Uuid,
         cancel: &CancellationToken,
-    ) -> Result<(), Error> {
+    ) -> Result<Removal, Error> {
         let a = &self.api;
         let limit = self.delete_timeout;
-        let c = a.undo_client();
-        let r = match kind {
-            "instance" => return remove_instance(a, id, limit, cancel).await,
-            "disk" => return remove_disk(a, id, limit, cancel).await,
-            "snapshot" => delete(c.snapshot_delete(id, None)).await,
-            "image" => delete(c.image_delete(id, None)).await,
-            "ssh key" => delete(c.current_user_ssh_key_delete(id)).await,
-            _ => {
-                return Err(Error::Config(format!(
-                    "the oxide cleanup does not know how to remove a {kind} ({id})"
-                )));
+        let what = format!("{kind} {id}");
+        match kind {
+            "instance" => remove_instance(a, id, limit, cancel).await,
+            "disk" => remove_disk(a, id, limit, cancel).await,
+            "snapshot" => {
+                remove_by_delete(a, &what, limit, cancel, move |c: Client| async move {
+                    c.snapshot_delete(id, None).await
+                })
+                .await
             }
-        };
-        r.map_err(api_err(format!("deleting {kind} {id}")))
+            "image" => {
+                remove_by_delete(a, &what, limit, cancel, move |c: Client| async move {
+                    c.image_delete(id, None).await
+                })
+                .await
+            }
+            "ssh key" => {
+                remove_by_delete(a, &what, limit, cancel, move |c: Client| async move {
+                    c.current_user_ssh_key_delete(id).await
+                })
+                .await
+            }
+            _ => Err(Error::Config(format!(
+                "the oxide cleanup does not know how to remove a {kind} ({id})"
+            ))),
+        }
     }
 }
 
@@ -183,7 +198,7 @@ impl Sweeper for OxideSweeper {
             if cancel.is_cancelled() {
                 return report;
             }
-            let r = self.remove_id("instance", i.id, cancel);
+            let r = self.remove_id("instance", i.id, cancel).map_ok(drop);
             let res = Resource::new("instance", i.id.to_string()).named(i.name);
             report.cleanup.entries.push(sweep_one(filter, res, r).await);
         }
@@ -196,7 +211,7 @@ impl Sweeper for OxideSweeper {
                 return report;
             }
             let id = s.id;
-            let r = self.remove_id("snapshot", id, cancel);
+            let r = self.remove_id("snapshot", id, cancel).map_ok(drop);
             let res = Resource::new("snapshot", id.to_string()).named(s.name);
             report.cleanup.entries.push(sweep_one(filter, res, r).await);
         }
@@ -210,7 +225,7 @@ impl Sweeper for OxideSweeper {
                 return report;
             }
             let id = i.id;
-            let r = self.remove_id("image", id, cancel);
+            let r = self.remove_id("image", id, cancel).map_ok(drop);
             let res = Resource::new("image", id.to_string()).named(i.name);
             report.cleanup.entries.push(sweep_one(filter, res, r).await);
         }
@@ -222,7 +237,7 @@ impl Sweeper for OxideSweeper {
             if cancel.is_cancelled() {
                 return report;
             }
-            let r = self.remove_id("disk", d.id, cancel);
+            let r = self.remove_id("disk", d.id, cancel).map_ok(drop);
             let res = Resource::new("disk", d.id.to_string()).named(d.name);
             report.cleanup.entries.push(sweep_one(filter, res, r).await);
         }
@@ -235,7 +250,7 @@ impl Sweeper for OxideSweeper {
                 return report;
             }
             let id: Uuid = k.id;
-            let r = self.remove_id("ssh key", id, cancel);
+            let r = self.remove_id("ssh key", id, cancel).map_ok(drop);
             let res = Resource::new("ssh key", id.to_string()).named(k.name);
             report.cleanup.entries.push(sweep_one(filter, res, r).await);
         }
@@ -245,6 +260,15 @@ impl Sweeper for OxideSweeper {
     /// `instance` (stopped first), `disk` (once detached), `snapshot`,
     /// `image`, `ssh key`.
     async fn remove(&self, resource: &Resource, cancel: &CancellationToken) -> Result<(), Error> {
+        self.remove_found(resource, cancel).await.map(drop)
+    }
+
+    /// As [`Sweeper::remove`], saying whether it was there.
+    async fn remove_found(
+        &self,
+        resource: &Resource,
+        cancel: &CancellationToken,
+    ) -> Result<Removal, Error> {
         let id: Uuid = resource
             .id
             .parse()

@@ -1,10 +1,11 @@
 use std::borrow::Cow;
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
 use async_trait::async_trait;
 
-use super::HostCommands;
-use crate::{Error, Step, StepCx, shell_quote};
+use super::partition_table;
+use crate::{Error, Step, StepCx};
 
 /// The partition table a from-scratch image gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -19,17 +20,18 @@ pub enum PartitionTable {
 }
 
 /// Writes a partition table with one Linux partition over the whole disk
-/// with `sfdisk` (on the image file, before it is attached).
+/// into the blank image file, before it is attached (the layout `sfdisk`
+/// gives `,,L`; see [`partition_table`](super::partition_table)). No
+/// fsync: the file is a working copy until the build succeeds.
 #[derive(Debug, Clone)]
 pub struct Partition {
-    host: HostCommands,
     table: PartitionTable,
 }
 
 impl Partition {
     /// A table of kind `table` (nothing is done for [`PartitionTable::None`]).
-    pub fn new(host: HostCommands, table: PartitionTable) -> Self {
-        Self { host, table }
+    pub fn new(table: PartitionTable) -> Self {
+        Self { table }
     }
 }
 
@@ -42,24 +44,24 @@ impl Step<PathBuf> for Partition {
     }
 
     async fn run(&self, cx: &StepCx, file: PathBuf) -> Result<PathBuf, Error> {
-        let label = match self.table {
-            PartitionTable::None => return Ok(file),
-            PartitionTable::Dos => "dos",
-            PartitionTable::Gpt => "gpt",
-        };
-        let script = format!("label: {label}\n,,L\n");
-        let f = file.to_string_lossy();
-        let line = format!(
-            "printf %s {} | {}",
-            shell_quote(&script),
-            self.host
-                .line_for(&["sfdisk", "--quiet", "--wipe", "always", &f])?
-        );
-        let mut sink = |s, l: &str| cx.output_line(s, l);
-        self.host
-            .run_line(&line, &mut sink, cx.token())
-            .await?
-            .check(&format!("sfdisk {f}"))?;
+        if self.table == PartitionTable::None {
+            return Ok(file);
+        }
+        cx.check_cancelled()?;
+        let (table, path) = (self.table, file.clone());
+        let what = format!("writing the partition table of {}", file.display());
+        let written = tokio::task::spawn_blocking(move || {
+            let f = std::fs::OpenOptions::new().write(true).open(&path)?;
+            let size = f.metadata()?.len();
+            let writes = partition_table::layout(table, size).map_err(std::io::Error::other)?;
+            for (offset, bytes) in writes {
+                f.write_all_at(&bytes, offset)?;
+            }
+            Ok::<_, std::io::Error>(())
+        })
+        .await
+        .map_err(|e| Error::Other(Box::new(e)))?;
+        written.map_err(|e| Error::io(what, e))?;
         Ok(file)
     }
 }

@@ -31,8 +31,10 @@ impl Step<Mounted> for Unmount {
 
     async fn run(&self, cx: &StepCx, mut m: Mounted) -> Result<BlockDevice, Error> {
         remove_copies(cx, &mut m)?;
-        // Sync before the unmounts so the data is on the disk whatever happens.
-        let _ = m.host.quiet_run(&["sync"], cx.token()).await;
+        // Sync the root's filesystem (not the whole host) before the
+        // unmounts, so the data is on the device whatever happens.
+        let root = m.mount_path.to_string_lossy().into_owned();
+        let _ = m.host.quiet_run(&["sync", "-f", &root], cx.token()).await;
         let lazy = mounts::unmount_all(&m.host, &m.mount_path, cx.token()).await?;
         for (_, undo) in m.mounts.drain(..) {
             cx.dismiss(undo);

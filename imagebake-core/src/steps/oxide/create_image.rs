@@ -1,9 +1,9 @@
 use std::borrow::Cow;
 
 use async_trait::async_trait;
-use oxide_client::{Image, ImageCreate, NameOrId};
+use oxide_client::{Client, Image, ImageCreate, NameOrId};
 
-use super::{ImageMade, OxideApi, Snapshotted, api, create_or_adopt, delete, found};
+use super::{ImageMade, OxideApi, Snapshotted, api, create_or_adopt, found, remove_by_delete};
 use crate::{BuildId, Cleanup, Create, Error, Resource, Step, StepCx};
 
 /// The artifact's keys as configured (`artifact_*`); unset ones come from
@@ -119,10 +119,17 @@ pub(crate) async fn make_image(
         let (a, id) = (a.clone(), i.id);
         Cleanup::on_failure(
             Resource::new("image", id.to_string()).named(i.name.clone()),
-            move |_| async move {
-                delete(a.undo_client().image_delete(id, None))
-                    .await
-                    .map_err(|e| api(format!("deleting image {id}"), e))
+            move |u| async move {
+                let what = format!("image {id}");
+                remove_by_delete(
+                    &a,
+                    &what,
+                    u.timeout(),
+                    u.token(),
+                    move |c: Client| async move { c.image_delete(id, None).await },
+                )
+                .await
+                .map(drop)
             },
         )
     };

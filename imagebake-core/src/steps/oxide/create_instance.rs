@@ -178,7 +178,11 @@ impl Step<Launch> for CreateInstance {
             let (a, id) = (a.clone(), i.id);
             Cleanup::always(
                 Resource::new("instance", id.to_string()).named(i.name.clone()),
-                move |u| async move { remove_instance(&a, id, u.timeout(), u.token()).await },
+                move |u| async move {
+                    remove_instance(&a, id, u.timeout(), u.token())
+                        .await
+                        .map(drop)
+                },
             )
         };
         // Registered before the instance's undo, so that it runs after it.
@@ -190,7 +194,11 @@ impl Step<Launch> for CreateInstance {
                 .map(|disk| {
                     Cleanup::always(
                         Resource::new("disk", disk.to_string()).named(name),
-                        move |u| async move { remove_disk(&a, disk, u.timeout(), u.token()).await },
+                        move |u| async move {
+                            remove_disk(&a, disk, u.timeout(), u.token())
+                                .await
+                                .map(drop)
+                        },
                     )
                 })
                 .into_iter()

@@ -68,7 +68,7 @@ pub use upload_blocks::UploadBlocks;
 pub use wait_running::WaitRunning;
 pub use wait_stopped::WaitStopped;
 
-pub(crate) use delete_instance::{remove_disk, remove_instance};
+pub(crate) use delete_instance::{remove_by_delete, remove_disk, remove_instance};
 
 use crate::provision::Flushed;
 use crate::{BuildId, Error, Resource, UndoHandle};

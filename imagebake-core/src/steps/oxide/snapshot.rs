@@ -1,13 +1,13 @@
 use std::borrow::Cow;
 
 use async_trait::async_trait;
-use oxide_client::{NameOrId, Snapshot, SnapshotCreate, SnapshotState};
+use oxide_client::{Client, NameOrId, Snapshot, SnapshotCreate, SnapshotState};
 
 use super::{
-    OxideApi, Snapshotted, StoppedInstance, api, create_or_adopt, delete, description, found,
-    made_by,
+    OxideApi, Snapshotted, StoppedInstance, api, create_or_adopt, description, found, made_by,
+    remove_by_delete,
 };
-use crate::{BuildId, Cleanup, Create, Error, Resource, Step, StepCx, UndoWhen};
+use crate::{BuildId, Cleanup, Create, Error, Resource, Step, StepCx, UndoCx, UndoWhen};
 
 /// `snapshot_create` of the stopped instance's boot disk, named after the
 /// instance, the build id in its description. It is the build's from the
@@ -102,12 +102,19 @@ impl Step<StoppedInstance> for CreateSnapshot {
 /// The undo that deletes snapshot `s` (`when`: on failure only for a
 /// build's result, always for a temporary).
 pub(crate) fn delete_snapshot(api_: &OxideApi, s: &Snapshot, when: UndoWhen) -> Cleanup {
-    let (c, id) = (api_.undo_client(), s.id);
+    let (a, id) = (api_.clone(), s.id);
     let resource = Resource::new("snapshot", id.to_string()).named(s.name.clone());
-    let undo = move |_| async move {
-        delete(c.snapshot_delete(id, None))
-            .await
-            .map_err(|e| api(format!("deleting snapshot {id}"), e))
+    let undo = move |u: UndoCx| async move {
+        let what = format!("snapshot {id}");
+        remove_by_delete(
+            &a,
+            &what,
+            u.timeout(),
+            u.token(),
+            move |c: Client| async move { c.snapshot_delete(id, None).await },
+        )
+        .await
+        .map(drop)
     };
     match when {
         UndoWhen::Always => Cleanup::always(resource, undo),

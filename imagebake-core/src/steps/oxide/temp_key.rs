@@ -1,10 +1,10 @@
 use std::borrow::Cow;
 
 use async_trait::async_trait;
-use oxide_client::{NameOrId, SshKey, SshKeyCreate};
+use oxide_client::{Client, NameOrId, SshKey, SshKeyCreate};
 use uuid::Uuid;
 
-use super::{OxideApi, api, create_or_adopt, delete, description, found, made_by};
+use super::{OxideApi, api, create_or_adopt, description, found, made_by, remove_by_delete};
 use crate::comm::ssh::TemporaryKey;
 use crate::{BuildId, Cleanup, Create, Error, Resource, Step, StepCx, UndoHandle};
 
@@ -74,10 +74,17 @@ impl Step<()> for CreateTemporaryKey {
             let (a, id) = (a.clone(), k.id);
             Cleanup::always(
                 Resource::new("ssh key", id.to_string()).named(k.name.clone()),
-                move |_| async move {
-                    delete(a.undo_client().current_user_ssh_key_delete(id))
-                        .await
-                        .map_err(|e| api(format!("deleting temporary SSH key {id}"), e))
+                move |u| async move {
+                    let what = format!("temporary SSH key {id}");
+                    remove_by_delete(
+                        &a,
+                        &what,
+                        u.timeout(),
+                        u.token(),
+                        move |c: Client| async move { c.current_user_ssh_key_delete(id).await },
+                    )
+                    .await
+                    .map(drop)
                 },
             )
         };
