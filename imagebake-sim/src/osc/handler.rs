@@ -134,7 +134,17 @@ pub(crate) async fn handle(
         Some(Fault::LateAnswer(d)) => late = Some(d),
         None => {}
     }
-    let result = actions::dispatch(&sh, &action, &parsed, fail).await;
+    // As a real service, the simulator finishes what it started when the
+    // client goes away: the action runs in its own task, so a dropped
+    // connection never cancels it halfway (a loop device attached but not
+    // yet recorded would be left behind).
+    let task = {
+        let (sh, action) = (sh.clone(), action.clone());
+        tokio::spawn(async move { actions::dispatch(&sh, &action, &parsed, fail).await })
+    };
+    let result = task
+        .await
+        .unwrap_or_else(|e| Err(OscError::internal(format!("{action}: {e}"))));
     if let Some(d) = late {
         tokio::time::sleep(d).await;
     }
