@@ -3,6 +3,7 @@ pointing at them. Everything runs against the installed `imagebake` wheel."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ import imagebake
 
 # Every build the tests run is journaled here, never in ~/.local/state.
 os.environ["IMAGEBAKE_STATE_DIR"] = tempfile.mkdtemp(prefix="imagebake-state-")
+atexit.register(shutil.rmtree, os.environ["IMAGEBAKE_STATE_DIR"], ignore_errors=True)
 
 #: A seeded Triton image (base-64-lts 23.4.0).
 BASE_64_LTS = "e44ed3e0-910b-11ee-b2d6-0b4f7a3c2301"

@@ -539,6 +539,18 @@ async fn the_binary_takes_the_oxide_api_version() {
     };
     assert_eq!(status("2026010300.0.0").await, StatusCode::OK);
     assert_eq!(status(API_VERSION).await, StatusCode::BAD_REQUEST);
+    // Stopped as a user stops it (Ctrl-C), so it removes its machines'
+    // data directory (a SIGKILL would leave it in the temporary directory).
+    let pid = child.id().expect("still running").to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status();
+    assert!(sent.unwrap().success());
+    let ended = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("the simulator stops on Ctrl-C")
+        .unwrap();
+    assert!(ended.success(), "the simulator ended with {ended}");
 }
 
 fn b64(data: &[u8]) -> String {
