@@ -297,11 +297,22 @@ fn counted() -> (u64, u64) {
     )
 }
 
-/// Sets `chaos` on `faults`, with counts from zero.
-fn unleash(faults: &Faults, chaos: &Chaos) -> anyhow::Result<()> {
+/// Runs `builders` (at most `limit` at once) with `chaos` on `faults`,
+/// counted from zero, then turns the chaos off: the report and the
+/// successful builds' artifacts.
+async fn under_chaos<B: Builder>(
+    builder: &'static str,
+    builders: &[B],
+    limit: usize,
+    faults: &Faults,
+    chaos: &Chaos,
+) -> anyhow::Result<(LoadReport, Vec<B::Artifact>)> {
     faults.reset_stats();
     faults.set_chaos(Some(chaos.clone()))?;
-    Ok(())
+    let before = counted();
+    let (outcomes, wall) = run_builds(builders, limit).await;
+    faults.set_chaos(None)?;
+    Ok(tally(builder, outcomes, wall, faults, before))
 }
 
 /// `opts.builds` `triton` builds (communicator none) against a Triton
@@ -337,11 +348,14 @@ pub async fn triton(opts: &LoadOptions) -> anyhow::Result<LoadReport> {
         .map(make)
         .collect::<anyhow::Result<Vec<_>>>()?;
     let client = builders.first().map(|b| b.client().clone());
-    unleash(sim.faults(), &opts.chaos)?;
-    let before = counted();
-    let (outcomes, wall) = run_builds(&builders, opts.concurrency).await;
-    sim.faults().set_chaos(None)?;
-    let (mut report, artifacts) = tally("triton", outcomes, wall, sim.faults(), before);
+    let (mut report, artifacts) = under_chaos(
+        "triton",
+        &builders,
+        opts.concurrency,
+        sim.faults(),
+        &opts.chaos,
+    )
+    .await?;
 
     let inventory = |sim: &TritonSim| {
         let inv = sim.inventory();
@@ -407,11 +421,14 @@ pub async fn oxide(opts: &LoadOptions) -> anyhow::Result<LoadReport> {
         .map(make)
         .collect::<anyhow::Result<Vec<_>>>()?;
     let client = builders.first().map(|b| b.client().clone());
-    unleash(sim.faults(), &opts.chaos)?;
-    let before = counted();
-    let (outcomes, wall) = run_builds(&builders, opts.concurrency).await;
-    sim.faults().set_chaos(None)?;
-    let (mut report, artifacts) = tally("oxide-instance", outcomes, wall, sim.faults(), before);
+    let (mut report, artifacts) = under_chaos(
+        "oxide-instance",
+        &builders,
+        opts.concurrency,
+        sim.faults(),
+        &opts.chaos,
+    )
+    .await?;
 
     let inventory = |sim: &OxideSim| {
         let inv = sim.inventory();
@@ -503,12 +520,9 @@ pub async fn osc(opts: &LoadOptions, dir: &Path) -> anyhow::Result<LoadReport> {
     let builders = (0..opts.builds)
         .map(make)
         .collect::<anyhow::Result<Vec<_>>>()?;
-    unleash(sim.faults(), &opts.chaos)?;
-    let before = counted();
     let limit = opts.concurrency.min(OSC_DEVICE_SLOTS);
-    let (outcomes, wall) = run_builds(&builders, limit).await;
-    sim.faults().set_chaos(None)?;
-    let (mut report, artifacts) = tally("osc-chroot", outcomes, wall, sim.faults(), before);
+    let (mut report, artifacts) =
+        under_chaos("osc-chroot", &builders, limit, sim.faults(), &opts.chaos).await?;
 
     let left = |inv: imagebake_sim::osc::OscInventory| {
         let mut left: Vec<String> = Vec::new();
